@@ -1,0 +1,244 @@
+// Package lms is a Link Monitoring Server: it keeps a server-wide registry of
+// URLs, checks each of them regularly and politely, and tells the client
+// systems (CMS sites such as Plone with gocept.linkchecker) that registered a
+// URL whenever its state changes.
+//
+// # The model
+//
+// A [Client] is one CMS site. It registers the URLs its pages link to; each
+// distinct URL string becomes one [Link], shared by every client that
+// registered it (a subscription ties a client to a link). A link has one of
+// five [State]s — ok, temporary unavailable, unavailable, unsupported protocol
+// and unknown — and a human-readable reason.
+//
+// # The components
+//
+// Like the original gocept.lms, the server is made of parts that talk only
+// through the [Store], so each can run alone, in one process or several, and a
+// crash loses nothing that was acknowledged:
+//
+//   - the API (package xmlrpcapi) registers clients and URLs;
+//   - the scheduler decides when each link is due again ([Policy]) and hands
+//     due links out fairly across hosts ([ScheduleStore.ClaimDue]);
+//   - the checker pool checks them with at most N requests in flight and at
+//     most one request per host per interval, through a [Checker];
+//   - the notifier pushes each client's pending state changes through a
+//     [Notifier];
+//   - the syncer pulls each client's full list of links daily through a
+//     [LinkLister], reconciles, and pushes every state back.
+//
+// # The Engine
+//
+// [New] wires a Store and a [Config] into an [Engine]. Its methods are the API
+// operations (RegisterClient, RegisterURLs, …); its [Engine.Run] method blocks
+// and runs the enabled components until its context is cancelled, then returns
+// nil once every goroutine has stopped.
+package lms
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Stores and the Engine wrap them with %w; test with
+// errors.Is. Transports map them to wire errors in one place.
+var (
+	// ErrNotFound means the client or link does not exist.
+	ErrNotFound = errors.New("lms: not found")
+	// ErrExists means a client with that id exists already.
+	ErrExists = errors.New("lms: already exists")
+	// ErrInvalid means an argument is malformed or out of range.
+	ErrInvalid = errors.New("lms: invalid argument")
+	// ErrUnauthorized means wrong credentials or a wrong admin secret.
+	ErrUnauthorized = errors.New("lms: unauthorized")
+	// ErrClosed means the store has been closed.
+	ErrClosed = errors.New("lms: store closed")
+)
+
+// Limits on identifiers, enforced by the Engine and by every Store.
+const (
+	// MaxURLLength is the longest URL string accepted, in bytes.
+	MaxURLLength = 8 << 10
+	// MaxIDLength is the longest client id accepted, in bytes.
+	MaxIDLength = 256
+)
+
+// State is the state of a link as it goes on the wire. Exactly the five
+// constants below exist.
+type State string
+
+// The five states of the protocol.
+const (
+	StateOK          State = "ok"
+	StateTemporary   State = "temporary unavailable"
+	StateUnavailable State = "unavailable"
+	StateUnsupported State = "unsupported protocol"
+	StateUnknown     State = "unknown"
+)
+
+// States lists the five states in display order.
+var States = [...]State{StateOK, StateTemporary, StateUnavailable, StateUnsupported, StateUnknown}
+
+// Valid reports whether s is one of the five protocol states.
+func (s State) Valid() bool { return s.index() >= 0 }
+
+// Failing reports whether s is temporary unavailable or unavailable.
+func (s State) Failing() bool { return s == StateTemporary || s == StateUnavailable }
+
+func (s State) index() int {
+	for i, v := range States {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// StateCounts counts links by state. The zero value is ready to use and it
+// is a plain value: copies never alias.
+type StateCounts struct {
+	OK, Temporary, Unavailable, Unsupported, Unknown int
+}
+
+// Add adds n to the count of state s; unknown strings count as StateUnknown.
+func (c *StateCounts) Add(s State, n int) {
+	switch s {
+	case StateOK:
+		c.OK += n
+	case StateTemporary:
+		c.Temporary += n
+	case StateUnavailable:
+		c.Unavailable += n
+	case StateUnsupported:
+		c.Unsupported += n
+	default:
+		c.Unknown += n
+	}
+}
+
+// Get returns the count of state s.
+func (c StateCounts) Get(s State) int {
+	switch s {
+	case StateOK:
+		return c.OK
+	case StateTemporary:
+		return c.Temporary
+	case StateUnavailable:
+		return c.Unavailable
+	case StateUnsupported:
+		return c.Unsupported
+	default:
+		return c.Unknown
+	}
+}
+
+// Total returns the sum of all counts.
+func (c StateCounts) Total() int {
+	return c.OK + c.Temporary + c.Unavailable + c.Unsupported + c.Unknown
+}
+
+// Client is one client system (a CMS site) and the bookkeeping the notifier
+// and the syncer keep about it.
+type Client struct {
+	ID           string    // unique, 1..MaxIDLength bytes, no control characters
+	PasswordHash string    // see HashPassword; the password itself is never stored
+	ContactName  string    // who receives the registration mail
+	ContactEmail string    // their address
+	CallbackURL  string    // where updateManyStates and xmlrpc_getAllLinks are sent
+	Notify       bool      // notifications (and syncs) on
+	Created      time.Time // registration time
+
+	// Counts are the client's links by state. Stores maintain them; the
+	// value passed to Store.UpdateClient is ignored.
+	Counts StateCounts
+
+	// Notifier bookkeeping.
+	NotifyFailures   int       // consecutive failed pushes
+	NextNotify       time.Time // no push before this instant (spacing and back-off)
+	LastNotified     time.Time // last successful push
+	LastNotifyError  string    // text of the last failure, "" after a success
+	NotifyDisabledAt time.Time // when the notifier switched notifications off; zero if it did not
+
+	// Syncer bookkeeping.
+	NextSync      time.Time // the next daily sync is due at this instant
+	LastSync      time.Time // last successful sync
+	SyncForced    bool      // forceSynchronization was called; sync at the next tick
+	LastSyncError string    // text of the last failed sync, "" after a success
+}
+
+// Link is one distinct URL string, shared by every client that registered it.
+type Link struct {
+	URL  string // exactly as registered, byte for byte
+	Host string // politeness key (see HostKey); "" for links checked without network
+
+	State        State
+	Reason       string        // non-empty once checked
+	Code         int           // HTTP or FTP status code of the final response, 0 if none
+	LastChecked  time.Time     // zero if never checked
+	LastChanged  time.Time     // last change of State
+	NextDue      time.Time     // when the scheduler hands it out next
+	Failures     int           // consecutive failed checks
+	FinalURL     string        // after redirects; "" if there were none
+	Permanent    bool          // a redirect on the way was permanent (301/308)
+	ResponseTime time.Duration // of the last check
+	Subscribers  int           // number of clients that registered it
+}
+
+// Result is the outcome of one check. A dead link is a Result, not an error.
+type Result struct {
+	State        State
+	Reason       string
+	Code         int
+	FinalURL     string
+	Permanent    bool
+	ResponseTime time.Duration
+	// RetryAfter is the server's request to wait (429, 503) before the next
+	// request to this host; zero if it gave none.
+	RetryAfter time.Duration
+	// NetworkError marks failures below the protocol (DNS, connect): the
+	// "is it us?" guard watches them.
+	NetworkError bool
+}
+
+// Record is what the checker pool writes back for one checked link: the
+// result after the scheduling policy was applied, and the next due time.
+type Record struct {
+	URL      string
+	Result   Result
+	Failures int       // consecutive failures after this check
+	NextDue  time.Time // when the link is due again
+	Checked  time.Time // when the check ran
+	// Hold keeps State, Reason and the rest as they are and only reschedules
+	// the link (used by the outage guard and when a check is abandoned).
+	Hold bool
+}
+
+// Update is a state change as it goes to a client: the triple of
+// updateManyStates. Reason is never empty.
+type Update struct {
+	URL    string
+	State  State
+	Reason string
+}
+
+// Pending is a state change waiting to be delivered to one client. Seq
+// identifies the change, so that acknowledging it cannot remove a newer
+// change of the same link.
+type Pending struct {
+	Update
+	Seq uint64
+}
+
+// LinkUpdate returns the Update a client receives for l; unchecked links
+// carry reason "unknown".
+func LinkUpdate(l Link) Update {
+	st := l.State
+	if !st.Valid() {
+		st = StateUnknown
+	}
+	r := l.Reason
+	if r == "" {
+		r = "unknown"
+	}
+	return Update{URL: l.URL, State: st, Reason: r}
+}

@@ -1,0 +1,127 @@
+package lms
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything the server keeps. It is split into role interfaces so
+// that each component asks only for what it uses; every implementation must
+// pass the conformance suite in package storetest.
+//
+// Common contract of every method: a cancelled context returns ctx.Err()
+// (wrapped) and changes nothing; unknown clients give ErrNotFound, malformed
+// arguments ErrInvalid, both wrapped so errors.Is works; returned values never
+// alias the store's memory; all methods are safe for concurrent use.
+type Store interface {
+	ClientStore
+	SubscriptionStore
+	ScheduleStore
+	NotificationStore
+	// Close releases the store. Later calls fail with ErrClosed.
+	Close() error
+}
+
+// ClientStore keeps the clients (API, notifier, syncer).
+type ClientStore interface {
+	// CreateClient stores a new client; ErrExists if the id is taken.
+	// c.Counts is ignored (a new client has no links).
+	CreateClient(ctx context.Context, c Client) error
+	// GetClient returns one client.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns all clients ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient atomically reads the client, calls fn on a copy and stores
+	// the result unless fn returns an error, which UpdateClient returns. The
+	// id and Counts cannot be changed by fn. fn must not block.
+	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
+	// DeleteClient removes the client, its subscriptions and its pending
+	// notifications. Links stay known to the server.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// SubscriptionStore ties clients to links (API, syncer).
+type SubscriptionStore interface {
+	// Subscribe links the URL strings to the client, creating each link
+	// that does not exist yet (state unknown, due at now). Duplicates and
+	// existing subscriptions are no-ops. It returns how many subscriptions
+	// were added. Every URL is validated first; one invalid URL (empty, over
+	// MaxURLLength, containing whitespace or control bytes) fails the whole
+	// call with ErrInvalid and changes nothing.
+	Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (added int, err error)
+	// Unsubscribe removes the client's subscriptions to the URLs (unknown
+	// ones are ignored) and their pending notifications. It returns how many
+	// were removed. The links stay known.
+	Unsubscribe(ctx context.Context, clientID string, urls []string) (removed int, err error)
+	// ReplaceSubscriptions makes urls the client's complete set in one
+	// atomic step (the daily sync).
+	ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (added, removed int, err error)
+	// ClientLinks returns one page of the client's links ordered by URL (byte
+	// order), those after p.After, at most p.Limit (all if 0), only those in
+	// p.State if it is set.
+	ClientLinks(ctx context.Context, clientID string, p Page) ([]Link, error)
+	// LookupLinks returns the links that exist among urls, keyed by URL.
+	LookupLinks(ctx context.Context, urls []string) (map[string]Link, error)
+}
+
+// Page selects a page of a listing.
+type Page struct {
+	After string // exclusive lower bound; "" starts at the beginning
+	Limit int    // at most this many; 0 means no limit
+	State State  // only links in this state; "" means all
+}
+
+// ClaimOptions shape one ClaimDue call.
+type ClaimOptions struct {
+	// Limit is the most links returned.
+	Limit int
+	// PerHost is the most links taken from one host in this call.
+	PerHost int
+	// HostGap is the politeness interval of a host: after k links of a host
+	// are claimed, the host is not offered again for (k-1)*HostGap, the time
+	// the checker needs to work through them. Hosts with key "" are not
+	// paced.
+	HostGap time.Duration
+	// Lease is how long claimed links stay away from other claimers; if no
+	// result is recorded in time, they are due again.
+	Lease time.Duration
+}
+
+// ScheduleStore is what the scheduler and the checker pool need.
+type ScheduleStore interface {
+	// ClaimDue hands out links whose NextDue is at or before now, fairly
+	// across hosts: hosts are taken in order of when they became ready (due
+	// and not deferred), at most PerHost links each, so one host with many
+	// due links cannot hide the others. Claimed links have NextDue moved to
+	// now+Lease. Its cost is O(log n) per returned link, never a scan of all
+	// links. Links no client subscribes to are never handed out.
+	ClaimDue(ctx context.Context, now time.Time, opt ClaimOptions) ([]Link, error)
+	// RecordResults stores check results in one atomic step: each link's
+	// result fields and next due time, and, for every client subscribed to a
+	// link whose State changed, a pending notification and the client's
+	// state counts. Records of unknown URLs are skipped.
+	RecordResults(ctx context.Context, recs []Record) error
+	// DeferHost keeps all links of the host from being claimed before until
+	// (a Retry-After, a back-off). An earlier until than the current one is
+	// ignored.
+	DeferHost(ctx context.Context, host string, until time.Time) error
+	// LinkCounts returns the number of subscribed links by state.
+	LinkCounts(ctx context.Context) (StateCounts, error)
+	// DueCount returns how many subscribed links are due at now, counting at
+	// most max (the cost is O(min(due, max))).
+	DueCount(ctx context.Context, now time.Time, max int) (int, error)
+}
+
+// NotificationStore is what the notifier needs.
+type NotificationStore interface {
+	// PendingClients returns the ids of clients with pending notifications.
+	PendingClients(ctx context.Context) ([]string, error)
+	// PendingUpdates returns up to limit (all if 0) of the client's pending
+	// changes, coalesced (only the latest change per link), ordered by URL.
+	PendingUpdates(ctx context.Context, clientID string, limit int) ([]Pending, error)
+	// PendingCount returns how many links have pending changes for the client.
+	PendingCount(ctx context.Context, clientID string) (int, error)
+	// AckUpdates removes delivered changes. A change whose Seq differs (it
+	// happened during delivery) stays pending.
+	AckUpdates(ctx context.Context, clientID string, delivered []Pending) error
+}
