@@ -1,0 +1,903 @@
+// Package boltstore is an lms.Store in one bbolt file: durable (every
+// acknowledged write is fsynced), safe for concurrent use, and usable from
+// several components of one process. Another process opening the same file
+// gets a clear error after Options.Timeout instead of hanging.
+//
+// Due links are indexed per host by due time, and hosts by the time they are
+// ready, so ClaimDue costs O(log n) per link it returns. Concurrent result
+// writes are coalesced into shared transactions with bbolt's Batch.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/linkmonitor/lms"
+)
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// Timeout is how long Open waits for the file lock held by another
+	// process. Default 1 s.
+	Timeout time.Duration
+	// NoSync skips fsync after each commit: faster, and a crash may lose the
+	// latest acknowledged writes. For tests and benchmarks only.
+	NoSync bool
+}
+
+// Store is the bbolt lms.Store. Create it with Open.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ lms.Store = (*Store)(nil)
+
+// Open opens or creates the store file at path.
+func Open(path string, opt Options) (*Store, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opt.Timeout,
+		NoSync:         opt.NoSync,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("boltstore: %s is in use by another process (lock not released within %v)", path, opt.Timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket([]byte(bMeta))
+		switch v := meta.Get([]byte(keySchema)); {
+		case v == nil:
+			return meta.Put([]byte(keySchema), []byte(schemaVersion))
+		case string(v) != schemaVersion:
+			return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: init %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Size returns the size of the store file in bytes.
+func (s *Store) Size() (int64, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+// Close implements lms.Store.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("boltstore: close: %w", err)
+	}
+	return nil
+}
+
+// translate maps backend errors to the lms sentinels, in one place.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, berrors.ErrDatabaseNotOpen):
+		return fmt.Errorf("boltstore: %w", lms.ErrClosed)
+	case errors.Is(err, lms.ErrNotFound), errors.Is(err, lms.ErrExists), errors.Is(err, lms.ErrInvalid),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return fmt.Errorf("boltstore: %w", err)
+	}
+}
+
+// txn wraps a write transaction and the derived state it keeps consistent
+// at commit: host readiness, global counts and client records.
+type txn struct {
+	tx      *bolt.Tx
+	touched map[string]struct{}
+	counts  *lms.StateCounts
+	clients map[string]*lms.Client
+}
+
+func (t *txn) b(name string) *bolt.Bucket { return t.tx.Bucket([]byte(name)) }
+
+func (s *Store) view(ctx context.Context, fn func(*txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	return translate(s.db.View(func(tx *bolt.Tx) error { return fn(&txn{tx: tx}) }))
+}
+
+func (s *Store) update(ctx context.Context, fn func(*txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	return translate(s.db.Update(func(tx *bolt.Tx) error { return run(tx, fn) }))
+}
+
+// batch is update through bolt's Batch: concurrent callers share one
+// commit. fn may run more than once and must be idempotent.
+func (s *Store) batch(ctx context.Context, fn func(*txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	return translate(s.db.Batch(func(tx *bolt.Tx) error { return run(tx, fn) }))
+}
+
+func run(tx *bolt.Tx, fn func(*txn) error) error {
+	t := &txn{tx: tx, touched: map[string]struct{}{}, clients: map[string]*lms.Client{}}
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.flush()
+}
+
+func (t *txn) flush() error {
+	for h := range t.touched {
+		if err := t.fixHost(h); err != nil {
+			return err
+		}
+	}
+	if t.counts != nil {
+		if err := t.b(bCounts).Put([]byte(keyTotal), encodeCounts(*t.counts)); err != nil {
+			return err
+		}
+	}
+	for _, c := range t.clients {
+		if err := t.putClient(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) getClient(id string) (*lms.Client, error) {
+	if c := t.clients[id]; c != nil {
+		return c, nil
+	}
+	v := t.b(bClients).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("boltstore: client %q: %w", id, lms.ErrNotFound)
+	}
+	c := new(lms.Client)
+	if err := json.Unmarshal(v, c); err != nil {
+		return nil, fmt.Errorf("client %q: %w", id, errCorrupt)
+	}
+	if t.touched != nil { // write transaction: keep it for flush
+		t.clients[id] = c
+	}
+	return c, nil
+}
+
+func (t *txn) putClient(c *lms.Client) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return t.b(bClients).Put([]byte(c.ID), v)
+}
+
+func (t *txn) globalCounts() (*lms.StateCounts, error) {
+	if t.counts == nil {
+		c, err := decodeCounts(t.b(bCounts).Get([]byte(keyTotal)))
+		if err != nil {
+			return nil, err
+		}
+		t.counts = &c
+	}
+	return t.counts, nil
+}
+
+func (t *txn) getLink(url string) (*link, error) {
+	v := t.b(bLinks).Get([]byte(url))
+	if v == nil {
+		return nil, nil
+	}
+	l, err := decodeLink(v)
+	if err != nil {
+		return nil, fmt.Errorf("link %q: %w", url, err)
+	}
+	return &l, nil
+}
+
+func (t *txn) putLink(url string, l *link) error { return t.b(bLinks).Put([]byte(url), l.encode()) }
+
+func (t *txn) getHost(name string) (hostRec, error) {
+	v := t.b(bHosts).Get(hostKey(name))
+	if v == nil {
+		return hostRec{}, nil
+	}
+	return decodeHost(v)
+}
+
+// fixHost recomputes the host's place in the ready index from its earliest
+// due link and its deferral.
+func (t *txn) fixHost(name string) error {
+	h, err := t.getHost(name)
+	if err != nil {
+		return err
+	}
+	ready := t.b(bReady)
+	if h.inReady {
+		if err := ready.Delete(readyKey(h.readyAt, name)); err != nil {
+			return err
+		}
+		h.inReady = false
+	}
+	p := prefix(name)
+	if k, _ := t.b(bHostDue).Cursor().Seek(p); k != nil && bytes.HasPrefix(k, p) {
+		due := timeFromKey(k[len(p) : len(p)+8])
+		h.readyAt, h.inReady = max(due, h.notBefore), true
+		if err := ready.Put(readyKey(h.readyAt, name), mark()); err != nil {
+			return err
+		}
+	}
+	return t.b(bHosts).Put(hostKey(name), h.encode())
+}
+
+func (t *txn) setDue(url string, l *link, due int64) error {
+	if l.subs > 0 {
+		hd := t.b(bHostDue)
+		if err := hd.Delete(dueKey(l.host, l.due, url)); err != nil {
+			return err
+		}
+		if err := hd.Put(dueKey(l.host, due, url), mark()); err != nil {
+			return err
+		}
+		t.touched[l.host] = struct{}{}
+	}
+	l.due = due
+	return nil
+}
+
+// CreateClient implements lms.ClientStore.
+func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
+	if err := lms.CheckClientID(c.ID); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	c.Counts = lms.StateCounts{}
+	return s.update(ctx, func(t *txn) error {
+		if t.b(bClients).Get([]byte(c.ID)) != nil {
+			return fmt.Errorf("boltstore: client %q: %w", c.ID, lms.ErrExists)
+		}
+		return t.putClient(&c)
+	})
+}
+
+// GetClient implements lms.ClientStore.
+func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
+	var out lms.Client
+	err := s.view(ctx, func(t *txn) error {
+		c, err := t.getClient(id)
+		if err == nil {
+			out = *c
+		}
+		return err
+	})
+	return out, err
+}
+
+// ListClients implements lms.ClientStore.
+func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
+	var out []lms.Client
+	err := s.view(ctx, func(t *txn) error {
+		return t.b(bClients).ForEach(func(k, v []byte) error {
+			var c lms.Client
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("client %q: %w", k, errCorrupt)
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// UpdateClient implements lms.ClientStore.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client) error) (lms.Client, error) {
+	var out lms.Client
+	err := s.update(ctx, func(t *txn) error {
+		c, err := t.getClient(id)
+		if err != nil {
+			return err
+		}
+		cp := *c
+		if err := fn(&cp); err != nil {
+			return err
+		}
+		cp.ID, cp.Counts = c.ID, c.Counts
+		*c, out = cp, cp
+		return nil
+	})
+	return out, err
+}
+
+// DeleteClient implements lms.ClientStore.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.update(ctx, func(t *txn) error {
+		c, err := t.getClient(id)
+		if err != nil {
+			return err
+		}
+		urls, err := collect(t.b(bSubs), prefix(id))
+		if err != nil {
+			return err
+		}
+		for _, u := range urls {
+			if err := t.unsubscribe(c, u); err != nil {
+				return err
+			}
+		}
+		delete(t.clients, id)
+		if err := t.b(bPendCount).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return t.b(bClients).Delete([]byte(id))
+	})
+}
+
+// collect returns the suffixes of all keys with prefix p (copied).
+func collect(b *bolt.Bucket, p []byte) ([]string, error) {
+	var out []string
+	c := b.Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		out = append(out, string(k[len(p):]))
+	}
+	return out, nil
+}
+
+func checkURLs(urls []string) error {
+	for _, u := range urls {
+		if err := lms.CheckStoreURL(u); err != nil {
+			return fmt.Errorf("boltstore: %w", err)
+		}
+	}
+	return nil
+}
+
+// Subscribe implements lms.SubscriptionStore.
+func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
+	if err := checkURLs(urls); err != nil {
+		return 0, err
+	}
+	added := 0
+	err := s.update(ctx, func(t *txn) error {
+		added = 0
+		c, err := t.getClient(clientID)
+		if err != nil {
+			return err
+		}
+		for _, u := range urls {
+			ok, err := t.subscribe(c, u, nanos(now))
+			if err != nil {
+				return err
+			}
+			if ok {
+				added++
+			}
+		}
+		return nil
+	})
+	return added, err
+}
+
+func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
+	sk := join(c.ID, url)
+	subs := t.b(bSubs)
+	if subs.Get(sk) != nil {
+		return false, nil
+	}
+	l, err := t.getLink(url)
+	if err != nil {
+		return false, err
+	}
+	if l == nil {
+		l = &link{host: lms.HostKey(url), state: lms.StateUnknown, due: now}
+	}
+	if err := subs.Put(sk, mark()); err != nil {
+		return false, err
+	}
+	if err := t.b(bLinkSubs).Put(join(url, c.ID), mark()); err != nil {
+		return false, err
+	}
+	l.subs++
+	c.Counts.Add(l.state, 1)
+	if l.subs == 1 {
+		g, err := t.globalCounts()
+		if err != nil {
+			return false, err
+		}
+		g.Add(l.state, 1)
+		if err := t.b(bHostDue).Put(dueKey(l.host, l.due, url), mark()); err != nil {
+			return false, err
+		}
+		t.touched[l.host] = struct{}{}
+	}
+	return true, t.putLink(url, l)
+}
+
+func (t *txn) unsubscribe(c *lms.Client, url string) error {
+	sk := join(c.ID, url)
+	if t.b(bSubs).Get(sk) == nil {
+		return nil
+	}
+	l, err := t.getLink(url)
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		return fmt.Errorf("subscription to missing link %q: %w", url, errCorrupt)
+	}
+	if err := t.b(bSubs).Delete(sk); err != nil {
+		return err
+	}
+	if err := t.b(bLinkSubs).Delete(join(url, c.ID)); err != nil {
+		return err
+	}
+	if err := t.dropPending(c.ID, url); err != nil {
+		return err
+	}
+	c.Counts.Add(l.state, -1)
+	l.subs--
+	if l.subs == 0 {
+		g, err := t.globalCounts()
+		if err != nil {
+			return err
+		}
+		g.Add(l.state, -1)
+		if err := t.b(bHostDue).Delete(dueKey(l.host, l.due, url)); err != nil {
+			return err
+		}
+		t.touched[l.host] = struct{}{}
+	}
+	return t.putLink(url, l)
+}
+
+func (t *txn) addPendCount(id string, d int64) error {
+	pc := t.b(bPendCount)
+	var n int64
+	if v := pc.Get([]byte(id)); v != nil {
+		n, _ = binary.Varint(v)
+	}
+	n += d
+	if n <= 0 {
+		return pc.Delete([]byte(id))
+	}
+	return pc.Put([]byte(id), binary.AppendVarint(nil, n))
+}
+
+func (t *txn) dropPending(id, url string) error {
+	k := join(id, url)
+	p := t.b(bPending)
+	if p.Get(k) == nil {
+		return nil
+	}
+	if err := p.Delete(k); err != nil {
+		return err
+	}
+	return t.addPendCount(id, -1)
+}
+
+// Unsubscribe implements lms.SubscriptionStore.
+func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
+	removed := 0
+	err := s.update(ctx, func(t *txn) error {
+		removed = 0
+		c, err := t.getClient(clientID)
+		if err != nil {
+			return err
+		}
+		for _, u := range urls {
+			if t.b(bSubs).Get(join(clientID, u)) == nil {
+				continue
+			}
+			if err := t.unsubscribe(c, u); err != nil {
+				return err
+			}
+			removed++
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// ReplaceSubscriptions implements lms.SubscriptionStore.
+func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
+	if err := checkURLs(urls); err != nil {
+		return 0, 0, err
+	}
+	added, removed := 0, 0
+	err := s.update(ctx, func(t *txn) error {
+		added, removed = 0, 0
+		c, err := t.getClient(clientID)
+		if err != nil {
+			return err
+		}
+		want := make(map[string]struct{}, len(urls))
+		for _, u := range urls {
+			want[u] = struct{}{}
+		}
+		have, err := collect(t.b(bSubs), prefix(clientID))
+		if err != nil {
+			return err
+		}
+		for _, u := range have {
+			if _, ok := want[u]; ok {
+				continue
+			}
+			if err := t.unsubscribe(c, u); err != nil {
+				return err
+			}
+			removed++
+		}
+		for _, u := range urls {
+			ok, err := t.subscribe(c, u, nanos(now))
+			if err != nil {
+				return err
+			}
+			if ok {
+				added++
+			}
+		}
+		return nil
+	})
+	return added, removed, err
+}
+
+// ClientLinks implements lms.SubscriptionStore.
+func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
+	var out []lms.Link
+	err := s.view(ctx, func(t *txn) error {
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		pre := prefix(clientID)
+		c := t.b(bSubs).Cursor()
+		for k, _ := c.Seek(join(clientID, p.After)); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Next() {
+			url := string(k[len(pre):])
+			if p.After != "" && url == p.After {
+				continue
+			}
+			l, err := t.getLink(url)
+			if err != nil {
+				return err
+			}
+			if l == nil {
+				return fmt.Errorf("subscription to missing link %q: %w", url, errCorrupt)
+			}
+			if p.State != "" && l.state != p.State {
+				continue
+			}
+			out = append(out, l.export(url))
+			if p.Limit > 0 && len(out) >= p.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LookupLinks implements lms.SubscriptionStore.
+func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
+	out := make(map[string]lms.Link)
+	err := s.view(ctx, func(t *txn) error {
+		for _, u := range urls {
+			if err := lms.CheckStoreURL(u); err != nil {
+				continue // cannot be stored, so it is not there
+			}
+			l, err := t.getLink(u)
+			if err != nil {
+				return err
+			}
+			if l != nil {
+				out[u] = l.export(u)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ClaimDue implements lms.ScheduleStore.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
+	if opt.Limit <= 0 || opt.PerHost <= 0 || opt.Lease <= 0 || opt.HostGap < 0 {
+		return nil, fmt.Errorf("boltstore: claim options %+v: %w", opt, lms.ErrInvalid)
+	}
+	n, lease := nanos(now), nanos(now.Add(opt.Lease))
+	var out []lms.Link
+	err := s.update(ctx, func(t *txn) error {
+		out = out[:0]
+		// The hosts to visit, each once: ready at now, in order of readiness.
+		var hosts []string
+		c := t.b(bReady).Cursor()
+		for k, _ := c.First(); k != nil && len(hosts) < opt.Limit; k, _ = c.Next() {
+			if timeFromKey(k[:8]) > n {
+				break
+			}
+			hosts = append(hosts, string(k[8:]))
+		}
+		for _, h := range hosts {
+			if len(out) >= opt.Limit {
+				break
+			}
+			pre := prefix(h)
+			var urls []string
+			dc := t.b(bHostDue).Cursor()
+			for k, _ := dc.Seek(pre); k != nil && bytes.HasPrefix(k, pre) && len(urls) < opt.PerHost && len(out)+len(urls) < opt.Limit; k, _ = dc.Next() {
+				if timeFromKey(k[len(pre):len(pre)+8]) > n {
+					break
+				}
+				urls = append(urls, string(k[len(pre)+8:]))
+			}
+			for _, u := range urls {
+				l, err := t.getLink(u)
+				if err != nil {
+					return err
+				}
+				if err := t.setDue(u, l, lease); err != nil {
+					return err
+				}
+				if err := t.putLink(u, l); err != nil {
+					return err
+				}
+				out = append(out, l.export(u))
+			}
+			if h != "" && opt.HostGap > 0 {
+				hr, err := t.getHost(h)
+				if err != nil {
+					return err
+				}
+				hr.notBefore = max(hr.notBefore, nanos(now.Add(time.Duration(max(len(urls)-1, 1))*opt.HostGap)))
+				if err := t.b(bHosts).Put(hostKey(h), hr.encode()); err != nil {
+					return err
+				}
+			}
+			t.touched[h] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RecordResults implements lms.ScheduleStore. Concurrent calls share
+// commits.
+func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
+	for _, r := range recs {
+		if !r.Hold && !r.Result.State.Valid() {
+			return fmt.Errorf("boltstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
+		}
+	}
+	return s.batch(ctx, func(t *txn) error {
+		for _, r := range recs {
+			if lms.CheckStoreURL(r.URL) != nil {
+				continue
+			}
+			l, err := t.getLink(r.URL)
+			if err != nil {
+				return err
+			}
+			if l == nil {
+				continue
+			}
+			if !r.Hold {
+				if err := t.apply(r.URL, l, r); err != nil {
+					return err
+				}
+			}
+			if err := t.setDue(r.URL, l, nanos(r.NextDue)); err != nil {
+				return err
+			}
+			if err := t.putLink(r.URL, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (t *txn) apply(url string, l *link, r lms.Record) error {
+	res := r.Result
+	old := l.state
+	l.reason, l.code, l.final, l.perm = res.Reason, int64(res.Code), res.FinalURL, res.Permanent
+	l.rt, l.failures, l.checked = int64(res.ResponseTime), int64(r.Failures), nanos(r.Checked)
+	if res.State == old {
+		return nil
+	}
+	l.state, l.changed = res.State, nanos(r.Checked)
+	if l.subs == 0 {
+		return nil
+	}
+	g, err := t.globalCounts()
+	if err != nil {
+		return err
+	}
+	g.Add(old, -1)
+	g.Add(res.State, 1)
+	ids, err := collect(t.b(bLinkSubs), prefix(url))
+	if err != nil {
+		return err
+	}
+	pend := t.b(bPending)
+	seq, err := pend.NextSequence()
+	if err != nil {
+		return err
+	}
+	val := encodePending(res.State, seq, res.Reason)
+	for _, id := range ids {
+		c, err := t.getClient(id)
+		if err != nil {
+			return err
+		}
+		c.Counts.Add(old, -1)
+		c.Counts.Add(res.State, 1)
+		k := join(id, url)
+		if pend.Get(k) == nil {
+			if err := t.addPendCount(id, 1); err != nil {
+				return err
+			}
+		}
+		if err := pend.Put(k, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeferHost implements lms.ScheduleStore.
+func (s *Store) DeferHost(ctx context.Context, host string, until time.Time) error {
+	return s.update(ctx, func(t *txn) error {
+		h, err := t.getHost(host)
+		if err != nil {
+			return err
+		}
+		h.notBefore = max(h.notBefore, nanos(until))
+		if err := t.b(bHosts).Put(hostKey(host), h.encode()); err != nil {
+			return err
+		}
+		t.touched[host] = struct{}{}
+		return nil
+	})
+}
+
+// LinkCounts implements lms.ScheduleStore.
+func (s *Store) LinkCounts(ctx context.Context) (lms.StateCounts, error) {
+	var out lms.StateCounts
+	err := s.view(ctx, func(t *txn) error {
+		c, err := decodeCounts(t.b(bCounts).Get([]byte(keyTotal)))
+		out = c
+		return err
+	})
+	return out, err
+}
+
+// DueCount implements lms.ScheduleStore.
+func (s *Store) DueCount(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, count := nanos(now), 0
+	err := s.view(ctx, func(t *txn) error {
+		rc := t.b(bReady).Cursor()
+		for k, _ := rc.First(); k != nil && count < limit; k, _ = rc.Next() {
+			if timeFromKey(k[:8]) > n {
+				break
+			}
+			pre := prefix(string(k[8:]))
+			dc := t.b(bHostDue).Cursor()
+			for dk, _ := dc.Seek(pre); dk != nil && bytes.HasPrefix(dk, pre) && count < limit; dk, _ = dc.Next() {
+				if timeFromKey(dk[len(pre):len(pre)+8]) > n {
+					break
+				}
+				count++
+			}
+		}
+		return nil
+	})
+	return count, err
+}
+
+// PendingClients implements lms.NotificationStore.
+func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(t *txn) error {
+		return t.b(bPendCount).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PendingUpdates implements lms.NotificationStore.
+func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.Pending, error) {
+	var out []lms.Pending
+	err := s.view(ctx, func(t *txn) error {
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		pre := prefix(clientID)
+		c := t.b(bPending).Cursor()
+		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
+			st, seq, reason, err := decodePending(v)
+			if err != nil {
+				return err
+			}
+			if reason == "" {
+				reason = "unknown"
+			}
+			out = append(out, lms.Pending{Update: lms.Update{URL: string(k[len(pre):]), State: st, Reason: reason}, Seq: seq})
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PendingCount implements lms.NotificationStore.
+func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) {
+	var n int64
+	err := s.view(ctx, func(t *txn) error {
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		if v := t.b(bPendCount).Get([]byte(clientID)); v != nil {
+			n, _ = binary.Varint(v)
+		}
+		return nil
+	})
+	return int(n), err
+}
+
+// AckUpdates implements lms.NotificationStore.
+func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.Pending) error {
+	return s.update(ctx, func(t *txn) error {
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		delete(t.clients, clientID) // read only: no need to rewrite it
+		pend := t.b(bPending)
+		for _, d := range delivered {
+			k := join(clientID, d.URL)
+			v := pend.Get(k)
+			if v == nil {
+				continue
+			}
+			if _, seq, _, err := decodePending(v); err != nil || seq != d.Seq {
+				continue
+			}
+			if err := t.dropPending(clientID, d.URL); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

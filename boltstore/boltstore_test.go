@@ -1,0 +1,159 @@
+package boltstore_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/storetest"
+)
+
+func open(t *testing.T, path string) *boltstore.Store {
+	t.Helper()
+	s, err := boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) lms.Store {
+		return open(t, filepath.Join(t.TempDir(), "lms.db"))
+	})
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lms.db")
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	s := open(t, path)
+	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a", PasswordHash: "h", Notify: true, Created: now}))
+	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/", "http://y.example/"}, now)
+	require.NoError(t, err)
+	require.NoError(t, s.RecordResults(ctx, []lms.Record{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour),
+		Result: lms.Result{State: lms.StateUnavailable, Reason: "Not Found", Code: 404}}}))
+	require.NoError(t, s.DeferHost(ctx, "y.example", now.Add(time.Hour)))
+	require.NoError(t, s.Close())
+
+	s = open(t, path)
+	defer s.Close()
+	c, err := s.GetClient(ctx, "a")
+	require.NoError(t, err)
+	require.Equal(t, lms.StateCounts{Unavailable: 1, Unknown: 1}, c.Counts)
+	ls, err := s.ClientLinks(ctx, "a", lms.Page{})
+	require.NoError(t, err)
+	require.Len(t, ls, 2)
+	require.Equal(t, "Not Found", ls[0].Reason)
+	require.Equal(t, 404, ls[0].Code)
+	require.True(t, ls[0].NextDue.Equal(now.Add(time.Hour)))
+	p, err := s.PendingUpdates(ctx, "a", 0)
+	require.NoError(t, err)
+	require.Equal(t, []lms.Pending{{Update: lms.Update{URL: "http://x.example/", State: lms.StateUnavailable, Reason: "Not Found"}, Seq: p[0].Seq}}, p)
+	claimed, err := s.ClaimDue(ctx, now.Add(30*time.Minute), lms.ClaimOptions{Limit: 10, PerHost: 2, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Empty(t, claimed, "the deferral of y.example and the due time of x must survive the restart")
+}
+
+func TestSecondOpenFailsClearly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lms.db")
+	s := open(t, path)
+	defer s.Close()
+	// bbolt's lock is per open file description (flock), so a second Open
+	// in the same process conflicts like another process would.
+	start := time.Now()
+	_, err := boltstore.Open(path, boltstore.Options{Timeout: 200 * time.Millisecond})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "in use by another process")
+	require.Less(t, time.Since(start), 5*time.Second)
+}
+
+// TestCrashLosesNothingAcknowledged runs a child process that subscribes
+// URLs one call at a time and prints each URL once Subscribe returned; the
+// parent kills it with SIGKILL in the middle and checks that every printed
+// URL is in the reopened file.
+func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	if path := os.Getenv("LMS_CRASH_CHILD"); path != "" {
+		crashChild(path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	path := filepath.Join(t.TempDir(), "lms.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLosesNothingAcknowledged$")
+	cmd.Env = append(os.Environ(), "LMS_CRASH_CHILD="+path)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var acked []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && len(acked) < 300 {
+		if u, ok := strings.CutPrefix(sc.Text(), "ACK "); ok {
+			acked = append(acked, u)
+		}
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	require.Len(t, acked, 300, "child did not acknowledge enough writes")
+
+	s := open(t, path)
+	defer s.Close()
+	ctx := context.Background()
+	have, err := s.LookupLinks(ctx, acked)
+	require.NoError(t, err)
+	for _, u := range acked {
+		require.Contains(t, have, u, "acknowledged URL lost in the crash")
+	}
+	c, err := s.GetClient(ctx, "crash")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, c.Counts.Total(), len(acked))
+	ls, err := s.ClientLinks(ctx, "crash", lms.Page{})
+	require.NoError(t, err)
+	require.Equal(t, c.Counts.Total(), len(ls), "client counts and subscriptions disagree after the crash")
+}
+
+func crashChild(path string) {
+	ctx := context.Background()
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	if err := s.CreateClient(ctx, lms.Client{ID: "crash"}); err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	now := time.Now()
+	// Results are written concurrently so that batched commits are under way when the kill lands.
+	go func() {
+		for i := 0; ; i++ {
+			ls, err := s.ClaimDue(ctx, time.Now().Add(time.Hour), lms.ClaimOptions{Limit: 20, PerHost: 5, Lease: time.Minute})
+			if err != nil {
+				continue
+			}
+			var recs []lms.Record
+			for _, l := range ls {
+				recs = append(recs, lms.Record{URL: l.URL, Checked: now, NextDue: now.Add(24 * time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}})
+			}
+			_ = s.RecordResults(ctx, recs)
+		}
+	}()
+	for i := 0; ; i++ {
+		u := fmt.Sprintf("http://h%d.example/page/%d", i%17, i)
+		if _, err := s.Subscribe(ctx, "crash", []string{u}, now); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("ACK", u)
+	}
+}

@@ -1,0 +1,250 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/linkmonitor/lms"
+)
+
+// Bucket names. Keys join parts with a 0 byte, which neither client ids nor
+// URLs nor host keys may contain.
+const (
+	bMeta      = "meta"
+	bClients   = "clients"   // id → JSON client
+	bLinks     = "links"     // url → link record
+	bSubs      = "subs"      // id 0 url → ""
+	bLinkSubs  = "linksubs"  // url 0 id → ""
+	bHostDue   = "hostdue"   // host 0 due(8) url → "" (subscribed links)
+	bHosts     = "hosts"     // host → host record
+	bReady     = "ready"     // readyAt(8) host → ""
+	bPending   = "pending"   // id 0 url → pending record
+	bPendCount = "pendcount" // id → count
+	bCounts    = "counts"    // "total" → counts of subscribed links
+
+	keySchema = "schema"
+	keyTotal  = "total"
+)
+
+func allBuckets() []string {
+	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts}
+}
+
+// schemaVersion is recorded in the meta bucket; Open refuses other versions.
+const schemaVersion = "1"
+
+var errCorrupt = errors.New("boltstore: corrupt record")
+
+func join(a, b string) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// mark is the value of index entries (bbolt cannot tell an empty value
+// from a missing key).
+func mark() []byte { return []byte{1} }
+
+// hostKey is the key of a host record; the "" host (links checked without
+// network) needs one too, and bbolt refuses empty keys.
+func hostKey(name string) []byte { return append([]byte{'h'}, name...) }
+
+func prefix(a string) []byte { return append([]byte(a), 0) }
+
+// timeKey encodes nanoseconds so that byte order is time order.
+func timeKey(n int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(n)^(1<<63))
+}
+
+func timeFromKey(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
+
+func dueKey(host string, due int64, url string) []byte {
+	k := make([]byte, 0, len(host)+9+len(url))
+	k = append(k, host...)
+	k = append(k, 0)
+	k = append(k, timeKey(due)...)
+	return append(k, url...)
+}
+
+func readyKey(at int64, host string) []byte { return append(timeKey(at), host...) }
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func stateByte(s lms.State) byte {
+	for i, v := range lms.States {
+		if v == s {
+			return byte(i)
+		}
+	}
+	return byte(len(lms.States) - 1) // unknown
+}
+
+func byteState(b byte) lms.State {
+	if int(b) < len(lms.States) {
+		return lms.States[b]
+	}
+	return lms.StateUnknown
+}
+
+// link is the stored form of an lms.Link (without its URL, the key).
+type link struct {
+	host     string
+	state    lms.State
+	reason   string
+	final    string
+	code     int64
+	failures int64
+	perm     bool
+	checked  int64
+	changed  int64
+	due      int64
+	rt       int64
+	subs     int64
+}
+
+const linkVersion = 1
+
+func (l *link) encode() []byte {
+	b := make([]byte, 0, 48+len(l.host)+len(l.reason)+len(l.final))
+	b = append(b, linkVersion, stateByte(l.state))
+	if l.perm {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	for _, v := range []int64{l.code, l.failures, l.checked, l.changed, l.due, l.rt, l.subs} {
+		b = binary.AppendVarint(b, v)
+	}
+	for _, s := range []string{l.host, l.reason, l.final} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func decodeLink(b []byte) (link, error) {
+	var l link
+	if len(b) < 3 || b[0] != linkVersion {
+		return l, errCorrupt
+	}
+	l.state, l.perm = byteState(b[1]), b[2] == 1
+	b = b[3:]
+	for _, p := range []*int64{&l.code, &l.failures, &l.checked, &l.changed, &l.due, &l.rt, &l.subs} {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return l, errCorrupt
+		}
+		*p, b = v, b[n:]
+	}
+	for _, p := range []*string{&l.host, &l.reason, &l.final} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return l, errCorrupt
+		}
+		*p, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	return l, nil
+}
+
+func (l *link) export(url string) lms.Link {
+	return lms.Link{
+		URL:          url,
+		Host:         l.host,
+		State:        l.state,
+		Reason:       l.reason,
+		Code:         int(l.code),
+		LastChecked:  fromNanos(l.checked),
+		LastChanged:  fromNanos(l.changed),
+		NextDue:      fromNanos(l.due),
+		Failures:     int(l.failures),
+		FinalURL:     l.final,
+		Permanent:    l.perm,
+		ResponseTime: time.Duration(l.rt),
+		Subscribers:  int(l.subs),
+	}
+}
+
+// hostRec is the stored form of a host's scheduling state.
+type hostRec struct {
+	notBefore int64
+	readyAt   int64
+	inReady   bool
+}
+
+func (h hostRec) encode() []byte {
+	b := binary.AppendVarint(nil, h.notBefore)
+	b = binary.AppendVarint(b, h.readyAt)
+	if h.inReady {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func decodeHost(b []byte) (hostRec, error) {
+	var h hostRec
+	nb, n := binary.Varint(b)
+	if n <= 0 {
+		return h, errCorrupt
+	}
+	ra, m := binary.Varint(b[n:])
+	if m <= 0 || len(b) != n+m+1 {
+		return h, errCorrupt
+	}
+	return hostRec{notBefore: nb, readyAt: ra, inReady: b[n+m] == 1}, nil
+}
+
+func encodePending(st lms.State, seq uint64, reason string) []byte {
+	b := []byte{stateByte(st)}
+	b = binary.AppendUvarint(b, seq)
+	return append(b, reason...)
+}
+
+func decodePending(b []byte) (lms.State, uint64, string, error) {
+	if len(b) < 2 {
+		return "", 0, "", errCorrupt
+	}
+	seq, n := binary.Uvarint(b[1:])
+	if n <= 0 {
+		return "", 0, "", errCorrupt
+	}
+	return byteState(b[0]), seq, string(b[1+n:]), nil
+}
+
+func encodeCounts(c lms.StateCounts) []byte {
+	var b []byte
+	for _, s := range lms.States {
+		b = binary.AppendVarint(b, int64(c.Get(s)))
+	}
+	return b
+}
+
+func decodeCounts(b []byte) (lms.StateCounts, error) {
+	var c lms.StateCounts
+	for _, s := range lms.States {
+		if len(b) == 0 {
+			return c, nil
+		}
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return c, fmt.Errorf("counts: %w", errCorrupt)
+		}
+		c.Add(s, int(v))
+		b = b[n:]
+	}
+	return c, nil
+}
