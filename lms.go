@@ -141,7 +141,11 @@ func (c StateCounts) Total() int {
 // and the syncer keep about it.
 type Client struct {
 	ID           string    // unique, 1..MaxIDLength bytes, no control characters
-	PasswordHash string    // see HashPassword; the password itself is never stored
+	PasswordHash string    // see HashPassword; the password itself is never stored in clear
+	// SealedPassword is the password encrypted with a key derived from the
+	// admin secret: callbacks must send it, and a stolen store file alone
+	// does not reveal it.
+	SealedPassword string
 	ContactName  string    // who receives the registration mail
 	ContactEmail string    // their address
 	CallbackURL  string    // where updateManyStates and xmlrpc_getAllLinks are sent

@@ -1,0 +1,156 @@
+package lms
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"code.dny.dev/ssrf"
+)
+
+// Checker answers one question: what is the state of this URL now? A dead
+// link is a Result with a failing State, never an error. Implementations
+// must return within the context's deadline and be safe for concurrent use.
+type Checker interface {
+	Check(ctx context.Context, rawURL string) Result
+}
+
+// CheckerFunc adapts a function to the Checker interface (and makes a handy
+// test fake).
+type CheckerFunc func(ctx context.Context, rawURL string) Result
+
+// Check calls f.
+func (f CheckerFunc) Check(ctx context.Context, rawURL string) Result { return f(ctx, rawURL) }
+
+// Reasons used by the built-in checkers, as the original server worded them.
+const (
+	ReasonNoHandler = "No handler registered for URL"
+	ReasonPolicy    = "Ignored due to LMS policy"
+)
+
+// Mux dispatches checks by URL scheme (case-insensitive). Unknown schemes
+// get StateUnsupported with ReasonNoHandler.
+type Mux struct {
+	handlers map[string]Checker
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{handlers: make(map[string]Checker)} }
+
+// Handle registers c for scheme, replacing any earlier registration. Call it
+// before the Mux is used.
+func (m *Mux) Handle(scheme string, c Checker) { m.handlers[strings.ToLower(scheme)] = c }
+
+// Check implements Checker.
+func (m *Mux) Check(ctx context.Context, rawURL string) Result {
+	i := strings.IndexByte(rawURL, ':')
+	if i > 0 {
+		if c := m.handlers[strings.ToLower(rawURL[:i])]; c != nil {
+			return c.Check(ctx, rawURL)
+		}
+	}
+	return Result{State: StateUnsupported, Reason: ReasonNoHandler}
+}
+
+// CheckerConfig configures the built-in checkers. The zero value is ready
+// to use.
+type CheckerConfig struct {
+	// UserAgent identifies the server in HTTP requests. Default DefaultUserAgent.
+	UserAgent string
+	// ConnectTimeout bounds DNS, connect and TLS handshake. Default 10 s.
+	ConnectTimeout time.Duration
+	// Timeout bounds one whole check, redirects included. Default 30 s.
+	Timeout time.Duration
+	// MaxRedirects is the most redirects followed. Default 10.
+	MaxRedirects int
+	// AllowPrivate lets checks reach loopback, private, link-local and
+	// other special-purpose addresses. Off by default: client-supplied URLs
+	// must not probe the server's own network.
+	AllowPrivate bool
+	// TLSConfig is used for https; nil means the system defaults.
+	TLSConfig *tls.Config
+}
+
+// DefaultUserAgent is the User-Agent of the built-in HTTP checker.
+const DefaultUserAgent = "Bot/LMS (Link Monitoring Server; +https://github.com/linkmonitor/lms)"
+
+func (c CheckerConfig) withDefaults() CheckerConfig {
+	if c.UserAgent == "" {
+		c.UserAgent = DefaultUserAgent
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.MaxRedirects <= 0 {
+		c.MaxRedirects = 10
+	}
+	return c
+}
+
+// NewChecker returns a Mux with the built-in checkers: http and https, ftp,
+// and mailto (syntax only).
+func NewChecker(cfg CheckerConfig) *Mux {
+	m := NewMux()
+	h := NewHTTPChecker(cfg)
+	m.Handle("http", h)
+	m.Handle("https", h)
+	m.Handle("ftp", NewFTPChecker(cfg))
+	m.Handle("mailto", CheckerFunc(CheckMailto))
+	return m
+}
+
+// errPolicy marks a connection refused by the address policy.
+var errPolicy = errors.New("address not allowed by policy")
+
+// dialer returns a net.Dialer that enforces the address policy on every
+// resolved IP it connects to.
+func (c CheckerConfig) dialer() *net.Dialer {
+	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: -1}
+	if !c.AllowPrivate {
+		g := ssrf.New(ssrf.WithAnyPort())
+		d.Control = func(network, address string, rc syscall.RawConn) error {
+			if err := g.Safe(network, address, rc); err != nil {
+				return fmt.Errorf("%w: %w", errPolicy, err)
+			}
+			return nil
+		}
+	}
+	return d
+}
+
+// Pacer spaces requests to one host. The checker pool hands its Pacer to
+// checkers through the context; a checker that makes further requests
+// within one check (redirect hops, another connection) calls Wait before
+// each of them, so politeness holds for every request, not only the first.
+type Pacer interface {
+	// Wait blocks until a request to host is allowed and reserves it.
+	Wait(ctx context.Context, host string) error
+}
+
+type pacerKey struct{}
+
+// ContextWithPacer returns a context carrying p.
+func ContextWithPacer(ctx context.Context, p Pacer) context.Context {
+	return context.WithValue(ctx, pacerKey{}, p)
+}
+
+// PacerFromContext returns the Pacer carried by ctx, or one that never
+// waits.
+func PacerFromContext(ctx context.Context) Pacer {
+	if p, ok := ctx.Value(pacerKey{}).(Pacer); ok {
+		return p
+	}
+	return noPacer{}
+}
+
+type noPacer struct{}
+
+func (noPacer) Wait(context.Context, string) error { return nil }

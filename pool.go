@@ -1,0 +1,543 @@
+package lms
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// hostPacer implements Pacer: per host, the earliest time of the next
+// request. Spacing is interval plus a small margin, so that jitter in
+// connection set-up cannot make two requests arrive closer than interval.
+type hostPacer struct {
+	interval time.Duration
+	margin   time.Duration
+	mu       sync.Mutex
+	next     map[string]time.Time // next allowed request
+	backoff  map[string]time.Time // back-off after 429/503
+}
+
+func newHostPacer(interval time.Duration) *hostPacer {
+	return &hostPacer{
+		interval: interval,
+		margin:   min(interval/50, 20*time.Millisecond),
+		next:     make(map[string]time.Time),
+		backoff:  make(map[string]time.Time),
+	}
+}
+
+func (p *hostPacer) paced(host string) bool { return host != "" && p.interval > 0 }
+
+// readyAt returns when host may get its next request.
+func (p *hostPacer) readyAt(host string) time.Time {
+	if host == "" {
+		return time.Time{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return laterOf(p.next[host], p.backoff[host])
+}
+
+// Wait implements Pacer.
+func (p *hostPacer) Wait(ctx context.Context, host string) error {
+	for {
+		p.mu.Lock()
+		now := time.Now()
+		at := laterOf(p.next[host], p.backoff[host])
+		if !now.Before(at) {
+			if p.paced(host) {
+				p.next[host] = now.Add(p.interval + p.margin)
+			}
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		t := time.NewTimer(at.Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// deferHost keeps host from further requests until until.
+func (p *hostPacer) deferHost(host string, until time.Time) {
+	if host == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.backoff[host] = laterOf(p.backoff[host], until)
+}
+
+// prune forgets hosts whose times have passed and returns how many hosts
+// are still backed off.
+func (p *hostPacer) prune(now time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for h, t := range p.next {
+		if t.Before(now) {
+			delete(p.next, h)
+		}
+	}
+	for h, t := range p.backoff {
+		if t.Before(now) {
+			delete(p.backoff, h)
+		}
+	}
+	return len(p.backoff)
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// hostQueue holds the claimed links of one host that wait for their turn.
+type hostQueue struct {
+	host  string
+	links []Link
+	busy  bool      // a check of this host is in flight
+	at    time.Time // heap key: when the host may get its next request
+	index int       // in queueHeap, -1 if not there
+}
+
+type queueHeap []*hostQueue
+
+func (h queueHeap) Len() int { return len(h) }
+func (h queueHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].host < h[j].host
+}
+func (h queueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *queueHeap) Push(x any) {
+	q := x.(*hostQueue)
+	q.index = len(*h)
+	*h = append(*h, q)
+}
+func (h *queueHeap) Pop() any {
+	old := *h
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	q.index = -1
+	*h = old[:len(old)-1]
+	return q
+}
+
+// outageGuard watches network-level failures across hosts: when, within
+// window, failures of at least minHosts distinct hosts make up at least
+// ratio of all checks, the server itself is probably cut off.
+type outageGuard struct {
+	window   time.Duration
+	minHosts int
+	ratio    float64
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	events []guardEvent
+	active bool
+	since  time.Time
+	held   uint64
+}
+
+type guardEvent struct {
+	at      time.Time
+	host    string
+	netFail bool
+}
+
+// observe records one check and reports whether its failure must be held
+// back.
+func (g *outageGuard) observe(now time.Time, host string, netFail bool) bool {
+	if g.minHosts <= 0 {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.events = append(g.events, guardEvent{now, host, netFail})
+	cut := 0
+	for cut < len(g.events) && now.Sub(g.events[cut].at) > g.window {
+		cut++
+	}
+	g.events = g.events[cut:]
+	fails, hosts := 0, map[string]struct{}{}
+	for _, ev := range g.events {
+		if ev.netFail {
+			fails++
+			hosts[ev.host] = struct{}{}
+		}
+	}
+	active := len(hosts) >= g.minHosts && float64(fails) >= g.ratio*float64(len(g.events))
+	switch {
+	case active && !g.active:
+		g.since = now
+		g.log.Warn("network outage suspected: holding back network failures", "failing_hosts", len(hosts), "checks", len(g.events))
+	case !active && g.active:
+		g.log.Info("network outage over", "since", g.since)
+	}
+	g.active = active
+	if active && netFail {
+		g.held++
+		return true
+	}
+	return false
+}
+
+func (g *outageGuard) state() (bool, time.Time, uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.active, g.since, g.held
+}
+
+// checkPool is the checker component: it claims due links from the store,
+// keeps them in per-host queues, dispatches at most Concurrency checks at a
+// time and at most one request per host per HostInterval, and writes the
+// results back.
+type checkPool struct {
+	e     *Engine
+	pacer *hostPacer
+	guard *outageGuard
+	stats *checkStats
+
+	mu       sync.Mutex
+	queues   map[string]*hostQueue
+	ready    queueHeap
+	queued   int
+	inflight int
+	wake     chan struct{}
+}
+
+func newCheckPool(e *Engine) *checkPool {
+	return &checkPool{
+		e:     e,
+		pacer: newHostPacer(e.cfg.HostInterval),
+		guard: &outageGuard{
+			window: e.cfg.OutageWindow, minHosts: e.cfg.OutageMinHosts, ratio: e.cfg.OutageRatio, log: e.log,
+		},
+		stats:  newCheckStats(),
+		queues: make(map[string]*hostQueue),
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+func (p *checkPool) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *checkPool) run(ctx context.Context) error {
+	cfg := p.e.cfg
+	capacity := max(4*cfg.Concurrency, 64)
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		p.releaseQueued()
+	}()
+	var lastClaim time.Time
+	lastFull := true
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	for {
+		now := time.Now()
+		if p.queuedCount() < capacity/2 && (lastFull || now.Sub(lastClaim) >= cfg.ClaimPoll) {
+			limit := capacity - p.queuedCount()
+			n, err := p.claim(ctx, limit)
+			lastClaim, lastFull = now, err == nil && n == limit
+			if err != nil && ctx.Err() == nil {
+				p.e.log.Error("claiming due links", "err", err)
+			}
+		}
+		nextAt := p.dispatch(ctx, &wg)
+		wait := cfg.ClaimPoll
+		if !lastFull {
+			wait = max(0, lastClaim.Add(cfg.ClaimPoll).Sub(time.Now()))
+		} else if p.queuedCount() < capacity/2 {
+			wait = 0
+		}
+		if !nextAt.IsZero() {
+			wait = min(wait, max(0, time.Until(nextAt)))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		case <-timer.C:
+		case <-prune.C:
+			p.pacer.prune(time.Now())
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func (p *checkPool) queuedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.queued
+}
+
+// claim fetches due links into the host queues and returns how many.
+func (p *checkPool) claim(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	links, err := p.e.store.ClaimDue(ctx, p.e.now(), ClaimOptions{
+		Limit: limit, PerHost: 3, HostGap: p.e.cfg.HostInterval, Lease: p.e.cfg.Lease,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("lms: claim: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range links {
+		q := p.queues[l.Host]
+		if q == nil {
+			q = &hostQueue{host: l.Host, index: -1}
+			p.queues[l.Host] = q
+		}
+		q.links = append(q.links, l)
+		p.queued++
+		if !q.busy && q.index < 0 {
+			q.at = p.pacer.readyAt(q.host)
+			heap.Push(&p.ready, q)
+		}
+	}
+	return len(links), nil
+}
+
+// dispatch starts as many checks as the limits allow and returns when the
+// next queued host becomes ready (zero if none waits).
+func (p *checkPool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.inflight < p.e.cfg.Concurrency && len(p.ready) > 0 {
+		if ctx.Err() != nil {
+			return time.Time{}
+		}
+		q := p.ready[0]
+		if q.at.After(time.Now()) {
+			return q.at
+		}
+		heap.Pop(&p.ready)
+		l := q.links[0]
+		q.links = q.links[1:]
+		q.busy = true
+		p.queued--
+		p.inflight++
+		p.stats.setInflight(p.inflight)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.check(ctx, q, l)
+		}()
+	}
+	return time.Time{}
+}
+
+func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
+	defer p.done(q)
+	if err := p.pacer.Wait(ctx, l.Host); err != nil {
+		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
+		return
+	}
+	start := time.Now()
+	res := p.safeCheck(ContextWithPacer(ctx, p.pacer), l.URL)
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		// Shutting down: the check is abandoned and due again at once.
+		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
+		return
+	}
+	now := p.e.now()
+	rec := p.e.cfg.Policy.Next(l, res, now, rand.Float64()*2-1)
+	recs := []Record{rec}
+	if p.guard.observe(now, l.Host, res.NetworkError) {
+		recs[0] = Record{URL: l.URL, Hold: true, NextDue: now.Add(p.e.cfg.OutageRecheck)}
+	}
+	if res.Code == 429 || res.Code == 503 {
+		d := res.RetryAfter
+		if d <= 0 {
+			d = p.e.cfg.HostBackoff
+		}
+		until := now.Add(min(d, p.e.cfg.MaxHostBackoff))
+		p.pacer.deferHost(l.Host, until)
+		if err := p.e.store.DeferHost(context.WithoutCancel(ctx), l.Host, until); err != nil {
+			p.e.log.Error("deferring host", "host", l.Host, "err", err)
+		}
+		p.mu.Lock()
+		for _, ql := range q.links {
+			recs = append(recs, Record{URL: ql.URL, Hold: true, NextDue: until})
+		}
+		p.queued -= len(q.links)
+		q.links = nil
+		p.mu.Unlock()
+	}
+	p.write(context.WithoutCancel(ctx), recs...)
+	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
+}
+
+// done marks the host's check finished and re-queues the host.
+func (p *checkPool) done(q *hostQueue) {
+	p.mu.Lock()
+	q.busy = false
+	p.inflight--
+	p.stats.setInflight(p.inflight)
+	if len(q.links) > 0 {
+		q.at = p.pacer.readyAt(q.host)
+		heap.Push(&p.ready, q)
+	} else if p.queues[q.host] == q {
+		delete(p.queues, q.host)
+	}
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *checkPool) write(ctx context.Context, recs ...Record) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.e.store.RecordResults(ctx, recs); err != nil {
+		p.e.log.Error("recording results", "url", recs[0].URL, "err", err)
+	}
+}
+
+// releaseQueued makes claimed links that were never started due again now.
+func (p *checkPool) releaseQueued() {
+	p.mu.Lock()
+	var recs []Record
+	now := p.e.now()
+	for _, q := range p.queues {
+		for _, l := range q.links {
+			recs = append(recs, Record{URL: l.URL, Hold: true, NextDue: now})
+		}
+	}
+	p.queues, p.ready, p.queued = make(map[string]*hostQueue), nil, 0
+	p.mu.Unlock()
+	if len(recs) > 0 {
+		p.write(context.Background(), recs...)
+	}
+}
+
+// safeCheck runs the checker and turns a panic into a result.
+func (p *checkPool) safeCheck(ctx context.Context, u string) (r Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.e.log.Error("checker panicked", "url", u, "panic", v, "stack", string(debug.Stack()))
+			r = Result{State: StateUnsupported, Reason: fmt.Sprintf("Internal error while checking: %v", v)}
+		}
+	}()
+	r = p.e.checker.Check(ctx, u)
+	if !r.State.Valid() {
+		r = Result{State: StateUnsupported, Reason: fmt.Sprintf("Internal error: checker returned state %q", r.State)}
+	}
+	if r.Reason == "" {
+		r.Reason = string(r.State)
+	}
+	return r
+}
+
+func schemeOf(u string) string {
+	s, _, ok := strings.Cut(u, ":")
+	if !ok || !ValidURL(u) {
+		return "invalid"
+	}
+	s = strings.ToLower(s)
+	switch s {
+	case "http", "https", "ftp", "mailto":
+		return s
+	}
+	return "other"
+}
+
+// checkStats counts checks for Stats.
+type checkStats struct {
+	mu       sync.Mutex
+	inflight int
+	byKey    map[[2]string]uint64 // scheme, reported state
+	total    uint64
+	minute   [60]uint64 // checks per second, ring
+	minuteAt [60]int64  // the second each slot counts
+	hist     Histogram
+}
+
+// DurationBuckets are the upper bounds, in seconds, of the check duration
+// histogram in Stats.
+func DurationBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+}
+
+func newCheckStats() *checkStats {
+	b := DurationBuckets()
+	return &checkStats{byKey: make(map[[2]string]uint64), hist: Histogram{Bounds: b, Counts: make([]uint64, len(b)+1)}}
+}
+
+func (s *checkStats) setInflight(n int) {
+	s.mu.Lock()
+	s.inflight = n
+	s.mu.Unlock()
+}
+
+func (s *checkStats) observe(scheme string, rec Record, res Result, took time.Duration) {
+	st := res.State
+	if !rec.Hold {
+		st = rec.Result.State
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byKey[[2]string{scheme, string(st)}]++
+	s.total++
+	sec := time.Now().Unix()
+	i := sec % 60
+	if s.minuteAt[i] != sec {
+		s.minuteAt[i], s.minute[i] = sec, 0
+	}
+	s.minute[i]++
+	secs := took.Seconds()
+	j := 0
+	for j < len(s.hist.Bounds) && secs > s.hist.Bounds[j] {
+		j++
+	}
+	s.hist.Counts[j]++
+	s.hist.Count++
+	s.hist.Sum += secs
+}
+
+func (s *checkStats) fill(st *Stats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.InFlight = s.inflight
+	st.ChecksTotal = s.total
+	now := time.Now().Unix()
+	for i, at := range s.minuteAt {
+		if now-at < 60 {
+			st.ChecksLastMinute += int(s.minute[i])
+		}
+	}
+	for k, n := range s.byKey {
+		st.Checks = append(st.Checks, CheckCount{Scheme: k[0], State: State(k[1]), Count: n})
+	}
+	st.CheckDuration = Histogram{Bounds: append([]float64(nil), s.hist.Bounds...), Counts: append([]uint64(nil), s.hist.Counts...), Count: s.hist.Count, Sum: s.hist.Sum}
+}
