@@ -423,7 +423,9 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 }
 
 // CallbackPassword returns the password to send in callbacks to c.
-func (e *Engine) CallbackPassword(c Client) (string, bool) { return e.sealer.open(c.ID, c.SealedPassword) }
+func (e *Engine) CallbackPassword(c Client) (string, bool) {
+	return e.sealer.open(c.ID, c.SealedPassword)
+}
 
 // RegisterURLs subscribes the client to every valid string of urls (invalid
 // ones are dropped silently) and returns, in input order and with duplicates

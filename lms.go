@@ -140,17 +140,17 @@ func (c StateCounts) Total() int {
 // Client is one client system (a CMS site) and the bookkeeping the notifier
 // and the syncer keep about it.
 type Client struct {
-	ID           string    // unique, 1..MaxIDLength bytes, no control characters
-	PasswordHash string    // see HashPassword; the password itself is never stored in clear
+	ID           string // unique, 1..MaxIDLength bytes, no control characters
+	PasswordHash string // see HashPassword; the password itself is never stored in clear
 	// SealedPassword is the password encrypted with a key derived from the
 	// admin secret: callbacks must send it, and a stolen store file alone
 	// does not reveal it.
 	SealedPassword string
-	ContactName  string    // who receives the registration mail
-	ContactEmail string    // their address
-	CallbackURL  string    // where updateManyStates and xmlrpc_getAllLinks are sent
-	Notify       bool      // notifications (and syncs) on
-	Created      time.Time // registration time
+	ContactName    string    // who receives the registration mail
+	ContactEmail   string    // their address
+	CallbackURL    string    // where updateManyStates and xmlrpc_getAllLinks are sent
+	Notify         bool      // notifications (and syncs) on
+	Created        time.Time // registration time
 
 	// Counts are the client's links by state. Stores maintain them; the
 	// value passed to Store.UpdateClient is ignored.

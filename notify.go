@@ -169,4 +169,3 @@ func NotifyBackoff(interval, max time.Duration, n int, rnd float64) time.Duratio
 	d = min(d, max)
 	return d + time.Duration(float64(d)*0.4*(rnd-0.5))
 }
-
