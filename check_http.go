@@ -178,7 +178,7 @@ func classifyNetError(err error, cfg CheckerConfig) Result {
 		opErr    *net.OpError
 	)
 	switch {
-	case errors.Is(err, errPolicy):
+	case errors.Is(err, ErrPolicy):
 		return Result{State: StateUnsupported, Reason: ReasonPolicy}
 	case errors.Is(err, errTooManyRedirects):
 		return Result{State: StateUnavailable, Reason: fmt.Sprintf("Too many redirects (more than %d)", cfg.MaxRedirects)}

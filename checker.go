@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"syscall"
 	"time"
@@ -72,6 +73,9 @@ type CheckerConfig struct {
 	// other special-purpose addresses. Off by default: client-supplied URLs
 	// must not probe the server's own network.
 	AllowPrivate bool
+	// AllowedPrefixes are networks reachable even when AllowPrivate is off
+	// (an intranet's range).
+	AllowedPrefixes []netip.Prefix
 	// TLSConfig is used for https; nil means the system defaults.
 	TLSConfig *tls.Config
 }
@@ -107,18 +111,37 @@ func NewChecker(cfg CheckerConfig) *Mux {
 	return m
 }
 
-// errPolicy marks a connection refused by the address policy.
-var errPolicy = errors.New("address not allowed by policy")
+// ErrPolicy marks a connection refused by the address policy: the address
+// is loopback, private, link-local or otherwise special-purpose, and private
+// networks are not allowed.
+var ErrPolicy = errors.New("address not allowed by LMS policy")
+
+// NewDialer returns a net.Dialer with the given connect timeout that, unless
+// allowPrivate, refuses to connect to loopback, private, link-local, and
+// other special-purpose addresses (checked on the resolved IP of every
+// connection, so redirects and DNS tricks cannot get around it). allowed
+// prefixes are let through even so (an operator's intranet).
+func NewDialer(timeout time.Duration, allowPrivate bool, allowed ...netip.Prefix) *net.Dialer {
+	return CheckerConfig{ConnectTimeout: timeout, AllowPrivate: allowPrivate, AllowedPrefixes: allowed}.dialer()
+}
 
 // dialer returns a net.Dialer that enforces the address policy on every
 // resolved IP it connects to.
 func (c CheckerConfig) dialer() *net.Dialer {
 	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: -1}
 	if !c.AllowPrivate {
-		g := ssrf.New(ssrf.WithAnyPort())
+		var v4, v6 []netip.Prefix
+		for _, p := range c.AllowedPrefixes {
+			if p.Addr().Is4() {
+				v4 = append(v4, p)
+			} else {
+				v6 = append(v6, p)
+			}
+		}
+		g := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
 		d.Control = func(network, address string, rc syscall.RawConn) error {
 			if err := g.Safe(network, address, rc); err != nil {
-				return fmt.Errorf("%w: %w", errPolicy, err)
+				return fmt.Errorf("%w: %w", ErrPolicy, err)
 			}
 			return nil
 		}

@@ -28,31 +28,39 @@ const (
 	RunAll      = RunChecker | RunNotifier | RunSyncer
 )
 
+// Callback is how to reach a client: its id and password (sent as the
+// first two arguments of every callback) and its callback URL.
+type Callback struct {
+	ClientID string
+	Password string
+	URL      string
+}
+
 // Notifier delivers state updates to one client (updateManyStates). It
 // returns nil only if the client accepted them.
 type Notifier interface {
-	Notify(ctx context.Context, c Client, updates []Update) error
+	Notify(ctx context.Context, cb Callback, updates []Update) error
 }
 
 // NotifierFunc adapts a function to the Notifier interface.
-type NotifierFunc func(ctx context.Context, c Client, updates []Update) error
+type NotifierFunc func(ctx context.Context, cb Callback, updates []Update) error
 
 // Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, c Client, updates []Update) error {
-	return f(ctx, c, updates)
+func (f NotifierFunc) Notify(ctx context.Context, cb Callback, updates []Update) error {
+	return f(ctx, cb, updates)
 }
 
 // LinkLister fetches a client's complete list of links
 // (xmlrpc_getAllLinks). The list may contain duplicates and garbage.
 type LinkLister interface {
-	ListLinks(ctx context.Context, c Client) ([]string, error)
+	ListLinks(ctx context.Context, cb Callback) ([]string, error)
 }
 
 // LinkListerFunc adapts a function to the LinkLister interface.
-type LinkListerFunc func(ctx context.Context, c Client) ([]string, error)
+type LinkListerFunc func(ctx context.Context, cb Callback) ([]string, error)
 
 // ListLinks calls f.
-func (f LinkListerFunc) ListLinks(ctx context.Context, c Client) ([]string, error) { return f(ctx, c) }
+func (f LinkListerFunc) ListLinks(ctx context.Context, cb Callback) ([]string, error) { return f(ctx, cb) }
 
 // Config configures an Engine. The zero value is valid and means the
 // defaults given on each field; negative durations and counts are rejected
@@ -422,9 +430,17 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 	return nil
 }
 
-// CallbackPassword returns the password to send in callbacks to c.
-func (e *Engine) CallbackPassword(c Client) (string, bool) {
-	return e.sealer.open(c.ID, c.SealedPassword)
+// errNoPassword means the client's password cannot be unsealed (the admin
+// secret changed) and the client has not authenticated since.
+var errNoPassword = errors.New("client password unavailable: the admin secret changed; it is learnt again at the client's next call")
+
+// callback returns how to reach c.
+func (e *Engine) callback(c Client) (Callback, error) {
+	pw, ok := e.sealer.open(c.ID, c.SealedPassword)
+	if !ok {
+		return Callback{}, errNoPassword
+	}
+	return Callback{ClientID: c.ID, Password: pw, URL: c.CallbackURL}, nil
 }
 
 // RegisterURLs subscribes the client to every valid string of urls (invalid

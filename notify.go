@@ -87,6 +87,15 @@ func (e *Engine) runNotifier(ctx context.Context) error {
 func (e *Engine) deliver(ctx context.Context, c Client) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.NotifyTimeout)
 	defer cancel()
+	cb, err := e.callback(c)
+	if err != nil {
+		e.log.Warn("cannot notify", "client", c.ID, "err", err)
+		_, _ = e.store.UpdateClient(context.WithoutCancel(ctx), c.ID, func(c *Client) error {
+			c.NextNotify, c.LastNotifyError = e.now().Add(e.cfg.NotifyInterval), err.Error()
+			return nil
+		})
+		return
+	}
 	n, err := e.store.PendingCount(ctx, c.ID)
 	if err != nil {
 		return
@@ -102,7 +111,7 @@ func (e *Engine) deliver(ctx context.Context, c Client) {
 			ups[i] = p.Update
 		}
 		e.notify.pushes.Add(1)
-		if err := e.cfg.Notifier.Notify(ctx, c, ups); err != nil {
+		if err := e.cfg.Notifier.Notify(ctx, cb, ups); err != nil {
 			if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 				return // shutting down: not the client's fault
 			}

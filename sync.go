@@ -114,7 +114,11 @@ func (e *Engine) sync(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("lms: sync: %w", err)
 	}
-	remote, err := e.cfg.Lister.ListLinks(ctx, c)
+	cb, err := e.callback(c)
+	if err != nil {
+		return fmt.Errorf("lms: sync %q: %w", id, err)
+	}
+	remote, err := e.cfg.Lister.ListLinks(ctx, cb)
 	if err != nil {
 		return fmt.Errorf("lms: sync %q: pulling links: %w", id, err)
 	}
@@ -137,7 +141,7 @@ func (e *Engine) sync(ctx context.Context, id string) error {
 		for i, l := range ls {
 			ups[i] = LinkUpdate(l)
 		}
-		if err := e.cfg.Notifier.Notify(ctx, c, ups); err != nil {
+		if err := e.cfg.Notifier.Notify(ctx, cb, ups); err != nil {
 			return fmt.Errorf("lms: sync %q: pushing states: %w", id, err)
 		}
 		pushed += len(ls)

@@ -1,0 +1,522 @@
+// Package xmlrpcapi is the XML-RPC side of lms: a spec-complete codec, the
+// protocol-2 API server (an http.Handler wire-compatible with existing
+// clients such as gocept.linkchecker), and the callback client that pushes
+// updateManyStates and pulls xmlrpc_getAllLinks.
+package xmlrpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/linkmonitor/lms"
+)
+
+// ProtocolVersion is what checkConnection answers.
+const ProtocolVersion = 2
+
+// ServerConfig configures a Server. The zero value is ready to use.
+type ServerConfig struct {
+	// MaxBodyBytes bounds a request body; larger ones get HTTP 413.
+	// Default 16 MiB.
+	MaxBodyBytes int64
+	// Limits bound the decoder.
+	Limits Limits
+	// Logger receives one line per failed call. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Server answers XML-RPC calls for an Engine. It accepts POST on whatever
+// path it is mounted on; mount it at the root and at /RPC2 (where Python's
+// xmlrpclib posts when the server URL has no path).
+type Server struct {
+	e       *lms.Engine
+	cfg     ServerConfig
+	log     *slog.Logger
+	methods map[string]method
+}
+
+type method struct {
+	help      string
+	signature string
+	fn        func(ctx context.Context, args []any) (any, error)
+}
+
+// NewServer returns the API server for e.
+func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{e: e, cfg: cfg, log: cfg.Logger}
+	s.methods = s.table()
+	return s
+}
+
+// errParams marks wrong argument counts or types (fault -32602).
+var errParams = errors.New("invalid params")
+
+// errNoMethod marks unknown methods (fault -32601).
+var errNoMethod = errors.New("unknown method")
+
+func paramErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errParams, fmt.Sprintf(format, args...))
+}
+
+// wireError maps an error to the wire, in one place: the HTTP status (401
+// for credentials), or a fault code and string.
+func wireError(err error) (status, code int, msg string) {
+	var f *Fault
+	switch {
+	case errors.Is(err, lms.ErrUnauthorized):
+		return http.StatusUnauthorized, 0, "Unauthorized"
+	case errors.As(err, &f):
+		return http.StatusOK, f.Code, f.String
+	case errors.Is(err, errSyntax):
+		return http.StatusOK, FaultParse, "Parse error: " + err.Error()
+	case errors.Is(err, errNoMethod):
+		return http.StatusOK, FaultUnknownMethod, err.Error()
+	case errors.Is(err, errParams), errors.Is(err, lms.ErrInvalid):
+		return http.StatusOK, FaultInvalidParams, "Invalid params: " + err.Error()
+	case errors.Is(err, lms.ErrNotFound):
+		return http.StatusOK, FaultApplication, "Unexpected LMS exception: NotFound: " + err.Error()
+	case errors.Is(err, lms.ErrExists):
+		return http.StatusOK, FaultApplication, "Unexpected LMS exception: Exists: " + err.Error()
+	}
+	return http.StatusOK, FaultApplication, "Unexpected LMS exception: " + err.Error()
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "XML-RPC answers POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	name, params, err := DecodeCall(body, s.cfg.Limits)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		http.Error(w, fmt.Sprintf("request body over %d bytes", s.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	var result any
+	if err == nil {
+		result, err = s.call(r.Context(), name, params)
+	}
+	if err != nil {
+		status, code, msg := wireError(err)
+		s.log.Info("xmlrpc call failed", "method", name, "status", status, "fault", code, "err", err)
+		if status != http.StatusOK {
+			http.Error(w, msg, status)
+			return
+		}
+		s.write(w, EncodeFault(code, msg))
+		return
+	}
+	out, err := EncodeResponse(result)
+	if err != nil {
+		s.write(w, EncodeFault(FaultInternal, err.Error()))
+		return
+	}
+	s.write(w, out)
+}
+
+func (s *Server) write(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) call(ctx context.Context, name string, params []any) (any, error) {
+	m, ok := s.methods[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", errNoMethod, name)
+	}
+	return m.fn(ctx, params)
+}
+
+// argument helpers
+
+func want(args []any, lo, hi int) error {
+	if len(args) < lo || len(args) > hi {
+		if lo == hi {
+			return paramErr("want %d arguments, got %d", lo, len(args))
+		}
+		return paramErr("want %d to %d arguments, got %d", lo, hi, len(args))
+	}
+	return nil
+}
+
+func str(args []any, i int, name string) (string, error) {
+	s, ok := args[i].(string)
+	if !ok {
+		return "", paramErr("argument %d (%s) must be a string, got %s", i+1, name, typeName(args[i]))
+	}
+	return s, nil
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "nil"
+	case string:
+		return "string"
+	case int64:
+		return "int"
+	case bool:
+		return "boolean"
+	case float64:
+		return "double"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "struct"
+	case []byte:
+		return "base64"
+	case time.Time:
+		return "dateTime"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// urlList reads an array of URL strings. Elements that are not strings are
+// dropped like invalid URL strings.
+func urlList(args []any, i int) ([]string, error) {
+	arr, ok := args[i].([]any)
+	if !ok {
+		return nil, paramErr("argument %d must be an array of URL strings, got %s", i+1, typeName(args[i]))
+	}
+	out := make([]string, 0, len(arr))
+	for _, v := range arr {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// client authenticates the (id, pw) pair in args[0:2].
+func (s *Server) client(ctx context.Context, args []any, lo, hi int) (string, error) {
+	if err := want(args, lo, hi); err != nil {
+		return "", err
+	}
+	id, err := str(args, 0, "client id")
+	if err != nil {
+		return "", err
+	}
+	pw, err := str(args, 1, "password")
+	if err != nil {
+		return "", err
+	}
+	if err := s.e.Authenticate(ctx, id, pw); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (s *Server) table() map[string]method {
+	return map[string]method{
+		"checkConnection": {"Check credentials; returns the protocol version (2).", "int string string",
+			func(ctx context.Context, a []any) (any, error) {
+				if _, err := s.client(ctx, a, 2, 2); err != nil {
+					return nil, err
+				}
+				return ProtocolVersion, nil
+			}},
+		"registerURLs": {"Register URLs for the client; returns [url, state, reason] for each already checked URL, in input order.", "array string string array",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 3, 3)
+				if err != nil {
+					return nil, err
+				}
+				urls, err := urlList(a, 2)
+				if err != nil {
+					return nil, err
+				}
+				ups, err := s.e.RegisterURLs(ctx, id, urls)
+				if err != nil {
+					return nil, err
+				}
+				return triples(ups), nil
+			}},
+		"unregisterURLs": {"Unregister URLs for the client; unknown URLs are ignored.", "boolean string string array",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 3, 3)
+				if err != nil {
+					return nil, err
+				}
+				urls, err := urlList(a, 2)
+				if err != nil {
+					return nil, err
+				}
+				return true, s.e.UnregisterURLs(ctx, id, urls)
+			}},
+		"getClientNotifications": {"Whether notifications (and syncs) are on for the client.", "boolean string string",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 2, 2)
+				if err != nil {
+					return nil, err
+				}
+				return s.e.Notifications(ctx, id)
+			}},
+		"setClientNotifications": {"Switch notifications (and syncs) on or off; nothing pending is lost.", "nil string string boolean",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 3, 3)
+				if err != nil {
+					return nil, err
+				}
+				on, err := boolean(a[2])
+				if err != nil {
+					return nil, err
+				}
+				return nil, s.e.SetNotifications(ctx, id, on)
+			}},
+		"forceSynchronization": {"Ask for a full sync of the client at the next syncer tick.", "nil string string",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 2, 2)
+				if err != nil {
+					return nil, err
+				}
+				return nil, s.e.ForceSync(ctx, id)
+			}},
+		"getInfoFrameURL": {"The URL of the server's alerts page (no credentials checked).", "string string string",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 0, 2); err != nil {
+					return nil, err
+				}
+				return s.e.InfoFrameURL(), nil
+			}},
+		"registerClient": {"Register a client (admin secret required); the password is mailed to the contact.", "boolean string string string string string [string]",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 5, 6); err != nil {
+					return nil, err
+				}
+				var f [6]string
+				names := []string{"admin secret", "client id", "callback URL", "contact name", "contact e-mail", "password"}
+				for i := range a {
+					v, err := str(a, i, names[i])
+					if err != nil {
+						return nil, err
+					}
+					f[i] = v
+				}
+				_, err := s.e.RegisterClient(ctx, f[0], lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
+				return true, err
+			}},
+		"getURLStates": {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 3, 3)
+				if err != nil {
+					return nil, err
+				}
+				urls, err := urlList(a, 2)
+				if err != nil {
+					return nil, err
+				}
+				ls, err := s.e.LinkStates(ctx, id, urls)
+				if err != nil {
+					return nil, err
+				}
+				out := make([]any, len(ls))
+				for i, l := range ls {
+					out[i] = linkStruct(l)
+				}
+				return out, nil
+			}},
+		"listURLs": {"All URLs registered by the client.", "array string string",
+			func(ctx context.Context, a []any) (any, error) {
+				id, err := s.client(ctx, a, 2, 2)
+				if err != nil {
+					return nil, err
+				}
+				ls, err := s.e.ClientLinks(ctx, id, lms.Page{})
+				if err != nil {
+					return nil, err
+				}
+				out := make([]string, len(ls))
+				for i, l := range ls {
+					out[i] = l.URL
+				}
+				return out, nil
+			}},
+		"listClients": {"All clients with their state counts (admin secret required).", "array string",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 1, 1); err != nil {
+					return nil, err
+				}
+				secret, err := str(a, 0, "admin secret")
+				if err != nil {
+					return nil, err
+				}
+				if err := s.e.CheckAdminSecret(secret); err != nil {
+					return nil, err
+				}
+				cs, err := s.e.Clients(ctx)
+				if err != nil {
+					return nil, err
+				}
+				out := make([]any, len(cs))
+				for i, c := range cs {
+					out[i] = clientStruct(c)
+				}
+				return out, nil
+			}},
+		"removeClient": {"Remove a client with its subscriptions (admin secret required).", "boolean string string",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 2, 2); err != nil {
+					return nil, err
+				}
+				secret, err := str(a, 0, "admin secret")
+				if err != nil {
+					return nil, err
+				}
+				id, err := str(a, 1, "client id")
+				if err != nil {
+					return nil, err
+				}
+				return true, s.e.RemoveClient(ctx, secret, id)
+			}},
+		"system.listMethods": {"The names of all methods.", "array",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 0, 0); err != nil {
+					return nil, err
+				}
+				names := make([]string, 0, len(s.methods))
+				for n := range s.methods {
+					names = append(names, n)
+				}
+				slices.Sort(names)
+				return names, nil
+			}},
+		"system.methodHelp": {"Help text of a method.", "string string",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 1, 1); err != nil {
+					return nil, err
+				}
+				n, err := str(a, 0, "method name")
+				if err != nil {
+					return nil, err
+				}
+				m, ok := s.methods[n]
+				if !ok {
+					return nil, fmt.Errorf("%w: %q", errNoMethod, n)
+				}
+				return m.help, nil
+			}},
+		"system.methodSignature": {"Signature of a method: return type, then argument types.", "array string",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 1, 1); err != nil {
+					return nil, err
+				}
+				n, err := str(a, 0, "method name")
+				if err != nil {
+					return nil, err
+				}
+				m, ok := s.methods[n]
+				if !ok {
+					return nil, fmt.Errorf("%w: %q", errNoMethod, n)
+				}
+				return []any{strings.Fields(m.signature)}, nil
+			}},
+		"system.multicall": {"Run several calls in one request: [{methodName, params}] → [[result] or fault struct].", "array array",
+			func(ctx context.Context, a []any) (any, error) {
+				if err := want(a, 1, 1); err != nil {
+					return nil, err
+				}
+				calls, ok := a[0].([]any)
+				if !ok {
+					return nil, paramErr("argument must be an array of call structs")
+				}
+				out := make([]any, len(calls))
+				for i, c := range calls {
+					out[i] = s.multicallOne(ctx, c)
+				}
+				return out, nil
+			}},
+	}
+}
+
+func (s *Server) multicallOne(ctx context.Context, c any) any {
+	fault := func(err error) any {
+		status, code, msg := wireError(err)
+		if status != http.StatusOK {
+			code = status
+		}
+		return Struct{{"faultCode", code}, {"faultString", msg}}
+	}
+	m, ok := c.(map[string]any)
+	name, ok1 := m["methodName"].(string)
+	params, ok2 := m["params"].([]any)
+	if !ok || !ok1 || !ok2 {
+		return fault(paramErr("each call must be a struct with methodName and params"))
+	}
+	if name == "system.multicall" {
+		return fault(paramErr("system.multicall cannot be nested"))
+	}
+	v, err := s.call(ctx, name, params)
+	if err != nil {
+		return fault(err)
+	}
+	return []any{v}
+}
+
+func boolean(v any) (bool, error) {
+	switch v := v.(type) {
+	case bool:
+		return v, nil
+	case int64:
+		return v != 0, nil
+	}
+	return false, paramErr("want a boolean, got %s", typeName(v))
+}
+
+func triples(ups []lms.Update) [][]string {
+	out := make([][]string, len(ups))
+	for i, u := range ups {
+		out[i] = []string{u.URL, string(u.State), u.Reason}
+	}
+	return out
+}
+
+func linkStruct(l lms.Link) Struct {
+	u := lms.LinkUpdate(l)
+	s := Struct{
+		{"url", l.URL}, {"state", string(u.State)}, {"reason", u.Reason}, {"code", l.Code},
+		{"final_url", l.FinalURL}, {"permanent_redirect", l.Permanent},
+		{"response_time_ms", int(min(l.ResponseTime.Milliseconds(), math.MaxInt32))},
+	}
+	if !l.LastChecked.IsZero() {
+		s = append(s, Member{"last_checked", l.LastChecked})
+	}
+	if !l.LastChanged.IsZero() {
+		s = append(s, Member{"last_changed", l.LastChanged})
+	}
+	return s
+}
+
+func clientStruct(c lms.Client) Struct {
+	s := Struct{
+		{"id", c.ID}, {"contact_name", c.ContactName}, {"contact_email", c.ContactEmail},
+		{"callback_url", c.CallbackURL}, {"notifications", c.Notify}, {"notify_failures", c.NotifyFailures},
+		{"links", c.Counts.Total()},
+	}
+	for _, st := range lms.States {
+		s = append(s, Member{"links_" + strings.ReplaceAll(string(st), " ", "_"), c.Counts.Get(st)})
+	}
+	if !c.LastSync.IsZero() {
+		s = append(s, Member{"last_sync", c.LastSync})
+	}
+	return s
+}
+
+// drain is used by tests and the callback client to discard bodies.
+func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 1<<20)) }
