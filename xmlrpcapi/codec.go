@@ -112,7 +112,7 @@ func (p *parser) tok() (xml.Token, error) {
 			return nil, syntaxErr("unexpected end of document")
 		}
 		if err != nil {
-			return nil, syntaxErr("%v", err)
+			return nil, fmt.Errorf("%w: %w", errSyntax, err)
 		}
 		switch t := t.(type) {
 		case xml.Comment, xml.ProcInst:
