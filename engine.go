@@ -60,7 +60,9 @@ type LinkLister interface {
 type LinkListerFunc func(ctx context.Context, cb Callback) ([]string, error)
 
 // ListLinks calls f.
-func (f LinkListerFunc) ListLinks(ctx context.Context, cb Callback) ([]string, error) { return f(ctx, cb) }
+func (f LinkListerFunc) ListLinks(ctx context.Context, cb Callback) ([]string, error) {
+	return f(ctx, cb)
+}
 
 // Config configures an Engine. The zero value is valid and means the
 // defaults given on each field; negative durations and counts are rejected
