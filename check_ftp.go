@@ -33,6 +33,10 @@ func (c *FTPChecker) Check(ctx context.Context, rawURL string) Result {
 	defer cancel()
 	start := time.Now()
 	r := c.check(ctx, rawURL)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Code == 0 && r.State.Failing() {
+		// The deadline closed the connections under the client's feet.
+		r = Result{State: StateTemporary, Reason: fmt.Sprintf("Timeout (no complete answer within %v)", c.cfg.Timeout)}
+	}
 	r.ResponseTime = time.Since(start)
 	return r
 }

@@ -1,0 +1,341 @@
+package lms_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkmonitor/lms"
+)
+
+// private is the checker configuration of tests: loopback targets allowed.
+func private() lms.CheckerConfig {
+	return lms.CheckerConfig{AllowPrivate: true, Timeout: 5 * time.Second, ConnectTimeout: 2 * time.Second}
+}
+
+func check(t *testing.T, cfg lms.CheckerConfig, u string) lms.Result {
+	t.Helper()
+	return lms.NewChecker(cfg).Check(context.Background(), u)
+}
+
+func TestHTTPStatusMapping(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	cases := []struct {
+		code  int
+		state lms.State
+	}{
+		{200, lms.StateOK}, {204, lms.StateOK}, {304, lms.StateOK}, {401, lms.StateOK},
+		{500, lms.StateTemporary}, {503, lms.StateTemporary}, {504, lms.StateTemporary}, {429, lms.StateTemporary},
+		{400, lms.StateUnavailable}, {403, lms.StateUnavailable}, {404, lms.StateUnavailable}, {410, lms.StateUnavailable},
+		{501, lms.StateUnavailable}, {502, lms.StateUnavailable}, {505, lms.StateUnavailable}, {599, lms.StateUnavailable},
+	}
+	for _, tc := range cases {
+		r := check(t, private(), fmt.Sprintf("%s/%d", srv.URL, tc.code))
+		require.Equal(t, tc.state, r.State, "status %d", tc.code)
+		require.Equal(t, tc.code, r.Code)
+		require.NotEmpty(t, r.Reason)
+		if text := http.StatusText(tc.code); text != "" {
+			require.Equal(t, text, r.Reason)
+		}
+	}
+}
+
+func TestHTTPUsesGETAndUserAgent(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r
+		_, _ = w.Write([]byte(strings.Repeat("body ", 100000)))
+	}))
+	defer srv.Close()
+	cfg := private()
+	cfg.UserAgent = "TestBot/1"
+	r := check(t, cfg, srv.URL+"/page")
+	require.Equal(t, lms.StateOK, r.State)
+	req := <-got
+	require.Equal(t, http.MethodGet, req.Method)
+	require.Equal(t, "TestBot/1", req.UserAgent())
+	require.Positive(t, r.ResponseTime)
+}
+
+func TestHTTPRedirects(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/a", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/b", http.StatusMovedPermanently) })
+	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/c", http.StatusFound) })
+	mux.HandleFunc("/c", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/temp", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/c", http.StatusTemporaryRedirect) })
+	mux.HandleFunc("/loop1", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop2", http.StatusFound) })
+	mux.HandleFunc("/loop2", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop1", http.StatusFound) })
+	mux.HandleFunc("/chain/", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/chain/"))
+		http.Redirect(w, r, fmt.Sprintf("/chain/%d", n+1), http.StatusFound)
+	})
+	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/missing", http.StatusMovedPermanently) })
+	mux.HandleFunc("/tomail", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "mailto:x@example.org", http.StatusFound) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	r := check(t, private(), srv.URL+"/a")
+	require.Equal(t, lms.StateOK, r.State)
+	require.Equal(t, srv.URL+"/c", r.FinalURL)
+	require.True(t, r.Permanent)
+	require.Equal(t, 200, r.Code)
+
+	r = check(t, private(), srv.URL+"/temp")
+	require.Equal(t, lms.StateOK, r.State)
+	require.False(t, r.Permanent)
+
+	r = check(t, private(), srv.URL+"/c")
+	require.Empty(t, r.FinalURL, "no redirect, no final URL")
+
+	r = check(t, private(), srv.URL+"/loop1")
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Equal(t, "Redirect loop", r.Reason)
+
+	r = check(t, private(), srv.URL+"/chain/0")
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Contains(t, r.Reason, "Too many redirects")
+
+	r = check(t, private(), srv.URL+"/gone")
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Equal(t, 404, r.Code)
+	require.True(t, r.Permanent)
+
+	r = check(t, private(), srv.URL+"/tomail")
+	require.Equal(t, lms.StateUnavailable, r.State)
+}
+
+func TestHTTPTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	cfg := private()
+	cfg.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	r := check(t, cfg, srv.URL+"/slow")
+	require.Less(t, time.Since(start), 3*time.Second, "a slow server must not hang the check")
+	require.Equal(t, lms.StateTemporary, r.State)
+	require.Contains(t, r.Reason, "Timeout")
+}
+
+func TestHTTPRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	r := check(t, private(), srv.URL)
+	require.Equal(t, lms.StateTemporary, r.State)
+	require.Equal(t, 2*time.Minute, r.RetryAfter)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	require.Equal(t, 90*time.Second, lms.ParseRetryAfter("Mon, 23 Nov 2026 12:01:30 GMT", now))
+	require.Zero(t, lms.ParseRetryAfter("soon", now))
+	require.Zero(t, lms.ParseRetryAfter("-5", now))
+}
+
+// certFor returns a certificate for hosts signed by ca (or self-signed if
+// ca is nil), valid from notBefore to notAfter.
+func certFor(t *testing.T, ca *tls.Certificate, hosts []string, ips []net.IP, notBefore, notAfter time.Time, isCA bool) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "lms test"},
+		NotBefore: notBefore, NotAfter: notAfter, DNSNames: hosts, IPAddresses: ips,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: isCA,
+	}
+	parent, signer := tmpl, any(key)
+	if ca != nil {
+		parent = ca.Leaf
+		signer = ca.PrivateKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+func tlsServer(t *testing.T, cert tls.Certificate) *httptest.Server {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHTTPSFailures(t *testing.T) {
+	now := time.Now()
+	ca := certFor(t, nil, nil, nil, now.Add(-time.Hour), now.Add(time.Hour), true)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Leaf)
+	cfg := private()
+	cfg.TLSConfig = &tls.Config{RootCAs: pool}
+	loop := []net.IP{net.ParseIP("127.0.0.1")}
+
+	good := tlsServer(t, certFor(t, &ca, nil, loop, now.Add(-time.Hour), now.Add(time.Hour), false))
+	r := check(t, cfg, good.URL)
+	require.Equal(t, lms.StateOK, r.State, r.Reason)
+
+	expired := tlsServer(t, certFor(t, &ca, nil, loop, now.Add(-48*time.Hour), now.Add(-24*time.Hour), false))
+	r = check(t, cfg, expired.URL)
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Contains(t, r.Reason, "expired")
+
+	wrongHost := tlsServer(t, certFor(t, &ca, []string{"other.example"}, nil, now.Add(-time.Hour), now.Add(time.Hour), false))
+	r = check(t, cfg, wrongHost.URL)
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Contains(t, r.Reason, "different site")
+
+	self := tlsServer(t, certFor(t, nil, nil, loop, now.Add(-time.Hour), now.Add(time.Hour), false))
+	r = check(t, cfg, self.URL)
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Contains(t, r.Reason, "not trusted")
+
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer plain.Close()
+	r = check(t, cfg, strings.Replace(plain.URL, "http:", "https:", 1))
+	require.Equal(t, lms.StateUnavailable, r.State)
+}
+
+func TestPolicyRefusesPrivateAddresses(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer target.Close()
+	r := check(t, lms.CheckerConfig{}, target.URL)
+	require.Equal(t, lms.StateUnsupported, r.State)
+	require.Equal(t, lms.ReasonPolicy, r.Reason)
+
+	// An allowed intranet host redirecting to a forbidden one: the hop is refused.
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	require.NoError(t, err)
+	hop := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/secret", http.StatusFound)
+	})}}
+	hop.Start()
+	defer hop.Close()
+	cfg := lms.CheckerConfig{AllowedPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}
+	r = check(t, cfg, hop.URL+"/")
+	require.Equal(t, lms.StateUnsupported, r.State)
+	require.Equal(t, lms.ReasonPolicy, r.Reason)
+
+	r = check(t, lms.CheckerConfig{}, "ftp://127.0.0.1:1/file")
+	require.Equal(t, lms.StateUnsupported, r.State)
+}
+
+// rawServer accepts TCP connections and hands each to fn.
+func rawServer(t *testing.T, fn func(net.Conn)) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				fn(c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func TestHTTPBadInput(t *testing.T) {
+	garbage := rawServer(t, func(c net.Conn) { _, _ = c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")) })
+	silent := rawServer(t, func(c net.Conn) { time.Sleep(2 * time.Second) })
+	hugeHeader := rawServer(t, func(c net.Conn) {
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n"))
+	})
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refusedAddr := closed.Addr().String()
+	closed.Close()
+
+	cfg := private()
+	cfg.Timeout = 500 * time.Millisecond
+	cases := map[string]lms.State{
+		"http://[::1":                     lms.StateUnavailable,
+		"http://127.0.0.1:99999/":         lms.StateUnavailable,
+		"http:///nohost":                  lms.StateUnavailable,
+		"http://" + garbage + "/":         lms.StateUnavailable,
+		"http://" + silent + "/":          lms.StateTemporary,
+		"http://" + hugeHeader + "/":      lms.StateUnavailable,
+		"http://" + refusedAddr + "/":     lms.StateUnavailable,
+		"http://no-such-host.invalid/":    lms.StateUnavailable,
+		"gopher://example.org/":           lms.StateUnsupported,
+		"javascript:void(0)":              lms.StateUnsupported,
+		"HTTP://" + refusedAddr + "/Case": lms.StateUnavailable,
+	}
+	for u, want := range cases {
+		start := time.Now()
+		r := check(t, cfg, u)
+		require.Equal(t, want, r.State, "%s: %s", u, r.Reason)
+		require.NotEmpty(t, r.Reason, u)
+		require.Less(t, time.Since(start), 3*time.Second, u)
+	}
+	r := check(t, cfg, "http://"+refusedAddr+"/")
+	require.Equal(t, "Connection refused", r.Reason)
+	require.True(t, r.NetworkError)
+	r = check(t, cfg, "gopher://example.org/")
+	require.Equal(t, lms.ReasonNoHandler, r.Reason)
+}
+
+func TestMailto(t *testing.T) {
+	cases := map[string]lms.State{
+		"mailto:someone@example.org":                  lms.StateOK,
+		"MAILTO:Some.One+tag@sub.example.org":         lms.StateOK,
+		"mailto:a@example.org,b@example.org?subject=x": lms.StateOK,
+		"mailto:%22Jane%20Doe%22%20%3Cjane@example.org%3E": lms.StateOK,
+		"mailto:":                          lms.StateUnavailable,
+		"mailto:nobody":                    lms.StateUnavailable,
+		"mailto:a@":                        lms.StateUnavailable,
+		"mailto:a@b..c":                    lms.StateUnavailable,
+		"mailto:a@example.org,not an addr": lms.StateUnavailable,
+		"mailto:%zz":                       lms.StateUnavailable,
+	}
+	for u, want := range cases {
+		r := check(t, lms.CheckerConfig{}, u)
+		require.Equal(t, want, r.State, u)
+		if want == lms.StateUnavailable {
+			require.Equal(t, "No valid email address", r.Reason)
+		}
+	}
+}
+
+func TestCheckerFuncAndMux(t *testing.T) {
+	m := lms.NewMux()
+	m.Handle("X-Test", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+		return lms.Result{State: lms.StateOK, Reason: "custom " + u}
+	}))
+	require.Equal(t, "custom x-test:1", m.Check(context.Background(), "x-test:1").Reason)
+	require.Equal(t, lms.StateUnsupported, m.Check(context.Background(), "other:1").State)
+	require.Equal(t, lms.StateUnsupported, m.Check(context.Background(), "no-scheme").State)
+}
