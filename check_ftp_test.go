@@ -26,7 +26,7 @@ func (d *ftpDriver) GetSettings() (*ftpserver.Settings, error) {
 	return &ftpserver.Settings{Listener: d.listener, ConnectionTimeout: 2, IdleTimeout: 5, DisableMLST: d.noMLST, DisableMLSD: d.noMLST}, nil
 }
 func (d *ftpDriver) ClientConnected(ftpserver.ClientContext) (string, error) { return "lms test", nil }
-func (d *ftpDriver) ClientDisconnected(ftpserver.ClientContext)             {}
+func (d *ftpDriver) ClientDisconnected(ftpserver.ClientContext)              {}
 func (d *ftpDriver) AuthUser(_ ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
 	if user == "anonymous" || (user == "bob" && pass == "secret") {
 		return d.fs, nil

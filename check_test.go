@@ -89,8 +89,12 @@ func TestHTTPRedirects(t *testing.T) {
 		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/chain/"))
 		http.Redirect(w, r, fmt.Sprintf("/chain/%d", n+1), http.StatusFound)
 	})
-	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/missing", http.StatusMovedPermanently) })
-	mux.HandleFunc("/tomail", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "mailto:x@example.org", http.StatusFound) })
+	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/missing", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/tomail", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "mailto:x@example.org", http.StatusFound)
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -310,9 +314,9 @@ func TestHTTPBadInput(t *testing.T) {
 
 func TestMailto(t *testing.T) {
 	cases := map[string]lms.State{
-		"mailto:someone@example.org":                  lms.StateOK,
-		"MAILTO:Some.One+tag@sub.example.org":         lms.StateOK,
-		"mailto:a@example.org,b@example.org?subject=x": lms.StateOK,
+		"mailto:someone@example.org":                       lms.StateOK,
+		"MAILTO:Some.One+tag@sub.example.org":              lms.StateOK,
+		"mailto:a@example.org,b@example.org?subject=x":     lms.StateOK,
 		"mailto:%22Jane%20Doe%22%20%3Cjane@example.org%3E": lms.StateOK,
 		"mailto:":                          lms.StateUnavailable,
 		"mailto:nobody":                    lms.StateUnavailable,
