@@ -103,6 +103,9 @@ type Config struct {
 	// HostInterval is the least time between two requests to one host.
 	// Default 1 s.
 	HostInterval time.Duration
+	// Unpaced switches per-host spacing off entirely (HostInterval is
+	// ignored): only for benchmarks and for hosts of your own.
+	Unpaced bool
 	// HostBackoff is how long a host rests after 429 or 503 without
 	// Retry-After. Default 1 min.
 	HostBackoff time.Duration

@@ -34,6 +34,13 @@ func newHostPacer(interval time.Duration) *hostPacer {
 
 func (p *hostPacer) paced(host string) bool { return host != "" && p.interval > 0 }
 
+func hostInterval(c Config) time.Duration {
+	if c.Unpaced {
+		return 0
+	}
+	return c.HostInterval
+}
+
 // readyAt returns when host may get its next request.
 func (p *hostPacer) readyAt(host string) time.Time {
 	if host == "" {
@@ -225,7 +232,7 @@ type checkPool struct {
 func newCheckPool(e *Engine) *checkPool {
 	return &checkPool{
 		e:     e,
-		pacer: newHostPacer(e.cfg.HostInterval),
+		pacer: newHostPacer(hostInterval(e.cfg)),
 		guard: &outageGuard{
 			window: e.cfg.OutageWindow, minHosts: e.cfg.OutageMinHosts, ratio: e.cfg.OutageRatio, log: e.log,
 		},
@@ -305,8 +312,12 @@ func (p *checkPool) claim(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
+	perHost, gap := 3, p.e.cfg.HostInterval
+	if p.e.cfg.Unpaced {
+		perHost, gap = limit, 0
+	}
 	links, err := p.e.store.ClaimDue(ctx, p.e.now(), ClaimOptions{
-		Limit: limit, PerHost: 3, HostGap: p.e.cfg.HostInterval, Lease: p.e.cfg.Lease,
+		Limit: limit, PerHost: perHost, HostGap: gap, Lease: p.e.cfg.Lease,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("lms: claim: %w", err)
@@ -343,9 +354,19 @@ func (p *checkPool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time 
 			return q.at
 		}
 		heap.Pop(&p.ready)
+		if len(q.links) == 0 { // emptied by a back-off while waiting
+			if !q.busy && p.queues[q.host] == q {
+				delete(p.queues, q.host)
+			}
+			continue
+		}
 		l := q.links[0]
 		q.links = q.links[1:]
-		q.busy = true
+		if p.pacer.paced(q.host) {
+			q.busy = true // one request at a time per paced host
+		} else if len(q.links) > 0 {
+			heap.Push(&p.ready, q)
+		}
 		p.queued--
 		p.inflight++
 		p.stats.setInflight(p.inflight)
@@ -403,13 +424,16 @@ func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
 // done marks the host's check finished and re-queues the host.
 func (p *checkPool) done(q *hostQueue) {
 	p.mu.Lock()
-	q.busy = false
 	p.inflight--
 	p.stats.setInflight(p.inflight)
-	if len(q.links) > 0 {
-		q.at = p.pacer.readyAt(q.host)
-		heap.Push(&p.ready, q)
-	} else if p.queues[q.host] == q {
+	if q.busy {
+		q.busy = false
+		if len(q.links) > 0 {
+			q.at = p.pacer.readyAt(q.host)
+			heap.Push(&p.ready, q)
+		}
+	}
+	if len(q.links) == 0 && !q.busy && q.index < 0 && p.queues[q.host] == q {
 		delete(p.queues, q.host)
 	}
 	p.mu.Unlock()
