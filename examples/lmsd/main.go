@@ -1,0 +1,341 @@
+// Command lmsd is the reference Link Monitoring Server: the XML-RPC API
+// (POST / and /RPC2), the web pages (/, /alerts, /admin), /metrics and
+// /healthz, over a bbolt file or memory, with the Engine running the
+// checker, notifier and syncer.
+//
+//	go run ./examples/lmsd                  # 127.0.0.1:8080, lms.db, mails into ./lms-mail
+//	go run ./examples/lmsd -help            # every flag
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/mail"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/mailer"
+	"github.com/linkmonitor/lms/memstore"
+	"github.com/linkmonitor/lms/prommetrics"
+	"github.com/linkmonitor/lms/webui"
+	"github.com/linkmonitor/lms/xmlrpcapi"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "lmsd:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// options are the parsed flags.
+type options struct {
+	addr, store, db, secret, publicURL                  string
+	smtp, smtpUser, smtpTLS, mailFrom, mailCC, mailDir  string
+	allowPrivate                                        bool
+	concurrency                                         int
+	hostInterval, checkInterval, minRecheck             time.Duration
+	notifyInterval, syncInterval, shutdownTimeout       time.Duration
+	userAgent, components, logFormat, logLevel, onReady string
+}
+
+func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("lmsd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port)")
+	fs.StringVar(&o.store, "store", "bolt", "store: bolt or memory")
+	fs.StringVar(&o.db, "db", "lms.db", "bolt file (with -store bolt)")
+	fs.StringVar(&o.secret, "admin-secret", "", "admin secret for registerClient, removeClient and /admin (default: $LMS_ADMIN_SECRET, else kept in DB.secret, created on first start)")
+	fs.StringVar(&o.publicURL, "public-url", "", "the server's URL as clients see it (default http://ADDR)")
+	fs.StringVar(&o.smtp, "smtp", "", "SMTP relay HOST:PORT; without it mails are written into -mail-dir")
+	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user (password from $LMS_SMTP_PASSWORD)")
+	fs.StringVar(&o.smtpTLS, "smtp-tls", "mandatory", "SMTP TLS: mandatory, opportunistic, none or implicit")
+	fs.StringVar(&o.mailFrom, "mail-from", "lms@localhost", "sender of mails")
+	fs.StringVar(&o.mailCC, "mail-cc", "", `copy every registration mail to these addresses ("a@x b@y")`)
+	fs.StringVar(&o.mailDir, "mail-dir", "lms-mail", "directory for .eml files when -smtp is not set")
+	fs.BoolVar(&o.allowPrivate, "allow-private", false, "let checks and callbacks reach loopback and private networks (intranets, tests)")
+	fs.IntVar(&o.concurrency, "concurrency", 20, "most checks in flight")
+	fs.DurationVar(&o.hostInterval, "host-interval", time.Second, "least time between two requests to one host (0: no pacing, for your own hosts only)")
+	fs.DurationVar(&o.checkInterval, "check-interval", 24*time.Hour, "time between regular checks of a link")
+	fs.DurationVar(&o.minRecheck, "min-recheck", time.Hour, "shortest time between two checks of one link")
+	fs.DurationVar(&o.notifyInterval, "notify-interval", 15*time.Second, "least time between two pushes to one client")
+	fs.DurationVar(&o.syncInterval, "sync-interval", 24*time.Hour, "time between full syncs of a client")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight work")
+	fs.StringVar(&o.userAgent, "user-agent", lms.DefaultUserAgent, "User-Agent of checks")
+	fs.StringVar(&o.components, "components", "checker,notifier,syncer", "components to run: any of checker, notifier, syncer (the API and pages always run)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.onReady, "ready-file", "", "write the listen address into this file once serving (for scripts and tests)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags only; see -help)", fs.Arg(0))
+	}
+	if o.secret == "" {
+		o.secret = getenv("LMS_ADMIN_SECRET")
+	}
+	switch {
+	case o.store != "bolt" && o.store != "memory":
+		return nil, fmt.Errorf("-store %q: want bolt or memory", o.store)
+	case o.concurrency < 1:
+		return nil, fmt.Errorf("-concurrency %d: must be at least 1", o.concurrency)
+	case o.hostInterval < 0:
+		return nil, fmt.Errorf("-host-interval %v: must not be negative", o.hostInterval)
+	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0:
+		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval and -shutdown-timeout must be positive")
+	case o.minRecheck > o.checkInterval:
+		return nil, fmt.Errorf("-min-recheck %v exceeds -check-interval %v", o.minRecheck, o.checkInterval)
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return nil, fmt.Errorf("-addr %q: %w", o.addr, err)
+	}
+	return o, nil
+}
+
+func (o *options) componentSet() (lms.Components, error) {
+	var c lms.Components
+	for _, name := range strings.FieldsFunc(o.components, func(r rune) bool { return r == ',' || r == ' ' }) {
+		switch name {
+		case "checker", "scheduler":
+			c |= lms.RunChecker
+		case "notifier":
+			c |= lms.RunNotifier
+		case "syncer":
+			c |= lms.RunSyncer
+		default:
+			return 0, fmt.Errorf("-components: unknown component %q (want checker, notifier, syncer)", name)
+		}
+	}
+	if c == 0 {
+		return 0, errors.New("-components: name at least one of checker, notifier, syncer")
+	}
+	return c, nil
+}
+
+func newLogger(o *options, out io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: %w", o.logLevel, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(out, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(out, hopts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
+}
+
+// adminSecret returns the configured secret or the one kept beside the
+// bolt file, creating it on first start.
+func adminSecret(o *options, log *slog.Logger) (string, error) {
+	if o.secret != "" {
+		return o.secret, nil
+	}
+	if o.store == "memory" {
+		b := make([]byte, 18)
+		_, _ = rand.Read(b)
+		s := hex.EncodeToString(b)
+		log.Warn("no -admin-secret given: generated one for this run", "admin_secret", s)
+		return s, nil
+	}
+	path := o.db + ".secret"
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("admin secret: %w", err)
+	}
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	s := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin secret: %w", err)
+	}
+	log.Warn("no -admin-secret given: generated one and stored it", "file", path, "admin_secret", s)
+	return s, nil
+}
+
+func newMailer(o *options, getenv func(string) string) (lms.Mailer, error) {
+	from, err := mail.ParseAddress(o.mailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("-mail-from %q: %w", o.mailFrom, err)
+	}
+	if o.smtp == "" {
+		return &mailer.Dir{Path: o.mailDir, From: *from}, nil
+	}
+	host, portS, err := net.SplitHostPort(o.smtp)
+	if err != nil {
+		return nil, fmt.Errorf("-smtp %q: %w", o.smtp, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port < 1 || port > 65535 {
+		return nil, fmt.Errorf("-smtp %q: bad port", o.smtp)
+	}
+	tls := map[string]mailer.TLSPolicy{"mandatory": mailer.TLSMandatory, "opportunistic": mailer.TLSOpportunistic, "none": mailer.NoTLS, "implicit": mailer.ImplicitTLS}
+	policy, ok := tls[o.smtpTLS]
+	if !ok {
+		return nil, fmt.Errorf("-smtp-tls %q: want mandatory, opportunistic, none or implicit", o.smtpTLS)
+	}
+	return &mailer.SMTP{Host: host, Port: port, TLS: policy, Username: o.smtpUser, Password: getenv("LMS_SMTP_PASSWORD"), From: *from}, nil
+}
+
+func openStore(o *options) (lms.Store, error) {
+	if o.store == "memory" {
+		return memstore.New(), nil
+	}
+	return boltstore.Open(o.db, boltstore.Options{Timeout: time.Second})
+}
+
+// run is the whole server; it returns when ctx is cancelled (after a
+// graceful stop) or on a start-up error.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	comps, err := o.componentSet()
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	cc, err := mailer.ParseList(o.mailCC)
+	if err != nil {
+		return fmt.Errorf("-mail-cc: %w", err)
+	}
+	mlr, err := newMailer(o, getenv)
+	if err != nil {
+		return err
+	}
+	secret, err := adminSecret(o, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	if o.publicURL == "" {
+		o.publicURL = "http://" + ln.Addr().String()
+	}
+	st, err := openStore(o)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	callbacks := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent})
+	defer callbacks.Close()
+	e, err := lms.New(st, lms.Config{
+		AdminSecret: secret, PublicURL: o.publicURL, MailCC: cc, Mailer: mlr, Logger: log,
+		Notifier: callbacks, Lister: callbacks, Components: comps,
+		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent},
+		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
+		Policy:         lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval)},
+		NotifyInterval: o.notifyInterval, SyncInterval: o.syncInterval,
+	})
+	if err != nil {
+		return err
+	}
+	handler, err := newHandler(e, secret, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- e.Run(engineCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	log.Info("lmsd serving", "addr", ln.Addr().String(), "public_url", o.publicURL, "store", o.store, "db", o.db, "components", o.components)
+	if o.onReady != "" {
+		if err := os.WriteFile(o.onReady, []byte(ln.Addr().String()), 0o644); err != nil {
+			return fmt.Errorf("-ready-file: %w", err)
+		}
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping", "cause", context.Cause(ctx))
+	case err := <-serveDone:
+		runErr = fmt.Errorf("http server: %w", err)
+	case err := <-engineDone:
+		engineDone <- err
+		runErr = fmt.Errorf("engine stopped: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	stopEngine()
+	select {
+	case err := <-engineDone:
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+	case <-shutdownCtx.Done():
+		return errors.New("in-flight work did not stop within -shutdown-timeout")
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+// newHandler routes the API, the pages, metrics and health.
+func newHandler(e *lms.Engine, secret string, log *slog.Logger) (http.Handler, error) {
+	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: log})
+	ui, err := webui.New(e, webui.Config{AdminSecret: secret, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prommetrics.New(e), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("POST /{$}", api)
+	mux.Handle("POST /RPC2", api)
+	mux.Handle("/RPC2", api) // answers 405 to anything but POST
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if _, err := e.Store().LinkCounts(ctx); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("/", ui)
+	return mux, nil
+}

@@ -1,0 +1,301 @@
+// Package webui serves the human side of an lms server: a welcome page with
+// live counts, the alerts page that getInfoFrameURL points clients to, and an
+// admin area behind HTTP basic auth (user "admin", password the admin
+// secret) to list, add and remove clients, browse a client's links and force
+// a sync. Templates and styles are embedded; there is no JavaScript build.
+package webui
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/linkmonitor/lms"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pageSize is the number of links on one page of the client page.
+const pageSize = 100
+
+// maxFormBytes bounds form submissions.
+const maxFormBytes = 64 << 10
+
+// Config configures the pages.
+type Config struct {
+	// AdminSecret is the password of user "admin". Empty disables /admin.
+	AdminSecret string
+	// Logger receives errors. Default: discarded.
+	Logger *slog.Logger
+}
+
+// UI is the web UI. Create it with New; it is an http.Handler serving /,
+// /alerts, /static/ and /admin.
+type UI struct {
+	e    *lms.Engine
+	cfg  Config
+	log  *slog.Logger
+	tmpl map[string]*template.Template
+	mux  *http.ServeMux
+	csrf string
+}
+
+// New returns the web UI for e.
+func New(e *lms.Engine, cfg Config) (*UI, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux()}
+	m := hmac.New(sha256.New, []byte(cfg.AdminSecret))
+	m.Write([]byte("lms csrf token v1"))
+	u.csrf = hex.EncodeToString(m.Sum(nil))
+	funcs := template.FuncMap{
+		"stateClass": func(s lms.State) string { return strings.Fields(string(s) + " x")[0] },
+		"path":       url.PathEscape,
+	}
+	for _, page := range []string{"home", "alerts", "admin", "newclient", "client"} {
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
+		if err != nil {
+			return nil, fmt.Errorf("webui: template %s: %w", page, err)
+		}
+		u.tmpl[page] = t
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("webui: %w", err)
+	}
+	u.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	u.mux.HandleFunc("GET /{$}", u.home)
+	u.mux.HandleFunc("GET /alerts", u.alerts)
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET /admin", u.admin)
+	admin.HandleFunc("GET /admin/{$}", u.admin)
+	admin.HandleFunc("GET /admin/clients/new", u.newClient)
+	admin.HandleFunc("POST /admin/clients", u.createClient)
+	admin.HandleFunc("GET /admin/clients/{id}", u.client)
+	admin.HandleFunc("POST /admin/clients/{id}/remove", u.removeClient)
+	admin.HandleFunc("POST /admin/clients/{id}/sync", u.forceSync)
+	cop := http.NewCrossOriginProtection()
+	u.mux.Handle("/admin", u.basicAuth(cop.Handler(admin)))
+	u.mux.Handle("/admin/", u.basicAuth(cop.Handler(admin)))
+	return u, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	u.mux.ServeHTTP(w, r)
+}
+
+func (u *UI) basicAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pw, ok := r.BasicAuth()
+		if !ok || u.cfg.AdminSecret == "" || subtle.ConstantTimeEq(int32(len(user)), 5) == 0 ||
+			subtle.ConstantTimeCompare([]byte(user), []byte("admin")) == 0 || u.e.CheckAdminSecret(pw) != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="LMS admin", charset="UTF-8"`)
+			http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (u *UI) render(w http.ResponseWriter, status int, page string, data map[string]any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	var b strings.Builder
+	if err := u.tmpl[page].ExecuteTemplate(&b, page+".html", data); err != nil {
+		u.log.Error("rendering page", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func (u *UI) fail(w http.ResponseWriter, err error) {
+	u.log.Error("web page", "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+func (u *UI) home(w http.ResponseWriter, r *http.Request) {
+	st, err := u.e.Stats(r.Context())
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	cfg := u.e.Config()
+	u.render(w, http.StatusOK, "home", map[string]any{
+		"Title": "Welcome", "Stats": st, "PublicURL": cfg.PublicURL, "Concurrency": cfg.Concurrency, "HostInterval": cfg.HostInterval,
+	})
+}
+
+func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
+	st, err := u.e.Stats(r.Context())
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	u.render(w, http.StatusOK, "alerts", map[string]any{"Title": "Alerts", "Stats": st})
+}
+
+func (u *UI) admin(w http.ResponseWriter, r *http.Request) {
+	st, err := u.e.Stats(r.Context())
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	cs, err := u.e.Clients(r.Context())
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	type row struct {
+		lms.Client
+		Pending int
+	}
+	pending := map[string]int{}
+	for _, c := range st.Clients {
+		pending[c.ID] = c.Pending
+	}
+	rows := make([]row, len(cs))
+	for i, c := range cs {
+		rows[i] = row{c, pending[c.ID]}
+	}
+	u.render(w, http.StatusOK, "admin", map[string]any{"Title": "Clients", "Clients": rows, "Flash": r.URL.Query().Get("flash")})
+}
+
+type clientForm struct {
+	ID, ContactName, ContactEmail, CallbackURL string
+}
+
+func (u *UI) newClient(w http.ResponseWriter, r *http.Request) {
+	u.render(w, http.StatusOK, "newclient", map[string]any{"Title": "Add a client", "CSRF": u.csrf, "Form": clientForm{}})
+}
+
+// checkForm parses a bounded form and verifies its CSRF token.
+func (u *UI) checkForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "form too large", http.StatusRequestEntityTooLarge)
+			return false
+		}
+		http.Error(w, "malformed form", http.StatusBadRequest)
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(u.csrf)) != 1 {
+		http.Error(w, "invalid or missing CSRF token", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+func (u *UI) createClient(w http.ResponseWriter, r *http.Request) {
+	if !u.checkForm(w, r) {
+		return
+	}
+	f := clientForm{
+		ID:           strings.TrimSpace(r.PostForm.Get("id")),
+		ContactName:  strings.TrimSpace(r.PostForm.Get("contact_name")),
+		ContactEmail: strings.TrimSpace(r.PostForm.Get("contact_email")),
+		CallbackURL:  strings.TrimSpace(r.PostForm.Get("callback_url")),
+	}
+	_, err := u.e.RegisterClient(r.Context(), u.cfg.AdminSecret, lms.Registration{
+		ID: f.ID, Password: r.PostForm.Get("password"), ContactName: f.ContactName, ContactEmail: f.ContactEmail, CallbackURL: f.CallbackURL,
+	})
+	if err != nil {
+		msg := "Could not add the client: " + err.Error()
+		switch {
+		case errors.Is(err, lms.ErrExists):
+			msg = fmt.Sprintf("A client with id %q exists already.", f.ID)
+		case errors.Is(err, lms.ErrInvalid):
+			msg = "Please correct the form: " + strings.TrimPrefix(err.Error(), "lms: ")
+		}
+		u.render(w, http.StatusUnprocessableEntity, "newclient", map[string]any{"Title": "Add a client", "CSRF": u.csrf, "Form": f, "Error": msg})
+		return
+	}
+	http.Redirect(w, r, "/admin?flash="+url.QueryEscape(fmt.Sprintf("Client %q added; the password was mailed to %s.", f.ID, f.ContactEmail)), http.StatusSeeOther)
+}
+
+func (u *UI) client(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := u.e.Client(r.Context(), id)
+	if errors.Is(err, lms.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	q := r.URL.Query()
+	state := lms.State(q.Get("state"))
+	if state != "" && !state.Valid() {
+		state = ""
+	}
+	after := q.Get("after")
+	ls, err := u.e.ClientLinks(r.Context(), id, lms.Page{After: after, Limit: pageSize + 1, State: state})
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	next := ""
+	if len(ls) > pageSize {
+		ls = ls[:pageSize]
+		next = ls[pageSize-1].URL
+	}
+	u.render(w, http.StatusOK, "client", map[string]any{
+		"Title": "Client " + c.ID, "Client": c, "Links": ls, "State": state, "States": lms.States, "After": after, "Next": next,
+		"CSRF": u.csrf, "Flash": q.Get("flash"),
+	})
+}
+
+func (u *UI) removeClient(w http.ResponseWriter, r *http.Request) {
+	if !u.checkForm(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := u.e.RemoveClient(r.Context(), u.cfg.AdminSecret, id); err != nil {
+		if errors.Is(err, lms.ErrNotFound) {
+			http.NotFound(w, r)
+			return
+		}
+		u.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/admin?flash="+url.QueryEscape(fmt.Sprintf("Client %q removed.", id)), http.StatusSeeOther)
+}
+
+func (u *UI) forceSync(w http.ResponseWriter, r *http.Request) {
+	if !u.checkForm(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := u.e.ForceSync(r.Context(), id); err != nil {
+		if errors.Is(err, lms.ErrNotFound) {
+			http.NotFound(w, r)
+			return
+		}
+		u.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id)+"?flash="+url.QueryEscape("A full sync was requested; it runs within seconds if notifications are on."), http.StatusSeeOther)
+}
