@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/farm"
+	"github.com/linkmonitor/lms/memstore"
+	"github.com/linkmonitor/lms/xmlrpcapi"
+)
+
+const secret = "the-admin-secret"
+
+func TestFlagErrors(t *testing.T) {
+	noenv := func(string) string { return "" }
+	cases := map[string][]string{
+		"-store":         {"-store", "postgres"},
+		"-concurrency":   {"-concurrency", "0"},
+		"-host-interval": {"-host-interval", "-1s"},
+		"must be positive": {"-check-interval", "0"},
+		"-min-recheck":   {"-min-recheck", "48h"},
+		"-addr":          {"-addr", "nonsense"},
+		"-components":    {"-components", "checker,teleporter"},
+		"-log-format":    {"-log-format", "xml"},
+		"-mail-cc":       {"-mail-cc", "not-an-address"},
+		"-smtp-tls":      {"-smtp", "mail.example:25", "-smtp-tls", "sometimes"},
+		"unexpected":     {"extra"},
+		"not defined":    {"-no-such-flag"},
+	}
+	for want, args := range cases {
+		var out bytes.Buffer
+		err := run(context.Background(), append(args, "-store", "memory", "-addr", "127.0.0.1:0")[0:len(args)], noenv, &out)
+		if want == "-store" || want == "-addr" {
+			err = run(context.Background(), args, noenv, &out)
+		}
+		require.Error(t, err, "%v", args)
+		require.Contains(t, err.Error()+out.String(), want, "%v", args)
+	}
+}
+
+func TestBoltFileInUse(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "lms.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := filepath.Join(t.TempDir(), "ready")
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", db, "-admin-secret", secret, "-ready-file", ready}, os.Getenv, io.Discard)
+	}()
+	waitFile(t, ready)
+	start := time.Now()
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-db", db, "-admin-secret", secret}, os.Getenv, io.Discard)
+	require.ErrorContains(t, err, "in use by another process")
+	require.Less(t, time.Since(start), 5*time.Second)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	for range 500 {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return string(b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", path)
+	return ""
+}
+
+// testHandler is the server's handler over a memstore engine.
+func testHandler(t *testing.T) (http.Handler, *lms.Engine) {
+	t.Helper()
+	e, err := lms.New(memstore.New(), lms.Config{AdminSecret: secret, Components: lms.RunChecker, Mailer: lms.MailerFunc(func(context.Context, lms.Message) error { return nil })})
+	require.NoError(t, err)
+	h, err := newHandler(e, secret, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	return h, e
+}
+
+func do(t *testing.T, h http.Handler, method, target string, body string, auth bool, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if auth {
+		req.SetBasicAuth("admin", secret)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	i := strings.Index(page, `name="csrf" value="`)
+	require.Positive(t, i, "no CSRF token in page")
+	rest := page[i+len(`name="csrf" value="`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+func TestWebPages(t *testing.T) {
+	h, e := testHandler(t)
+	ctx := context.Background()
+
+	rec := do(t, h, "GET", "/", "", false)
+	require.Equal(t, 200, rec.Code)
+	require.Contains(t, rec.Body.String(), "links monitored")
+	require.Equal(t, 200, do(t, h, "GET", "/alerts", "", false).Code)
+	require.Equal(t, 200, do(t, h, "GET", "/healthz", "", false).Code)
+	require.Contains(t, do(t, h, "GET", "/metrics", "", false).Body.String(), "lms_links{state=\"ok\"}")
+	require.Equal(t, 200, do(t, h, "GET", "/static/style.css", "", false).Code)
+
+	// Wrong admin credentials: 401 and nothing else.
+	for _, target := range []string{"/admin", "/admin/clients/new", "/admin/clients/x"} {
+		rec := do(t, h, "GET", target, "", false)
+		require.Equal(t, 401, rec.Code, target)
+		require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Basic")
+		require.NotContains(t, rec.Body.String(), "csrf")
+	}
+	req := httptest.NewRequest("GET", "/admin", nil)
+	req.SetBasicAuth("admin", "wrong")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, 401, rec.Code)
+
+	form := do(t, h, "GET", "/admin/clients/new", "", true)
+	require.Equal(t, 200, form.Code)
+	token := csrfOf(t, form.Body.String())
+
+	// A malformed submission: the form again with the error, nothing stored.
+	bad := url.Values{"csrf": {token}, "id": {"site"}, "contact_email": {"not an address"}, "callback_url": {"http://site.example/db"}}
+	rec = do(t, h, "POST", "/admin/clients", bad.Encode(), true)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	require.Contains(t, rec.Body.String(), `id="error"`)
+	require.Contains(t, rec.Body.String(), `value="site"`, "the form keeps what was typed")
+	cs, _ := e.Clients(ctx)
+	require.Empty(t, cs)
+
+	good := url.Values{"csrf": {token}, "id": {"site/one"}, "contact_name": {"Jane"}, "contact_email": {"jane@site.example"}, "callback_url": {"http://site.example/portal_linkchecker/database"}}
+	// Without the token, or cross-site: refused.
+	noToken := url.Values{}
+	for k, v := range good {
+		if k != "csrf" {
+			noToken[k] = v
+		}
+	}
+	require.Equal(t, http.StatusForbidden, do(t, h, "POST", "/admin/clients", noToken.Encode(), true).Code)
+	require.Equal(t, http.StatusForbidden, do(t, h, "POST", "/admin/clients", good.Encode(), true, "Sec-Fetch-Site", "cross-site").Code)
+	cs, _ = e.Clients(ctx)
+	require.Empty(t, cs)
+
+	rec = do(t, h, "POST", "/admin/clients", good.Encode(), true, "Sec-Fetch-Site", "same-origin")
+	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
+	list := do(t, h, "GET", "/admin", "", true).Body.String()
+	require.Contains(t, list, `href="/admin/clients/site%2Fone"`)
+
+	// The client page pages through its links, filtered by state.
+	var urls []string
+	for i := range 250 {
+		urls = append(urls, fmt.Sprintf("http://h%d.example/p%03d", i%7, i))
+	}
+	_, err := e.RegisterURLs(ctx, "site/one", urls)
+	require.NoError(t, err)
+	page := do(t, h, "GET", "/admin/clients/site%2Fone", "", true)
+	require.Equal(t, 200, page.Code)
+	require.Equal(t, 100, strings.Count(page.Body.String(), `rel="noreferrer nofollow"`))
+	require.Contains(t, page.Body.String(), `id="next"`)
+	require.Equal(t, 0, strings.Count(do(t, h, "GET", "/admin/clients/site%2Fone?state=ok", "", true).Body.String(), `rel="noreferrer nofollow"`))
+	require.Equal(t, 404, do(t, h, "GET", "/admin/clients/nobody", "", true).Code)
+
+	// Force a sync and remove the client.
+	rec = do(t, h, "POST", "/admin/clients/site%2Fone/sync", url.Values{"csrf": {token}}.Encode(), true)
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	c, _ := e.Client(ctx, "site/one")
+	require.True(t, c.SyncForced)
+	rec = do(t, h, "POST", "/admin/clients/site%2Fone/remove", url.Values{"csrf": {token}}.Encode(), true)
+	require.Equal(t, http.StatusSeeOther, rec.Code)
+	cs, _ = e.Clients(ctx)
+	require.Empty(t, cs)
+
+	// Traversal and oversized requests are refused.
+	for _, p := range []string{"/static/../../../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd", "/static/..%2fwebui.go"} {
+		rec := do(t, h, "GET", p, "", false)
+		require.NotEqual(t, 200, rec.Code, p)
+		require.NotContains(t, rec.Body.String(), "root:", p)
+	}
+	huge := "csrf=" + token + "&id=" + strings.Repeat("x", 100<<10)
+	require.Equal(t, http.StatusRequestEntityTooLarge, do(t, h, "POST", "/admin/clients", huge, true).Code)
+	require.Equal(t, http.StatusMethodNotAllowed, do(t, h, "GET", "/RPC2", "", false).Code)
+}
+
+// TestBinaryEndToEnd builds lmsd, starts it on a free port with each
+// store, registers a client and URLs against loopback targets, receives the
+// callbacks, and stops it with SIGTERM.
+func TestBinaryEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "lmsd")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	f, err := farm.Start(2, farm.Options{FirstAddr: 120})
+	require.NoError(t, err)
+	defer f.Close()
+
+	for _, store := range []string{"memory", "bolt"} {
+		t.Run(store, func(t *testing.T) {
+			dir := t.TempDir()
+			var mu sync.Mutex
+			got := map[string]string{}
+			site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				m, params, err := xmlrpcapi.DecodeCall(r.Body, xmlrpcapi.Limits{})
+				if err != nil || m != "updateManyStates" || params[0] != "plone" || params[1] != "site-password-1" {
+					http.Error(w, "bad call", http.StatusUnauthorized)
+					return
+				}
+				mu.Lock()
+				for _, tr := range params[2].([]any) {
+					a := tr.([]any)
+					got[a[0].(string)] = a[1].(string)
+				}
+				mu.Unlock()
+				resp, _ := xmlrpcapi.EncodeResponse(nil)
+				_, _ = w.Write(resp)
+			}))
+			defer site.Close()
+
+			start := func() (*exec.Cmd, string) {
+				ready := filepath.Join(dir, fmt.Sprintf("ready-%d", time.Now().UnixNano()))
+				cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-store", store, "-db", filepath.Join(dir, "lms.db"), "-allow-private",
+					"-mail-dir", filepath.Join(dir, "mail"), "-notify-interval", "100ms", "-host-interval", "100ms", "-ready-file", ready)
+				cmd.Env = append(os.Environ(), "LMS_ADMIN_SECRET="+secret)
+				cmd.Stderr = os.Stderr
+				require.NoError(t, cmd.Start())
+				return cmd, "http://" + waitFile(t, ready) + "/"
+			}
+			stop := func(cmd *exec.Cmd) {
+				start := time.Now()
+				require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+				require.NoError(t, cmd.Wait(), "lmsd exits 0 on SIGTERM")
+				require.Less(t, time.Since(start), 10*time.Second)
+			}
+			cmd, base := start()
+			c := newRPC(t, base)
+			c.call(t, "registerClient", secret, "plone", site.URL+"/portal_linkchecker/database", "Site Admin", "admin@site.example", "site-password-1")
+			require.Equal(t, int64(2), c.call(t, "checkConnection", "plone", "site-password-1"))
+			okURL, missing := f.Hosts[0].Base+"/200/a", f.Hosts[1].Base+"/404/b"
+			c.call(t, "registerURLs", "plone", "site-password-1", []any{okURL, missing, "javascript:void(0)"})
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				mu.Lock()
+				n := len(got)
+				mu.Unlock()
+				if n == 3 {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "callbacks did not arrive: %v", got)
+				time.Sleep(50 * time.Millisecond)
+			}
+			require.Equal(t, map[string]string{okURL: "ok", missing: "unavailable", "javascript:void(0)": "unsupported protocol"}, got)
+			mails, _ := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
+			require.Len(t, mails, 1, "the registration mail")
+			stop(cmd)
+			if store == "bolt" {
+				cmd, base = start()
+				defer stop(cmd)
+				res := newRPC(t, base).call(t, "registerURLs", "plone", "site-password-1", []any{missing})
+				require.Equal(t, []any{[]any{missing, "unavailable", "Not Found"}}, res, "states survive the restart")
+			}
+		})
+	}
+}
+
+type rpc struct{ url string }
+
+func newRPC(t *testing.T, u string) *rpc { return &rpc{url: u} }
+
+func (r *rpc) call(t *testing.T, method string, params ...any) any {
+	t.Helper()
+	body, err := xmlrpcapi.EncodeCall(method, params...)
+	require.NoError(t, err)
+	resp, err := http.Post(r.url, "text/xml", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	v, err := xmlrpcapi.DecodeResponse(resp.Body, xmlrpcapi.Limits{})
+	require.NoError(t, err)
+	return v
+}
