@@ -378,3 +378,34 @@ func TestAdminSecretEnforced(t *testing.T) {
 		require.ErrorIs(t, err, lms.ErrInvalid, "%+v", bad)
 	}
 }
+
+func TestHostBackoffAfter429(t *testing.T) {
+	f, err := farm.Start(2, farm.Options{FirstAddr: 60})
+	require.NoError(t, err)
+	defer f.Close()
+	busy, other := f.Hosts[0], f.Hosts[1]
+	st := memstore.New()
+	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, HostInterval: 50 * time.Millisecond, HostBackoff: 2 * time.Second,
+		ClaimPoll: 10 * time.Millisecond, CheckerConfig: private()})
+	require.NoError(t, err)
+	register(t, e, "a", []string{busy.Base + "/429/first"})
+	time.Sleep(5 * time.Millisecond) // due after the first
+	_, err = e.RegisterURLs(context.Background(), "a", []string{busy.Base + "/200/b", busy.Base + "/200/c", other.Base + "/200/x", other.Base + "/200/y"})
+	require.NoError(t, err)
+	stop := runEngine(t, e)
+	waitFor(t, 10*time.Second, "the other host", func() bool { return len(other.Requests()) == 2 })
+	time.Sleep(500 * time.Millisecond)
+	s, err := e.Stats(context.Background())
+	require.NoError(t, err)
+	stop()
+	reqs := busy.Requests()
+	require.Len(t, reqs, 1, "a host that answered 429 rests: %v", reqs)
+	require.Equal(t, "/429/first", reqs[0].Path)
+	require.Equal(t, 1, s.HostsBackedOff)
+	ls, err := e.LinkStates(context.Background(), "a", []string{busy.Base + "/429/first", busy.Base + "/200/b"})
+	require.NoError(t, err)
+	require.Equal(t, lms.StateTemporary, ls[0].State)
+	require.Equal(t, "Too Many Requests", ls[0].Reason)
+	require.Equal(t, lms.StateUnknown, ls[1].State)
+	require.True(t, ls[1].NextDue.After(time.Now().Add(time.Second)), "the rest of the host's links wait for the back-off")
+}

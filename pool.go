@@ -26,7 +26,7 @@ type hostPacer struct {
 func newHostPacer(interval time.Duration) *hostPacer {
 	return &hostPacer{
 		interval: interval,
-		margin:   min(interval/50, 20*time.Millisecond),
+		margin:   min(interval/20, 5*time.Millisecond),
 		next:     make(map[string]time.Time),
 		backoff:  make(map[string]time.Time),
 	}
@@ -251,7 +251,17 @@ func (p *checkPool) signal() {
 
 func (p *checkPool) run(ctx context.Context) error {
 	cfg := p.e.cfg
-	capacity := max(4*cfg.Concurrency, 64)
+	// One claim fetches up to batch links; the queues hold at most maxQueued.
+	// Links waiting for their host's interval do not count against the
+	// batch: what matters is whether a free worker finds a host ready.
+	batch := max(4*cfg.Concurrency, 100)
+	maxQueued := max(50*cfg.Concurrency, 1000)
+	poll := cfg.ClaimPoll
+	if iv := hostInterval(cfg); iv > 0 {
+		// Hosts become claimable again one interval ahead of need; polling
+		// faster than that keeps every host busy.
+		poll = min(poll, max(iv/4, 10*time.Millisecond))
+	}
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
@@ -265,8 +275,9 @@ func (p *checkPool) run(ctx context.Context) error {
 	defer prune.Stop()
 	for {
 		now := time.Now()
-		if p.queuedCount() < capacity/2 && (lastFull || now.Sub(lastClaim) >= cfg.ClaimPoll) {
-			limit := capacity - p.queuedCount()
+		queued, starving := p.load(now)
+		if queued < maxQueued && (now.Sub(lastClaim) >= poll || (lastFull && starving)) {
+			limit := min(batch, maxQueued-queued)
 			n, err := p.claim(ctx, limit)
 			lastClaim, lastFull = now, err == nil && n == limit
 			if err != nil && ctx.Err() == nil {
@@ -274,10 +285,8 @@ func (p *checkPool) run(ctx context.Context) error {
 			}
 		}
 		nextAt := p.dispatch(ctx, &wg)
-		wait := cfg.ClaimPoll
-		if !lastFull {
-			wait = max(0, lastClaim.Add(cfg.ClaimPoll).Sub(time.Now()))
-		} else if p.queuedCount() < capacity/2 {
+		wait := max(0, lastClaim.Add(poll).Sub(time.Now()))
+		if _, starving := p.load(time.Now()); lastFull && starving {
 			wait = 0
 		}
 		if !nextAt.IsZero() {
@@ -299,6 +308,15 @@ func (p *checkPool) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// load returns how many links are queued, and whether a worker is free
+// while no queued host may get a request now.
+func (p *checkPool) load(now time.Time) (queued int, starving bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	readyNow := len(p.ready) > 0 && !p.ready[0].at.After(now)
+	return p.queued, p.inflight < p.e.cfg.Concurrency && !readyNow
 }
 
 func (p *checkPool) queuedCount() int {
@@ -399,7 +417,9 @@ func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
 	if p.guard.observe(now, l.Host, res.NetworkError) {
 		recs[0] = Record{URL: l.URL, Hold: true, NextDue: now.Add(p.e.cfg.OutageRecheck)}
 	}
-	if res.Code == 429 || res.Code == 503 {
+	// 429 always rests the host; 503 only when the server says for how
+	// long (a single broken page answering 503 says nothing of the host).
+	if res.Code == 429 || (res.Code == 503 && res.RetryAfter > 0) {
 		d := res.RetryAfter
 		if d <= 0 {
 			d = p.e.cfg.HostBackoff

@@ -31,18 +31,18 @@ const secret = "the-admin-secret"
 func TestFlagErrors(t *testing.T) {
 	noenv := func(string) string { return "" }
 	cases := map[string][]string{
-		"-store":         {"-store", "postgres"},
-		"-concurrency":   {"-concurrency", "0"},
-		"-host-interval": {"-host-interval", "-1s"},
+		"-store":           {"-store", "postgres"},
+		"-concurrency":     {"-concurrency", "0"},
+		"-host-interval":   {"-host-interval", "-1s"},
 		"must be positive": {"-check-interval", "0"},
-		"-min-recheck":   {"-min-recheck", "48h"},
-		"-addr":          {"-addr", "nonsense"},
-		"-components":    {"-components", "checker,teleporter"},
-		"-log-format":    {"-log-format", "xml"},
-		"-mail-cc":       {"-mail-cc", "not-an-address"},
-		"-smtp-tls":      {"-smtp", "mail.example:25", "-smtp-tls", "sometimes"},
-		"unexpected":     {"extra"},
-		"not defined":    {"-no-such-flag"},
+		"-min-recheck":     {"-min-recheck", "48h"},
+		"-addr":            {"-addr", "nonsense"},
+		"-components":      {"-components", "checker,teleporter"},
+		"-log-format":      {"-log-format", "xml"},
+		"-mail-cc":         {"-mail-cc", "not-an-address"},
+		"-smtp-tls":        {"-smtp", "mail.example:25", "-smtp-tls", "sometimes"},
+		"unexpected":       {"extra"},
+		"not defined":      {"-no-such-flag"},
 	}
 	for want, args := range cases {
 		var out bytes.Buffer

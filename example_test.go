@@ -1,0 +1,86 @@
+package lms_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/memstore"
+	"github.com/linkmonitor/lms/xmlrpcapi"
+)
+
+// An embedding program: a bolt store, the XML-RPC API on :8080, and the
+// engine checking, notifying and syncing until the context ends.
+func Example() {
+	ctx := context.Background()
+	store, err := boltstore.Open("lms.db", boltstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	callbacks := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{})
+	engine, err := lms.New(store, lms.Config{AdminSecret: "change me", Notifier: callbacks, Lister: callbacks})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { log.Fatal(http.ListenAndServe(":8080", xmlrpcapi.NewServer(engine, xmlrpcapi.ServerConfig{}))) }()
+	if err := engine.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Registering URLs returns the states of those already checked, in input
+// order; invalid strings are dropped.
+func ExampleEngine_RegisterURLs() {
+	ctx := context.Background()
+	store := memstore.New()
+	engine, _ := lms.New(store, lms.Config{AdminSecret: "s3cret", Components: lms.RunChecker})
+	_, _ = engine.RegisterClient(ctx, "s3cret", lms.Registration{ID: "site", Password: "site-password", ContactEmail: "admin@site.example", CallbackURL: "http://site.example/db"})
+
+	first, _ := engine.RegisterURLs(ctx, "site", []string{"http://example.org/", "not a url"})
+	fmt.Println(len(first), "known states")
+
+	// A checker (maybe in another process) records a result.
+	_ = store.RecordResults(ctx, []lms.Record{{URL: "http://example.org/", Checked: time.Now(), NextDue: time.Now().Add(24 * time.Hour),
+		Result: lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}}})
+
+	again, _ := engine.RegisterURLs(ctx, "site", []string{"http://example.org/", "http://example.org/"})
+	for _, u := range again {
+		fmt.Println(u.URL, u.State, u.Reason)
+	}
+	// Output:
+	// 0 known states
+	// http://example.org/ ok OK
+	// http://example.org/ ok OK
+}
+
+// A custom checker for a scheme of your own, next to the built-in ones.
+func ExampleCheckerFunc() {
+	mux := lms.NewChecker(lms.CheckerConfig{})
+	mux.Handle("urn", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+		return lms.Result{State: lms.StateOK, Reason: "URNs are always fine here"}
+	}))
+	for _, u := range []string{"urn:isbn:0451450523", "mailto:nobody", "gopher://x/"} {
+		r := mux.Check(context.Background(), u)
+		fmt.Printf("%s: %s (%s)\n", u, r.State, r.Reason)
+	}
+	// Output:
+	// urn:isbn:0451450523: ok (URNs are always fine here)
+	// mailto:nobody: unavailable (No valid email address)
+	// gopher://x/: unsupported protocol (No handler registered for URL)
+}
+
+// The scheduling policy is a pure function of the time: a link that was ok
+// and fails once is reported "temporary unavailable" and checked again
+// after an hour.
+func ExamplePolicy_Next() {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	rec := lms.Policy{}.Next(lms.Link{URL: "http://example.org/", State: lms.StateOK},
+		lms.Result{State: lms.StateUnavailable, Reason: "Not Found", Code: 404}, now, 0)
+	fmt.Println(rec.Result.State, rec.Failures, rec.NextDue.Sub(now))
+	// Output: temporary unavailable 1 1h0m0s
+}
