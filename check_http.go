@@ -81,7 +81,9 @@ func NewHTTPChecker(cfg CheckerConfig) *HTTPChecker {
 				st.seen[u] = true
 			}
 			// Each hop is a request of its own: pace it like the first.
-			return PacerFromContext(req.Context()).Wait(req.Context(), HostKey(req.URL.String()))
+			pacer := PacerFromContext(req.Context())
+			pacer.Done(HostKey(via[len(via)-1].URL.String()))
+			return pacer.Wait(req.Context(), HostKey(req.URL.String()))
 		},
 	}
 	return c

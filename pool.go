@@ -13,8 +13,10 @@ import (
 )
 
 // hostPacer implements Pacer: per host, the earliest time of the next
-// request. Spacing is interval plus a small margin, so that jitter in
-// connection set-up cannot make two requests arrive closer than interval.
+// request, the interval (plus a hair for clock granularity) after the
+// previous request was answered. The answer comes after the host saw the
+// request, so the host can never observe two requests closer than the
+// interval, however slow a connection was.
 type hostPacer struct {
 	interval time.Duration
 	margin   time.Duration
@@ -26,7 +28,7 @@ type hostPacer struct {
 func newHostPacer(interval time.Duration) *hostPacer {
 	return &hostPacer{
 		interval: interval,
-		margin:   min(interval/20, 5*time.Millisecond),
+		margin:   min(interval/100, 2*time.Millisecond),
 		next:     make(map[string]time.Time),
 		backoff:  make(map[string]time.Time),
 	}
@@ -73,6 +75,16 @@ func (p *hostPacer) Wait(ctx context.Context, host string) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Done implements Pacer: spacing counts from the answer.
+func (p *hostPacer) Done(host string) {
+	if !p.paced(host) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next[host] = laterOf(p.next[host], time.Now().Add(p.interval+p.margin))
 }
 
 // deferHost keeps host from further requests until until.
@@ -221,12 +233,41 @@ type checkPool struct {
 	guard *outageGuard
 	stats *checkStats
 
+	// slots holds one token per request in progress: at most Concurrency.
+	// A check waiting for its redirect hop's host gives its token back.
+	slots chan struct{}
+
 	mu       sync.Mutex
 	queues   map[string]*hostQueue
 	ready    queueHeap
 	queued   int
-	inflight int
+	inflight int // checks in progress, waiting or not
 	wake     chan struct{}
+}
+
+// hopPacer is the Pacer checks see: it releases the check's request slot
+// while waiting for a host, so a waiting redirect does not idle a worker.
+type hopPacer struct{ p *checkPool }
+
+func (h hopPacer) Done(host string) { h.p.pacer.Done(host) }
+
+func (h hopPacer) Wait(ctx context.Context, host string) error {
+	if !h.p.pacer.readyAt(host).After(time.Now()) {
+		return h.p.pacer.Wait(ctx, host)
+	}
+	<-h.p.slots
+	h.p.signal()
+	if err := h.p.pacer.Wait(ctx, host); err != nil {
+		h.p.slots <- struct{}{} // the caller still returns its slot
+		return err
+	}
+	select {
+	case h.p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		h.p.slots <- struct{}{}
+		return ctx.Err()
+	}
 }
 
 func newCheckPool(e *Engine) *checkPool {
@@ -237,6 +278,7 @@ func newCheckPool(e *Engine) *checkPool {
 			window: e.cfg.OutageWindow, minHosts: e.cfg.OutageMinHosts, ratio: e.cfg.OutageRatio, log: e.log,
 		},
 		stats:  newCheckStats(),
+		slots:  make(chan struct{}, e.cfg.Concurrency),
 		queues: make(map[string]*hostQueue),
 		wake:   make(chan struct{}, 1),
 	}
@@ -275,8 +317,11 @@ func (p *checkPool) run(ctx context.Context) error {
 	defer prune.Stop()
 	for {
 		now := time.Now()
+		// Keep the queues stocked, so that every due host gets its first
+		// request as early as possible: hosts waiting for their interval
+		// are served later, from the queue.
 		queued, starving := p.load(now)
-		if queued < maxQueued && (now.Sub(lastClaim) >= poll || (lastFull && starving)) {
+		if queued < maxQueued && (now.Sub(lastClaim) >= poll || (lastFull && (starving || queued < maxQueued/2))) {
 			limit := min(batch, maxQueued-queued)
 			n, err := p.claim(ctx, limit)
 			lastClaim, lastFull = now, err == nil && n == limit
@@ -286,7 +331,7 @@ func (p *checkPool) run(ctx context.Context) error {
 		}
 		nextAt := p.dispatch(ctx, &wg)
 		wait := max(0, lastClaim.Add(poll).Sub(time.Now()))
-		if _, starving := p.load(time.Now()); lastFull && starving {
+		if queued, starving := p.load(time.Now()); lastFull && (starving || queued < maxQueued/2) {
 			wait = 0
 		}
 		if !nextAt.IsZero() {
@@ -316,7 +361,7 @@ func (p *checkPool) load(now time.Time) (queued int, starving bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	readyNow := len(p.ready) > 0 && !p.ready[0].at.After(now)
-	return p.queued, p.inflight < p.e.cfg.Concurrency && !readyNow
+	return p.queued, len(p.slots) < cap(p.slots) && !readyNow
 }
 
 func (p *checkPool) queuedCount() int {
@@ -363,7 +408,7 @@ func (p *checkPool) claim(ctx context.Context, limit int) (int, error) {
 func (p *checkPool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.inflight < p.e.cfg.Concurrency && len(p.ready) > 0 {
+	for len(p.ready) > 0 {
 		if ctx.Err() != nil {
 			return time.Time{}
 		}
@@ -371,8 +416,14 @@ func (p *checkPool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time 
 		if q.at.After(time.Now()) {
 			return q.at
 		}
+		select {
+		case p.slots <- struct{}{}:
+		default:
+			return time.Time{} // every slot busy; a finishing check wakes us
+		}
 		heap.Pop(&p.ready)
 		if len(q.links) == 0 { // emptied by a back-off while waiting
+			<-p.slots
 			if !q.busy && p.queues[q.host] == q {
 				delete(p.queues, q.host)
 			}
@@ -400,12 +451,15 @@ func (p *checkPool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time 
 func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
 	defer p.done(q)
 	if err := p.pacer.Wait(ctx, l.Host); err != nil {
+		<-p.slots
 		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
 		return
 	}
 	start := time.Now()
-	res := p.safeCheck(ContextWithPacer(ctx, p.pacer), l.URL)
+	res := p.safeCheck(ContextWithPacer(ctx, hopPacer{p}), l.URL)
 	took := time.Since(start)
+	p.pacer.Done(l.Host)
+	<-p.slots
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
 		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
