@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,6 +31,13 @@ type Options struct {
 	// Timeout is how long Open waits for the file lock held by another
 	// process. Default 1 s.
 	Timeout time.Duration
+	// MaxResident bounds, in bytes, the file-backed part of the process's
+	// resident memory: bbolt reads the file through mmap, and random access
+	// makes every touched page of the file count in the process's RSS. When
+	// the bound is exceeded the store releases its mapped pages (they stay
+	// in the kernel's page cache and fault back in cheaply). Checked every
+	// 20 ms. Default 32 MiB; negative disables. Linux only.
+	MaxResident int64
 	// NoSync skips fsync after each commit: faster, and a crash may lose the
 	// latest acknowledged writes. For tests and benchmarks only.
 	NoSync bool
@@ -38,6 +47,9 @@ type Options struct {
 type Store struct {
 	db   *bolt.DB
 	path string
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
 var _ lms.Store = (*Store)(nil)
@@ -78,7 +90,38 @@ func Open(path string, opt Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: init %s: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	s := &Store{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	if opt.MaxResident == 0 {
+		opt.MaxResident = 32 << 20
+	}
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+	}
+	go s.trimLoop(abs, opt.MaxResident)
+	return s, nil
+}
+
+func (s *Store) trimLoop(path string, maxResident int64) {
+	defer close(s.done)
+	if maxResident < 0 || !canTrim() {
+		<-s.stop
+		return
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if fileResident() > maxResident {
+				trimResident(path)
+			}
+		}
+	}
 }
 
 // Path returns the file the store lives in.
@@ -95,6 +138,8 @@ func (s *Store) Size() (int64, error) {
 
 // Close implements lms.Store.
 func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("boltstore: close: %w", err)
 	}
