@@ -55,17 +55,28 @@ type pend struct {
 type link struct {
 	url      string
 	host     *host
-	state    lms.State
 	reason   string
 	final    string
-	code     int32
-	failures int32
-	perm     bool
+	subs     []*client
 	checked  int64
 	changed  int64
 	due      int64
 	rt       int64
-	subs     []*client
+	code     int32
+	failures int32
+	st       uint8 // index into lms.States
+	perm     bool
+}
+
+func (l *link) state() lms.State { return lms.States[l.st] }
+
+func stateIndex(s lms.State) uint8 {
+	for i, v := range lms.States {
+		if v == s {
+			return uint8(i)
+		}
+	}
+	return uint8(len(lms.States) - 1)
 }
 
 type host struct {
@@ -294,16 +305,16 @@ func (s *Store) reindex(h *host, fn func()) {
 func (s *Store) subscribe(c *client, u string, now time.Time) bool {
 	l := s.links[u]
 	if l == nil {
-		l = &link{url: strings.Clone(u), host: s.hostOf(lms.HostKey(u)), state: lms.StateUnknown, due: nanos(now)}
+		l = &link{url: strings.Clone(u), host: s.hostOf(lms.HostKey(u)), st: stateIndex(lms.StateUnknown), due: nanos(now)}
 		s.links[l.url] = l
 	}
 	if _, ok := c.subs.ReplaceOrInsert(l); ok {
 		return false
 	}
 	l.subs = append(l.subs, c)
-	c.c.Counts.Add(l.state, 1)
+	c.c.Counts.Add(l.state(), 1)
 	if len(l.subs) == 1 {
-		s.counts.Add(l.state, 1)
+		s.counts.Add(l.state(), 1)
 		s.reindex(l.host, func() { l.host.due.ReplaceOrInsert(l) })
 	}
 	return true
@@ -312,14 +323,14 @@ func (s *Store) subscribe(c *client, u string, now time.Time) bool {
 func (s *Store) unsubscribe(c *client, l *link) {
 	c.subs.Delete(l)
 	l.subs = slices.DeleteFunc(l.subs, func(x *client) bool { return x == c })
-	c.c.Counts.Add(l.state, -1)
+	c.c.Counts.Add(l.state(), -1)
 	delete(c.pending, l)
 	if len(c.pending) == 0 {
 		delete(s.pending, c)
 	}
 	if len(l.subs) == 0 {
 		l.subs = nil
-		s.counts.Add(l.state, -1)
+		s.counts.Add(l.state(), -1)
 		s.reindex(l.host, func() { l.host.due.Delete(l) })
 	}
 }
@@ -386,7 +397,7 @@ func (l *link) export() lms.Link {
 	return lms.Link{
 		URL:          l.url,
 		Host:         l.host.name,
-		State:        l.state,
+		State:        l.state(),
 		Reason:       l.reason,
 		Code:         int(l.code),
 		LastChecked:  fromNanos(l.checked),
@@ -415,7 +426,7 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 		if p.After != "" && l.url == p.After {
 			return true
 		}
-		if p.State != "" && l.state != p.State {
+		if p.State != "" && l.state() != p.State {
 			return true
 		}
 		out = append(out, l.export())
@@ -519,7 +530,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
 
 func (s *Store) apply(l *link, r lms.Record) {
 	res := r.Result
-	old := l.state
+	old := l.state()
 	l.reason = res.Reason
 	l.code = int32(res.Code)
 	l.final = res.FinalURL
@@ -530,7 +541,7 @@ func (s *Store) apply(l *link, r lms.Record) {
 	if res.State == old {
 		return
 	}
-	l.state = res.State
+	l.st = stateIndex(res.State)
 	l.changed = nanos(r.Checked)
 	if len(l.subs) > 0 {
 		s.counts.Add(old, -1)
