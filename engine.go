@@ -301,7 +301,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 		checker:   cfg.Checker,
 		sealer:    newSealer(cfg.AdminSecret),
 		authCache: make(map[string]string),
-		notify:    newNotifyState(),
+		notify:    &notifyState{},
 		syncs:     &syncState{},
 	}
 	e.pool = newCheckPool(e)

@@ -8,44 +8,64 @@ import (
 	"time"
 )
 
-// notifyState is the notifier's in-memory state: which clients are being
-// served right now, and counters. Everything that must survive a restart
-// lives in the Store.
+// notifyState counts the notifier's work for Stats. Everything that must
+// survive a restart lives in the Store.
 type notifyState struct {
-	mu        sync.Mutex
-	busy      map[string]bool
 	pushes    atomic.Uint64
 	delivered atomic.Uint64
 	failures  atomic.Uint64
 	disabled  atomic.Uint64
 }
 
-func newNotifyState() *notifyState { return &notifyState{busy: make(map[string]bool)} }
+// clientWorkers runs at most n jobs at once and at most one per client; a
+// job that finds every slot taken is skipped (the next tick retries it), so
+// one slow client never delays the others.
+type clientWorkers struct {
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	busy map[string]bool
+}
 
-// claim marks a client busy unless it is already; it returns false then.
-func (s *notifyState) claim(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.busy[id] {
-		return false
+func newClientWorkers(n int) *clientWorkers {
+	return &clientWorkers{sem: make(chan struct{}, n), busy: make(map[string]bool)}
+}
+
+// try starts fn for client id unless the client is busy or no slot is free.
+func (w *clientWorkers) try(id string, fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.busy[id] {
+		return
 	}
-	s.busy[id] = true
-	return true
+	select {
+	case w.sem <- struct{}{}:
+	default:
+		return
+	}
+	w.busy[id] = true
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() {
+			w.mu.Lock()
+			delete(w.busy, id)
+			w.mu.Unlock()
+			<-w.sem
+		}()
+		fn()
+	}()
 }
 
-func (s *notifyState) release(id string) {
-	s.mu.Lock()
-	delete(s.busy, id)
-	s.mu.Unlock()
-}
+// wait returns when every started job has finished.
+func (w *clientWorkers) wait() { w.wg.Wait() }
 
 // runNotifier delivers pending changes: per client at most one round per
 // NotifyInterval, many clients concurrently, a slow one never delaying the
 // others.
 func (e *Engine) runNotifier(ctx context.Context) error {
-	sem := make(chan struct{}, e.cfg.NotifyConcurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	workers := newClientWorkers(e.cfg.NotifyConcurrency)
+	defer workers.wait()
 	t := time.NewTicker(e.cfg.NotifyPoll)
 	defer t.Stop()
 	for {
@@ -58,21 +78,7 @@ func (e *Engine) runNotifier(ctx context.Context) error {
 			if err != nil || !c.Notify || e.now().Before(c.NextNotify) {
 				continue
 			}
-			if !e.notify.claim(id) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			default: // all slots busy: try again next tick
-				e.notify.release(id)
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem; e.notify.release(id) }()
-				e.deliver(ctx, c)
-			}()
+			workers.try(id, func() { e.deliver(ctx, c) })
 		}
 		select {
 		case <-ctx.Done():

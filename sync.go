@@ -3,44 +3,21 @@ package lms
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// syncState is the syncer's in-memory state.
+// syncState counts syncs for Stats.
 type syncState struct {
-	mu     sync.Mutex
-	busy   map[string]bool
 	ok     atomic.Uint64
 	failed atomic.Uint64
-}
-
-func (s *syncState) claim(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.busy == nil {
-		s.busy = make(map[string]bool)
-	}
-	if s.busy[id] {
-		return false
-	}
-	s.busy[id] = true
-	return true
-}
-
-func (s *syncState) release(id string) {
-	s.mu.Lock()
-	delete(s.busy, id)
-	s.mu.Unlock()
 }
 
 // runSyncer runs the daily (or forced) full sync of every client whose
 // notifications are on.
 func (e *Engine) runSyncer(ctx context.Context) error {
-	sem := make(chan struct{}, e.cfg.SyncConcurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	workers := newClientWorkers(e.cfg.SyncConcurrency)
+	defer workers.wait()
 	t := time.NewTicker(e.cfg.SyncPoll)
 	defer t.Stop()
 	for {
@@ -53,21 +30,7 @@ func (e *Engine) runSyncer(ctx context.Context) error {
 			if !c.Notify || (!c.SyncForced && now.Before(c.NextSync)) {
 				continue
 			}
-			if !e.syncs.claim(c.ID) {
-				continue
-			}
-			select {
-			case sem <- struct{}{}:
-			default:
-				e.syncs.release(c.ID)
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem; e.syncs.release(c.ID) }()
-				e.Sync(ctx, c.ID)
-			}()
+			workers.try(c.ID, func() { _ = e.Sync(ctx, c.ID) })
 		}
 		select {
 		case <-ctx.Done():

@@ -46,10 +46,7 @@ func TestFlagErrors(t *testing.T) {
 	}
 	for want, args := range cases {
 		var out bytes.Buffer
-		err := run(context.Background(), append(args, "-store", "memory", "-addr", "127.0.0.1:0")[0:len(args)], noenv, &out)
-		if want == "-store" || want == "-addr" {
-			err = run(context.Background(), args, noenv, &out)
-		}
+		err := run(context.Background(), args, noenv, &out)
 		require.Error(t, err, "%v", args)
 		require.Contains(t, err.Error()+out.String(), want, "%v", args)
 	}
@@ -254,7 +251,13 @@ func TestBinaryEndToEnd(t *testing.T) {
 				cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-store", store, "-db", filepath.Join(dir, "lms.db"), "-allow-private",
 					"-mail-dir", filepath.Join(dir, "mail"), "-notify-interval", "100ms", "-host-interval", "100ms", "-ready-file", ready)
 				cmd.Env = append(os.Environ(), "LMS_ADMIN_SECRET="+secret)
-				cmd.Stderr = os.Stderr
+				logs := &bytes.Buffer{}
+				cmd.Stderr = logs
+				t.Cleanup(func() {
+					if t.Failed() {
+						t.Logf("lmsd log:\n%s", logs)
+					}
+				})
 				require.NoError(t, cmd.Start())
 				return cmd, "http://" + waitFile(t, ready) + "/"
 			}
