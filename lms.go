@@ -76,8 +76,11 @@ const (
 	StateUnknown     State = "unknown"
 )
 
-// States lists the five states in display order.
-var States = [...]State{StateOK, StateTemporary, StateUnavailable, StateUnsupported, StateUnknown}
+// States returns the five states in display order (a fresh array each
+// call: there is no package-level state to modify).
+func States() [5]State {
+	return [5]State{StateOK, StateTemporary, StateUnavailable, StateUnsupported, StateUnknown}
+}
 
 // Valid reports whether s is one of the five protocol states.
 func (s State) Valid() bool { return s.index() >= 0 }
@@ -86,7 +89,7 @@ func (s State) Valid() bool { return s.index() >= 0 }
 func (s State) Failing() bool { return s == StateTemporary || s == StateUnavailable }
 
 func (s State) index() int {
-	for i, v := range States {
+	for i, v := range States() {
 		if v == s {
 			return i
 		}

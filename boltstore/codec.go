@@ -86,17 +86,17 @@ func fromNanos(n int64) time.Time {
 }
 
 func stateByte(s lms.State) byte {
-	for i, v := range lms.States {
+	for i, v := range lms.States() {
 		if v == s {
 			return byte(i)
 		}
 	}
-	return byte(len(lms.States) - 1) // unknown
+	return byte(len(lms.States()) - 1) // unknown
 }
 
 func byteState(b byte) lms.State {
-	if int(b) < len(lms.States) {
-		return lms.States[b]
+	if int(b) < len(lms.States()) {
+		return lms.States()[b]
 	}
 	return lms.StateUnknown
 }
@@ -227,7 +227,7 @@ func decodePending(b []byte) (lms.State, uint64, string, error) {
 
 func encodeCounts(c lms.StateCounts) []byte {
 	var b []byte
-	for _, s := range lms.States {
+	for _, s := range lms.States() {
 		b = binary.AppendVarint(b, int64(c.Get(s)))
 	}
 	return b
@@ -235,7 +235,7 @@ func encodeCounts(c lms.StateCounts) []byte {
 
 func decodeCounts(b []byte) (lms.StateCounts, error) {
 	var c lms.StateCounts
-	for _, s := range lms.States {
+	for _, s := range lms.States() {
 		if len(b) == 0 {
 			return c, nil
 		}

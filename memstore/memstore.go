@@ -64,19 +64,19 @@ type link struct {
 	rt       int64
 	code     int32
 	failures int32
-	st       uint8 // index into lms.States
+	st       uint8 // index into lms.States()
 	perm     bool
 }
 
-func (l *link) state() lms.State { return lms.States[l.st] }
+func (l *link) state() lms.State { return lms.States()[l.st] }
 
 func stateIndex(s lms.State) uint8 {
-	for i, v := range lms.States {
+	for i, v := range lms.States() {
 		if v == s {
 			return uint8(i)
 		}
 	}
-	return uint8(len(lms.States) - 1)
+	return uint8(len(lms.States()) - 1)
 }
 
 type host struct {

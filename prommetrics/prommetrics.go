@@ -75,7 +75,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for _, s := range lms.States {
+	for _, s := range lms.States() {
 		gauge(c.links, float64(st.Links.Get(s)), label(s))
 	}
 	gauge(c.due, float64(st.DueBacklog))

@@ -263,7 +263,7 @@ func (u *UI) client(w http.ResponseWriter, r *http.Request) {
 		next = ls[pageSize-1].URL
 	}
 	u.render(w, http.StatusOK, "client", map[string]any{
-		"Title": "Client " + c.ID, "Client": c, "Links": ls, "State": state, "States": lms.States, "After": after, "Next": next,
+		"Title": "Client " + c.ID, "Client": c, "Links": ls, "State": state, "States": lms.States(), "After": after, "Next": next,
 		"CSRF": u.csrf, "Flash": q.Get("flash"),
 	})
 }

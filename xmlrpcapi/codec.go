@@ -50,6 +50,7 @@ type Fault struct {
 	String string
 }
 
+// Error implements error.
 func (f *Fault) Error() string { return fmt.Sprintf("xmlrpc fault %d: %s", f.Code, f.String) }
 
 // Standard fault codes (the specification for faults of the server itself,

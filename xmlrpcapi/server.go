@@ -509,7 +509,7 @@ func clientStruct(c lms.Client) Struct {
 		{"callback_url", c.CallbackURL}, {"notifications", c.Notify}, {"notify_failures", c.NotifyFailures},
 		{"links", c.Counts.Total()},
 	}
-	for _, st := range lms.States {
+	for _, st := range lms.States() {
 		s = append(s, Member{"links_" + strings.ReplaceAll(string(st), " ", "_"), c.Counts.Get(st)})
 	}
 	if !c.LastSync.IsZero() {
