@@ -344,25 +344,6 @@ func politeness(name string, hosts, perHost int, latency time.Duration) error {
 	viol, minGap := violations(reqs, interval)
 	if os.Getenv("LMS_BENCH_TIMELINE") != "" {
 		timeline(reqs)
-		var t0 time.Time
-		for _, ts := range reqs {
-			for _, t := range ts {
-				if t0.IsZero() || t.Before(t0) {
-					t0 = t
-				}
-			}
-		}
-		shown := 0
-		for h, ts := range reqs {
-			if ts[len(ts)-1].Sub(t0) > 5600*time.Millisecond && shown < 8 {
-				shown++
-				var rel []string
-				for _, t := range ts {
-					rel = append(rel, fmt.Sprintf("%.2f", t.Sub(t0).Seconds()))
-				}
-				fmt.Println("tail host", h, rel)
-			}
-		}
 	}
 	fmt.Printf("## Workload %s: %d URLs over %d hosts, %v latency, %d in flight, %v per host\n", name, len(urls), hosts, latency, n, interval)
 	fmt.Printf("| requests | time | bound (host %v, concurrency %v) | efficiency | violations | min gap | CPU | peak RSS |\n|---|---|---|---|---|---|---|---|\n",

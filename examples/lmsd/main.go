@@ -323,8 +323,6 @@ func newHandler(e *lms.Engine, secret string, log *slog.Logger) (http.Handler, e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prommetrics.New(e), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("POST /{$}", api)
-	mux.Handle("POST /RPC2", api)
 	mux.Handle("/RPC2", api) // answers 405 to anything but POST
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -337,5 +335,14 @@ func newHandler(e *lms.Engine, secret string, log *slog.Logger) (http.Handler, e
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("/", ui)
-	return mux, nil
+	// XML-RPC answers POST on every path but the admin pages': the root,
+	// /RPC2 (Python's default) and whatever path an old client was
+	// configured with (the original served /lms or /v2).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}), nil
 }

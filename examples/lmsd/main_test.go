@@ -206,6 +206,12 @@ func TestWebPages(t *testing.T) {
 	huge := "csrf=" + token + "&id=" + strings.Repeat("x", 100<<10)
 	require.Equal(t, http.StatusRequestEntityTooLarge, do(t, h, "POST", "/admin/clients", huge, true).Code)
 	require.Equal(t, http.StatusMethodNotAllowed, do(t, h, "GET", "/RPC2", "", false).Code)
+	// XML-RPC on the root, /RPC2 and an old client's configured path.
+	for _, p := range []string{"/", "/RPC2", "/lms", "/v2/"} {
+		rec := do(t, h, "POST", p, `<?xml version="1.0"?><methodCall><methodName>getInfoFrameURL</methodName></methodCall>`, false, "Content-Type", "text/xml")
+		require.Equal(t, 200, rec.Code, p)
+		require.Contains(t, rec.Body.String(), "/alerts", p)
+	}
 }
 
 // TestBinaryEndToEnd builds lmsd, starts it on a free port with each
