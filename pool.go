@@ -309,40 +309,42 @@ func (p *checkPool) run(ctx context.Context) error {
 		wg.Wait()
 		p.releaseQueued()
 	}()
-	var lastClaim time.Time
-	lastFull := true
+	// Claiming is a store transaction (an fsync with bbolt): it runs in its
+	// own goroutine so that dispatching never waits for it.
+	want := make(chan struct{}, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.claimLoop(ctx, want, batch, maxQueued, poll)
+	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
 	for {
-		now := time.Now()
 		// Keep the queues stocked, so that every due host gets its first
 		// request as early as possible: hosts waiting for their interval
 		// are served later, from the queue.
-		queued, starving := p.load(now)
-		if queued < maxQueued && (now.Sub(lastClaim) >= poll || (lastFull && (starving || queued < maxQueued/2))) {
-			limit := min(batch, maxQueued-queued)
-			n, err := p.claim(ctx, limit)
-			lastClaim, lastFull = now, err == nil && n == limit
-			if err != nil && ctx.Err() == nil {
-				p.e.log.Error("claiming due links", "err", err)
+		if queued, starving := p.load(time.Now()); starving || queued < maxQueued/2 {
+			select {
+			case want <- struct{}{}:
+			default:
 			}
 		}
-		nextAt := p.dispatch(ctx, &wg)
-		wait := max(0, lastClaim.Add(poll).Sub(time.Now()))
-		if queued, starving := p.load(time.Now()); lastFull && (starving || queued < maxQueued/2) {
-			wait = 0
+		wait := time.Duration(-1)
+		if nextAt := p.dispatch(ctx, &wg); !nextAt.IsZero() {
+			wait = max(0, time.Until(nextAt))
 		}
-		if !nextAt.IsZero() {
-			wait = min(wait, max(0, time.Until(nextAt)))
+		var tc <-chan time.Time
+		if wait >= 0 {
+			timer.Reset(wait)
+			tc = timer.C
 		}
-		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-p.wake:
-		case <-timer.C:
+		case <-tc:
 		case <-prune.C:
 			p.pacer.prune(time.Now())
 		}
@@ -350,6 +352,47 @@ func (p *checkPool) run(ctx context.Context) error {
 			select {
 			case <-timer.C:
 			default:
+			}
+		}
+	}
+}
+
+// claimLoop fetches due links when the dispatcher wants them, and every
+// poll. After a claim that drained the store it waits for the next poll
+// rather than asking the store again at once.
+func (p *checkPool) claimLoop(ctx context.Context, want <-chan struct{}, batch, maxQueued int, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	var lastDrained time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-want:
+			if time.Since(lastDrained) < poll {
+				continue
+			}
+		case <-t.C:
+		}
+		for {
+			queued, starving := p.load(time.Now())
+			if queued >= maxQueued {
+				break
+			}
+			limit := min(batch, maxQueued-queued)
+			n, err := p.claim(ctx, limit)
+			if err != nil && ctx.Err() == nil {
+				p.e.log.Error("claiming due links", "err", err)
+			}
+			if n > 0 {
+				p.signal()
+			}
+			if err != nil || n < limit {
+				lastDrained = time.Now()
+				break
+			}
+			if queued, starving = p.load(time.Now()); !starving && queued >= maxQueued/2 {
+				break
 			}
 		}
 	}
@@ -449,9 +492,9 @@ func (p *checkPool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time 
 }
 
 func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
-	defer p.done(q)
 	if err := p.pacer.Wait(ctx, l.Host); err != nil {
 		<-p.slots
+		p.done(q)
 		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
 		return
 	}
@@ -462,6 +505,7 @@ func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
 	<-p.slots
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
+		p.done(q)
 		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
 		return
 	}
@@ -491,6 +535,9 @@ func (p *checkPool) check(ctx context.Context, q *hostQueue, l Link) {
 		q.links = nil
 		p.mu.Unlock()
 	}
+	// The host is free for its next request before the result is durable:
+	// with bbolt a write waits for a shared, fsynced commit.
+	p.done(q)
 	p.write(context.WithoutCancel(ctx), recs...)
 	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
 }

@@ -47,6 +47,7 @@ func main() {
 	workload := flag.String("workload", "all", "politeness, skew, scale, raw or all")
 	urls := flag.Int("urls", 1_000_000, "URLs for the scale workload")
 	stores := flag.String("stores", "memory,bolt", "stores for the scale workload")
+	flag.StringVar(&checkStore, "check-store", "memory", "store for the politeness, skew and raw workloads: memory or bolt")
 	child := flag.Bool("farm-child", false, "internal: run the host farm")
 	hosts := flag.Int("hosts", 0, "internal: farm size")
 	latency := flag.Duration("latency", 0, "internal: farm latency")
@@ -227,6 +228,24 @@ func rss() (total, anon, file int64) {
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
 
+// checkStore is the store of the checking workloads (a flag).
+var checkStore = "memory"
+
+func openCheckStore() (lms.Store, func(), error) {
+	if checkStore != "bolt" {
+		return memstore.New(), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "lms-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := boltstore.Open(filepath.Join(dir, "lms.db"), boltstore.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { _ = s.Close(); _ = os.RemoveAll(dir) }, nil
+}
+
 // counting wraps a checker and signals when want URLs (those matching
 // count) have been checked.
 type counting struct {
@@ -266,7 +285,11 @@ func statusFor(i int) int {
 // checkRun registers urls, runs an engine until the counted URLs are checked,
 // and returns the elapsed time and resources.
 func checkRun(cfg lms.Config, urls []string, count func(string) bool, want int) (time.Duration, usage, *lms.Engine, error) {
-	st := memstore.New()
+	st, closeStore, err := openCheckStore()
+	if err != nil {
+		return 0, usage{}, nil, err
+	}
+	defer closeStore()
 	cfg.AdminSecret = "bench"
 	cfg.Components = lms.RunChecker
 	cfg.CheckerConfig.AllowPrivate = true

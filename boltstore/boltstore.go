@@ -38,6 +38,9 @@ type Options struct {
 	// in the kernel's page cache and fault back in cheaply). Checked every
 	// 20 ms. Default 32 MiB; negative disables. Linux only.
 	MaxResident int64
+	// BatchDelay is how long concurrent result writes wait to share one
+	// commit (bbolt's MaxBatchDelay). Default 20 ms.
+	BatchDelay time.Duration
 	// NoSync skips fsync after each commit: faster, and a crash may lose the
 	// latest acknowledged writes. For tests and benchmarks only.
 	NoSync bool
@@ -89,6 +92,11 @@ func Open(path string, opt Options) (*Store, error) {
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: init %s: %w", path, err)
+	}
+	if opt.BatchDelay > 0 {
+		db.MaxBatchDelay = opt.BatchDelay
+	} else {
+		db.MaxBatchDelay = 20 * time.Millisecond
 	}
 	s := &Store{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
 	if opt.MaxResident == 0 {
