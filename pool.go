@@ -375,7 +375,7 @@ func (p *checkPool) claimLoop(ctx context.Context, want <-chan struct{}, batch, 
 		case <-t.C:
 		}
 		for {
-			queued, starving := p.load(time.Now())
+			queued, _ := p.load(time.Now())
 			if queued >= maxQueued {
 				break
 			}
@@ -391,7 +391,7 @@ func (p *checkPool) claimLoop(ctx context.Context, want <-chan struct{}, batch, 
 				lastDrained = time.Now()
 				break
 			}
-			if queued, starving = p.load(time.Now()); !starving && queued >= maxQueued/2 {
+			if queued, starving := p.load(time.Now()); !starving && queued >= maxQueued/2 {
 				break
 			}
 		}
@@ -405,12 +405,6 @@ func (p *checkPool) load(now time.Time) (queued int, starving bool) {
 	defer p.mu.Unlock()
 	readyNow := len(p.ready) > 0 && !p.ready[0].at.After(now)
 	return p.queued, len(p.slots) < cap(p.slots) && !readyNow
-}
-
-func (p *checkPool) queuedCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.queued
 }
 
 // claim fetches due links into the host queues and returns how many.
