@@ -276,6 +276,12 @@ func (t *txn) getLink(url string) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link %q: %w", url, err)
 	}
+	// A claimed link's due time is its lease, kept in the small leases
+	// bucket so that a claim does not rewrite the (randomly placed) link
+	// records.
+	if lv := t.b(bLeases).Get([]byte(url)); len(lv) == 8 {
+		l.due = timeFromKey(lv)
+	}
 	return &l, nil
 }
 
@@ -314,7 +320,24 @@ func (t *txn) fixHost(name string) error {
 	return t.b(bHosts).Put(hostKey(name), h.encode())
 }
 
+// setDue moves the link to due in the host's due index and ends a lease;
+// the caller writes the link record.
 func (t *txn) setDue(url string, l *link, due int64) error {
+	if err := t.moveDue(url, l, due); err != nil {
+		return err
+	}
+	return t.b(bLeases).Delete([]byte(url))
+}
+
+// lease moves a claimed link to its lease time without rewriting its record.
+func (t *txn) lease(url string, l *link, until int64) error {
+	if err := t.moveDue(url, l, until); err != nil {
+		return err
+	}
+	return t.b(bLeases).Put([]byte(url), timeKey(until))
+}
+
+func (t *txn) moveDue(url string, l *link, due int64) error {
 	if l.subs > 0 {
 		hd := t.b(bHostDue)
 		if err := hd.Delete(dueKey(l.host, l.due, url)); err != nil {
@@ -527,6 +550,9 @@ func (t *txn) unsubscribe(c *lms.Client, url string) error {
 		if err := t.b(bHostDue).Delete(dueKey(l.host, l.due, url)); err != nil {
 			return err
 		}
+		if err := t.b(bLeases).Delete([]byte(url)); err != nil {
+			return err
+		}
 		t.touched[l.host] = struct{}{}
 	}
 	return t.putLink(url, l)
@@ -714,10 +740,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 				if err != nil {
 					return err
 				}
-				if err := t.setDue(u, l, lease); err != nil {
-					return err
-				}
-				if err := t.putLink(u, l); err != nil {
+				if err := t.lease(u, l, lease); err != nil {
 					return err
 				}
 				out = append(out, l.export(u))

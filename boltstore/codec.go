@@ -23,13 +23,14 @@ const (
 	bPending   = "pending"   // id 0 url → pending record
 	bPendCount = "pendcount" // id → count
 	bCounts    = "counts"    // "total" → counts of subscribed links
+	bLeases    = "leases"    // url → lease due (8), only while a link is claimed
 
 	keySchema = "schema"
 	keyTotal  = "total"
 )
 
 func allBuckets() []string {
-	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts}
+	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.
