@@ -223,6 +223,20 @@ func (s *Server) client(ctx context.Context, args []any, lo, hi int) (string, er
 	return id, nil
 }
 
+// clientURLs authenticates (id, pw, urls) arguments and returns the id and
+// the URL strings.
+func (s *Server) clientURLs(ctx context.Context, args []any) (string, []string, error) {
+	id, err := s.client(ctx, args, 3, 3)
+	if err != nil {
+		return "", nil, err
+	}
+	urls, err := urlList(args, 2)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, urls, nil
+}
+
 func (s *Server) table() map[string]method {
 	return map[string]method{
 		"checkConnection": {"Check credentials; returns the protocol version (2).", "int string string",
@@ -234,11 +248,7 @@ func (s *Server) table() map[string]method {
 			}},
 		"registerURLs": {"Register URLs for the client; returns [url, state, reason] for each already checked URL, in input order.", "array string string array",
 			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 3, 3)
-				if err != nil {
-					return nil, err
-				}
-				urls, err := urlList(a, 2)
+				id, urls, err := s.clientURLs(ctx, a)
 				if err != nil {
 					return nil, err
 				}
@@ -250,11 +260,7 @@ func (s *Server) table() map[string]method {
 			}},
 		"unregisterURLs": {"Unregister URLs for the client; unknown URLs are ignored.", "boolean string string array",
 			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 3, 3)
-				if err != nil {
-					return nil, err
-				}
-				urls, err := urlList(a, 2)
+				id, urls, err := s.clientURLs(ctx, a)
 				if err != nil {
 					return nil, err
 				}
@@ -314,11 +320,7 @@ func (s *Server) table() map[string]method {
 			}},
 		"getURLStates": {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array",
 			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 3, 3)
-				if err != nil {
-					return nil, err
-				}
-				urls, err := urlList(a, 2)
+				id, urls, err := s.clientURLs(ctx, a)
 				if err != nil {
 					return nil, err
 				}
