@@ -425,6 +425,24 @@ func skew() error {
 	if err != nil {
 		return err
 	}
+	if os.Getenv("LMS_BENCH_TIMELINE") != "" {
+		var t0, lastFirst, lastSecond time.Time
+		for h, ts := range reqs {
+			if h == big || len(ts) < 2 {
+				continue
+			}
+			if t0.IsZero() || ts[0].Before(t0) {
+				t0 = ts[0]
+			}
+			if ts[0].After(lastFirst) {
+				lastFirst = ts[0]
+			}
+			if ts[1].After(lastSecond) {
+				lastSecond = ts[1]
+			}
+		}
+		fmt.Printf("small hosts: last first request at %v, last second at %v\n", lastFirst.Sub(t0), lastSecond.Sub(t0))
+	}
 	hostFloor := interval + latency
 	concFloor := 1000 * latency / n
 	bound := max(hostFloor, concFloor)
