@@ -36,6 +36,23 @@ type Callback struct {
 	URL      string
 }
 
+// String names the components, e.g. "checker,notifier".
+func (c Components) String() string {
+	var names []string
+	for _, x := range []struct {
+		c    Components
+		name string
+	}{{RunChecker, "checker"}, {RunNotifier, "notifier"}, {RunSyncer, "syncer"}} {
+		if c&x.c != 0 {
+			names = append(names, x.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
+}
+
 // Notifier delivers state updates to one client (updateManyStates). It
 // returns nil only if the client accepted them.
 type Notifier interface {
