@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/unixnano"
 )
 
 // Bucket names. Keys join parts with a 0 byte, which neither client ids nor
@@ -72,19 +73,9 @@ func dueKey(host string, due int64, url string) []byte {
 
 func readyKey(at int64, host string) []byte { return append(timeKey(at), host...) }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
+func nanos(t time.Time) int64 { return unixnano.From(t) }
 
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return unixnano.To(n) }
 
 func stateByte(s lms.State) byte {
 	for i, v := range lms.States() {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/unixnano"
 )
 
 const degree = 16
@@ -117,19 +118,9 @@ func New() *Store {
 
 var _ lms.Store = (*Store)(nil)
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
+func nanos(t time.Time) int64 { return unixnano.From(t) }
 
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return unixnano.To(n) }
 
 // begin locks the store after checking ctx; callers defer s.mu.Unlock().
 func (s *Store) begin(ctx context.Context) error {
