@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -237,6 +236,23 @@ func (s *Server) clientURLs(ctx context.Context, args []any) (string, []string, 
 	return id, urls, nil
 }
 
+// namedMethod returns the method named by the single argument of the
+// system.method* introspection calls.
+func (s *Server) namedMethod(args []any) (method, error) {
+	if err := want(args, 1, 1); err != nil {
+		return method{}, err
+	}
+	n, err := str(args, 0, "method name")
+	if err != nil {
+		return method{}, err
+	}
+	m, ok := s.methods[n]
+	if !ok {
+		return method{}, fmt.Errorf("%w: %q", errNoMethod, n)
+	}
+	return m, nil
+}
+
 func (s *Server) table() map[string]method {
 	return map[string]method{
 		"checkConnection": {"Check credentials; returns the protocol version (2).", "int string string",
@@ -401,31 +417,17 @@ func (s *Server) table() map[string]method {
 			}},
 		"system.methodHelp": {"Help text of a method.", "string string",
 			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 1, 1); err != nil {
-					return nil, err
-				}
-				n, err := str(a, 0, "method name")
+				m, err := s.namedMethod(a)
 				if err != nil {
 					return nil, err
-				}
-				m, ok := s.methods[n]
-				if !ok {
-					return nil, fmt.Errorf("%w: %q", errNoMethod, n)
 				}
 				return m.help, nil
 			}},
 		"system.methodSignature": {"Signature of a method: return type, then argument types.", "array string",
 			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 1, 1); err != nil {
-					return nil, err
-				}
-				n, err := str(a, 0, "method name")
+				m, err := s.namedMethod(a)
 				if err != nil {
 					return nil, err
-				}
-				m, ok := s.methods[n]
-				if !ok {
-					return nil, fmt.Errorf("%w: %q", errNoMethod, n)
 				}
 				return []any{strings.Fields(m.signature)}, nil
 			}},
@@ -519,6 +521,3 @@ func clientStruct(c lms.Client) Struct {
 	}
 	return s
 }
-
-// drain is used by tests and the callback client to discard bodies.
-func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 1<<20)) }
