@@ -3,6 +3,7 @@ package lms_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -80,4 +81,84 @@ func TestPoolVirtualTime(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPoolRedirectHopOrder checks, on virtual time, when a redirect hop gets
+// its request slot back: after the new checks that are ready (each of them
+// may redirect too), unless its host has more links waiting or it has
+// waited five seconds.
+func TestPoolRedirectHopOrder(t *testing.T) {
+	cases := []struct {
+		name    string
+		fresh   int  // single-link hosts besides the redirecting one
+		sibling bool // the redirecting host has a second link
+		// the hop must start within [lo, hi] seconds of the first request
+		lo, hi float64
+	}{
+		{"new checks first", 20, false, 2.0, 2.2},
+		{"host has links waiting", 20, true, 1.1, 1.25},
+		{"waited long enough", 100, false, 6.1, 6.3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var hopAt time.Time
+				var starts []time.Time
+				checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+					mu.Lock()
+					starts = append(starts, time.Now())
+					mu.Unlock()
+					time.Sleep(100 * time.Millisecond)
+					if strings.HasSuffix(u, "/moved") {
+						// The answer is a 301 to the same host: the hop is
+						// paced like any request (see HTTPChecker).
+						pacer, host := lms.PacerFromContext(ctx), lms.HostKey(u)
+						pacer.Done(host)
+						if err := pacer.Wait(ctx, host); err != nil {
+							return lms.Result{State: lms.StateTemporary, Reason: err.Error()}
+						}
+						mu.Lock()
+						hopAt = time.Now()
+						mu.Unlock()
+						time.Sleep(100 * time.Millisecond)
+					}
+					return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
+				})
+				e, err := lms.New(memstore.New(), lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker, Concurrency: 1, HostInterval: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				urls := []string{"http://a.example/moved"}
+				if tc.sibling {
+					urls = append(urls, "http://a.example/other")
+				}
+				register(t, e, "a", urls)
+				time.Sleep(time.Millisecond)
+				var fresh []string
+				for i := range tc.fresh {
+					fresh = append(fresh, fmt.Sprintf("http://host%d.example/", i))
+				}
+				register(t, e, "b", fresh)
+				start := time.Now()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error)
+				go func() { done <- e.Run(ctx) }()
+				time.Sleep(time.Duration(tc.fresh+10) * 150 * time.Millisecond)
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				if hopAt.IsZero() {
+					t.Fatal("the redirect was never followed")
+				}
+				if got := hopAt.Sub(start).Seconds(); got < tc.lo || got > tc.hi {
+					t.Errorf("hop after %.2f s, want %.1f–%.1f s", got, tc.lo, tc.hi)
+				}
+				if want := len(urls) + tc.fresh; len(starts) != want {
+					t.Errorf("%d checks, want %d", len(starts), want)
+				}
+			})
+		})
+	}
 }
