@@ -94,7 +94,10 @@ type ScheduleStore interface {
 	// and not deferred), at most PerHost links each, so one host with many
 	// due links cannot hide the others. Claimed links have NextDue moved to
 	// now+Lease. Its cost is O(log n) per returned link, never a scan of all
-	// links. Links no client subscribes to are never handed out.
+	// links. Links no client subscribes to are never handed out. Claimed
+	// links carry URL, Host, State, Failures and NextDue (the lease), what
+	// the checker needs; a store may leave the other fields zero so that a
+	// claim need not read every link's full record.
 	ClaimDue(ctx context.Context, now time.Time, opt ClaimOptions) ([]Link, error)
 	// RecordResults stores check results in one atomic step: each link's
 	// result fields and next due time, and, for every client subscribed to a

@@ -361,11 +361,17 @@ func (t *txn) setDue(url string, l *link, due int64) error {
 	return t.b(bLeases).Delete([]byte(url))
 }
 
-// lease moves a claimed link to its lease time without rewriting its record.
-func (t *txn) lease(url string, l *link, until int64) error {
-	if err := t.moveDue(url, l, until); err != nil {
+// lease moves a claimed link, found in the due index at key with value
+// val, to its lease time without reading or rewriting its record.
+func (t *txn) lease(host string, key, val []byte, url string, until int64) error {
+	hd := t.b(bHostDue)
+	if err := hd.Delete(key); err != nil {
 		return err
 	}
+	if err := hd.Put(dueKey(host, until, url), val); err != nil {
+		return err
+	}
+	t.touched[host] = struct{}{}
 	return t.b(bLeases).Put([]byte(url), timeKey(until))
 }
 
@@ -375,7 +381,7 @@ func (t *txn) moveDue(url string, l *link, due int64) error {
 		if err := hd.Delete(dueKey(l.host, l.due, url)); err != nil {
 			return err
 		}
-		if err := hd.Put(dueKey(l.host, due, url), mark()); err != nil {
+		if err := hd.Put(dueKey(l.host, due, url), dueValue(l)); err != nil {
 			return err
 		}
 		t.touched[l.host] = struct{}{}
@@ -542,7 +548,7 @@ func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
 			return false, err
 		}
 		g.Add(l.state, 1)
-		if err := t.b(bHostDue).Put(dueKey(l.host, l.due, url), mark()); err != nil {
+		if err := t.b(bHostDue).Put(dueKey(l.host, l.due, url), dueValue(l)); err != nil {
 			return false, err
 		}
 		t.touched[l.host] = struct{}{}
@@ -759,30 +765,40 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 				break
 			}
 			pre := prefix(h)
-			var urls []string
+			// Keys and values are copied: the loop below changes the index.
+			type entry struct{ key, val []byte }
+			var due []entry
 			dc := t.b(bHostDue).Cursor()
-			for k, _ := dc.Seek(pre); k != nil && bytes.HasPrefix(k, pre) && len(urls) < opt.PerHost && len(out)+len(urls) < opt.Limit; k, _ = dc.Next() {
+			for k, v := dc.Seek(pre); k != nil && bytes.HasPrefix(k, pre) && len(due) < opt.PerHost && len(out)+len(due) < opt.Limit; k, v = dc.Next() {
 				if timeFromKey(k[len(pre):len(pre)+8]) > n {
 					break
 				}
-				urls = append(urls, string(k[len(pre)+8:]))
+				due = append(due, entry{bytes.Clone(k), bytes.Clone(v)})
 			}
-			for _, u := range urls {
-				l, err := t.getLink(u)
-				if err != nil {
+			for _, e := range due {
+				u := string(e.key[len(pre)+8:])
+				state, failures, ok := decodeDueValue(e.val)
+				if !ok { // written before the index carried the snapshot
+					l, err := t.getLink(u)
+					if err != nil {
+						return err
+					}
+					if l == nil {
+						return fmt.Errorf("due link %q has no record: %w", u, errCorrupt)
+					}
+					state, failures, e.val = l.state, l.failures, dueValue(l)
+				}
+				if err := t.lease(h, e.key, e.val, u, lease); err != nil {
 					return err
 				}
-				if err := t.lease(u, l, lease); err != nil {
-					return err
-				}
-				out = append(out, l.export(u))
+				out = append(out, lms.Link{URL: u, Host: h, State: state, Failures: int(failures), NextDue: fromNanos(lease)})
 			}
 			if h != "" && opt.HostGap > 0 {
 				hr, err := t.getHost(h)
 				if err != nil {
 					return err
 				}
-				hr.notBefore = max(hr.notBefore, nanos(now.Add(time.Duration(max(len(urls)-1, 1))*opt.HostGap)))
+				hr.notBefore = max(hr.notBefore, nanos(now.Add(time.Duration(max(len(due)-1, 1))*opt.HostGap)))
 				if err := t.b(bHosts).Put(hostKey(h), hr.encode()); err != nil {
 					return err
 				}

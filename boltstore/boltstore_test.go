@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
@@ -62,6 +64,42 @@ func TestReopenKeepsEverything(t *testing.T) {
 	claimed, err := s.ClaimDue(ctx, now.Add(30*time.Minute), lms.ClaimOptions{Limit: 10, PerHost: 2, Lease: time.Minute})
 	require.NoError(t, err)
 	require.Empty(t, claimed, "the deferral of y.example and the due time of x must survive the restart")
+}
+
+// TestClaimWithoutSnapshot opens a file whose due index predates the
+// schedule snapshot in its values: claims read the link records instead.
+func TestClaimWithoutSnapshot(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lms.db")
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	s := open(t, path)
+	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a"}))
+	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/"}, now)
+	require.NoError(t, err)
+	require.NoError(t, s.RecordResults(ctx, []lms.Record{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour), Failures: 2,
+		Result: lms.Result{State: lms.StateTemporary, Reason: "Service Unavailable", Code: 503}}}))
+	require.NoError(t, s.Close())
+
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("hostdue"))
+		var keys [][]byte
+		require.NoError(t, b.ForEach(func(k, _ []byte) error { keys = append(keys, bytes.Clone(k)); return nil }))
+		require.Len(t, keys, 1)
+		return b.Put(keys[0], []byte{1}) // the old index value
+	}))
+	require.NoError(t, db.Close())
+
+	s = open(t, path)
+	defer s.Close()
+	for i := range 2 { // the second claim finds the value the first rewrote
+		ls, err := s.ClaimDue(ctx, now.Add(time.Duration(i+1)*time.Hour), lms.ClaimOptions{Limit: 10, PerHost: 2, Lease: time.Minute})
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		require.Equal(t, lms.StateTemporary, ls[0].State)
+		require.Equal(t, 2, ls[0].Failures)
+	}
 }
 
 func TestSecondOpenFailsClearly(t *testing.T) {

@@ -18,7 +18,7 @@ const (
 	bLinks     = "links"     // url → link record
 	bSubs      = "subs"      // id 0 url → ""
 	bLinkSubs  = "linksubs"  // url 0 id → ""
-	bHostDue   = "hostdue"   // host 0 due(8) url → "" (subscribed links)
+	bHostDue   = "hostdue"   // host 0 due(8) url → dueValue (subscribed links)
 	bHosts     = "hosts"     // host → host record
 	bReady     = "ready"     // readyAt(8) host → ""
 	bPending   = "pending"   // id 0 url → pending record
@@ -69,6 +69,26 @@ func dueKey(host string, due int64, url string) []byte {
 	k = append(k, 0)
 	k = append(k, timeKey(due)...)
 	return append(k, url...)
+}
+
+// dueVersion marks a hostdue value that carries the link's schedule
+// snapshot (state and failures), so that a claim reads no link record.
+// Files written before it hold mark() there.
+const dueVersion = 2
+
+func dueValue(l *link) []byte {
+	return binary.AppendVarint([]byte{dueVersion, stateByte(l.state)}, l.failures)
+}
+
+func decodeDueValue(v []byte) (state lms.State, failures int64, ok bool) {
+	if len(v) < 3 || v[0] != dueVersion {
+		return "", 0, false
+	}
+	f, n := binary.Varint(v[2:])
+	if n <= 0 {
+		return "", 0, false
+	}
+	return byteState(v[1]), f, true
 }
 
 func readyKey(at int64, host string) []byte { return append(timeKey(at), host...) }

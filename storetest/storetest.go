@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ClientLinksPaging", testPaging},
 		{"ClaimDue", testClaimDue},
 		{"ClaimLease", testClaimLease},
+		{"ClaimSnapshot", testClaimSnapshot},
 		{"ClaimFairness", testClaimFairness},
 		{"ClaimHostGap", testClaimHostGap},
 		{"DeferHost", testDeferHost},
@@ -406,6 +407,36 @@ func testClaimDue(t *testing.T, s lms.Store) {
 	}
 	if _, err := s.ClaimDue(ctx(), t0, lms.ClaimOptions{}); !errors.Is(err, lms.ErrInvalid) {
 		t.Errorf("ClaimDue with zero options = %v, want ErrInvalid", err)
+	}
+}
+
+// testClaimSnapshot: a claimed link carries what the checker's policy needs,
+// as of the last recorded result.
+func testClaimSnapshot(t *testing.T, s lms.Store) {
+	mustClient(t, s, "a")
+	mustSubscribe(t, s, "a", "http://a.example/1", "http://b.example/1")
+	got := claim(t, s, t0, 10, 5)
+	if len(got) != 2 {
+		t.Fatalf("claimed %d links, want 2", len(got))
+	}
+	for _, l := range got {
+		if l.State != lms.StateUnknown || l.Failures != 0 || l.Host != HostOf(l.URL) {
+			t.Errorf("new link claimed as %+v, want state unknown, no failures, host %s", l, HostOf(l.URL))
+		}
+	}
+	rec := result("http://a.example/1", lms.StateTemporary, "Internal Server Error", t0.Add(time.Hour))
+	rec.Failures = 3
+	record(t, s, rec, result("http://b.example/1", lms.StateOK, "OK", t0.Add(time.Hour)))
+	again := claim(t, s, t0.Add(time.Hour), 10, 5)
+	byURL := map[string]lms.Link{}
+	for _, l := range again {
+		byURL[l.URL] = l
+	}
+	if l := byURL["http://a.example/1"]; l.State != lms.StateTemporary || l.Failures != 3 {
+		t.Errorf("claimed a.example as %s with %d failures, want temporary with 3", l.State, l.Failures)
+	}
+	if l := byURL["http://b.example/1"]; l.State != lms.StateOK || l.Failures != 0 {
+		t.Errorf("claimed b.example as %s with %d failures, want ok with 0", l.State, l.Failures)
 	}
 }
 
