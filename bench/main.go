@@ -325,7 +325,7 @@ func checkRun(cfg lms.Config, urls []string, count func(string) bool, want int) 
 	used := now()
 	cancel()
 	<-done
-	return end.Sub(start.at), usage{cpu: used.cpu - start.cpu}, e, nil
+	return end.Sub(start.at), usage{cpu: used.cpu - start.cpu, at: start.at}, e, nil
 }
 
 // ---- workload 1: politeness and efficiency ----
@@ -427,31 +427,36 @@ func skew() error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("LMS_BENCH_TIMELINE") != "" {
-		var t0, lastFirst, lastSecond time.Time
-		for h, ts := range reqs {
-			if h == big || len(ts) < 2 {
-				continue
-			}
-			if t0.IsZero() || ts[0].Before(t0) {
-				t0 = ts[0]
-			}
-			if ts[0].After(lastFirst) {
-				lastFirst = ts[0]
-			}
-			if ts[1].After(lastSecond) {
-				lastSecond = ts[1]
-			}
+	// As the farm sees it: from the first request to a small host to the
+	// last one.
+	var t0, lastFirst, lastSecond time.Time
+	for h, ts := range reqs {
+		if h == big || len(ts) < 2 {
+			continue
 		}
-		fmt.Printf("small hosts: last first request at %v, last second at %v\n", lastFirst.Sub(t0), lastSecond.Sub(t0))
+		if t0.IsZero() || ts[0].Before(t0) {
+			t0 = ts[0]
+		}
+		if ts[0].After(lastFirst) {
+			lastFirst = ts[0]
+		}
+		if ts[1].After(lastSecond) {
+			lastSecond = ts[1]
+		}
+	}
+	if os.Getenv("LMS_BENCH_TIMELINE") != "" {
+		fmt.Printf("small hosts: first request %v after the engine started, last first request at %v, last second at %v\n",
+			t0.Sub(u.at), lastFirst.Sub(t0), lastSecond.Sub(t0))
 	}
 	hostFloor := interval + latency
 	concFloor := 1000 * latency / n
 	bound := max(hostFloor, concFloor)
 	viol, _ := violations(reqs, interval)
 	fmt.Printf("## Workload 2: skew — one host with 5,000 URLs and 500 hosts with 2 URLs each, %v latency\n", latency)
-	fmt.Printf("| small hosts done | bound | ratio (target ≤ 1.5) | big host requests meanwhile | violations | CPU |\n|---|---|---|---|---|---|\n")
-	fmt.Printf("| %.2f s | %.2f s | %.2f | %d | %d | %.2f s |\n\n", elapsed.Seconds(), bound.Seconds(), elapsed.Seconds()/bound.Seconds(), len(reqs[big]), viol, u.cpu.Seconds())
+	fmt.Printf("| small hosts done | bound | ratio (target ≤ 1.5) | as the farm sees it (first to last request) | big host requests meanwhile | violations | CPU |\n|---|---|---|---|---|---|---|\n")
+	farmSpan := lastSecond.Sub(t0)
+	fmt.Printf("| %.2f s | %.2f s | %.2f | %.3f s = %.2f × bound | %d | %d | %.2f s |\n\n", elapsed.Seconds(), bound.Seconds(), elapsed.Seconds()/bound.Seconds(),
+		farmSpan.Seconds(), farmSpan.Seconds()/bound.Seconds(), len(reqs[big]), viol, u.cpu.Seconds())
 	return nil
 }
 
