@@ -471,8 +471,12 @@ func (e *Engine) callback(c Client) (Callback, error) {
 func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []string) ([]Update, error) {
 	valid := ValidateURLs(urls)
 	if len(valid) > 0 {
-		if _, err := e.store.Subscribe(ctx, clientID, valid, e.now()); err != nil {
+		added, err := e.store.Subscribe(ctx, clientID, valid, e.now())
+		if err != nil {
 			return nil, fmt.Errorf("lms: register URLs: %w", err)
+		}
+		if added > 0 {
+			e.pool.linksAdded() // checked within milliseconds, not at the next poll
 		}
 	} else if _, err := e.store.GetClient(ctx, clientID); err != nil {
 		return nil, fmt.Errorf("lms: register URLs: %w", err)

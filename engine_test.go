@@ -409,3 +409,22 @@ func TestHostBackoffAfter429(t *testing.T) {
 	require.Equal(t, lms.StateUnknown, ls[1].State)
 	require.True(t, ls[1].NextDue.After(time.Now().Add(time.Second)), "the rest of the host's links wait for the back-off")
 }
+
+// TestNewLinksCheckedWithoutWaitingForThePoll registers links into a running
+// engine whose poll is a quarter of an hour: they are checked at once.
+func TestNewLinksCheckedWithoutWaitingForThePoll(t *testing.T) {
+	var checked atomic.Int64
+	checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+		checked.Add(1)
+		return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
+	})
+	st := memstore.New()
+	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker,
+		ClaimPoll: 15 * time.Minute, HostInterval: time.Hour})
+	require.NoError(t, err)
+	stop := runEngine(t, e)
+	defer stop()
+	time.Sleep(50 * time.Millisecond) // the first claim found nothing
+	register(t, e, "a", []string{"http://a.example/", "http://b.example/"})
+	waitFor(t, 5*time.Second, "both links checked", func() bool { return checked.Load() == 2 })
+}

@@ -244,7 +244,9 @@ type checkPool struct {
 	queued   int
 	inflight int        // checks in progress, waiting or not
 	hops     []*hopWait // ready redirect hops waiting for a slot, oldest first
-	wake     chan struct{}
+
+	added chan struct{} // links were subscribed: claim without waiting for the poll
+	wake  chan struct{}
 }
 
 // hopPacer is the Pacer checks see: it releases the check's request slot
@@ -332,6 +334,15 @@ func newCheckPool(e *Engine) *checkPool {
 		slots:  make(chan struct{}, e.cfg.Concurrency),
 		queues: make(map[string]*hostQueue),
 		wake:   make(chan struct{}, 1),
+		added:  make(chan struct{}, 1),
+	}
+}
+
+// linksAdded tells the claimer that new links may be due now.
+func (p *checkPool) linksAdded() {
+	select {
+	case p.added <- struct{}{}:
+	default:
 	}
 }
 
@@ -408,9 +419,10 @@ func (p *checkPool) run(ctx context.Context) error {
 	}
 }
 
-// claimLoop fetches due links when the dispatcher wants them, and every
-// poll. After a claim that drained the store it waits for the next poll
-// rather than asking the store again at once.
+// claimLoop fetches due links when the dispatcher wants them, when links
+// were added, and every poll. After a claim that drained the store it waits
+// for the next poll (or new links) rather than asking the store again at
+// once.
 func (p *checkPool) claimLoop(ctx context.Context, want <-chan struct{}, batch, maxQueued int, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -423,6 +435,7 @@ func (p *checkPool) claimLoop(ctx context.Context, want <-chan struct{}, batch, 
 			if time.Since(lastDrained) < poll {
 				continue
 			}
+		case <-p.added:
 		case <-t.C:
 		}
 		for {

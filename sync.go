@@ -90,6 +90,9 @@ func (e *Engine) sync(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("lms: sync %q: %w", id, err)
 	}
+	if added > 0 {
+		e.pool.linksAdded()
+	}
 	pushed := 0
 	after := ""
 	for {
