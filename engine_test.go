@@ -71,7 +71,7 @@ func unchecked(t *testing.T, s lms.Store) int {
 }
 
 func TestPoolPolitenessAndConcurrency(t *testing.T) {
-	f, err := farm.Start(5, farm.Options{Latency: 30 * time.Millisecond, FirstAddr: 10})
+	f, err := farm.Start(5, farm.Options{Latency: 30 * time.Millisecond, FirstAddr: 10, FTP: 2})
 	require.NoError(t, err)
 	defer f.Close()
 	var urls []string
@@ -79,6 +79,9 @@ func TestPoolPolitenessAndConcurrency(t *testing.T) {
 		for i := range 6 {
 			urls = append(urls, fmt.Sprintf("%s/%d/page%d", h.Base, []int{200, 404, 500, 301, 200, 200}[i], i))
 		}
+	}
+	for _, h := range f.FTPHosts {
+		urls = append(urls, h.Base+"/200/p0", h.Base+"/200/p1", h.Base+"/404/p2")
 	}
 	st := memstore.New()
 	interval := 200 * time.Millisecond
@@ -98,6 +101,9 @@ func TestPoolPolitenessAndConcurrency(t *testing.T) {
 	require.NoError(t, err)
 	for _, l := range ls {
 		switch {
+		case strings.HasPrefix(l.URL, "ftp:") && strings.Contains(l.URL, "/404/"):
+			require.Equal(t, lms.StateUnavailable, l.State, l.URL)
+			require.Equal(t, 550, l.Code, l.Reason)
 		case strings.Contains(l.URL, "/404/"):
 			require.Equal(t, lms.StateUnavailable, l.State, l.URL)
 		case strings.Contains(l.URL, "/500/"):

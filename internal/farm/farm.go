@@ -5,9 +5,13 @@
 //
 // A request's path chooses the answer: /<code>/anything answers <code>
 // (3xx redirect to /200/ on the same host); any other path answers 200.
+//
+// A farm can also run FTP hosts (anonymous login, MLST). Each session is one
+// recorded request; /200/p0 … /200/p999 exist, anything else answers 550.
 package farm
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +22,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/spf13/afero"
 )
 
 // Options configure a farm.
@@ -26,22 +33,33 @@ type Options struct {
 	Latency time.Duration
 	// FirstAddr is the index of the first address (0 → 127.0.0.2).
 	FirstAddr int
+	// FTP is the number of FTP hosts, on the addresses after the HTTP hosts.
+	FTP int
 }
 
 // Farm is a set of running hosts.
 type Farm struct {
 	opt      Options
-	Hosts    []*Host
+	Hosts    []*Host // HTTP hosts
+	FTPHosts []*Host
 	inflight atomic.Int64
 	peak     atomic.Int64
 	total    atomic.Int64
+	sessions sync.Map // session → end of its request
+}
+
+// session identifies an FTP session (ids count per server).
+type session struct {
+	h  *Host
+	id uint32
 }
 
 // Host is one loopback host.
 type Host struct {
 	IP   string
-	Base string // http://ip:port
+	Base string // http://ip:port or ftp://ip:port
 	srv  *http.Server
+	ftp  *ftpserver.FtpServer
 	ln   net.Listener
 
 	mu   sync.Mutex
@@ -72,24 +90,90 @@ func Start(n int, opt Options) (*Farm, error) {
 		f.Hosts = append(f.Hosts, h)
 		go func() { _ = h.srv.Serve(ln) }()
 	}
+	if opt.FTP > 0 {
+		fs := afero.NewMemMapFs()
+		for i := range 1000 {
+			if err := afero.WriteFile(fs, fmt.Sprintf("/200/p%d", i), []byte("farm\n"), 0o644); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("farm: %w", err)
+			}
+		}
+		for i := range opt.FTP {
+			ip := Addr(opt.FirstAddr + n + i)
+			ln, err := net.Listen("tcp", ip+":0")
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("farm: listen on %s: %w", ip, err)
+			}
+			h := &Host{IP: ip, Base: "ftp://" + ln.Addr().String(), ln: ln}
+			h.ftp = ftpserver.NewFtpServer(&ftpDriver{f: f, h: h, fs: afero.NewReadOnlyFs(fs)})
+			if err := h.ftp.Listen(); err != nil {
+				_ = ln.Close()
+				f.Close()
+				return nil, fmt.Errorf("farm: FTP on %s: %w", ip, err)
+			}
+			f.FTPHosts = append(f.FTPHosts, h)
+			go func() { _ = h.ftp.Serve() }()
+		}
+	}
 	return f, nil
 }
 
+// record notes a request and returns the function that ends it.
+func (f *Farm) record(h *Host, path string) (done func()) {
+	h.mu.Lock()
+	h.reqs = append(h.reqs, Request{At: time.Now(), Path: path})
+	h.mu.Unlock()
+	f.total.Add(1)
+	n := f.inflight.Add(1)
+	for {
+		p := f.peak.Load()
+		if n <= p || f.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	return func() { f.inflight.Add(-1) }
+}
+
+// ftpDriver serves the farm's read-only tree to anonymous users; every
+// session is one request, answered after the farm's latency.
+type ftpDriver struct {
+	f  *Farm
+	h  *Host
+	fs afero.Fs
+}
+
+func (d *ftpDriver) GetSettings() (*ftpserver.Settings, error) {
+	return &ftpserver.Settings{Listener: d.h.ln, ConnectionTimeout: 5, IdleTimeout: 10}, nil
+}
+
+func (d *ftpDriver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	done := d.f.record(d.h, "")
+	d.f.sessions.Store(session{d.h, cc.ID()}, done)
+	if d.f.opt.Latency > 0 {
+		time.Sleep(d.f.opt.Latency)
+	}
+	return "lms farm", nil
+}
+
+func (d *ftpDriver) ClientDisconnected(cc ftpserver.ClientContext) {
+	if done, ok := d.f.sessions.LoadAndDelete(session{d.h, cc.ID()}); ok {
+		done.(func())()
+	}
+}
+
+func (d *ftpDriver) AuthUser(_ ftpserver.ClientContext, user, _ string) (ftpserver.ClientDriver, error) {
+	if user != "anonymous" && user != "ftp" {
+		return nil, errors.New("anonymous only")
+	}
+	return d.fs, nil
+}
+
+func (d *ftpDriver) GetTLSConfig() (*tls.Config, error) { return nil, errors.New("no TLS") }
+
 func (f *Farm) handler(h *Host) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now()
-		h.mu.Lock()
-		h.reqs = append(h.reqs, Request{At: now, Path: r.URL.Path})
-		h.mu.Unlock()
-		f.total.Add(1)
-		n := f.inflight.Add(1)
-		for {
-			p := f.peak.Load()
-			if n <= p || f.peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-		defer f.inflight.Add(-1)
+		defer f.record(h, r.URL.Path)()
 		if f.opt.Latency > 0 {
 			time.Sleep(f.opt.Latency)
 		}
@@ -111,6 +195,9 @@ func (f *Farm) handler(h *Host) http.Handler {
 func (f *Farm) Close() {
 	for _, h := range f.Hosts {
 		_ = h.srv.Close()
+	}
+	for _, h := range f.FTPHosts {
+		_ = h.ftp.Stop()
 	}
 }
 
@@ -137,7 +224,7 @@ type Politeness struct {
 // Politeness measures the gaps against interval.
 func (f *Farm) Politeness(interval time.Duration) Politeness {
 	p := Politeness{MinGap: time.Duration(1<<63 - 1)}
-	for _, h := range f.Hosts {
+	for _, h := range slices.Concat(f.Hosts, f.FTPHosts) {
 		rs := h.Requests()
 		for i := 1; i < len(rs); i++ {
 			g := rs[i].At.Sub(rs[i-1].At)
