@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,25 +149,49 @@ func (d *ftpDriver) GetSettings() (*ftpserver.Settings, error) {
 }
 
 func (d *ftpDriver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
-	done := d.f.record(d.h, "")
-	d.f.sessions.Store(session{d.h, cc.ID()}, done)
+	d.f.sessions.Store(session{d.h, cc.ID()}, sync.OnceFunc(d.f.record(d.h, "")))
 	if d.f.opt.Latency > 0 {
 		time.Sleep(d.f.opt.Latency)
 	}
 	return "lms farm", nil
 }
 
-func (d *ftpDriver) ClientDisconnected(cc ftpserver.ClientContext) {
-	if done, ok := d.f.sessions.LoadAndDelete(session{d.h, cc.ID()}); ok {
+// end ends the session's request (once): when the session looks up a file
+// (its answer) or disconnects. The server notices a disconnect only after
+// the client has moved on, so counting until then would overstate how many
+// requests were in flight.
+func (d *ftpDriver) end(cc ftpserver.ClientContext) {
+	if done, ok := d.f.sessions.Load(session{d.h, cc.ID()}); ok {
 		done.(func())()
 	}
 }
 
-func (d *ftpDriver) AuthUser(_ ftpserver.ClientContext, user, _ string) (ftpserver.ClientDriver, error) {
+func (d *ftpDriver) ClientDisconnected(cc ftpserver.ClientContext) {
+	d.end(cc)
+	d.f.sessions.Delete(session{d.h, cc.ID()})
+}
+
+func (d *ftpDriver) AuthUser(cc ftpserver.ClientContext, user, _ string) (ftpserver.ClientDriver, error) {
 	if user != "anonymous" && user != "ftp" {
 		return nil, errors.New("anonymous only")
 	}
-	return d.fs, nil
+	return answeringFs{Fs: d.fs, answer: func() { d.end(cc) }}, nil
+}
+
+// answeringFs ends the session's request at its first lookup.
+type answeringFs struct {
+	afero.Fs
+	answer func()
+}
+
+func (a answeringFs) Stat(name string) (os.FileInfo, error) {
+	a.answer()
+	return a.Fs.Stat(name)
+}
+
+func (a answeringFs) Open(name string) (afero.File, error) {
+	a.answer()
+	return a.Fs.Open(name)
 }
 
 func (d *ftpDriver) GetTLSConfig() (*tls.Config, error) { return nil, errors.New("no TLS") }
