@@ -62,31 +62,36 @@ func Subscribe(b *testing.B, open func(b *testing.B) lms.Store, total int) {
 	}
 }
 
-// ClaimDue measures handing out 1,000 due links with total links stored
-// (all due): its cost must not grow with total. Between timed claims the
+// ClaimDue measures handing out due links with total links stored (all
+// due), 100 per call (the checker pool's batch with default settings) and
+// 1,000: its cost must not grow with total. Between timed claims the
 // claimed links are handed back (untimed), as a checker's results would,
 // so that the store is in its steady state: a few thousand leases at most.
 func ClaimDue(b *testing.B, s lms.Store) {
 	ctx := context.Background()
 	now := t0.Add(time.Hour)
-	for b.Loop() {
-		now = now.Add(time.Second)
-		ls, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1000, PerHost: 3, Lease: time.Minute})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(ls) != 1000 {
-			b.Fatalf("claimed %d links, want 1000", len(ls))
-		}
-		b.StopTimer()
-		recs := make([]lms.Record, len(ls))
-		for i, l := range ls {
-			recs[i] = lms.Record{URL: l.URL, Hold: true, NextDue: now}
-		}
-		if err := s.RecordResults(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+	for _, limit := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			for b.Loop() {
+				now = now.Add(time.Second)
+				ls, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: limit, PerHost: 3, Lease: time.Minute})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(ls) != limit {
+					b.Fatalf("claimed %d links, want %d", len(ls), limit)
+				}
+				b.StopTimer()
+				recs := make([]lms.Record, len(ls))
+				for i, l := range ls {
+					recs[i] = lms.Record{URL: l.URL, Hold: true, NextDue: now}
+				}
+				if err := s.RecordResults(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
 	}
 }
 
