@@ -83,13 +83,17 @@ func Open(path string, opt Options) (*Store, error) {
 			}
 		}
 		meta := tx.Bucket([]byte(bMeta))
-		switch v := meta.Get([]byte(keySchema)); {
-		case v == nil:
-			return meta.Put([]byte(keySchema), []byte(schemaVersion))
-		case string(v) != schemaVersion:
+		v := meta.Get([]byte(keySchema))
+		if v != nil && string(v) != "1" && string(v) != schemaVersion {
 			return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
 		}
-		return nil
+		// Leases belong to the process that held the file before: its
+		// claimed links are due again at once.
+		old := string(v) == "1"
+		if err := run(tx, nil, func(t *txn) error { return t.releaseLeases(old) }); err != nil {
+			return err
+		}
+		return meta.Put([]byte(keySchema), []byte(schemaVersion))
 	})
 	if err != nil {
 		_ = db.Close()
@@ -330,13 +334,69 @@ func (t *txn) getLink(url string) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link %q: %w", url, err)
 	}
-	// A claimed link's due time is its lease, kept in the small leases
-	// bucket so that a claim does not rewrite the (randomly placed) link
-	// records.
+	// A claim leaves the link record and its due-index entry alone and
+	// notes the lease in the small leases bucket.
 	if lv := t.b(bLeases).Get([]byte(url)); len(lv) == 8 {
-		l.due = timeFromKey(lv)
+		l.lease = timeFromKey(lv)
 	}
 	return &l, nil
+}
+
+// leased reports whether the link is claimed.
+func (t *txn) leased(url []byte) bool { return t.b(bLeases).Get(url) != nil }
+
+// endLease ends the link's lease, if any.
+func (t *txn) endLease(url string, l *link) error {
+	if l.lease == 0 {
+		return nil
+	}
+	if err := t.b(bLeases).Delete([]byte(url)); err != nil {
+		return err
+	}
+	if err := t.b(bLeaseExp).Delete(append(timeKey(l.lease), url...)); err != nil {
+		return err
+	}
+	l.lease = 0
+	return nil
+}
+
+// releaseLeases ends every lease. Version 1 files (old) moved a claimed
+// link's due-index entry to its lease time; the link record kept the due
+// time, and the entry goes back there.
+func (t *txn) releaseLeases(old bool) error {
+	var urls []string
+	if err := t.b(bLeases).ForEach(func(k, _ []byte) error {
+		urls = append(urls, string(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, u := range urls {
+		l, err := t.getLink(u)
+		if err != nil {
+			return err
+		}
+		if l == nil {
+			if err := t.b(bLeases).Delete([]byte(u)); err != nil {
+				return err
+			}
+			continue
+		}
+		if old && l.subs > 0 {
+			hd := t.b(bHostDue)
+			if err := hd.Delete(dueKey(l.host, l.lease, u)); err != nil {
+				return err
+			}
+			if err := hd.Put(dueKey(l.host, l.due, u), dueValue(l)); err != nil {
+				return err
+			}
+		}
+		if err := t.endLease(u, l); err != nil {
+			return err
+		}
+		t.touched[l.host] = struct{}{}
+	}
+	return nil
 }
 
 func (t *txn) putLink(url string, l *link) error { return t.b(bLinks).Put([]byte(url), l.encode()) }
@@ -363,13 +423,21 @@ func (t *txn) fixHost(name string) error {
 		}
 		h.inReady = false
 	}
+	// The host is ready at its first link that is not claimed; claimed ones
+	// (the first few) come back through a result or the expiry of their
+	// lease.
 	p := prefix(name)
-	if k, _ := t.b(bHostDue).Cursor().Seek(p); k != nil && bytes.HasPrefix(k, p) {
+	c := t.b(bHostDue).Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		if t.leased(k[len(p)+8:]) {
+			continue
+		}
 		due := timeFromKey(k[len(p) : len(p)+8])
 		h.readyAt, h.inReady = max(due, h.notBefore), true
 		if err := ready.Put(readyKey(h.readyAt, name), mark()); err != nil {
 			return err
 		}
+		break
 	}
 	return t.b(bHosts).Put(hostKey(name), h.encode())
 }
@@ -380,21 +448,50 @@ func (t *txn) setDue(url string, l *link, due int64) error {
 	if err := t.moveDue(url, l, due); err != nil {
 		return err
 	}
-	return t.b(bLeases).Delete([]byte(url))
+	return t.endLease(url, l)
 }
 
-// lease moves a claimed link, found in the due index at key with value
-// val, to its lease time without reading or rewriting its record.
-func (t *txn) lease(host string, key, val []byte, url string, until int64) error {
-	hd := t.b(bHostDue)
-	if err := hd.Delete(key); err != nil {
-		return err
-	}
-	if err := hd.Put(dueKey(host, until, url), val); err != nil {
+// lease claims a link until until. Its record and its due-index entry stay
+// as they are: a claim neither reads nor rewrites pages spread over the
+// file, only the small leases buckets.
+func (t *txn) lease(host, url string, until int64) error {
+	if err := t.b(bLeases).Put([]byte(url), timeKey(until)); err != nil {
 		return err
 	}
 	t.touched[host] = struct{}{}
-	return t.b(bLeases).Put([]byte(url), timeKey(until))
+	return t.b(bLeaseExp).Put(append(timeKey(until), url...), append([]byte{1}, host...))
+}
+
+// reapLeases ends the leases that expired by now, so that their links can
+// be claimed again (their checker crashed or gave up). That is rare:
+// results end leases.
+func (t *txn) reapLeases(now int64) error {
+	var urls []string
+	c := t.b(bLeaseExp).Cursor()
+	for k, _ := c.First(); k != nil && timeFromKey(k[:8]) <= now; k, _ = c.Next() {
+		urls = append(urls, string(k[8:]))
+	}
+	hosts := map[string]struct{}{}
+	for _, u := range urls {
+		l, err := t.getLink(u)
+		if err != nil {
+			return err
+		}
+		if l == nil || l.lease == 0 || l.lease > now {
+			return fmt.Errorf("expired lease of %q does not match its link: %w", u, errCorrupt)
+		}
+		if err := t.endLease(u, l); err != nil {
+			return err
+		}
+		hosts[l.host] = struct{}{}
+	}
+	for h := range hosts {
+		t.touched[h] = struct{}{}
+		if err := t.fixHost(h); err != nil { // ready for this very claim
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *txn) moveDue(url string, l *link, due int64) error {
@@ -625,7 +722,7 @@ func (t *txn) unsubscribe(c *lms.Client, url string) error {
 		if err := t.b(bHostDue).Delete(dueKey(l.host, l.due, url)); err != nil {
 			return err
 		}
-		if err := t.b(bLeases).Delete([]byte(url)); err != nil {
+		if err := t.endLease(url, l); err != nil {
 			return err
 		}
 		t.touched[l.host] = struct{}{}
@@ -788,6 +885,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 	var out []lms.Link
 	err := s.update(ctx, func(t *txn) error {
 		out = out[:0]
+		if err := t.reapLeases(n); err != nil {
+			return err
+		}
 		// The hosts to visit, each once: ready at now, in order of readiness.
 		var hosts []string
 		c := t.b(bReady).Cursor()
@@ -802,18 +902,24 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 				break
 			}
 			pre := prefix(h)
-			// Keys and values are copied: the loop below changes the index.
-			type entry struct{ key, val []byte }
+			// The host's first due links that are not claimed yet (values
+			// are copied: they are valid only until the next change).
+			type entry struct {
+				url string
+				val []byte
+			}
 			var due []entry
 			dc := t.b(bHostDue).Cursor()
 			for k, v := dc.Seek(pre); k != nil && bytes.HasPrefix(k, pre) && len(due) < opt.PerHost && len(out)+len(due) < opt.Limit; k, v = dc.Next() {
 				if timeFromKey(k[len(pre):len(pre)+8]) > n {
 					break
 				}
-				due = append(due, entry{bytes.Clone(k), bytes.Clone(v)})
+				if u := k[len(pre)+8:]; !t.leased(u) {
+					due = append(due, entry{string(u), bytes.Clone(v)})
+				}
 			}
 			for _, e := range due {
-				u := string(e.key[len(pre)+8:])
+				u := e.url
 				state, failures, ok := decodeDueValue(e.val)
 				if !ok { // written before the index carried the snapshot
 					l, err := t.getLink(u)
@@ -823,9 +929,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 					if l == nil {
 						return fmt.Errorf("due link %q has no record: %w", u, errCorrupt)
 					}
-					state, failures, e.val = l.state, l.failures, dueValue(l)
+					state, failures = l.state, l.failures
 				}
-				if err := t.lease(h, e.key, e.val, u, lease); err != nil {
+				if err := t.lease(h, u, lease); err != nil {
 					return err
 				}
 				out = append(out, lms.Link{URL: u, Host: h, State: state, Failures: int(failures), NextDue: fromNanos(lease)})
@@ -976,7 +1082,9 @@ func (s *Store) DueCount(ctx context.Context, now time.Time, limit int) (int, er
 				if timeFromKey(dk[len(pre):len(pre)+8]) > n {
 					break
 				}
-				count++
+				if !t.leased(dk[len(pre)+8:]) {
+					count++
+				}
 			}
 		}
 		return nil

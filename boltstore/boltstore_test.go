@@ -93,13 +93,100 @@ func TestClaimWithoutSnapshot(t *testing.T) {
 
 	s = open(t, path)
 	defer s.Close()
-	for i := range 2 { // the second claim finds the value the first rewrote
+	for i := range 2 { // the lease of the first ran out: claimed again
 		ls, err := s.ClaimDue(ctx, now.Add(time.Duration(i+1)*time.Hour), lms.ClaimOptions{Limit: 10, PerHost: 2, Lease: time.Minute})
 		require.NoError(t, err)
 		require.Len(t, ls, 1)
 		require.Equal(t, lms.StateTemporary, ls[0].State)
 		require.Equal(t, 2, ls[0].Failures)
 	}
+}
+
+// TestOpenConvertsVersion1 opens a file of schema version 1, which moved a
+// claimed link's due-index entry to the lease time: the entry goes back to
+// the link's due time and the lease ends, as any lease does at Open.
+func TestOpenConvertsVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lms.db")
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	s := open(t, path)
+	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a"}))
+	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/", "http://y.example/"}, now)
+	require.NoError(t, err)
+	claimed, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.NoError(t, s.Close())
+
+	// Rewrite the claim the way version 1 stored it: the entry in the due
+	// index moved to the lease time (with the old, empty value).
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		hd := tx.Bucket([]byte("hostdue"))
+		pre := append([]byte(claimed[0].Host), 0)
+		var key []byte
+		require.NoError(t, hd.ForEach(func(k, _ []byte) error {
+			if bytes.HasPrefix(k, pre) {
+				key = bytes.Clone(k)
+			}
+			return nil
+		}))
+		require.NotNil(t, key)
+		lease := tx.Bucket([]byte("leases")).Get([]byte(claimed[0].URL))
+		require.Len(t, lease, 8)
+		require.NoError(t, hd.Delete(key))
+		require.NoError(t, hd.Put(append(append(pre, lease...), claimed[0].URL...), []byte{1}))
+		require.NoError(t, tx.DeleteBucket([]byte("leaseexp")))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("1"))
+	}))
+	require.NoError(t, db.Close())
+
+	s = open(t, path)
+	n, err := s.DueCount(ctx, now, 10)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the claimed link is due at its own time again")
+	ls, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 10, PerHost: 1, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, ls, 2)
+	require.NoError(t, s.Close())
+
+	db, err = bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		// Both links are claimed, and nothing is left behind at the old
+		// lease time.
+		require.Equal(t, 2, tx.Bucket([]byte("hostdue")).Stats().KeyN)
+		require.Equal(t, 2, tx.Bucket([]byte("leases")).Stats().KeyN)
+		require.Equal(t, "2", string(tx.Bucket([]byte("meta")).Get([]byte("schema"))))
+		return nil
+	}))
+}
+
+// TestLeasesEndAtOpen: links claimed by the process that held the file
+// before are due again at once.
+func TestLeasesEndAtOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lms.db")
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	s := open(t, path)
+	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a"}))
+	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/"}, now)
+	require.NoError(t, err)
+	ls, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	ls, err = s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Hour})
+	require.NoError(t, err)
+	require.Empty(t, ls, "claimed")
+	require.NoError(t, s.Close())
+
+	s = open(t, path)
+	defer s.Close()
+	ls, err = s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Hour})
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
 }
 
 func TestSecondOpenFailsClearly(t *testing.T) {

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,18 +25,21 @@ const (
 	bPending   = "pending"   // id 0 url → pending record
 	bPendCount = "pendcount" // id → count
 	bCounts    = "counts"    // "total" → counts of subscribed links
-	bLeases    = "leases"    // url → lease due (8), only while a link is claimed
+	bLeases    = "leases"    // url → lease until (8), only while a link is claimed
+	bLeaseExp  = "leaseexp"  // until(8) url → 1 host: leases by expiry
 
 	keySchema = "schema"
 	keyTotal  = "total"
 )
 
 func allBuckets() []string {
-	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases}
+	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.
-const schemaVersion = "1"
+// Version 2 leaves a claimed link's due-index entry in place (version 1
+// moved it to the lease time); Open converts version 1 files.
+const schemaVersion = "2"
 
 var errCorrupt = errors.New("boltstore: corrupt record")
 
@@ -124,9 +128,10 @@ type link struct {
 	perm     bool
 	checked  int64
 	changed  int64
-	due      int64
+	due      int64 // its place in the due index
 	rt       int64
 	subs     int64
+	lease    int64 // not stored: until when it is claimed (leases bucket), 0 if not
 }
 
 const linkVersion = 1
@@ -182,7 +187,7 @@ func (l *link) export(url string) lms.Link {
 		Code:         int(l.code),
 		LastChecked:  fromNanos(l.checked),
 		LastChanged:  fromNanos(l.changed),
-		NextDue:      fromNanos(l.due),
+		NextDue:      fromNanos(cmp.Or(l.lease, l.due)),
 		Failures:     int(l.failures),
 		FinalURL:     l.final,
 		Permanent:    l.perm,

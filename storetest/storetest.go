@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ClaimDue", testClaimDue},
 		{"ClaimLease", testClaimLease},
 		{"ClaimSnapshot", testClaimSnapshot},
+		{"UnsubscribeWhileClaimed", testUnsubscribeWhileClaimed},
 		{"ClaimFairness", testClaimFairness},
 		{"ClaimHostGap", testClaimHostGap},
 		{"DeferHost", testDeferHost},
@@ -437,6 +438,35 @@ func testClaimSnapshot(t *testing.T, s lms.Store) {
 	}
 	if l := byURL["http://b.example/1"]; l.State != lms.StateOK || l.Failures != 0 {
 		t.Errorf("claimed b.example as %s with %d failures, want ok with 0", l.State, l.Failures)
+	}
+}
+
+// testUnsubscribeWhileClaimed: a link whose last subscriber leaves while it
+// is being checked is not handed out again, not even when its result comes
+// in; subscribed again, it is.
+func testUnsubscribeWhileClaimed(t *testing.T, s lms.Store) {
+	mustClient(t, s, "a")
+	mustSubscribe(t, s, "a", "http://a.example/1")
+	if got := claim(t, s, t0, 10, 5); len(got) != 1 {
+		t.Fatalf("claimed %d links, want 1", len(got))
+	}
+	if _, err := s.Unsubscribe(ctx(), "a", []string{"http://a.example/1"}); err != nil {
+		t.Fatal(err)
+	}
+	record(t, s, result("http://a.example/1", lms.StateOK, "OK", t0.Add(time.Hour)))
+	for _, at := range []time.Time{t0.Add(2 * time.Minute), t0.Add(2 * time.Hour)} {
+		if got := claim(t, s, at, 10, 5); len(got) != 0 {
+			t.Errorf("unsubscribed link claimed at %v: %v", at, urlsOf(got))
+		}
+		if n, _ := s.DueCount(ctx(), at, 10); n != 0 {
+			t.Errorf("DueCount at %v = %d, want 0", at, n)
+		}
+	}
+	if _, err := s.Subscribe(ctx(), "a", []string{"http://a.example/1"}, t0.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, s, t0.Add(3*time.Hour), 10, 5); len(got) != 1 {
+		t.Errorf("subscribed again: claimed %d links, want 1", len(got))
 	}
 }
 
