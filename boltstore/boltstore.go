@@ -464,26 +464,29 @@ func (t *txn) lease(host, url string, until int64) error {
 
 // reapLeases ends the leases that expired by now, so that their links can
 // be claimed again (their checker crashed or gave up). That is rare:
-// results end leases.
+// results end leases. It reads no link record.
 func (t *txn) reapLeases(now int64) error {
-	var urls []string
+	type expired struct {
+		key  []byte // until(8) url
+		host string
+	}
+	var ex []expired
 	c := t.b(bLeaseExp).Cursor()
-	for k, _ := c.First(); k != nil && timeFromKey(k[:8]) <= now; k, _ = c.Next() {
-		urls = append(urls, string(k[8:]))
+	for k, v := c.First(); k != nil && timeFromKey(k[:8]) <= now; k, v = c.Next() {
+		if len(v) == 0 {
+			return fmt.Errorf("lease expiry %q: %w", k, errCorrupt)
+		}
+		ex = append(ex, expired{bytes.Clone(k), string(v[1:])})
 	}
 	hosts := map[string]struct{}{}
-	for _, u := range urls {
-		l, err := t.getLink(u)
-		if err != nil {
+	for _, e := range ex {
+		if err := t.b(bLeaseExp).Delete(e.key); err != nil {
 			return err
 		}
-		if l == nil || l.lease == 0 || l.lease > now {
-			return fmt.Errorf("expired lease of %q does not match its link: %w", u, errCorrupt)
-		}
-		if err := t.endLease(u, l); err != nil {
+		if err := t.b(bLeases).Delete(e.key[8:]); err != nil {
 			return err
 		}
-		hosts[l.host] = struct{}{}
+		hosts[e.host] = struct{}{}
 	}
 	for h := range hosts {
 		t.touched[h] = struct{}{}
