@@ -4,8 +4,14 @@
 // gets a clear error after Options.Timeout instead of hanging.
 //
 // Due links are indexed per host by due time, and hosts by the time they are
-// ready, so ClaimDue costs O(log n) per link it returns. Concurrent result
-// writes are coalesced into shared transactions with bbolt's Batch.
+// ready, so ClaimDue costs O(log n) per link it returns. A claim writes only
+// two small lease buckets: the index entries carry what the checker needs,
+// and claimed entries stay in place, skipped until a result or the expiry of
+// the lease ends it (Open ends the leases of the previous process).
+// Concurrent result writes are coalesced into shared transactions with
+// bbolt's Batch. Large Subscribe calls commit in parts of 250 URLs, and the
+// store keeps the mapped file's share of the process's RSS bounded (see
+// Options.MaxResident).
 package boltstore
 
 import (
