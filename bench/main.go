@@ -296,6 +296,20 @@ func statusFor(i int) int {
 	return 200
 }
 
+// pageURLs returns page i of every HTTP host (answers by statusFor) and the
+// requests they cost: a 301 costs a second one.
+func pageURLs(bases []string, perHost, i int) (urls []string, requests int) {
+	for h, base := range bases {
+		code := statusFor(h*perHost + i)
+		urls = append(urls, fmt.Sprintf("%s/%d/p%d", base, code, i))
+		requests++
+		if code == 301 {
+			requests++
+		}
+	}
+	return urls, requests
+}
+
 // checkRun registers urls, runs an engine until the counted URLs are checked,
 // and returns the elapsed time and resources.
 func checkRun(cfg lms.Config, urls []string, count func(string) bool, want int) (time.Duration, usage, *lms.Engine, error) {
@@ -351,14 +365,8 @@ func politeness(name string, hosts, ftpHosts, perHost int, latency time.Duration
 	var urls []string
 	requests := 0
 	for i := range perHost {
-		for h, base := range f.Bases {
-			code := statusFor(h*perHost + i)
-			urls = append(urls, fmt.Sprintf("%s/%d/p%d", base, code, i))
-			requests++
-			if code == 301 {
-				requests++
-			}
-		}
+		u, r := pageURLs(f.Bases, perHost, i)
+		urls, requests = append(urls, u...), requests+r
 		// FTP: one session per URL; every tenth file is missing (550).
 		for h, base := range f.FTPBases {
 			code := 200
@@ -819,14 +827,11 @@ func viaLmsd() error {
 	var urls []any
 	requests := 0
 	for i := range perHost {
-		for h, base := range f.Bases {
-			code := statusFor(h*perHost + i)
-			urls = append(urls, fmt.Sprintf("%s/%d/p%d", base, code, i))
-			requests++
-			if code == 301 {
-				requests++
-			}
+		u, r := pageURLs(f.Bases, perHost, i)
+		for _, x := range u {
+			urls = append(urls, x)
 		}
+		requests += r
 	}
 	start := time.Now()
 	for i := 0; i < len(urls); i += 1000 {

@@ -639,21 +639,12 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 		n := min(part, len(urls))
 		added := 0
 		err := s.update(ctx, func(t *txn) error {
-			added = 0
 			c, err := t.getClient(clientID)
 			if err != nil {
 				return err
 			}
-			for _, u := range urls[:n] {
-				ok, err := t.subscribe(c, u, nanos(now))
-				if err != nil {
-					return err
-				}
-				if ok {
-					added++
-				}
-			}
-			return nil
+			added, err = t.subscribeAll(c, urls[:n], nanos(now))
+			return err
 		})
 		if err != nil {
 			return total, err
@@ -662,6 +653,22 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 		urls = urls[n:]
 	}
 	return total, nil
+}
+
+// subscribeAll subscribes c to urls and returns how many subscriptions
+// were added.
+func (t *txn) subscribeAll(c *lms.Client, urls []string, now int64) (int, error) {
+	added := 0
+	for _, u := range urls {
+		ok, err := t.subscribe(c, u, now)
+		if err != nil {
+			return added, err
+		}
+		if ok {
+			added++
+		}
+	}
+	return added, nil
 }
 
 func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
@@ -816,16 +823,8 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 			}
 			removed++
 		}
-		for _, u := range urls {
-			ok, err := t.subscribe(c, u, nanos(now))
-			if err != nil {
-				return err
-			}
-			if ok {
-				added++
-			}
-		}
-		return nil
+		added, err = t.subscribeAll(c, urls, nanos(now))
+		return err
 	})
 	return added, removed, err
 }
