@@ -428,9 +428,13 @@ func TestNewLinksCheckedWithoutWaitingForThePoll(t *testing.T) {
 	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker,
 		ClaimPoll: 15 * time.Minute, HostInterval: time.Hour})
 	require.NoError(t, err)
+	register(t, e, "a", []string{"http://a.example/"})
 	stop := runEngine(t, e)
 	defer stop()
-	time.Sleep(50 * time.Millisecond) // the first claim found nothing
-	register(t, e, "a", []string{"http://a.example/", "http://b.example/"})
-	waitFor(t, 5*time.Second, "both links checked", func() bool { return checked.Load() == 2 })
+	// The first claim takes this link; the next finds nothing and the
+	// claimer waits for its poll.
+	waitFor(t, 5*time.Second, "the first link checked", func() bool { return checked.Load() == 1 })
+	_, err = e.RegisterURLs(context.Background(), "a", []string{"http://b.example/", "http://c.example/"})
+	require.NoError(t, err)
+	waitFor(t, 5*time.Second, "the new links checked", func() bool { return checked.Load() == 3 })
 }
