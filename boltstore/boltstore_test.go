@@ -28,6 +28,20 @@ func open(t *testing.T, path string) *boltstore.Store {
 	return s
 }
 
+// testNow is the clock of the tests below.
+func testNow() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
+
+// subscribed opens a new store at path in which client "a" subscribes to
+// urls at testNow.
+func subscribed(t *testing.T, path string, urls ...string) *boltstore.Store {
+	t.Helper()
+	s := open(t, path)
+	require.NoError(t, s.CreateClient(context.Background(), lms.Client{ID: "a"}))
+	_, err := s.Subscribe(context.Background(), "a", urls, testNow())
+	require.NoError(t, err)
+	return s
+}
+
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) lms.Store {
 		return open(t, filepath.Join(t.TempDir(), "lms.db"))
@@ -70,12 +84,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 // schedule snapshot in its values: claims read the link records instead.
 func TestClaimWithoutSnapshot(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "lms.db")
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := open(t, path)
-	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a"}))
-	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/"}, now)
-	require.NoError(t, err)
+	path, now := filepath.Join(t.TempDir(), "lms.db"), testNow()
+	s := subscribed(t, path, "http://x.example/")
 	require.NoError(t, s.RecordResults(ctx, []lms.Record{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour), Failures: 2,
 		Result: lms.Result{State: lms.StateTemporary, Reason: "Service Unavailable", Code: 503}}}))
 	require.NoError(t, s.Close())
@@ -107,12 +117,8 @@ func TestClaimWithoutSnapshot(t *testing.T) {
 // the link's due time and the lease ends, as any lease does at Open.
 func TestOpenConvertsVersion1(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "lms.db")
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := open(t, path)
-	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a"}))
-	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/", "http://y.example/"}, now)
-	require.NoError(t, err)
+	path, now := filepath.Join(t.TempDir(), "lms.db"), testNow()
+	s := subscribed(t, path, "http://x.example/", "http://y.example/")
 	claimed, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Hour})
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
@@ -168,12 +174,8 @@ func TestOpenConvertsVersion1(t *testing.T) {
 // before are due again at once.
 func TestLeasesEndAtOpen(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "lms.db")
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := open(t, path)
-	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a"}))
-	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/"}, now)
-	require.NoError(t, err)
+	path, now := filepath.Join(t.TempDir(), "lms.db"), testNow()
+	s := subscribed(t, path, "http://x.example/")
 	ls, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Hour})
 	require.NoError(t, err)
 	require.Len(t, ls, 1)
