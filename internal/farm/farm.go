@@ -42,7 +42,7 @@ type Options struct {
 type Farm struct {
 	opt      Options
 	Hosts    []*Host // HTTP hosts
-	FTPHosts []*Host
+	FTPHosts []*Host // FTP hosts (Options.FTP)
 	inflight atomic.Int64
 	peak     atomic.Int64
 	total    atomic.Int64
