@@ -57,10 +57,10 @@ func BenchmarkNotifier(b *testing.B) {
 				b.Fatal(err)
 			}
 			urls := make([]string, perClient)
-			recs := make([]lms.Record, perClient)
+			recs := make([]lms.Outcome, perClient)
 			for i := range urls {
 				urls[i] = fmt.Sprintf("http://h%d.example.org/c%d/%d", i%50, c, i)
-				recs[i] = lms.Record{URL: urls[i], Checked: time.Now(), NextDue: time.Now().Add(time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}}
+				recs[i] = lms.Outcome{URL: urls[i], Checked: time.Now(), NextDue: time.Now().Add(time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}}
 			}
 			if _, err := e.RegisterURLs(ctx, id, urls); err != nil {
 				b.Fatal(err)
@@ -118,7 +118,7 @@ func BenchmarkPool(b *testing.B) {
 		}
 		var checked atomic.Int64
 		doneAt := make(chan time.Time, 1)
-		inner := lms.NewChecker(lms.CheckerConfig{AllowPrivate: true})
+		inner := lms.NewDefaultChecker(lms.CheckerConfig{AllowPrivate: true})
 		checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
 			r := inner.Check(ctx, u)
 			if checked.Add(1) == int64(len(urls)) {

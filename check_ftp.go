@@ -15,20 +15,20 @@ import (
 	"github.com/jlaffaye/ftp"
 )
 
-// FTPChecker checks ftp URLs: it logs in (anonymously, or with the URL's
+// ftpChecker checks ftp URLs: it logs in (anonymously, or with the URL's
 // credentials), then a file is ok if it exists (MLST or SIZE), a directory
 // if it lists. Every connection, control and data, runs under the check's
 // deadline, so a stalled server cannot hang a worker. Create it with
 // NewFTPChecker.
-type FTPChecker struct {
+type ftpChecker struct {
 	cfg CheckerConfig
 }
 
-// NewFTPChecker returns an FTP checker.
-func NewFTPChecker(cfg CheckerConfig) *FTPChecker { return &FTPChecker{cfg: cfg.withDefaults()} }
+// newFTPChecker returns an FTP checker.
+func newFTPChecker(cfg CheckerConfig) *ftpChecker { return &ftpChecker{cfg: cfg.withDefaults()} }
 
 // Check implements Checker.
-func (c *FTPChecker) Check(ctx context.Context, rawURL string) Result {
+func (c *ftpChecker) Check(ctx context.Context, rawURL string) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -41,7 +41,7 @@ func (c *FTPChecker) Check(ctx context.Context, rawURL string) Result {
 	return r
 }
 
-func (c *FTPChecker) check(ctx context.Context, rawURL string) Result {
+func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return Result{State: StateUnavailable, Reason: "Invalid URL: " + plainError(err)}
@@ -154,9 +154,9 @@ func firstLine(err error) string {
 	return strings.TrimSpace(s)
 }
 
-// CheckMailto checks a mailto: URL by syntax only: every address before the
+// checkMailto checks a mailto: URL by syntax only: every address before the
 // '?' must parse. It makes no connection.
-func CheckMailto(_ context.Context, rawURL string) Result {
+func checkMailto(_ context.Context, rawURL string) Result {
 	bad := Result{State: StateUnavailable, Reason: "No valid email address"}
 	_, rest, ok := strings.Cut(rawURL, ":")
 	if !ok {

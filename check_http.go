@@ -14,14 +14,16 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/netguard"
 )
 
-// HTTPChecker checks http and https URLs with GET, as the original did
+// httpChecker checks http and https URLs with GET, as the original did
 // (servers that mishandle HEAD make HEAD a source of false alarms). It reads
 // the headers and at most a small part of the body, follows redirects with
 // loop detection, and maps the final status to a State as PROTOCOL.md §3
 // says. Create it with NewHTTPChecker.
-type HTTPChecker struct {
+type httpChecker struct {
 	cfg    CheckerConfig
 	client *http.Client
 }
@@ -43,8 +45,8 @@ var (
 	errRedirectScheme   = errors.New("redirect to a scheme other than http or https")
 )
 
-// NewHTTPChecker returns an HTTP(S) checker.
-func NewHTTPChecker(cfg CheckerConfig) *HTTPChecker {
+// newHTTPChecker returns an HTTP(S) checker.
+func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	cfg = cfg.withDefaults()
 	d := cfg.dialer()
 	tr := &http.Transport{
@@ -59,7 +61,7 @@ func NewHTTPChecker(cfg CheckerConfig) *HTTPChecker {
 		ExpectContinueTimeout:  time.Second,
 		ResponseHeaderTimeout:  cfg.Timeout,
 	}
-	c := &HTTPChecker{cfg: cfg}
+	c := &httpChecker{cfg: cfg}
 	c.client = &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -90,7 +92,7 @@ func NewHTTPChecker(cfg CheckerConfig) *HTTPChecker {
 }
 
 // Check implements Checker.
-func (c *HTTPChecker) Check(ctx context.Context, rawURL string) Result {
+func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -114,21 +116,21 @@ func (c *HTTPChecker) Check(ctx context.Context, rawURL string) Result {
 	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxBodyRead)
 	_ = resp.Body.Close()
-	r := StatusResult(resp.StatusCode, resp.Status)
+	r := statusResult(resp.StatusCode, resp.Status)
 	r.ResponseTime, r.Permanent = elapsed, st.permanent
 	if final := resp.Request.URL.String(); final != rawURL {
 		r.FinalURL = final
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		r.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		r.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return r
 }
 
-// StatusResult maps an HTTP status to a Result as the original did: 1xx,
+// statusResult maps an HTTP status to a Result as the original did: 1xx,
 // 2xx, 3xx and 401 are ok; 500, 503, 504 and 429 temporary; everything else
 // unavailable. The reason is the status phrase.
-func StatusResult(code int, status string) Result {
+func statusResult(code int, status string) Result {
 	reason := strings.TrimSpace(strings.TrimPrefix(status, strconv.Itoa(code)))
 	if reason == "" {
 		reason = http.StatusText(code)
@@ -149,9 +151,9 @@ func StatusResult(code int, status string) Result {
 	return r
 }
 
-// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date)
+// parseRetryAfter reads a Retry-After header (seconds or an HTTP date)
 // relative to now; 0 if absent or malformed.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
+func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
@@ -180,7 +182,7 @@ func classifyNetError(err error, cfg CheckerConfig) Result {
 		opErr    *net.OpError
 	)
 	switch {
-	case errors.Is(err, ErrPolicy):
+	case errors.Is(err, netguard.ErrPolicy):
 		return Result{State: StateUnsupported, Reason: ReasonPolicy}
 	case errors.Is(err, errTooManyRedirects):
 		return Result{State: StateUnavailable, Reason: fmt.Sprintf("Too many redirects (more than %d)", cfg.MaxRedirects)}

@@ -3,15 +3,12 @@ package lms
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
-	"syscall"
 	"time"
 
-	"code.dny.dev/ssrf"
+	"github.com/linkmonitor/lms/internal/netguard"
 )
 
 // Checker answers one question: what is the state of this URL now? A dead
@@ -99,54 +96,22 @@ func (c CheckerConfig) withDefaults() CheckerConfig {
 	return c
 }
 
-// NewChecker returns a Mux with the built-in checkers: http and https, ftp,
+// NewDefaultChecker returns a Mux with the built-in checkers: http and https, ftp,
 // and mailto (syntax only).
-func NewChecker(cfg CheckerConfig) *Mux {
+func NewDefaultChecker(cfg CheckerConfig) *Mux {
 	m := NewMux()
-	h := NewHTTPChecker(cfg)
+	h := newHTTPChecker(cfg)
 	m.Handle("http", h)
 	m.Handle("https", h)
-	m.Handle("ftp", NewFTPChecker(cfg))
-	m.Handle("mailto", CheckerFunc(CheckMailto))
+	m.Handle("ftp", newFTPChecker(cfg))
+	m.Handle("mailto", CheckerFunc(checkMailto))
 	return m
 }
 
-// ErrPolicy marks a connection refused by the address policy: the address
-// is loopback, private, link-local or otherwise special-purpose, and private
-// networks are not allowed.
-var ErrPolicy = errors.New("address not allowed by LMS policy")
-
-// NewDialer returns a net.Dialer with the given connect timeout that, unless
-// allowPrivate, refuses to connect to loopback, private, link-local, and
-// other special-purpose addresses (checked on the resolved IP of every
-// connection, so redirects and DNS tricks cannot get around it). allowed
-// prefixes are let through even so (an operator's intranet).
-func NewDialer(timeout time.Duration, allowPrivate bool, allowed ...netip.Prefix) *net.Dialer {
-	return CheckerConfig{ConnectTimeout: timeout, AllowPrivate: allowPrivate, AllowedPrefixes: allowed}.dialer()
-}
-
-// dialer returns a net.Dialer that enforces the address policy on every
-// resolved IP it connects to.
+// dialer returns the dialer of every check: the connect timeout and the
+// address policy on every resolved IP.
 func (c CheckerConfig) dialer() *net.Dialer {
-	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: -1}
-	if !c.AllowPrivate {
-		var v4, v6 []netip.Prefix
-		for _, p := range c.AllowedPrefixes {
-			if p.Addr().Is4() {
-				v4 = append(v4, p)
-			} else {
-				v6 = append(v6, p)
-			}
-		}
-		g := ssrf.New(ssrf.WithAnyPort(), ssrf.WithAllowedV4Prefixes(v4...), ssrf.WithAllowedV6Prefixes(v6...))
-		d.Control = func(network, address string, rc syscall.RawConn) error {
-			if err := g.Safe(network, address, rc); err != nil {
-				return fmt.Errorf("%w: %w", ErrPolicy, err)
-			}
-			return nil
-		}
-	}
-	return d
+	return netguard.Dialer(c.ConnectTimeout, c.AllowPrivate, c.AllowedPrefixes...)
 }
 
 // Pacer spaces requests to one host: a request may start only once the

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/linkmonitor/lms/internal/secret"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // Components selects what Engine.Run runs. The zero value runs everything.
@@ -28,9 +31,9 @@ const (
 	RunAll      = RunChecker | RunNotifier | RunSyncer
 )
 
-// Callback is how to reach a client: its id and password (sent as the
+// Endpoint is how to reach a client: its id and password (sent as the
 // first two arguments of every callback) and its callback URL.
-type Callback struct {
+type Endpoint struct {
 	ClientID string
 	Password string
 	URL      string
@@ -56,28 +59,28 @@ func (c Components) String() string {
 // Notifier delivers state updates to one client (updateManyStates). It
 // returns nil only if the client accepted them.
 type Notifier interface {
-	Notify(ctx context.Context, cb Callback, updates []Update) error
+	Notify(ctx context.Context, cb Endpoint, updates []Update) error
 }
 
 // NotifierFunc adapts a function to the Notifier interface.
-type NotifierFunc func(ctx context.Context, cb Callback, updates []Update) error
+type NotifierFunc func(ctx context.Context, cb Endpoint, updates []Update) error
 
 // Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, cb Callback, updates []Update) error {
+func (f NotifierFunc) Notify(ctx context.Context, cb Endpoint, updates []Update) error {
 	return f(ctx, cb, updates)
 }
 
 // LinkLister fetches a client's complete list of links
 // (xmlrpc_getAllLinks). The list may contain duplicates and garbage.
 type LinkLister interface {
-	ListLinks(ctx context.Context, cb Callback) ([]string, error)
+	ListLinks(ctx context.Context, cb Endpoint) ([]string, error)
 }
 
 // LinkListerFunc adapts a function to the LinkLister interface.
-type LinkListerFunc func(ctx context.Context, cb Callback) ([]string, error)
+type LinkListerFunc func(ctx context.Context, cb Endpoint) ([]string, error)
 
 // ListLinks calls f.
-func (f LinkListerFunc) ListLinks(ctx context.Context, cb Callback) ([]string, error) {
+func (f LinkListerFunc) ListLinks(ctx context.Context, cb Endpoint) ([]string, error) {
 	return f(ctx, cb)
 }
 
@@ -278,7 +281,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.CheckerConfig = c.CheckerConfig.withDefaults()
 	if c.Checker == nil {
-		c.Checker = NewChecker(c.CheckerConfig)
+		c.Checker = NewDefaultChecker(c.CheckerConfig)
 	}
 	return c, nil
 }
@@ -292,7 +295,7 @@ type Engine struct {
 	log     *slog.Logger
 	checker Checker
 	pool    *checkPool
-	sealer  *sealer
+	sealer  *secret.Sealer
 
 	authMu    sync.Mutex
 	authCache map[string]string // client id → password hash it was verified against + proof
@@ -316,7 +319,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		checker:   cfg.Checker,
-		sealer:    newSealer(cfg.AdminSecret),
+		sealer:    secret.NewSealer(cfg.AdminSecret),
 		authCache: make(map[string]string),
 		notify:    &notifyState{},
 		syncs:     &syncState{},
@@ -366,11 +369,11 @@ type Registration struct {
 	CallbackURL  string
 }
 
-// CheckAdminSecret returns ErrUnauthorized unless secret is the configured
+// CheckAdminSecret returns ErrUnauthorized unless adminSecret is the configured
 // admin secret (compared in constant time). An unset admin secret refuses
 // everything.
-func (e *Engine) CheckAdminSecret(secret string) error {
-	if e.cfg.AdminSecret == "" || !equalSecret(secret, e.cfg.AdminSecret) {
+func (e *Engine) CheckAdminSecret(adminSecret string) error {
+	if e.cfg.AdminSecret == "" || !secret.Equal(adminSecret, e.cfg.AdminSecret) {
 		return fmt.Errorf("lms: admin secret: %w", ErrUnauthorized)
 	}
 	return nil
@@ -379,15 +382,15 @@ func (e *Engine) CheckAdminSecret(secret string) error {
 // RegisterClient creates a client after checking the admin secret, stores
 // only a hash of its password, and mails the password to the contact (the
 // only channel that delivers it). It returns the password.
-func (e *Engine) RegisterClient(ctx context.Context, secret string, r Registration) (string, error) {
-	if err := e.CheckAdminSecret(secret); err != nil {
+func (e *Engine) RegisterClient(ctx context.Context, adminSecret string, r Registration) (string, error) {
+	if err := e.CheckAdminSecret(adminSecret); err != nil {
 		return "", err
 	}
-	if err := CheckClientID(r.ID); err != nil {
-		return "", fmt.Errorf("lms: register client: %w", err)
+	if err := validate.ClientID(r.ID); err != nil {
+		return "", fmt.Errorf("lms: register client: %w: %w", ErrInvalid, err)
 	}
-	if err := CheckCallbackURL(r.CallbackURL); err != nil {
-		return "", fmt.Errorf("lms: register client %q: %w", r.ID, err)
+	if err := validate.CallbackURL(r.CallbackURL); err != nil {
+		return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, err)
 	}
 	addr, err := mail.ParseAddress(r.ContactEmail)
 	if err != nil || len(r.ContactEmail) > 254 {
@@ -398,17 +401,17 @@ func (e *Engine) RegisterClient(ctx context.Context, secret string, r Registrati
 	}
 	pw, human := r.Password, r.Password != ""
 	if pw == "" {
-		pw = GeneratePassword()
+		pw = secret.GeneratePassword()
 	} else if len(pw) < 8 || len(pw) > 72 {
 		return "", fmt.Errorf("lms: register client %q: password must be 8 to 72 bytes: %w", r.ID, ErrInvalid)
 	}
-	hash, err := HashPassword(pw, human)
+	hash, err := secret.Hash(pw, human)
 	if err != nil {
 		return "", err
 	}
 	now := e.now()
 	c := Client{
-		ID: r.ID, PasswordHash: hash, SealedPassword: e.sealer.seal(r.ID, pw),
+		ID: r.ID, PasswordHash: hash, SealedPassword: e.sealer.Seal(r.ID, pw),
 		ContactName: r.ContactName, ContactEmail: addr.Address, CallbackURL: r.CallbackURL,
 		Notify: true, Created: now,
 		// Spread the daily syncs of clients over the interval.
@@ -432,12 +435,12 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 	if err != nil {
 		return err
 	}
-	proof := e.sealer.proof(id, pw, c.PasswordHash)
+	proof := e.sealer.Proof(id, pw, c.PasswordHash)
 	e.authMu.Lock()
 	cached := e.authCache[id]
 	e.authMu.Unlock()
-	if cached == "" || !equalSecret(cached, proof) {
-		if !VerifyPassword(c.PasswordHash, pw) {
+	if cached == "" || !secret.Equal(cached, proof) {
+		if !secret.Verify(c.PasswordHash, pw) {
 			return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
 		}
 		e.authMu.Lock()
@@ -445,8 +448,8 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 		e.authMu.Unlock()
 	}
 	// The callback needs the password; reseal it if the admin secret changed.
-	if _, ok := e.sealer.open(id, c.SealedPassword); !ok {
-		sealed := e.sealer.seal(id, pw)
+	if _, ok := e.sealer.Open(id, c.SealedPassword); !ok {
+		sealed := e.sealer.Seal(id, pw)
 		_, _ = e.store.UpdateClient(ctx, id, func(c *Client) error { c.SealedPassword = sealed; return nil })
 	}
 	return nil
@@ -457,19 +460,19 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 var errNoPassword = errors.New("client password unavailable: the admin secret changed; it is learnt again at the client's next call")
 
 // callback returns how to reach c.
-func (e *Engine) callback(c Client) (Callback, error) {
-	pw, ok := e.sealer.open(c.ID, c.SealedPassword)
+func (e *Engine) callback(c Client) (Endpoint, error) {
+	pw, ok := e.sealer.Open(c.ID, c.SealedPassword)
 	if !ok {
-		return Callback{}, errNoPassword
+		return Endpoint{}, errNoPassword
 	}
-	return Callback{ClientID: c.ID, Password: pw, URL: c.CallbackURL}, nil
+	return Endpoint{ClientID: c.ID, Password: pw, URL: c.CallbackURL}, nil
 }
 
 // RegisterURLs subscribes the client to every valid string of urls (invalid
 // ones are dropped silently) and returns, in input order and with duplicates
 // repeated, the state of each submitted URL that has been checked before.
 func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []string) ([]Update, error) {
-	valid := ValidateURLs(urls)
+	valid := validate.URLs(urls)
 	if len(valid) > 0 {
 		added, err := e.store.Subscribe(ctx, clientID, valid, e.now())
 		if err != nil {
@@ -488,7 +491,7 @@ func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []strin
 	out := []Update{}
 	for _, u := range urls {
 		if l, ok := known[u]; ok && !l.LastChecked.IsZero() {
-			out = append(out, LinkUpdate(l))
+			out = append(out, l.Update())
 		}
 	}
 	return out, nil
@@ -592,8 +595,8 @@ func (e *Engine) LinkStates(ctx context.Context, clientID string, urls []string)
 
 // RemoveClient deletes a client, its subscriptions and pending
 // notifications, after checking the admin secret.
-func (e *Engine) RemoveClient(ctx context.Context, secret, id string) error {
-	if err := e.CheckAdminSecret(secret); err != nil {
+func (e *Engine) RemoveClient(ctx context.Context, adminSecret, id string) error {
+	if err := e.CheckAdminSecret(adminSecret); err != nil {
 		return err
 	}
 	if err := e.store.DeleteClient(ctx, id); err != nil {
@@ -603,15 +606,5 @@ func (e *Engine) RemoveClient(ctx context.Context, secret, id string) error {
 	delete(e.authCache, id)
 	e.authMu.Unlock()
 	e.log.Info("client removed", "client", id)
-	return nil
-}
-
-// CheckCallbackURL validates a callback URL: http or https with a host, no
-// whitespace. Whether its address may be reached is decided when calling.
-func CheckCallbackURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !ValidURL(s) {
-		return fmt.Errorf("callback URL %q: %w (want an http or https URL)", s, ErrInvalid)
-	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
 	"github.com/linkmonitor/lms/internal/farm"
+	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/memstore"
 )
 
@@ -172,8 +173,8 @@ func TestEngineEndToEnd(t *testing.T) {
 			defer st.Close()
 			var mu sync.Mutex
 			got := map[string]lms.Update{}
-			var calls []lms.Callback
-			notifier := lms.NotifierFunc(func(_ context.Context, cb lms.Callback, ups []lms.Update) error {
+			var calls []lms.Endpoint
+			notifier := lms.NotifierFunc(func(_ context.Context, cb lms.Endpoint, ups []lms.Update) error {
 				mu.Lock()
 				defer mu.Unlock()
 				calls = append(calls, cb)
@@ -204,7 +205,7 @@ func TestEngineEndToEnd(t *testing.T) {
 			require.Equal(t, lms.Update{URL: missing, State: lms.StateUnavailable, Reason: "Not Found"}, got[missing])
 			require.Equal(t, lms.StateOK, got["mailto:x@example.org"].State)
 			require.Equal(t, lms.Update{URL: "news:comp.lang.go", State: lms.StateUnsupported, Reason: lms.ReasonNoHandler}, got["news:comp.lang.go"])
-			require.Equal(t, lms.Callback{ClientID: "site", Password: "password-site", URL: "http://site.example/db"}, calls[0])
+			require.Equal(t, lms.Endpoint{ClientID: "site", Password: "password-site", URL: "http://site.example/db"}, calls[0])
 			mu.Unlock()
 			n, err := st.PendingCount(ctx, "site")
 			require.NoError(t, err)
@@ -370,7 +371,7 @@ func TestAdminSecretEnforced(t *testing.T) {
 	require.ErrorIs(t, err, lms.ErrUnauthorized)
 	pw, err := e.RegisterClient(ctx, adminSecret, reg)
 	require.NoError(t, err)
-	require.Len(t, pw, lms.PasswordLength)
+	require.Len(t, pw, secret.PasswordLength)
 	require.NoError(t, e.Authenticate(ctx, "x", pw))
 	require.ErrorIs(t, e.Authenticate(ctx, "x", pw+"!"), lms.ErrUnauthorized)
 	require.ErrorIs(t, e.Authenticate(ctx, "nobody", pw), lms.ErrUnauthorized)

@@ -45,7 +45,7 @@ func ExampleEngine_RegisterURLs() {
 	fmt.Println(len(first), "known states")
 
 	// A checker (maybe in another process) records a result.
-	_ = store.RecordResults(ctx, []lms.Record{{URL: "http://example.org/", Checked: time.Now(), NextDue: time.Now().Add(24 * time.Hour),
+	_ = store.RecordResults(ctx, []lms.Outcome{{URL: "http://example.org/", Checked: time.Now(), NextDue: time.Now().Add(24 * time.Hour),
 		Result: lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}}})
 
 	again, _ := engine.RegisterURLs(ctx, "site", []string{"http://example.org/", "http://example.org/"})
@@ -60,7 +60,7 @@ func ExampleEngine_RegisterURLs() {
 
 // A custom checker for a scheme of your own, next to the built-in ones.
 func ExampleCheckerFunc() {
-	mux := lms.NewChecker(lms.CheckerConfig{})
+	mux := lms.NewDefaultChecker(lms.CheckerConfig{})
 	mux.Handle("urn", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
 		return lms.Result{State: lms.StateOK, Reason: "URNs are always fine here"}
 	}))

@@ -38,6 +38,8 @@ package lms
 import (
 	"errors"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // Sentinel errors. Stores and the Engine wrap them with %w; test with
@@ -58,9 +60,9 @@ var (
 // Limits on identifiers, enforced by the Engine and by every Store.
 const (
 	// MaxURLLength is the longest URL string accepted, in bytes.
-	MaxURLLength = 8 << 10
+	MaxURLLength = validate.MaxURLLength
 	// MaxIDLength is the longest client id accepted, in bytes.
-	MaxIDLength = 256
+	MaxIDLength = validate.MaxIDLength
 )
 
 // State is the state of a link as it goes on the wire. Exactly the five
@@ -207,9 +209,9 @@ type Result struct {
 	NetworkError bool
 }
 
-// Record is what the checker pool writes back for one checked link: the
+// Outcome is what the checker pool writes back for one checked link: the
 // result after the scheduling policy was applied, and the next due time.
-type Record struct {
+type Outcome struct {
 	URL      string
 	Result   Result
 	Failures int       // consecutive failures after this check
@@ -228,17 +230,17 @@ type Update struct {
 	Reason string
 }
 
-// Pending is a state change waiting to be delivered to one client. Seq
+// PendingUpdate is a state change waiting to be delivered to one client. Seq
 // identifies the change, so that acknowledging it cannot remove a newer
 // change of the same link.
-type Pending struct {
+type PendingUpdate struct {
 	Update
 	Seq uint64
 }
 
-// LinkUpdate returns the Update a client receives for l; unchecked links
-// carry reason "unknown".
-func LinkUpdate(l Link) Update {
+// Update returns the Update a client receives for l; unchecked links carry
+// reason "unknown".
+func (l Link) Update() Update {
 	st := l.State
 	if !st.Valid() {
 		st = StateUnknown

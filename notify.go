@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/backoff"
 )
 
 // notifyState counts the notifier's work for Stats. Everything that must
@@ -155,7 +157,7 @@ func (e *Engine) notifyFailed(ctx context.Context, id string, cause error) {
 	c, err := e.store.UpdateClient(context.WithoutCancel(ctx), id, func(c *Client) error {
 		c.NotifyFailures++
 		c.LastNotifyError = cause.Error()
-		c.NextNotify = now.Add(NotifyBackoff(e.cfg.NotifyInterval, e.cfg.NotifyBackoffMax, c.NotifyFailures, rand.Float64()))
+		c.NextNotify = now.Add(notifyBackoff(e.cfg.NotifyInterval, e.cfg.NotifyBackoffMax, c.NotifyFailures, rand.Float64()))
 		if c.NotifyFailures >= e.cfg.NotifyMaxFailures && c.Notify {
 			c.Notify, c.NotifyDisabledAt, disabled = false, now, true
 		}
@@ -173,14 +175,9 @@ func (e *Engine) notifyFailed(ctx context.Context, id string, cause error) {
 	}
 }
 
-// NotifyBackoff is the wait after the n-th consecutive failed push:
+// notifyBackoff is the wait after the n-th consecutive failed push:
 // interval doubled per failure, at most max, with ±20 % jitter (rnd in
 // [0, 1)).
-func NotifyBackoff(interval, max time.Duration, n int, rnd float64) time.Duration {
-	d := interval
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	return d + time.Duration(float64(d)*0.4*(rnd-0.5))
+func notifyBackoff(interval, max time.Duration, n int, rnd float64) time.Duration {
+	return backoff.Jittered(backoff.Doubled(interval, max, n), 0.2, 2*rnd-1)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/internal/netguard"
 	"github.com/linkmonitor/lms/memstore"
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
@@ -180,7 +181,7 @@ func registerAt(t *testing.T, e *lms.Engine, id, callback string, urls ...string
 // setState records a check result as a checker (maybe in another process) would.
 func setState(t *testing.T, st lms.Store, u string, s lms.State, reason string) {
 	t.Helper()
-	require.NoError(t, st.RecordResults(context.Background(), []lms.Record{{URL: u, Checked: time.Now(), NextDue: time.Now().Add(time.Hour),
+	require.NoError(t, st.RecordResults(context.Background(), []lms.Outcome{{URL: u, Checked: time.Now(), NextDue: time.Now().Add(time.Hour),
 		Result: lms.Result{State: s, Reason: reason}}}))
 }
 
@@ -230,9 +231,9 @@ func TestNotifierChunks(t *testing.T) {
 		urls = append(urls, fmt.Sprintf("http://h%d.example/%d", i%50, i))
 	}
 	registerAt(t, e, "site", rcv.srv.URL, urls...)
-	var recs []lms.Record
+	var recs []lms.Outcome
 	for _, u := range urls {
-		recs = append(recs, lms.Record{URL: u, Checked: time.Now(), NextDue: time.Now().Add(time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}})
+		recs = append(recs, lms.Outcome{URL: u, Checked: time.Now(), NextDue: time.Now().Add(time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}})
 	}
 	require.NoError(t, st.RecordResults(context.Background(), recs))
 	stop := runEngine(t, e)
@@ -338,20 +339,20 @@ func TestCallbackBadInput(t *testing.T) {
 	cb := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{Timeout: 2 * time.Second, MaxResponseBytes: 1 << 20})
 	ups := []lms.Update{{URL: "http://x/", State: lms.StateOK, Reason: "OK"}}
 	rcv := newReceiver(t)
-	err := cb.Notify(ctx, lms.Callback{ClientID: "a", Password: "b", URL: rcv.srv.URL}, ups)
-	require.ErrorIs(t, err, lms.ErrPolicy, "loopback callbacks refused by default")
+	err := cb.Notify(ctx, lms.Endpoint{ClientID: "a", Password: "b", URL: rcv.srv.URL}, ups)
+	require.ErrorIs(t, err, netguard.ErrPolicy, "loopback callbacks refused by default")
 	for _, u := range []string{"ftp://x.example/", "javascript:x", "http://"} {
-		require.ErrorIs(t, cb.Notify(ctx, lms.Callback{URL: u}, ups), lms.ErrInvalid, u)
+		require.ErrorIs(t, cb.Notify(ctx, lms.Endpoint{URL: u}, ups), lms.ErrInvalid, u)
 	}
 	allowed := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: true, Timeout: 2 * time.Second, MaxResponseBytes: 1 << 20})
 	rcv.setMode("huge")
 	start := time.Now()
-	err = allowed.Notify(ctx, lms.Callback{ClientID: "a", Password: "b", URL: rcv.srv.URL}, ups)
+	err = allowed.Notify(ctx, lms.Endpoint{ClientID: "a", Password: "b", URL: rcv.srv.URL}, ups)
 	require.Error(t, err, "a response over the limit fails")
 	require.Less(t, time.Since(start), 2*time.Second)
 	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.Path, http.StatusFound) }))
 	defer loop.Close()
-	require.Error(t, allowed.Notify(ctx, lms.Callback{ClientID: "a", Password: "b", URL: loop.URL}, ups))
+	require.Error(t, allowed.Notify(ctx, lms.Endpoint{ClientID: "a", Password: "b", URL: loop.URL}, ups))
 	rcv.setMode("ok")
 	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "zope" || p != "admin pw" {
@@ -362,7 +363,7 @@ func TestCallbackBadInput(t *testing.T) {
 	}))
 	defer auth.Close()
 	withCreds := strings.Replace(auth.URL, "http://", "http://zope:admin%20pw@", 1)
-	require.NoError(t, allowed.Notify(ctx, lms.Callback{ClientID: "a", Password: "b", URL: withCreds}, ups), "credentials in the callback URL are honoured")
+	require.NoError(t, allowed.Notify(ctx, lms.Endpoint{ClientID: "a", Password: "b", URL: withCreds}, ups), "credentials in the callback URL are honoured")
 }
 
 func TestSyncer(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // hostPacer implements Pacer: per host, the earliest time of the next
@@ -563,7 +565,7 @@ func (p *checkPool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue,
 	if err := p.pacer.Wait(ctx, l.Host); err != nil {
 		<-p.slots
 		p.done(q)
-		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
+		p.write(context.WithoutCancel(ctx), Outcome{URL: l.URL, Hold: true, NextDue: p.e.now()})
 		return
 	}
 	start := time.Now()
@@ -574,14 +576,14 @@ func (p *checkPool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue,
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
 		p.done(q)
-		p.write(context.WithoutCancel(ctx), Record{URL: l.URL, Hold: true, NextDue: p.e.now()})
+		p.write(context.WithoutCancel(ctx), Outcome{URL: l.URL, Hold: true, NextDue: p.e.now()})
 		return
 	}
 	now := p.e.now()
 	rec := p.e.cfg.Policy.Next(l, res, now, rand.Float64()*2-1)
-	recs := []Record{rec}
+	recs := []Outcome{rec}
 	if p.guard.observe(now, l.Host, res.NetworkError) {
-		recs[0] = Record{URL: l.URL, Hold: true, NextDue: now.Add(p.e.cfg.OutageRecheck)}
+		recs[0] = Outcome{URL: l.URL, Hold: true, NextDue: now.Add(p.e.cfg.OutageRecheck)}
 	}
 	// 429 always rests the host; 503 only when the server says for how
 	// long (a single broken page answering 503 says nothing of the host).
@@ -597,7 +599,7 @@ func (p *checkPool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue,
 		}
 		p.mu.Lock()
 		for _, ql := range q.links {
-			recs = append(recs, Record{URL: ql.URL, Hold: true, NextDue: until})
+			recs = append(recs, Outcome{URL: ql.URL, Hold: true, NextDue: until})
 		}
 		p.queued -= len(q.links)
 		q.links = nil
@@ -633,7 +635,7 @@ func (p *checkPool) done(q *hostQueue) {
 	p.signal()
 }
 
-func (p *checkPool) write(ctx context.Context, recs ...Record) {
+func (p *checkPool) write(ctx context.Context, recs ...Outcome) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := p.e.store.RecordResults(ctx, recs); err != nil {
@@ -644,11 +646,11 @@ func (p *checkPool) write(ctx context.Context, recs ...Record) {
 // releaseQueued makes claimed links that were never started due again now.
 func (p *checkPool) releaseQueued() {
 	p.mu.Lock()
-	var recs []Record
+	var recs []Outcome
 	now := p.e.now()
 	for _, q := range p.queues {
 		for _, l := range q.links {
-			recs = append(recs, Record{URL: l.URL, Hold: true, NextDue: now})
+			recs = append(recs, Outcome{URL: l.URL, Hold: true, NextDue: now})
 		}
 	}
 	p.queues, p.ready, p.queued = make(map[string]*hostQueue), nil, 0
@@ -678,7 +680,7 @@ func (p *checkPool) safeCheck(ctx context.Context, u string) (r Result) {
 
 func schemeOf(u string) string {
 	s, _, ok := strings.Cut(u, ":")
-	if !ok || !ValidURL(u) {
+	if !ok || validate.URL(u) != nil {
 		return "invalid"
 	}
 	s = strings.ToLower(s)
@@ -700,14 +702,14 @@ type checkStats struct {
 	hist     Histogram
 }
 
-// DurationBuckets are the upper bounds, in seconds, of the check duration
+// durationBuckets are the upper bounds, in seconds, of the check duration
 // histogram in Stats.
-func DurationBuckets() []float64 {
+func durationBuckets() []float64 {
 	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 }
 
 func newCheckStats() *checkStats {
-	b := DurationBuckets()
+	b := durationBuckets()
 	return &checkStats{byKey: make(map[[2]string]uint64), hist: Histogram{Bounds: b, Counts: make([]uint64, len(b)+1)}}
 }
 
@@ -717,7 +719,7 @@ func (s *checkStats) setInflight(n int) {
 	s.mu.Unlock()
 }
 
-func (s *checkStats) observe(scheme string, rec Record, res Result, took time.Duration) {
+func (s *checkStats) observe(scheme string, rec Outcome, res Result, took time.Duration) {
 	st := res.State
 	if !rec.Hold {
 		st = rec.Result.State

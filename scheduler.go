@@ -2,6 +2,8 @@ package lms
 
 import (
 	"time"
+
+	"github.com/linkmonitor/lms/internal/backoff"
 )
 
 // Policy is the scheduler's policy of when to check a link again. Its
@@ -58,7 +60,7 @@ func (p Policy) WithDefaults() Policy {
 	return p
 }
 
-// Next turns a check result into the Record to store: the state to report
+// Next turns a check result into the Outcome to store: the state to report
 // and the next due time. prev is the link as it was claimed, now the time of
 // the check, and rnd a uniform random number in [-1, 1] for the jitter.
 //
@@ -70,12 +72,10 @@ func (p Policy) WithDefaults() Policy {
 // re-checked after RetryInterval, doubling per failure, at most Interval. A
 // Retry-After pushes the next check back (at most MaxRetryAfter). No link is
 // due again sooner than MinRecheck.
-func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Record {
+func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 	p = p.WithDefaults()
-	rec := Record{URL: prev.URL, Result: r, Checked: now}
-	jittered := func(d time.Duration) time.Duration {
-		return d + time.Duration(float64(d)*p.Jitter*clamp(rnd, -1, 1))
-	}
+	rec := Outcome{URL: prev.URL, Result: r, Checked: now}
+	jittered := func(d time.Duration) time.Duration { return backoff.Jittered(d, p.Jitter, rnd) }
 	var next time.Duration
 	switch r.State {
 	case StateTemporary, StateUnavailable:
@@ -87,11 +87,7 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Record {
 		case r.State == StateUnavailable:
 			next = jittered(p.Interval)
 		default:
-			next = p.RetryInterval
-			for i := 1; i < rec.Failures && next < p.Interval; i++ {
-				next *= 2
-			}
-			next = jittered(min(next, p.Interval))
+			next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, rec.Failures))
 		}
 	default:
 		next = jittered(p.Interval)
@@ -103,5 +99,3 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Record {
 	rec.NextDue = now.Add(next)
 	return rec
 }
-
-func clamp(v, lo, hi float64) float64 { return max(lo, min(hi, v)) }

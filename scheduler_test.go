@@ -62,19 +62,3 @@ func TestPolicyOriginalBehaviour(t *testing.T) {
 		t.Errorf("with FailuresToUnavailable 1 and no jitter, got %q due %v", rec.Result.State, rec.NextDue)
 	}
 }
-
-func TestNotifyBackoff(t *testing.T) {
-	cases := []struct {
-		n    int
-		want time.Duration
-	}{{1, 15 * time.Second}, {2, 30 * time.Second}, {3, time.Minute}, {6, 8 * time.Minute}, {7, 10 * time.Minute}, {20, 10 * time.Minute}}
-	for _, tc := range cases {
-		if got := lms.NotifyBackoff(15*time.Second, 10*time.Minute, tc.n, 0.5); got != tc.want {
-			t.Errorf("backoff after %d failures = %v, want %v", tc.n, got, tc.want)
-		}
-	}
-	lo, hi := lms.NotifyBackoff(time.Minute, time.Hour, 1, 0), lms.NotifyBackoff(time.Minute, time.Hour, 1, 0.999)
-	if lo != 48*time.Second || hi < 71*time.Second || hi > 72*time.Second {
-		t.Errorf("jitter range = %v..%v, want 48s..72s", lo, hi)
-	}
-}

@@ -103,7 +103,7 @@ type ScheduleStore interface {
 	// result fields and next due time, and, for every client subscribed to a
 	// link whose State changed, a pending notification and the client's
 	// state counts. Records of unknown URLs are skipped.
-	RecordResults(ctx context.Context, recs []Record) error
+	RecordResults(ctx context.Context, recs []Outcome) error
 	// DeferHost keeps all links of the host from being claimed before until
 	// (a Retry-After, a back-off). An earlier until than the current one is
 	// ignored.
@@ -121,10 +121,10 @@ type NotificationStore interface {
 	PendingClients(ctx context.Context) ([]string, error)
 	// PendingUpdates returns up to limit (all if 0) of the client's pending
 	// changes, coalesced (only the latest change per link), ordered by URL.
-	PendingUpdates(ctx context.Context, clientID string, limit int) ([]Pending, error)
+	PendingUpdates(ctx context.Context, clientID string, limit int) ([]PendingUpdate, error)
 	// PendingCount returns how many links have pending changes for the client.
 	PendingCount(ctx context.Context, clientID string) (int, error)
 	// AckUpdates removes delivered changes. A change whose Seq differs (it
 	// happened during delivery) stays pending.
-	AckUpdates(ctx context.Context, clientID string, delivered []Pending) error
+	AckUpdates(ctx context.Context, clientID string, delivered []PendingUpdate) error
 }

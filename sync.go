@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // syncState counts syncs for Stats.
@@ -85,7 +87,7 @@ func (e *Engine) sync(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("lms: sync %q: pulling links: %w", id, err)
 	}
-	urls := ValidateURLs(remote)
+	urls := validate.URLs(remote)
 	added, removed, err := e.store.ReplaceSubscriptions(ctx, id, urls, e.now())
 	if err != nil {
 		return fmt.Errorf("lms: sync %q: %w", id, err)
@@ -105,7 +107,7 @@ func (e *Engine) sync(ctx context.Context, id string) error {
 		}
 		ups := make([]Update, len(ls))
 		for i, l := range ls {
-			ups[i] = LinkUpdate(l)
+			ups[i] = l.Update()
 		}
 		if err := e.cfg.Notifier.Notify(ctx, cb, ups); err != nil {
 			return fmt.Errorf("lms: sync %q: pushing states: %w", id, err)

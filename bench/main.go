@@ -322,7 +322,7 @@ func checkRun(cfg lms.Config, urls []string, count func(string) bool, want int) 
 	cfg.Components = lms.RunChecker
 	cfg.CheckerConfig.AllowPrivate = true
 	cfg.OutageMinHosts = -1
-	c := &counting{inner: lms.NewChecker(cfg.CheckerConfig), count: count, want: int64(want), done: make(chan time.Time, 1)}
+	c := &counting{inner: lms.NewDefaultChecker(cfg.CheckerConfig), count: count, want: int64(want), done: make(chan time.Time, 1)}
 	cfg.Checker = c
 	e, err := lms.New(st, cfg)
 	if err != nil {

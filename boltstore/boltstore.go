@@ -30,6 +30,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // Options configure Open. The zero value is ready to use.
@@ -520,8 +521,8 @@ func (t *txn) moveDue(url string, l *link, due int64) error {
 
 // CreateClient implements lms.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
-	if err := lms.CheckClientID(c.ID); err != nil {
-		return fmt.Errorf("boltstore: %w", err)
+	if err := validate.ClientID(c.ID); err != nil {
+		return fmt.Errorf("boltstore: %w: %w", lms.ErrInvalid, err)
 	}
 	c.Counts = lms.StateCounts{}
 	return s.update(ctx, func(t *txn) error {
@@ -616,8 +617,8 @@ func collect(b *bolt.Bucket, p []byte) ([]string, error) {
 
 func checkURLs(urls []string) error {
 	for _, u := range urls {
-		if err := lms.CheckStoreURL(u); err != nil {
-			return fmt.Errorf("boltstore: %w", err)
+		if err := validate.URL(u); err != nil {
+			return fmt.Errorf("boltstore: %w: %w", lms.ErrInvalid, err)
 		}
 	}
 	return nil
@@ -868,7 +869,7 @@ func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.
 	out := make(map[string]lms.Link)
 	err := s.view(ctx, func(t *txn) error {
 		for _, u := range urls {
-			if err := lms.CheckStoreURL(u); err != nil {
+			if validate.URL(u) != nil {
 				continue // cannot be stored, so it is not there
 			}
 			l, err := t.getLink(u)
@@ -966,7 +967,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 
 // RecordResults implements lms.ScheduleStore. Concurrent calls share
 // commits.
-func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
+func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 	for _, r := range recs {
 		if !r.Hold && !r.Result.State.Valid() {
 			return fmt.Errorf("boltstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
@@ -974,7 +975,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
 	}
 	return s.batch(ctx, func(t *txn) error {
 		for _, r := range recs {
-			if lms.CheckStoreURL(r.URL) != nil {
+			if validate.URL(r.URL) != nil {
 				continue
 			}
 			l, err := t.getLink(r.URL)
@@ -1000,7 +1001,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
 	})
 }
 
-func (t *txn) apply(url string, l *link, r lms.Record) error {
+func (t *txn) apply(url string, l *link, r lms.Outcome) error {
 	res := r.Result
 	old := l.state
 	l.reason, l.code, l.final, l.perm = res.Reason, int64(res.Code), res.FinalURL, res.Permanent
@@ -1113,8 +1114,8 @@ func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
 }
 
 // PendingUpdates implements lms.NotificationStore.
-func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.Pending, error) {
-	var out []lms.Pending
+func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.PendingUpdate, error) {
+	var out []lms.PendingUpdate
 	err := s.view(ctx, func(t *txn) error {
 		if _, err := t.getClient(clientID); err != nil {
 			return err
@@ -1129,7 +1130,7 @@ func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) 
 			if reason == "" {
 				reason = "unknown"
 			}
-			out = append(out, lms.Pending{Update: lms.Update{URL: string(k[len(pre):]), State: st, Reason: reason}, Seq: seq})
+			out = append(out, lms.PendingUpdate{Update: lms.Update{URL: string(k[len(pre):]), State: st, Reason: reason}, Seq: seq})
 			if limit > 0 && len(out) >= limit {
 				break
 			}
@@ -1155,7 +1156,7 @@ func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) 
 }
 
 // AckUpdates implements lms.NotificationStore.
-func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.Pending) error {
+func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
 	return s.update(ctx, func(t *txn) error {
 		if _, err := t.getClient(clientID); err != nil {
 			return err

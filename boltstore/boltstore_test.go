@@ -56,7 +56,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.NoError(t, s.CreateClient(ctx, lms.Client{ID: "a", PasswordHash: "h", Notify: true, Created: now}))
 	_, err := s.Subscribe(ctx, "a", []string{"http://x.example/", "http://y.example/"}, now)
 	require.NoError(t, err)
-	require.NoError(t, s.RecordResults(ctx, []lms.Record{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour),
+	require.NoError(t, s.RecordResults(ctx, []lms.Outcome{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour),
 		Result: lms.Result{State: lms.StateUnavailable, Reason: "Not Found", Code: 404}}}))
 	require.NoError(t, s.DeferHost(ctx, "y.example", now.Add(time.Hour)))
 	require.NoError(t, s.Close())
@@ -74,7 +74,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.True(t, ls[0].NextDue.Equal(now.Add(time.Hour)))
 	p, err := s.PendingUpdates(ctx, "a", 0)
 	require.NoError(t, err)
-	require.Equal(t, []lms.Pending{{Update: lms.Update{URL: "http://x.example/", State: lms.StateUnavailable, Reason: "Not Found"}, Seq: p[0].Seq}}, p)
+	require.Equal(t, []lms.PendingUpdate{{Update: lms.Update{URL: "http://x.example/", State: lms.StateUnavailable, Reason: "Not Found"}, Seq: p[0].Seq}}, p)
 	claimed, err := s.ClaimDue(ctx, now.Add(30*time.Minute), lms.ClaimOptions{Limit: 10, PerHost: 2, Lease: time.Minute})
 	require.NoError(t, err)
 	require.Empty(t, claimed, "the deferral of y.example and the due time of x must survive the restart")
@@ -86,7 +86,7 @@ func TestClaimWithoutSnapshot(t *testing.T) {
 	ctx := context.Background()
 	path, now := filepath.Join(t.TempDir(), "lms.db"), testNow()
 	s := subscribed(t, path, "http://x.example/")
-	require.NoError(t, s.RecordResults(ctx, []lms.Record{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour), Failures: 2,
+	require.NoError(t, s.RecordResults(ctx, []lms.Outcome{{URL: "http://x.example/", Checked: now, NextDue: now.Add(time.Hour), Failures: 2,
 		Result: lms.Result{State: lms.StateTemporary, Reason: "Service Unavailable", Code: 503}}}))
 	require.NoError(t, s.Close())
 
@@ -268,9 +268,9 @@ func crashChild(path string) {
 			if err != nil {
 				continue
 			}
-			var recs []lms.Record
+			var recs []lms.Outcome
 			for _, l := range ls {
-				recs = append(recs, lms.Record{URL: l.URL, Checked: now, NextDue: now.Add(24 * time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}})
+				recs = append(recs, lms.Outcome{URL: l.URL, Checked: now, NextDue: now.Add(24 * time.Hour), Result: lms.Result{State: lms.StateOK, Reason: "OK"}})
 			}
 			_ = s.RecordResults(ctx, recs)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/unixnano"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 const degree = 16
@@ -153,8 +154,8 @@ func (s *Store) client(id string) (*client, error) {
 
 // CreateClient implements lms.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
-	if err := lms.CheckClientID(c.ID); err != nil {
-		return fmt.Errorf("memstore: %w", err)
+	if err := validate.ClientID(c.ID); err != nil {
+		return fmt.Errorf("memstore: %w: %w", lms.ErrInvalid, err)
 	}
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -240,8 +241,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 func checkURLs(urls []string) error {
 	for _, u := range urls {
-		if err := lms.CheckStoreURL(u); err != nil {
-			return fmt.Errorf("memstore: %w", err)
+		if err := validate.URL(u); err != nil {
+			return fmt.Errorf("memstore: %w: %w", lms.ErrInvalid, err)
 		}
 	}
 	return nil
@@ -487,7 +488,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 }
 
 // RecordResults implements lms.ScheduleStore.
-func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
+func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 	for _, r := range recs {
 		if !r.Hold && !r.Result.State.Valid() {
 			return fmt.Errorf("memstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
@@ -519,7 +520,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Record) error {
 	return nil
 }
 
-func (s *Store) apply(l *link, r lms.Record) {
+func (s *Store) apply(l *link, r lms.Outcome) {
 	res := r.Result
 	old := l.state()
 	l.reason = res.Reason
@@ -607,7 +608,7 @@ func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
 }
 
 // PendingUpdates implements lms.NotificationStore.
-func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.Pending, error) {
+func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.PendingUpdate, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -616,11 +617,11 @@ func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]lms.Pending, 0, len(c.pending))
+	out := make([]lms.PendingUpdate, 0, len(c.pending))
 	for l, p := range c.pending {
-		out = append(out, lms.Pending{Update: lms.Update{URL: l.url, State: p.state, Reason: cmp.Or(p.reason, "unknown")}, Seq: p.seq})
+		out = append(out, lms.PendingUpdate{Update: lms.Update{URL: l.url, State: p.state, Reason: cmp.Or(p.reason, "unknown")}, Seq: p.seq})
 	}
-	slices.SortFunc(out, func(a, b lms.Pending) int { return strings.Compare(a.URL, b.URL) })
+	slices.SortFunc(out, func(a, b lms.PendingUpdate) int { return strings.Compare(a.URL, b.URL) })
 	if limit > 0 && len(out) > limit {
 		out = out[:limit:limit]
 	}
@@ -641,7 +642,7 @@ func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) 
 }
 
 // AckUpdates implements lms.NotificationStore.
-func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.Pending) error {
+func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
 	if err := s.begin(ctx); err != nil {
 		return err
 	}

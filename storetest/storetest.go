@@ -107,15 +107,15 @@ func allLinks(t *testing.T, s lms.Store, id string) []lms.Link {
 	return ls
 }
 
-func record(t *testing.T, s lms.Store, recs ...lms.Record) {
+func record(t *testing.T, s lms.Store, recs ...lms.Outcome) {
 	t.Helper()
 	if err := s.RecordResults(ctx(), recs); err != nil {
 		t.Fatalf("RecordResults: %v", err)
 	}
 }
 
-func result(u string, st lms.State, reason string, next time.Time) lms.Record {
-	return lms.Record{URL: u, Result: lms.Result{State: st, Reason: reason, Code: 200}, NextDue: next, Checked: t0}
+func result(u string, st lms.State, reason string, next time.Time) lms.Outcome {
+	return lms.Outcome{URL: u, Result: lms.Result{State: st, Reason: reason, Code: 200}, NextDue: next, Checked: t0}
 }
 
 func claim(t *testing.T, s lms.Store, now time.Time, limit, perHost int) []lms.Link {
@@ -595,9 +595,9 @@ func testRecordResults(t *testing.T, s lms.Store) {
 	mustSubscribe(t, s, "a", "http://x.example/")
 	mustSubscribe(t, s, "b", "http://x.example/")
 	mustSubscribe(t, s, "c", "http://other.example/")
-	rec := lms.Record{URL: "http://x.example/", Checked: t0, NextDue: t0.Add(24 * time.Hour), Failures: 0,
+	rec := lms.Outcome{URL: "http://x.example/", Checked: t0, NextDue: t0.Add(24 * time.Hour), Failures: 0,
 		Result: lms.Result{State: lms.StateOK, Reason: "OK", Code: 200, FinalURL: "https://x.example/", Permanent: true, ResponseTime: 150 * time.Millisecond}}
-	record(t, s, rec, lms.Record{URL: "http://never-registered.example/", Result: lms.Result{State: lms.StateOK}})
+	record(t, s, rec, lms.Outcome{URL: "http://never-registered.example/", Result: lms.Result{State: lms.StateOK}})
 	ls, _ := s.LookupLinks(ctx(), []string{"http://x.example/", "http://never-registered.example/"})
 	if len(ls) != 1 {
 		t.Errorf("a record for an unknown URL created a link")
@@ -636,7 +636,7 @@ func testRecordResults(t *testing.T, s lms.Store) {
 	if ids, _ := s.PendingClients(ctx()); len(ids) != 0 {
 		t.Errorf("reason-only change made pending notifications for %v", ids)
 	}
-	if err := s.RecordResults(ctx(), []lms.Record{{URL: "http://x.example/", Result: lms.Result{State: "broken"}}}); !errors.Is(err, lms.ErrInvalid) {
+	if err := s.RecordResults(ctx(), []lms.Outcome{{URL: "http://x.example/", Result: lms.Result{State: "broken"}}}); !errors.Is(err, lms.ErrInvalid) {
 		t.Errorf("RecordResults with invalid state = %v, want ErrInvalid", err)
 	}
 }
@@ -647,7 +647,7 @@ func testRecordHold(t *testing.T, s lms.Store) {
 	record(t, s, result("http://x.example/", lms.StateOK, "OK", t0.Add(time.Hour)))
 	p, _ := s.PendingUpdates(ctx(), "a", 0)
 	_ = s.AckUpdates(ctx(), "a", p)
-	record(t, s, lms.Record{URL: "http://x.example/", Hold: true, NextDue: t0.Add(5 * time.Minute), Result: lms.Result{State: lms.StateUnavailable, Reason: "refused"}})
+	record(t, s, lms.Outcome{URL: "http://x.example/", Hold: true, NextDue: t0.Add(5 * time.Minute), Result: lms.Result{State: lms.StateUnavailable, Reason: "refused"}})
 	ls, _ := s.LookupLinks(ctx(), []string{"http://x.example/"})
 	if l := ls["http://x.example/"]; l.State != lms.StateOK || l.Reason != "OK" || !l.NextDue.Equal(t0.Add(5*time.Minute)) {
 		t.Errorf("held record changed the link: %+v", l)
@@ -832,7 +832,7 @@ func testConcurrent(t *testing.T, s lms.Store) {
 					errs <- err
 					return
 				}
-				var recs []lms.Record
+				var recs []lms.Outcome
 				for _, l := range ls {
 					claimed <- l.URL
 					recs = append(recs, result(l.URL, lms.StateOK, "OK", t0.Add(24*time.Hour)))

@@ -13,6 +13,8 @@ import (
 	"github.com/kolo/xmlrpc"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/netguard"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // CallbackConfig configures a CallbackClient. The zero value is ready to use.
@@ -66,7 +68,7 @@ func NewCallbackClient(cfg CallbackConfig) *CallbackClient {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = lms.DefaultUserAgent
 	}
-	d := lms.NewDialer(cfg.ConnectTimeout, cfg.AllowPrivate)
+	d := netguard.Dialer(cfg.ConnectTimeout, cfg.AllowPrivate)
 	return &CallbackClient{cfg: cfg, transport: &http.Transport{
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
@@ -83,7 +85,7 @@ func (c *CallbackClient) Close() { c.transport.CloseIdleConnections() }
 // Notify implements lms.Notifier: updateManyStates(id, pw, [[url, state,
 // reason], ...]) in chunks of at most Chunk triples. It stops at the first
 // failed chunk.
-func (c *CallbackClient) Notify(ctx context.Context, cb lms.Callback, updates []lms.Update) error {
+func (c *CallbackClient) Notify(ctx context.Context, cb lms.Endpoint, updates []lms.Update) error {
 	for start := 0; start < len(updates); start += c.cfg.Chunk {
 		part := updates[start:min(start+c.cfg.Chunk, len(updates))]
 		triples := make([]any, len(part))
@@ -103,7 +105,7 @@ func (c *CallbackClient) Notify(ctx context.Context, cb lms.Callback, updates []
 
 // ListLinks implements lms.LinkLister: xmlrpc_getAllLinks(id, pw). Elements
 // that are not strings are dropped.
-func (c *CallbackClient) ListLinks(ctx context.Context, cb lms.Callback) ([]string, error) {
+func (c *CallbackClient) ListLinks(ctx context.Context, cb lms.Endpoint) ([]string, error) {
 	var reply []any
 	if err := c.call(ctx, cb, "xmlrpc_getAllLinks", []any{cb.ClientID, cb.Password}, &reply); err != nil {
 		return nil, err
@@ -119,9 +121,9 @@ func (c *CallbackClient) ListLinks(ctx context.Context, cb lms.Callback) ([]stri
 
 // call makes one XML-RPC call with a fresh kolo client bound to ctx (kolo
 // has no context support and serialises calls per client).
-func (c *CallbackClient) call(ctx context.Context, cb lms.Callback, method string, args []any, reply any) error {
-	if err := lms.CheckCallbackURL(cb.URL); err != nil {
-		return fmt.Errorf("xmlrpcapi: %s: %w", method, err)
+func (c *CallbackClient) call(ctx context.Context, cb lms.Endpoint, method string, args []any, reply any) error {
+	if err := validate.CallbackURL(cb.URL); err != nil {
+		return fmt.Errorf("xmlrpcapi: %s: %w: %w", method, lms.ErrInvalid, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

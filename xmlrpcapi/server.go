@@ -492,7 +492,7 @@ func triples(ups []lms.Update) [][]string {
 }
 
 func linkStruct(l lms.Link) Struct {
-	u := lms.LinkUpdate(l)
+	u := l.Update()
 	s := Struct{
 		{"url", l.URL}, {"state", string(u.State)}, {"reason", u.Reason}, {"code", l.Code},
 		{"final_url", l.FinalURL}, {"permanent_redirect", l.Permanent},

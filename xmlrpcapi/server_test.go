@@ -88,7 +88,7 @@ func (f *fixture) markChecked(t *testing.T, url string, st lms.State, reason str
 	ctx := context.Background()
 	_, err := f.store.Subscribe(ctx, cid, []string{url}, time.Now())
 	require.NoError(t, err)
-	require.NoError(t, f.store.RecordResults(ctx, []lms.Record{{URL: url, Checked: time.Now(), NextDue: time.Now().Add(time.Hour),
+	require.NoError(t, f.store.RecordResults(ctx, []lms.Outcome{{URL: url, Checked: time.Now(), NextDue: time.Now().Add(time.Hour),
 		Result: lms.Result{State: st, Reason: reason, Code: 200}}}))
 }
 
@@ -168,7 +168,7 @@ func TestRegisterClientMailsPassword(t *testing.T) {
 			pw = strings.TrimSpace(v)
 		}
 	}
-	require.Len(t, pw, lms.PasswordLength)
+	require.Len(t, pw, 30) // internal/secret.PasswordLength
 	require.Contains(t, m.Body, "http://site2.example/portal_linkchecker/database")
 	require.Contains(t, m.Body, "http://lms.example/")
 	// The mailed password works; the stored hash is not the password.

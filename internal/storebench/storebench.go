@@ -82,9 +82,9 @@ func ClaimDue(b *testing.B, s lms.Store) {
 					b.Fatalf("claimed %d links, want %d", len(ls), limit)
 				}
 				b.StopTimer()
-				recs := make([]lms.Record, len(ls))
+				recs := make([]lms.Outcome, len(ls))
 				for i, l := range ls {
-					recs[i] = lms.Record{URL: l.URL, Hold: true, NextDue: now}
+					recs[i] = lms.Outcome{URL: l.URL, Hold: true, NextDue: now}
 				}
 				if err := s.RecordResults(ctx, recs); err != nil {
 					b.Fatal(err)
@@ -109,8 +109,8 @@ func RecordResults(b *testing.B, s lms.Store, total int) {
 			if i%3 == 0 {
 				st = lms.StateUnavailable
 			}
-			rec := lms.Record{URL: URL(i%total, 10_000), Checked: t0, NextDue: t0.Add(24 * time.Hour), Result: lms.Result{State: st, Reason: string(st)}}
-			if err := s.RecordResults(ctx, []lms.Record{rec}); err != nil {
+			rec := lms.Outcome{URL: URL(i%total, 10_000), Checked: t0, NextDue: t0.Add(24 * time.Hour), Result: lms.Result{State: st, Reason: string(st)}}
+			if err := s.RecordResults(ctx, []lms.Outcome{rec}); err != nil {
 				b.Error(err)
 				return
 			}

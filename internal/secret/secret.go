@@ -1,4 +1,7 @@
-package lms
+// Package secret holds the password handling the Engine and the tests
+// share: generated client passwords, their stored hashes, constant-time
+// comparison, and the sealing of the passwords that callbacks must send.
+package secret
 
 import (
 	"crypto/aes"
@@ -34,32 +37,32 @@ func randIntN(n int) int {
 	var buf [1]byte
 	limit := 256 - 256%n
 	for {
-		_, _ = rand.Read(buf[:])
+		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails (Go 1.24+)
 		if int(buf[0]) < limit {
 			return int(buf[0]) % n
 		}
 	}
 }
 
-// HashPassword returns the stored form of a password. Generated passwords
-// carry enough entropy for a salted SHA-256; human-chosen ones (human) get
+// Hash returns the stored form of a password. Generated passwords carry
+// enough entropy for a salted SHA-256; human-chosen ones (human) get
 // bcrypt.
-func HashPassword(pw string, human bool) (string, error) {
+func Hash(pw string, human bool) (string, error) {
 	if human {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 		if err != nil {
-			return "", fmt.Errorf("lms: hash password: %w", err)
+			return "", fmt.Errorf("hash password: %w", err)
 		}
 		return "bcrypt$" + string(h), nil
 	}
 	salt := make([]byte, 16)
-	_, _ = rand.Read(salt)
+	_, _ = rand.Read(salt) // never fails
 	sum := sha256.Sum256(append(salt, pw...))
 	return "sha256$" + hex.EncodeToString(salt) + "$" + hex.EncodeToString(sum[:]), nil
 }
 
-// VerifyPassword reports whether pw matches hash, in constant time.
-func VerifyPassword(hash, pw string) bool {
+// Verify reports whether pw matches hash, in constant time.
+func Verify(hash, pw string) bool {
 	scheme, rest, _ := strings.Cut(hash, "$")
 	switch scheme {
 	case "bcrypt":
@@ -77,40 +80,43 @@ func VerifyPassword(hash, pw string) bool {
 	return false
 }
 
-// equalSecret compares two secrets in constant time (for equal lengths;
-// the length itself is not secret).
-func equalSecret(a, b string) bool {
+// Equal compares two secrets in constant time (whatever their lengths).
+func Equal(a, b string) bool {
 	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
-// sealer encrypts client passwords for callbacks with AES-GCM under a key
-// derived from the admin secret.
-type sealer struct {
+// Sealer encrypts client passwords for callbacks with AES-GCM under a key
+// derived from the admin secret, bound to the client id.
+type Sealer struct {
 	key  [32]byte
 	aead cipher.AEAD
 }
 
-func newSealer(secret string) *sealer {
-	s := &sealer{key: sha256.Sum256([]byte("lms seal v1\x00" + secret))}
+// NewSealer returns the Sealer keyed by the admin secret.
+func NewSealer(adminSecret string) *Sealer {
+	s := &Sealer{key: sha256.Sum256([]byte("lms seal v1\x00" + adminSecret))}
 	block, err := aes.NewCipher(s.key[:])
 	if err != nil {
 		panic(err) // a 32-byte key never fails
 	}
 	s.aead, err = cipher.NewGCM(block)
 	if err != nil {
-		panic(err)
+		panic(err) // AES always has a GCM mode
 	}
 	return s
 }
 
-func (s *sealer) seal(id, pw string) string {
+// Seal encrypts pw for client id.
+func (s *Sealer) Seal(id, pw string) string {
 	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
+	_, _ = rand.Read(nonce) // never fails
 	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(pw), []byte(id)))
 }
 
-func (s *sealer) open(id, sealed string) (string, bool) {
+// Open decrypts what Seal sealed for client id; false if it was sealed under
+// another key or for another id, or is damaged.
+func (s *Sealer) Open(id, sealed string) (string, bool) {
 	b, err := base64.StdEncoding.DecodeString(sealed)
 	if err != nil || len(b) < s.aead.NonceSize() {
 		return "", false
@@ -123,9 +129,9 @@ func (s *sealer) open(id, sealed string) (string, bool) {
 	return string(pw), true
 }
 
-// proof is a keyed digest of a successful authentication, cached so that
+// Proof is a keyed digest of a successful authentication, cached so that
 // bcrypt runs once per client and password, not on every call.
-func (s *sealer) proof(id, pw, hash string) string {
+func (s *Sealer) Proof(id, pw, hash string) string {
 	m := hmac.New(sha256.New, s.key[:])
 	m.Write([]byte(id + "\x00" + pw + "\x00" + hash))
 	return string(m.Sum(nil))
