@@ -173,6 +173,61 @@ type Client struct {
 	LastSync      time.Time // last successful sync
 	SyncForced    bool      // forceSynchronization was called; sync at the next tick
 	LastSyncError string    // text of the last failed sync, "" after a success
+
+	// NotifyLease and SyncLease say which process serves the client's
+	// notifications and syncs (and its mails, with NotifyLease) until when,
+	// so that processes sharing a store never serve one client twice.
+	NotifyLease Lease
+	SyncLease   Lease
+
+	// Outbox holds the mails owed to the contact, in the order they were
+	// owed. An entry is recorded in the same step as the change that owes
+	// it (the client's creation, notifications switched off) and removed
+	// once the mail was delivered.
+	Outbox []OutboxMail
+}
+
+// Clone returns a copy of c that shares no memory with it (stores use it so
+// that the values they return never alias their own).
+func (c Client) Clone() Client {
+	c.Outbox = append([]OutboxMail(nil), c.Outbox...)
+	return c
+}
+
+// Lease is a hold by one process until a time.
+type Lease struct {
+	Holder string    // the process, as named by Config.ProcessID
+	Until  time.Time // the hold ends at this instant
+}
+
+// Held reports whether l is held at now by a holder other than holder.
+func (l Lease) Held(now time.Time, holder string) bool {
+	return l.Holder != "" && l.Holder != holder && now.Before(l.Until)
+}
+
+// MailKind names a mail of the outbox.
+type MailKind string
+
+// The mails lms sends a client's contact.
+const (
+	// MailRegistration carries the client's password (PROTOCOL.md §5).
+	MailRegistration MailKind = "registration"
+	// MailDisabled says that notifications were switched off after
+	// repeated failures.
+	MailDisabled MailKind = "notifications disabled"
+)
+
+// OutboxMail is a mail owed to a client's contact. The text is made when
+// it is sent, from the client as it is then.
+type OutboxMail struct {
+	Kind   MailKind
+	Queued time.Time
+	// SealedPassword is the password a registration mail carries, sealed
+	// like Client.SealedPassword; it leaves the store with the entry.
+	SealedPassword string
+	Attempts       int       // failed deliveries so far
+	NextAttempt    time.Time // no delivery before this instant
+	LastError      string    // why the last delivery failed
 }
 
 // Link is one distinct URL string, shared by every client that registered it.

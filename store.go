@@ -83,8 +83,16 @@ type ClaimOptions struct {
 	// paced.
 	HostGap time.Duration
 	// Lease is how long claimed links stay away from other claimers; if no
-	// result is recorded in time, they are due again.
+	// result is recorded in time, they are due again. The hosts of the
+	// claimed links are held by Holder for as long.
 	Lease time.Duration
+	// Holder names the claiming process (unique among the processes sharing
+	// the store). A host is held by one holder at a time: ClaimDue hands out
+	// links only of hosts that no other holder holds (or whose hold has
+	// ended), and holds every host it hands out links of until now+Lease, so
+	// that two processes never send requests to one host at once. "" is a
+	// holder like any other.
+	Holder string
 }
 
 // ScheduleStore is what the scheduler and the checker pool need.
@@ -108,12 +116,39 @@ type ScheduleStore interface {
 	// (a Retry-After, a back-off). An earlier until than the current one is
 	// ignored.
 	DeferHost(ctx context.Context, host string, until time.Time) error
+	// HoldHost holds host for holder until now+lease, so that holder may send
+	// it requests that no claim gave it (a redirect to another host), unless
+	// another holder holds it: then ok is false and nothing changes.
+	// notBefore is when the host may be asked next as far as the store knows
+	// (a DeferHost back-off); zero if at once.
+	HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (notBefore time.Time, ok bool, err error)
 	// LinkCounts returns the number of subscribed links by state.
 	LinkCounts(ctx context.Context) (StateCounts, error)
 	// DueCount returns how many subscribed links are due at now, counting at
 	// most max (the cost is O(min(due, max))).
 	DueCount(ctx context.Context, now time.Time, max int) (int, error)
 }
+
+// Waker is implemented by stores that several processes share: it tells
+// this process at once what others did, so that it need not wait for its
+// next poll. The Engine uses it when its Store implements it.
+type Waker interface {
+	// Wakeups returns a channel that receives a Wakeup whenever, in any
+	// process, links were subscribed or notifications became pending, until
+	// ctx ends (then the channel is closed). Wake-ups may be coalesced or
+	// lost while the store is unreachable: polling stays the fallback.
+	Wakeups(ctx context.Context) <-chan Wakeup
+}
+
+// Wakeup says what happened in another process.
+type Wakeup uint8
+
+// The wake-ups.
+const (
+	WakeLinksAdded Wakeup = 1 << iota // links were subscribed: claim now
+	WakePending                       // notifications became pending: notify now
+	WakeMail                          // a mail was put into the outbox: send it now
+)
 
 // NotificationStore is what the notifier needs.
 type NotificationStore interface {

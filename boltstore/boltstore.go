@@ -62,6 +62,12 @@ type Store struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	// Host holds live in memory: only one process can open the file, and
+	// Open ends every lease of the previous one. holdMu also serialises
+	// the claims that read and set them.
+	holdMu sync.Mutex
+	holds  map[string]lms.Lease
 }
 
 var _ lms.Store = (*Store)(nil)
@@ -111,7 +117,7 @@ func Open(path string, opt Options) (*Store, error) {
 	} else {
 		db.MaxBatchDelay = 20 * time.Millisecond
 	}
-	s := &Store{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), holds: make(map[string]lms.Lease)}
 	if opt.MaxResident == 0 {
 		opt.MaxResident = 32 << 20
 	}
@@ -892,6 +898,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 	}
 	n, lease := nanos(now), nanos(now.Add(opt.Lease))
 	var out []lms.Link
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
 	err := s.update(ctx, func(t *txn) error {
 		out = out[:0]
 		if err := t.reapLeases(n); err != nil {
@@ -904,7 +912,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			if timeFromKey(k[:8]) > n {
 				break
 			}
-			hosts = append(hosts, string(k[8:]))
+			if h := string(k[8:]); !s.holds[h].Held(now, opt.Holder) {
+				hosts = append(hosts, h)
+			}
 		}
 		for _, h := range hosts {
 			if len(out) >= opt.Limit {
@@ -962,7 +972,50 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 	if err != nil {
 		return nil, err
 	}
+	s.pruneHolds(now)
+	for _, l := range out {
+		s.holds[l.Host] = lms.Lease{Holder: opt.Holder, Until: l.NextDue}
+	}
 	return out, nil
+}
+
+// pruneHolds forgets ended holds once there are many; holdMu is held.
+func (s *Store) pruneHolds(now time.Time) {
+	if len(s.holds) < 4096 {
+		return
+	}
+	for h, l := range s.holds {
+		if !now.Before(l.Until) {
+			delete(s.holds, h)
+		}
+	}
+}
+
+// HoldHost implements lms.ScheduleStore.
+func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (time.Time, bool, error) {
+	if lease <= 0 {
+		return time.Time{}, false, fmt.Errorf("boltstore: hold host %q for %v: %w", host, lease, lms.ErrInvalid)
+	}
+	var notBefore int64
+	err := s.view(ctx, func(t *txn) error {
+		h, err := t.getHost(host)
+		notBefore = h.notBefore
+		return err
+	})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	if s.holds[host].Held(now, holder) {
+		return time.Time{}, false, nil
+	}
+	s.pruneHolds(now)
+	s.holds[host] = lms.Lease{Holder: holder, Until: now.Add(lease)}
+	if notBefore > nanos(now) {
+		return fromNanos(notBefore), true, nil
+	}
+	return time.Time{}, true, nil
 }
 
 // RecordResults implements lms.ScheduleStore. Concurrent calls share

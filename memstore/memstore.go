@@ -84,9 +84,17 @@ func stateIndex(s lms.State) uint8 {
 type host struct {
 	name      string
 	due       *btree.BTreeG[*link] // subscribed links by (due, url)
-	notBefore int64
+	notBefore int64                // not offered before (claim spacing and back-off)
+	deferred  int64                // back-off of DeferHost alone
+	holder    string               // the claimer holding the host until heldUntil
+	heldUntil int64
 	readyAt   int64 // key in Store.ready while inReady
 	inReady   bool
+}
+
+// heldByOther reports whether another holder than holder holds h at n.
+func (h *host) heldByOther(holder string, n int64) bool {
+	return h.holder != holder && h.heldUntil > n
 }
 
 func lessURL(a, b *link) bool { return a.url < b.url }
@@ -166,7 +174,7 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 	}
 	c.Counts = lms.StateCounts{}
 	s.clients[c.ID] = &client{
-		c:       c,
+		c:       c.Clone(),
 		subs:    btree.NewWithFreeListG(degree, lessURL, s.flLinks),
 		pending: make(map[*link]pend),
 	}
@@ -183,7 +191,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
 	if err != nil {
 		return lms.Client{}, err
 	}
-	return c.c, nil
+	return c.c.Clone(), nil
 }
 
 // ListClients implements lms.ClientStore.
@@ -194,7 +202,7 @@ func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 	defer s.mu.Unlock()
 	out := make([]lms.Client, 0, len(s.clients))
 	for _, c := range s.clients {
-		out = append(out, c.c)
+		out = append(out, c.c.Clone())
 	}
 	slices.SortFunc(out, func(a, b lms.Client) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
@@ -210,12 +218,12 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 	if err != nil {
 		return lms.Client{}, err
 	}
-	cp := c.c
+	cp := c.c.Clone()
 	if err := fn(&cp); err != nil {
 		return lms.Client{}, err
 	}
 	cp.ID, cp.Counts = c.c.ID, c.c.Counts
-	c.c = cp
+	c.c = cp.Clone()
 	return cp, nil
 }
 
@@ -465,6 +473,10 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		s.ready.Delete(h)
 		h.inReady = false
 		visited = append(visited, h)
+		if h.heldByOther(opt.Holder, n) {
+			continue
+		}
+		h.holder, h.heldUntil = opt.Holder, lease
 		k := 0
 		for k < opt.PerHost && len(out) < opt.Limit {
 			l, ok := h.due.Min()
@@ -555,8 +567,32 @@ func (s *Store) DeferHost(ctx context.Context, name string, until time.Time) err
 	}
 	defer s.mu.Unlock()
 	h := s.hostOf(name)
-	s.reindex(h, func() { h.notBefore = max(h.notBefore, nanos(until)) })
+	s.reindex(h, func() {
+		h.notBefore = max(h.notBefore, nanos(until))
+		h.deferred = max(h.deferred, nanos(until))
+	})
 	return nil
+}
+
+// HoldHost implements lms.ScheduleStore.
+func (s *Store) HoldHost(ctx context.Context, holder, name string, now time.Time, lease time.Duration) (time.Time, bool, error) {
+	if lease <= 0 {
+		return time.Time{}, false, fmt.Errorf("memstore: hold host %q for %v: %w", name, lease, lms.ErrInvalid)
+	}
+	if err := s.begin(ctx); err != nil {
+		return time.Time{}, false, err
+	}
+	defer s.mu.Unlock()
+	n := nanos(now)
+	h := s.hostOf(name)
+	if h.heldByOther(holder, n) {
+		return time.Time{}, false, nil
+	}
+	h.holder, h.heldUntil = holder, nanos(now.Add(lease))
+	if h.deferred > n {
+		return fromNanos(h.deferred), true, nil
+	}
+	return time.Time{}, true, nil
 }
 
 // LinkCounts implements lms.ScheduleStore.

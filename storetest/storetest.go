@@ -52,6 +52,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ClaimFairness", testClaimFairness},
 		{"ClaimHostGap", testClaimHostGap},
 		{"DeferHost", testDeferHost},
+		{"HostHolders", testHostHolders},
+		{"HoldHost", testHoldHost},
+		{"ClientLeasesAndOutbox", testClientLeasesAndOutbox},
 		{"OrphanNotClaimed", testOrphan},
 		{"RecordResults", testRecordResults},
 		{"RecordHold", testRecordHold},
@@ -570,6 +573,127 @@ func testDeferHost(t *testing.T, s lms.Store) {
 	mustSubscribe(t, s, "a", "http://later.example/")
 	if got := claim(t, s, t0.Add(time.Minute), 10, 5); len(got) != 0 {
 		t.Errorf("claimed %v of a deferred host", urlsOf(got))
+	}
+}
+
+func claimAs(t *testing.T, s lms.Store, holder string, now time.Time) []lms.Link {
+	t.Helper()
+	ls, err := s.ClaimDue(ctx(), now, lms.ClaimOptions{Limit: 10, PerHost: 1, Lease: time.Minute, Holder: holder})
+	if err != nil {
+		t.Fatalf("ClaimDue as %q: %v", holder, err)
+	}
+	return ls
+}
+
+// testHostHolders: a host is held by one claimer at a time, until the
+// lease of its last claim ends.
+func testHostHolders(t *testing.T, s lms.Store) {
+	mustClient(t, s, "a")
+	mustSubscribe(t, s, "a", "http://h.example/1", "http://h.example/2", "http://h.example/3", "http://other.example/")
+	got := claimAs(t, s, "p1", t0)
+	hosts := map[string]string{}
+	for _, l := range got {
+		hosts[l.Host] = l.URL
+	}
+	if len(got) != 2 || hosts["h.example"] == "" || hosts["other.example"] == "" {
+		t.Fatalf("first claim = %v, want one link of each host", urlsOf(got))
+	}
+	if got := claimAs(t, s, "p2", t0.Add(time.Second)); len(got) != 0 {
+		t.Errorf("p2 claimed %v of hosts p1 holds", urlsOf(got))
+	}
+	got = claimAs(t, s, "p1", t0.Add(2*time.Second))
+	if len(got) != 1 || got[0].Host != "h.example" {
+		t.Fatalf("p1's second claim = %v, want the next link of h.example", urlsOf(got))
+	}
+	// p1's hold of h.example now lasts until t0+2s+1min.
+	if got := claimAs(t, s, "p2", t0.Add(time.Minute+time.Second)); len(got) != 1 || got[0].Host != "other.example" {
+		t.Errorf("p2 claimed %v after other.example's hold ended, want its link back", urlsOf(got))
+	}
+	if got := claimAs(t, s, "p2", t0.Add(time.Minute+3*time.Second)); len(got) != 1 || got[0].Host != "h.example" {
+		t.Errorf("p2 claimed %v after h.example's hold ended, want one of its links", urlsOf(got))
+	}
+}
+
+func testHoldHost(t *testing.T, s lms.Store) {
+	mustClient(t, s, "a")
+	mustSubscribe(t, s, "a", "http://h.example/1", "http://x.example/1")
+	if got := claimAs(t, s, "p1", t0); len(got) != 2 {
+		t.Fatalf("claim = %v", urlsOf(got))
+	}
+	if _, ok, err := s.HoldHost(ctx(), "p2", "h.example", t0.Add(time.Second), time.Minute); err != nil || ok {
+		t.Errorf("p2 HoldHost of p1's host = %v, %v; want refused", ok, err)
+	}
+	if _, ok, err := s.HoldHost(ctx(), "p1", "h.example", t0.Add(time.Second), time.Minute); err != nil || !ok {
+		t.Errorf("p1 HoldHost of its own host = %v, %v; want ok", ok, err)
+	}
+	// A host nobody holds: p2 holds it, and p1 can claim none of its links.
+	if _, ok, err := s.HoldHost(ctx(), "p2", "fresh.example", t0, time.Minute); err != nil || !ok {
+		t.Fatalf("HoldHost of a free host = %v, %v", ok, err)
+	}
+	mustSubscribe(t, s, "a", "http://fresh.example/")
+	if got := claimAs(t, s, "p1", t0.Add(time.Second)); len(got) != 0 {
+		t.Errorf("p1 claimed %v of a host p2 holds", urlsOf(got))
+	}
+	if got := claimAs(t, s, "p2", t0.Add(time.Second)); len(got) != 1 || got[0].Host != "fresh.example" {
+		t.Errorf("p2 claimed %v, want the link of the host it holds", urlsOf(got))
+	}
+	// A back-off is reported to the next holder.
+	if err := s.DeferHost(ctx(), "rest.example", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	nb, ok, err := s.HoldHost(ctx(), "p1", "rest.example", t0, time.Minute)
+	if err != nil || !ok || nb.Before(t0.Add(time.Hour)) {
+		t.Errorf("HoldHost of a deferred host = %v, %v, %v; want ok and notBefore ≥ the deferral", nb, ok, err)
+	}
+	if _, _, err := s.HoldHost(ctx(), "p1", "x.example", t0, 0); !errors.Is(err, lms.ErrInvalid) {
+		t.Errorf("HoldHost with no lease = %v, want ErrInvalid", err)
+	}
+}
+
+func testClientLeasesAndOutbox(t *testing.T, s lms.Store) {
+	c := lms.Client{ID: "a", PasswordHash: "h", ContactEmail: "a@example.org", CallbackURL: "http://a.example/db", Notify: true, Created: t0,
+		Outbox: []lms.OutboxMail{{Kind: lms.MailRegistration, Queued: t0, SealedPassword: "sealed"}}}
+	if err := s.CreateClient(ctx(), c); err != nil {
+		t.Fatal(err)
+	}
+	c.Outbox[0].Kind = "mutated"
+	got, err := s.GetClient(ctx(), "a")
+	if err != nil || len(got.Outbox) != 1 || got.Outbox[0].Kind != lms.MailRegistration || got.Outbox[0].SealedPassword != "sealed" || !got.Outbox[0].Queued.Equal(t0) {
+		t.Fatalf("GetClient outbox = %+v, %v", got.Outbox, err)
+	}
+	got.Outbox[0].Kind = "mutated"
+	busy := errors.New("held elsewhere")
+	take := func(holder string, now time.Time) error {
+		_, err := s.UpdateClient(ctx(), "a", func(c *lms.Client) error {
+			if c.NotifyLease.Held(now, holder) {
+				return busy
+			}
+			c.NotifyLease = lms.Lease{Holder: holder, Until: now.Add(time.Minute)}
+			c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailDisabled, Queued: now})
+			return nil
+		})
+		return err
+	}
+	if err := take("p1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := take("p2", t0.Add(time.Second)); !errors.Is(err, busy) {
+		t.Errorf("p2 took p1's lease: %v", err)
+	}
+	if err := take("p2", t0.Add(time.Minute)); err != nil {
+		t.Errorf("p2 could not take the ended lease: %v", err)
+	}
+	got, _ = s.GetClient(ctx(), "a")
+	if got.NotifyLease.Holder != "p2" || !got.NotifyLease.Until.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("lease = %+v, want p2 until t0+2m", got.NotifyLease)
+	}
+	if len(got.Outbox) != 3 || got.Outbox[0].Kind != lms.MailRegistration || got.Outbox[2].Kind != lms.MailDisabled {
+		t.Errorf("outbox = %+v, want the registration and two disabled mails", got.Outbox)
+	}
+	cs, _ := s.ListClients(ctx())
+	cs[0].Outbox[0].Kind = "mutated"
+	if got, _ := s.GetClient(ctx(), "a"); got.Outbox[0].Kind != lms.MailRegistration {
+		t.Errorf("mutating a listed client's outbox changed the store")
 	}
 }
 
