@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -14,116 +13,6 @@ import (
 
 	"github.com/linkmonitor/lms/internal/validate"
 )
-
-// hostPacer implements Pacer: per host, the earliest time of the next
-// request, the interval (plus a hair for clock granularity) after the
-// previous request was answered. The answer comes after the host saw the
-// request, so the host can never observe two requests closer than the
-// interval, however slow a connection was.
-type hostPacer struct {
-	interval time.Duration
-	margin   time.Duration
-	mu       sync.Mutex
-	next     map[string]time.Time // next allowed request
-	backoff  map[string]time.Time // back-off after 429/503
-}
-
-func newHostPacer(interval time.Duration) *hostPacer {
-	return &hostPacer{
-		interval: interval,
-		margin:   min(interval/100, 2*time.Millisecond),
-		next:     make(map[string]time.Time),
-		backoff:  make(map[string]time.Time),
-	}
-}
-
-func (p *hostPacer) paced(host string) bool { return host != "" && p.interval > 0 }
-
-func hostInterval(c Config) time.Duration {
-	if c.Unpaced {
-		return 0
-	}
-	return c.HostInterval
-}
-
-// readyAt returns when host may get its next request.
-func (p *hostPacer) readyAt(host string) time.Time {
-	if host == "" {
-		return time.Time{}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return laterOf(p.next[host], p.backoff[host])
-}
-
-// Wait implements Pacer.
-func (p *hostPacer) Wait(ctx context.Context, host string) error {
-	for {
-		p.mu.Lock()
-		now := time.Now()
-		at := laterOf(p.next[host], p.backoff[host])
-		if !now.Before(at) {
-			if p.paced(host) {
-				p.next[host] = now.Add(p.interval + p.margin)
-			}
-			p.mu.Unlock()
-			return nil
-		}
-		p.mu.Unlock()
-		t := time.NewTimer(at.Sub(now))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
-// Done implements Pacer: spacing counts from the answer.
-func (p *hostPacer) Done(host string) {
-	if !p.paced(host) {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.next[host] = laterOf(p.next[host], time.Now().Add(p.interval+p.margin))
-}
-
-// deferHost keeps host from further requests until until.
-func (p *hostPacer) deferHost(host string, until time.Time) {
-	if host == "" {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.backoff[host] = laterOf(p.backoff[host], until)
-}
-
-// prune forgets hosts whose times have passed and returns how many hosts
-// are still backed off.
-func (p *hostPacer) prune(now time.Time) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for h, t := range p.next {
-		if t.Before(now) {
-			delete(p.next, h)
-		}
-	}
-	for h, t := range p.backoff {
-		if t.Before(now) {
-			delete(p.backoff, h)
-		}
-	}
-	return len(p.backoff)
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
 
 // hostQueue holds the claimed links of one host that wait for their turn.
 type hostQueue struct {
@@ -161,71 +50,6 @@ func (h *queueHeap) Pop() any {
 	return q
 }
 
-// outageGuard watches network-level failures across hosts: when, within
-// window, failures of at least minHosts distinct hosts make up at least
-// ratio of all checks, the server itself is probably cut off.
-type outageGuard struct {
-	window   time.Duration
-	minHosts int
-	ratio    float64
-	log      *slog.Logger
-
-	mu     sync.Mutex
-	events []guardEvent
-	active bool
-	since  time.Time
-	held   uint64
-}
-
-type guardEvent struct {
-	at      time.Time
-	host    string
-	netFail bool
-}
-
-// observe records one check and reports whether its failure must be held
-// back.
-func (g *outageGuard) observe(now time.Time, host string, netFail bool) bool {
-	if g.minHosts <= 0 {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.events = append(g.events, guardEvent{now, host, netFail})
-	cut := 0
-	for cut < len(g.events) && now.Sub(g.events[cut].at) > g.window {
-		cut++
-	}
-	g.events = g.events[cut:]
-	fails, hosts := 0, map[string]struct{}{}
-	for _, ev := range g.events {
-		if ev.netFail {
-			fails++
-			hosts[ev.host] = struct{}{}
-		}
-	}
-	active := len(hosts) >= g.minHosts && float64(fails) >= g.ratio*float64(len(g.events))
-	switch {
-	case active && !g.active:
-		g.since = now
-		g.log.Warn("network outage suspected: holding back network failures", "failing_hosts", len(hosts), "checks", len(g.events))
-	case !active && g.active:
-		g.log.Info("network outage over", "since", g.since)
-	}
-	g.active = active
-	if active && netFail {
-		g.held++
-		return true
-	}
-	return false
-}
-
-func (g *outageGuard) state() (bool, time.Time, uint64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.active, g.since, g.held
-}
-
 // checkPool is the checker component: it claims due links from the store,
 // keeps them in per-host queues, dispatches at most Concurrency checks at a
 // time and at most one request per host per HostInterval, and writes the
@@ -249,25 +73,6 @@ type checkPool struct {
 
 	added chan struct{} // links were subscribed: claim without waiting for the poll
 	wake  chan struct{}
-}
-
-// hopPacer is the Pacer checks see: it releases the check's request slot
-// while waiting for a host, so a waiting redirect does not idle a worker.
-type hopPacer struct{ p *checkPool }
-
-func (h hopPacer) Done(host string) { h.p.pacer.Done(host) }
-
-func (h hopPacer) Wait(ctx context.Context, host string) error {
-	if !h.p.pacer.readyAt(host).After(time.Now()) {
-		return h.p.pacer.Wait(ctx, host)
-	}
-	<-h.p.slots
-	h.p.signal()
-	if err := h.p.pacer.Wait(ctx, host); err != nil {
-		h.p.slots <- struct{}{} // the caller still returns its slot
-		return err
-	}
-	return h.p.awaitSlot(ctx, host)
 }
 
 // maxHopDefer bounds how long a ready redirect hop may leave its slot to
