@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/mail"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkmonitor/lms/internal/secret"
-	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // Components selects what Engine.Run runs. The zero value runs everything.
@@ -30,14 +30,6 @@ const (
 	RunSyncer                          // daily (or forced) full sync with each client
 	RunAll      = RunChecker | RunNotifier | RunSyncer
 )
-
-// Endpoint is how to reach a client: its id and password (sent as the
-// first two arguments of every callback) and its callback URL.
-type Endpoint struct {
-	ClientID string
-	Password string
-	URL      string
-}
 
 // String names the components, e.g. "checker,notifier".
 func (c Components) String() string {
@@ -56,37 +48,11 @@ func (c Components) String() string {
 	return strings.Join(names, ",")
 }
 
-// Notifier delivers state updates to one client (updateManyStates). It
-// returns nil only if the client accepted them.
-type Notifier interface {
-	Notify(ctx context.Context, cb Endpoint, updates []Update) error
-}
-
-// NotifierFunc adapts a function to the Notifier interface.
-type NotifierFunc func(ctx context.Context, cb Endpoint, updates []Update) error
-
-// Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, cb Endpoint, updates []Update) error {
-	return f(ctx, cb, updates)
-}
-
-// LinkLister fetches a client's complete list of links
-// (xmlrpc_getAllLinks). The list may contain duplicates and garbage.
-type LinkLister interface {
-	ListLinks(ctx context.Context, cb Endpoint) ([]string, error)
-}
-
-// LinkListerFunc adapts a function to the LinkLister interface.
-type LinkListerFunc func(ctx context.Context, cb Endpoint) ([]string, error)
-
-// ListLinks calls f.
-func (f LinkListerFunc) ListLinks(ctx context.Context, cb Endpoint) ([]string, error) {
-	return f(ctx, cb)
-}
-
-// Config configures an Engine. The zero value is valid and means the
-// defaults given on each field; negative durations and counts are rejected
-// by New with the field's name.
+// Config configures an Engine. The zero value is valid: every zero field
+// means the default given in its comment (Policy's and CheckerConfig's
+// fields document theirs). New rejects negative durations and counts
+// (naming the field), except where a field says what a negative value
+// means.
 type Config struct {
 	// AdminSecret authorises management calls (registerClient, removing
 	// clients) and keys the sealing of client passwords. Empty means
@@ -97,8 +63,12 @@ type Config struct {
 	PublicURL string
 	// MailCC receives a copy of every registration mail.
 	MailCC []mail.Address
+	// ProcessID names this process among those sharing the store: it holds
+	// hosts and clients under this name (ClaimOptions.Holder, Lease).
+	// Default: host name, process id and a random suffix.
+	ProcessID string
 
-	// Checker checks URLs. Default NewChecker(CheckerConfig).
+	// Checker checks URLs. Default NewDefaultChecker(CheckerConfig).
 	Checker Checker
 	// CheckerConfig configures the default Checker.
 	CheckerConfig CheckerConfig
@@ -107,8 +77,8 @@ type Config struct {
 	Notifier Notifier
 	// Lister fetches clients' link lists; required when RunSyncer runs.
 	Lister LinkLister
-	// Mailer sends registration and "notifications disabled" mails.
-	// Default: none (mails are logged and dropped).
+	// Mailer sends the mails of the outbox (registration, notifications
+	// disabled). Default: none; mails then wait in the outbox.
 	Mailer Mailer
 	// Logger receives structured logs. Default: discarded.
 	Logger *slog.Logger
@@ -131,10 +101,10 @@ type Config struct {
 	HostBackoff time.Duration
 	// MaxHostBackoff caps a host's rest after 429/503. Default 1 h.
 	MaxHostBackoff time.Duration
-	// Policy decides when links are due. Zero fields take their defaults.
+	// Policy decides when links are due.
 	Policy Policy
-	// Lease is how long claimed links stay with this checker before others
-	// may take them. Default 10 min.
+	// Lease is how long claimed links, and their hosts, stay with this
+	// process before others may take them. Default 10 min.
 	Lease time.Duration
 	// ClaimPoll is how often the checker looks for due links when idle.
 	// Default 250 ms.
@@ -164,13 +134,17 @@ type Config struct {
 	// NotifyChunk is the most updates in one updateManyStates call.
 	// Default 1000.
 	NotifyChunk int
-	// NotifyConcurrency is how many clients are served at once. Default 16.
+	// NotifyConcurrency is how many clients are served at once (clients
+	// whose last push failed have a quarter as many slots of their own).
+	// Default 256.
 	NotifyConcurrency int
 	// NotifyTimeout bounds one delivery round to one client. Default 2 min.
 	NotifyTimeout time.Duration
 	// NotifyPoll is how often the notifier looks for pending changes.
 	// Default 1 s.
 	NotifyPoll time.Duration
+	// MailPoll is how often the outbox is looked at. Default 5 s.
+	MailPoll time.Duration
 
 	// SyncInterval is the time between two full syncs of a client.
 	// Default 24 h.
@@ -184,7 +158,9 @@ type Config struct {
 	SyncTimeout time.Duration
 }
 
-// withDefaults fills zero fields and validates the rest.
+// withDefaults fills zero fields and validates the rest. Each default is
+// written here once (Policy's in Policy.WithDefaults, CheckerConfig's in
+// CheckerConfig.withDefaults).
 func (c Config) withDefaults() (Config, error) {
 	durations := []struct {
 		name string
@@ -202,15 +178,10 @@ func (c Config) withDefaults() (Config, error) {
 		{"NotifyBackoffMax", &c.NotifyBackoffMax, 10 * time.Minute},
 		{"NotifyTimeout", &c.NotifyTimeout, 2 * time.Minute},
 		{"NotifyPoll", &c.NotifyPoll, time.Second},
+		{"MailPoll", &c.MailPoll, 5 * time.Second},
 		{"SyncInterval", &c.SyncInterval, 24 * time.Hour},
 		{"SyncPoll", &c.SyncPoll, 5 * time.Second},
 		{"SyncTimeout", &c.SyncTimeout, 10 * time.Minute},
-		{"Policy.Interval", &c.Policy.Interval, 24 * time.Hour},
-		{"Policy.MinRecheck", &c.Policy.MinRecheck, time.Hour},
-		{"Policy.RetryInterval", &c.Policy.RetryInterval, 3 * time.Hour},
-		{"Policy.MaxRetryAfter", &c.Policy.MaxRetryAfter, 24 * time.Hour},
-		{"CheckerConfig.ConnectTimeout", &c.CheckerConfig.ConnectTimeout, 10 * time.Second},
-		{"CheckerConfig.Timeout", &c.CheckerConfig.Timeout, 30 * time.Second},
 	}
 	for _, d := range durations {
 		if *d.p < 0 {
@@ -228,10 +199,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"Concurrency", &c.Concurrency, 20},
 		{"NotifyMaxFailures", &c.NotifyMaxFailures, 20},
 		{"NotifyChunk", &c.NotifyChunk, 1000},
-		{"NotifyConcurrency", &c.NotifyConcurrency, 16},
+		{"NotifyConcurrency", &c.NotifyConcurrency, 256},
 		{"SyncConcurrency", &c.SyncConcurrency, 4},
-		{"Policy.FailuresToUnavailable", &c.Policy.FailuresToUnavailable, 2},
-		{"CheckerConfig.MaxRedirects", &c.CheckerConfig.MaxRedirects, 10},
 	}
 	for _, n := range counts {
 		if *n.p < 0 {
@@ -240,6 +209,9 @@ func (c Config) withDefaults() (Config, error) {
 		if *n.p == 0 {
 			*n.p = n.def
 		}
+	}
+	if err := checkNotNegative(c.Policy, c.CheckerConfig); err != nil {
+		return c, err
 	}
 	if c.OutageMinHosts == 0 {
 		c.OutageMinHosts = 10
@@ -272,36 +244,86 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Components&RunSyncer != 0 && c.Lister == nil {
 		return c, fmt.Errorf("lms: Config.Lister: %w: required to run the syncer (see xmlrpcapi.NewCallbackClient)", ErrInvalid)
 	}
+	if c.ProcessID == "" {
+		c.ProcessID = defaultProcessID()
+	}
+	if c.Unpaced {
+		c.HostInterval = 0
+	}
 	c.Policy = c.Policy.WithDefaults()
+	c.CheckerConfig = c.CheckerConfig.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	c.CheckerConfig = c.CheckerConfig.withDefaults()
 	if c.Checker == nil {
 		c.Checker = NewDefaultChecker(c.CheckerConfig)
 	}
 	return c, nil
 }
 
-// Engine is the link monitor: the API operations as methods, and Run for
-// the background components. Create it with New; it is safe for concurrent
-// use.
+// checkNotNegative rejects negative durations and counts in the policy and
+// the checker configuration, naming the field.
+func checkNotNegative(p Policy, cc CheckerConfig) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Policy.Interval", p.Interval}, {"Policy.MinRecheck", p.MinRecheck},
+		{"Policy.RetryInterval", p.RetryInterval}, {"Policy.MaxRetryAfter", p.MaxRetryAfter},
+		{"CheckerConfig.ConnectTimeout", cc.ConnectTimeout}, {"CheckerConfig.Timeout", cc.Timeout},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("lms: Config.%s is %v: %w (must not be negative)", d.name, d.v, ErrInvalid)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"Policy.FailuresToUnavailable", p.FailuresToUnavailable}, {"CheckerConfig.MaxRedirects", cc.MaxRedirects},
+	} {
+		if n.v < 0 {
+			return fmt.Errorf("lms: Config.%s is %d: %w (must not be negative)", n.name, n.v, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// defaultProcessID names this process: host name, process id and a random
+// suffix (a restarted process is a new holder).
+func defaultProcessID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "lms"
+	}
+	return fmt.Sprintf("%s/%d/%04x", host, os.Getpid(), rand.Uint32()&0xffff)
+}
+
+// Engine is the link monitor: the API operations as methods (api.go), and
+// Run for the background components, each a value of its own built from the
+// store roles it uses. Create it with New; it is safe for concurrent use.
 type Engine struct {
-	store   Store
-	cfg     Config
-	log     *slog.Logger
-	checker Checker
-	pool    *checkPool
-	sealer  *secret.Sealer
+	store  Store
+	cfg    Config
+	log    *slog.Logger
+	sealer *secret.Sealer
 
 	authMu    sync.Mutex
-	authCache map[string]string // client id → password hash it was verified against + proof
+	authCache map[string]string // client id → proof of its last verified password
 
-	notify *notifyState
-	syncs  *syncState
+	// The checker component: the scheduler claims and queues, the pool
+	// dispatches; both share the host pacer, the host holds and the guard.
+	pacer    *hostPacer
+	holds    *hostHolds
+	guard    *outageGuard
+	sched    *scheduler
+	pool     *pool
+	notifier *notifier
+	syncer   *syncer
+	mailer   *mailer
 }
 
 // New returns an Engine over store. The Config is validated; errors name the
@@ -318,13 +340,18 @@ func New(store Store, cfg Config) (*Engine, error) {
 		store:     store,
 		cfg:       cfg,
 		log:       cfg.Logger,
-		checker:   cfg.Checker,
 		sealer:    secret.NewSealer(cfg.AdminSecret),
 		authCache: make(map[string]string),
-		notify:    &notifyState{},
-		syncs:     &syncState{},
 	}
-	e.pool = newCheckPool(e)
+	e.pacer = newHostPacer(cfg.HostInterval)
+	e.holds = newHostHolds(store, cfg)
+	e.guard = newOutageGuard(cfg)
+	e.pool = newPool(store, cfg, e.pacer, e.holds, e.guard)
+	e.sched = newScheduler(store, cfg, e.pacer, e.holds, e.pool.signal, e.pool.slots.free)
+	e.pool.sched = e.sched
+	e.mailer = newMailer(store, cfg, e.sealer)
+	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed)
+	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded)
 	return e, nil
 }
 
@@ -343,15 +370,19 @@ func (e *Engine) Store() Store { return e.store }
 func (e *Engine) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if e.cfg.Components&RunChecker != 0 {
-		g.Go(func() error { return e.pool.run(gctx) })
+		g.Go(func() error { return e.runChecker(gctx) })
 	}
 	if e.cfg.Components&RunNotifier != 0 {
-		g.Go(func() error { return e.runNotifier(gctx) })
+		g.Go(func() error { return e.notifier.run(gctx) })
+		g.Go(func() error { return e.mailer.run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {
-		g.Go(func() error { return e.runSyncer(gctx) })
+		g.Go(func() error { return e.syncer.run(gctx) })
 	}
-	e.log.Info("engine running", "components", e.cfg.Components, "concurrency", e.cfg.Concurrency, "host_interval", e.cfg.HostInterval)
+	if w, ok := e.store.(Waker); ok {
+		g.Go(func() error { e.relayWakeups(gctx, w); return nil })
+	}
+	e.log.Info("engine running", "components", e.cfg.Components, "process", e.cfg.ProcessID, "concurrency", e.cfg.Concurrency, "host_interval", e.cfg.HostInterval)
 	err := g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		e.log.Info("engine stopped")
@@ -360,107 +391,34 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-// Registration is what RegisterClient needs to know about a new client.
-type Registration struct {
-	ID           string
-	Password     string // empty: a 30-character password is generated
-	ContactName  string
-	ContactEmail string
-	CallbackURL  string
+// runChecker runs the scheduler and the pool; once both have stopped, the
+// links still queued are made due again at once.
+func (e *Engine) runChecker(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.sched.run(gctx) })
+	g.Go(func() error { return e.pool.run(gctx) })
+	err := g.Wait()
+	e.pool.releaseQueued()
+	return err
 }
 
-// CheckAdminSecret returns ErrUnauthorized unless adminSecret is the configured
-// admin secret (compared in constant time). An unset admin secret refuses
-// everything.
-func (e *Engine) CheckAdminSecret(adminSecret string) error {
-	if e.cfg.AdminSecret == "" || !secret.Equal(adminSecret, e.cfg.AdminSecret) {
-		return fmt.Errorf("lms: admin secret: %w", ErrUnauthorized)
-	}
-	return nil
-}
-
-// RegisterClient creates a client after checking the admin secret, stores
-// only a hash of its password, and mails the password to the contact (the
-// only channel that delivers it). It returns the password.
-func (e *Engine) RegisterClient(ctx context.Context, adminSecret string, r Registration) (string, error) {
-	if err := e.CheckAdminSecret(adminSecret); err != nil {
-		return "", err
-	}
-	if err := validate.ClientID(r.ID); err != nil {
-		return "", fmt.Errorf("lms: register client: %w: %w", ErrInvalid, err)
-	}
-	if err := validate.CallbackURL(r.CallbackURL); err != nil {
-		return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, err)
-	}
-	addr, err := mail.ParseAddress(r.ContactEmail)
-	if err != nil || len(r.ContactEmail) > 254 {
-		return "", fmt.Errorf("lms: register client %q: contact e-mail %q: %w", r.ID, r.ContactEmail, ErrInvalid)
-	}
-	if len(r.ContactName) > 256 || strings.ContainsAny(r.ContactName, "\r\n") {
-		return "", fmt.Errorf("lms: register client %q: contact name: %w", r.ID, ErrInvalid)
-	}
-	pw, human := r.Password, r.Password != ""
-	if pw == "" {
-		pw = secret.GeneratePassword()
-	} else if len(pw) < 8 || len(pw) > 72 {
-		return "", fmt.Errorf("lms: register client %q: password must be 8 to 72 bytes: %w", r.ID, ErrInvalid)
-	}
-	hash, err := secret.Hash(pw, human)
-	if err != nil {
-		return "", err
-	}
-	now := e.now()
-	c := Client{
-		ID: r.ID, PasswordHash: hash, SealedPassword: e.sealer.Seal(r.ID, pw),
-		ContactName: r.ContactName, ContactEmail: addr.Address, CallbackURL: r.CallbackURL,
-		Notify: true, Created: now,
-		// Spread the daily syncs of clients over the interval.
-		NextSync: now.Add(time.Duration(rand.Int64N(int64(e.cfg.SyncInterval)))),
-	}
-	if err := e.store.CreateClient(ctx, c); err != nil {
-		return "", fmt.Errorf("lms: register client %q: %w", r.ID, err)
-	}
-	e.log.Info("client registered", "client", r.ID, "callback", r.CallbackURL)
-	e.sendMail(ctx, e.registrationMail(c, pw))
-	return pw, nil
-}
-
-// Authenticate returns nil if pw is the password of client id, and an error
-// wrapping ErrUnauthorized otherwise (also for unknown clients).
-func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
-	c, err := e.store.GetClient(ctx, id)
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
-	}
-	if err != nil {
-		return err
-	}
-	proof := e.sealer.Proof(id, pw, c.PasswordHash)
-	e.authMu.Lock()
-	cached := e.authCache[id]
-	e.authMu.Unlock()
-	if cached == "" || !secret.Equal(cached, proof) {
-		if !secret.Verify(c.PasswordHash, pw) {
-			return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
+// relayWakeups passes other processes' wake-ups to the components.
+func (e *Engine) relayWakeups(ctx context.Context, w Waker) {
+	for ev := range w.Wakeups(ctx) {
+		if ev&WakeLinksAdded != 0 {
+			e.sched.linksAdded()
 		}
-		e.authMu.Lock()
-		e.authCache[id] = proof
-		e.authMu.Unlock()
+		if ev&WakePending != 0 {
+			e.notifier.pendingAdded()
+		}
+		if ev&WakeMail != 0 {
+			e.mailer.owed()
+		}
 	}
-	// The callback needs the password; reseal it if the admin secret changed.
-	if _, ok := e.sealer.Open(id, c.SealedPassword); !ok {
-		sealed := e.sealer.Seal(id, pw)
-		_, _ = e.store.UpdateClient(ctx, id, func(c *Client) error { c.SealedPassword = sealed; return nil })
-	}
-	return nil
 }
 
-// errNoPassword means the client's password cannot be unsealed (the admin
-// secret changed) and the client has not authenticated since.
-var errNoPassword = errors.New("client password unavailable: the admin secret changed; it is learnt again at the client's next call")
-
-// callback returns how to reach c.
-func (e *Engine) callback(c Client) (Endpoint, error) {
+// endpoint returns how to reach c: its password unsealed.
+func (e *Engine) endpoint(c Client) (Endpoint, error) {
 	pw, ok := e.sealer.Open(c.ID, c.SealedPassword)
 	if !ok {
 		return Endpoint{}, errNoPassword
@@ -468,143 +426,6 @@ func (e *Engine) callback(c Client) (Endpoint, error) {
 	return Endpoint{ClientID: c.ID, Password: pw, URL: c.CallbackURL}, nil
 }
 
-// RegisterURLs subscribes the client to every valid string of urls (invalid
-// ones are dropped silently) and returns, in input order and with duplicates
-// repeated, the state of each submitted URL that has been checked before.
-func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []string) ([]Update, error) {
-	valid := validate.URLs(urls)
-	if len(valid) > 0 {
-		added, err := e.store.Subscribe(ctx, clientID, valid, e.now())
-		if err != nil {
-			return nil, fmt.Errorf("lms: register URLs: %w", err)
-		}
-		if added > 0 {
-			e.pool.linksAdded() // checked within milliseconds, not at the next poll
-		}
-	} else if _, err := e.store.GetClient(ctx, clientID); err != nil {
-		return nil, fmt.Errorf("lms: register URLs: %w", err)
-	}
-	known, err := e.store.LookupLinks(ctx, valid)
-	if err != nil {
-		return nil, fmt.Errorf("lms: register URLs: %w", err)
-	}
-	out := []Update{}
-	for _, u := range urls {
-		if l, ok := known[u]; ok && !l.LastChecked.IsZero() {
-			out = append(out, l.Update())
-		}
-	}
-	return out, nil
-}
-
-// UnregisterURLs removes the client's subscriptions to urls; unknown ones
-// are ignored and the links stay known to the server.
-func (e *Engine) UnregisterURLs(ctx context.Context, clientID string, urls []string) error {
-	if _, err := e.store.Unsubscribe(ctx, clientID, urls); err != nil {
-		return fmt.Errorf("lms: unregister URLs: %w", err)
-	}
-	return nil
-}
-
-// Notifications reports whether the client's notifications are on.
-func (e *Engine) Notifications(ctx context.Context, clientID string) (bool, error) {
-	c, err := e.store.GetClient(ctx, clientID)
-	if err != nil {
-		return false, fmt.Errorf("lms: notifications: %w", err)
-	}
-	return c.Notify, nil
-}
-
-// SetNotifications switches the client's notifications (and syncs) on or
-// off. Nothing pending is dropped; switching on resets the failure count,
-// so everything pending is delivered at the next notifier tick.
-func (e *Engine) SetNotifications(ctx context.Context, clientID string, on bool) error {
-	_, err := e.store.UpdateClient(ctx, clientID, func(c *Client) error {
-		if on && !c.Notify {
-			c.NotifyFailures, c.NextNotify, c.NotifyDisabledAt = 0, time.Time{}, time.Time{}
-		}
-		c.Notify = on
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("lms: set notifications: %w", err)
-	}
-	return nil
-}
-
-// ForceSync asks for a full sync of the client at the next syncer tick (if
-// its notifications are on).
-func (e *Engine) ForceSync(ctx context.Context, clientID string) error {
-	_, err := e.store.UpdateClient(ctx, clientID, func(c *Client) error { c.SyncForced = true; return nil })
-	if err != nil {
-		return fmt.Errorf("lms: force sync: %w", err)
-	}
-	return nil
-}
-
-// InfoFrameURL is the page getInfoFrameURL points clients to.
-func (e *Engine) InfoFrameURL() string { return e.cfg.PublicURL + "/alerts" }
-
-// Client returns one client.
-func (e *Engine) Client(ctx context.Context, id string) (Client, error) {
-	c, err := e.store.GetClient(ctx, id)
-	if err != nil {
-		return Client{}, fmt.Errorf("lms: client: %w", err)
-	}
-	return c, nil
-}
-
-// Clients returns all clients ordered by id.
-func (e *Engine) Clients(ctx context.Context) ([]Client, error) {
-	cs, err := e.store.ListClients(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("lms: clients: %w", err)
-	}
-	return cs, nil
-}
-
-// ClientLinks returns a page of the client's links with all their details.
-func (e *Engine) ClientLinks(ctx context.Context, clientID string, p Page) ([]Link, error) {
-	ls, err := e.store.ClientLinks(ctx, clientID, p)
-	if err != nil {
-		return nil, fmt.Errorf("lms: client links: %w", err)
-	}
-	return ls, nil
-}
-
-// LinkStates returns the full details of each of urls, in input order; URLs
-// the server does not know come back in state unknown.
-func (e *Engine) LinkStates(ctx context.Context, clientID string, urls []string) ([]Link, error) {
-	if _, err := e.store.GetClient(ctx, clientID); err != nil {
-		return nil, fmt.Errorf("lms: link states: %w", err)
-	}
-	known, err := e.store.LookupLinks(ctx, urls)
-	if err != nil {
-		return nil, fmt.Errorf("lms: link states: %w", err)
-	}
-	out := make([]Link, len(urls))
-	for i, u := range urls {
-		l, ok := known[u]
-		if !ok {
-			l = Link{URL: u, State: StateUnknown, Host: HostKey(u)}
-		}
-		out[i] = l
-	}
-	return out, nil
-}
-
-// RemoveClient deletes a client, its subscriptions and pending
-// notifications, after checking the admin secret.
-func (e *Engine) RemoveClient(ctx context.Context, adminSecret, id string) error {
-	if err := e.CheckAdminSecret(adminSecret); err != nil {
-		return err
-	}
-	if err := e.store.DeleteClient(ctx, id); err != nil {
-		return fmt.Errorf("lms: remove client: %w", err)
-	}
-	e.authMu.Lock()
-	delete(e.authCache, id)
-	e.authMu.Unlock()
-	e.log.Info("client removed", "client", id)
-	return nil
-}
+// errNoPassword means the client's password cannot be unsealed (the admin
+// secret changed) and the client has not authenticated since.
+var errNoPassword = errors.New("client password unavailable: the admin secret changed; it is learnt again at the client's next call")

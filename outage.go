@@ -30,7 +30,8 @@ type guardEvent struct {
 
 // observe records one check and reports whether its failure must be held
 // back.
-func (g *outageGuard) observe(now time.Time, host string, netFail bool) bool {
+func (g *outageGuard) observe(now time.Time, l Link, res Result) bool {
+	host, netFail := l.Host, res.NetworkError
 	if g.minHosts <= 0 {
 		return false
 	}
@@ -65,8 +66,13 @@ func (g *outageGuard) observe(now time.Time, host string, netFail bool) bool {
 	return false
 }
 
-func (g *outageGuard) state() (bool, time.Time, uint64) {
+// snapshot adds the guard's state to st.
+func (g *outageGuard) snapshot(st *Stats) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.active, g.since, g.held
+	st.Outage, st.OutageSince, st.HeldBack = g.active, g.since, g.held
+}
+
+func newOutageGuard(cfg Config) *outageGuard {
+	return &outageGuard{window: cfg.OutageWindow, minHosts: cfg.OutageMinHosts, ratio: cfg.OutageRatio, log: cfg.Logger}
 }

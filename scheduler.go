@@ -1,6 +1,11 @@
 package lms
 
 import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/linkmonitor/lms/internal/backoff"
@@ -98,4 +103,294 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 	next = max(next, p.MinRecheck)
 	rec.NextDue = now.Add(next)
 	return rec
+}
+
+// scheduler is the scheduling half of the checker component: the claim
+// loop and the per-host ready queues. It claims due links from the store
+// (fairly across hosts, under a lease, holding their hosts for this
+// process), keeps them per host, and hands the pool the next link of
+// whichever host may get a request soonest. What ClaimDue returns goes in;
+// links ready for a request come out (pop).
+type scheduler struct {
+	store ScheduleStore
+	now   func() time.Time
+	log   *slog.Logger
+	pacer *hostPacer
+	holds *hostHolds
+	opt   ClaimOptions // Limit is set per call
+	poll  time.Duration
+	// batch is the most links one claim fetches; the queues hold at most
+	// maxQueued. Links waiting for their host's interval do not count
+	// against the batch: what matters is whether a free worker finds a
+	// host ready.
+	batch, maxQueued int
+
+	ready func()      // tells the pool that links may be ready
+	idle  func() bool // whether the pool has a free request slot
+
+	added chan struct{} // links were subscribed: claim without waiting for the poll
+	want  chan struct{} // the queues run low: claim now
+
+	mu     sync.Mutex
+	queues map[string]*hostQueue
+	heap   queueHeap // hosts with queued links and no check in flight, by readiness
+	queued int
+}
+
+// hostQueue holds the claimed links of one host that wait for their turn.
+type hostQueue struct {
+	host  string
+	links []Link
+	busy  bool      // a check of this host is in flight
+	at    time.Time // heap key: when the host may get its next request
+	index int       // in queueHeap, -1 if not there
+}
+
+func newScheduler(store ScheduleStore, cfg Config, pacer *hostPacer, holds *hostHolds, ready func(), idle func() bool) *scheduler {
+	opt := ClaimOptions{PerHost: 3, HostGap: cfg.HostInterval, Lease: cfg.Lease, Holder: cfg.ProcessID}
+	if cfg.Unpaced {
+		opt.PerHost, opt.HostGap = 0, 0 // as many per host as the claim's limit
+	}
+	poll := cfg.ClaimPoll
+	if iv := pacer.interval; iv > 0 {
+		// Hosts become claimable again one interval ahead of need; polling
+		// faster than that keeps every host busy.
+		poll = min(poll, max(iv/4, 10*time.Millisecond))
+	}
+	return &scheduler{
+		store: store, now: cfg.Now, log: cfg.Logger, pacer: pacer, holds: holds, opt: opt, poll: poll,
+		batch: max(4*cfg.Concurrency, 100), maxQueued: max(50*cfg.Concurrency, 1000),
+		ready: ready, idle: idle,
+		added:  make(chan struct{}, 1),
+		want:   make(chan struct{}, 1),
+		queues: make(map[string]*hostQueue),
+	}
+}
+
+// linksAdded tells the scheduler that new links may be due now (the API,
+// the syncer and other processes' wake-ups call it).
+func (s *scheduler) linksAdded() { poke(s.added) }
+
+// stock asks for a claim when the queues run low or a free worker finds no
+// host ready, so that every due host gets its first request as early as
+// possible: hosts waiting for their interval are served later, from the
+// queues.
+func (s *scheduler) stock() {
+	if queued, starving := s.load(time.Now()); starving || queued < s.maxQueued/2 {
+		poke(s.want)
+	}
+}
+
+// poke sends on a wake-up channel of capacity 1 without blocking.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// run is the claim loop: it claims when the pool wants links, when links
+// were added, and every poll. After a claim that drained the store it waits
+// for the next poll (or new links) rather than asking the store again at
+// once. Claiming is a store transaction (an fsync with bbolt): it runs here
+// so that dispatching never waits for it.
+func (s *scheduler) run(ctx context.Context) error {
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	var lastDrained time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.want:
+			if time.Since(lastDrained) < s.poll {
+				continue
+			}
+		case <-s.added:
+		case <-t.C:
+		}
+		for {
+			queued, _ := s.load(time.Now())
+			if queued >= s.maxQueued {
+				break
+			}
+			limit := min(s.batch, s.maxQueued-queued)
+			n, err := s.claim(ctx, limit)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("claiming due links", "err", err)
+			}
+			if n > 0 {
+				s.ready()
+			}
+			if err != nil || n < limit {
+				lastDrained = time.Now()
+				break
+			}
+			if queued, starving := s.load(time.Now()); !starving && queued >= s.maxQueued/2 {
+				break
+			}
+		}
+	}
+}
+
+// claim fetches due links into the host queues and returns how many.
+func (s *scheduler) claim(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	opt := s.opt
+	opt.Limit = limit
+	if opt.PerHost == 0 {
+		opt.PerHost = limit
+	}
+	links, err := s.store.ClaimDue(ctx, s.now(), opt)
+	if err != nil {
+		return 0, fmt.Errorf("lms: claim: %w", err)
+	}
+	for _, l := range links {
+		s.holds.claimed(l.Host, l.NextDue)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range links {
+		q := s.queues[l.Host]
+		if q == nil {
+			q = &hostQueue{host: l.Host, index: -1}
+			s.queues[l.Host] = q
+		}
+		q.links = append(q.links, l)
+		s.queued++
+		if !q.busy && q.index < 0 {
+			q.at = s.pacer.readyAt(q.host)
+			heap.Push(&s.heap, q)
+		}
+	}
+	return len(links), nil
+}
+
+// load returns how many links are queued, and whether a worker is free
+// while no queued host may get a request now.
+func (s *scheduler) load(now time.Time) (queued int, starving bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queued, s.idle() && !s.readyLocked(now)
+}
+
+func (s *scheduler) readyLocked(now time.Time) bool {
+	return len(s.heap) > 0 && !s.heap[0].at.After(now)
+}
+
+// peek reports whether a queued host may get a request at now, and else
+// when the next one may (zero if no host waits).
+func (s *scheduler) peek(now time.Time) (readyNow bool, next time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.heap) == 0 {
+		return false, time.Time{}
+	}
+	return !s.heap[0].at.After(now), s.heap[0].at
+}
+
+// waiting reports whether links of host wait in its queue.
+func (s *scheduler) waiting(host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[host]
+	return q != nil && len(q.links) > 0
+}
+
+// pop takes the next link of the readiest host; ok is false if that host's
+// queue was emptied meanwhile (a back-off). A paced host is marked busy
+// until finished: one request at a time per host.
+func (s *scheduler) pop() (l Link, q *hostQueue, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.heap) == 0 {
+		return Link{}, nil, false
+	}
+	q = heap.Pop(&s.heap).(*hostQueue)
+	if len(q.links) == 0 {
+		s.forgetLocked(q)
+		return Link{}, nil, false
+	}
+	l = q.links[0]
+	q.links = q.links[1:]
+	s.queued--
+	if s.pacer.paced(q.host) {
+		q.busy = true
+	} else if len(q.links) > 0 {
+		heap.Push(&s.heap, q)
+	}
+	return l, q, true
+}
+
+// finished marks the check of q's host done and queues the host again.
+func (s *scheduler) finished(q *hostQueue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q.busy {
+		q.busy = false
+		if len(q.links) > 0 {
+			q.at = s.pacer.readyAt(q.host)
+			heap.Push(&s.heap, q)
+		}
+	}
+	s.forgetLocked(q)
+}
+
+// forgetLocked drops an empty, idle queue.
+func (s *scheduler) forgetLocked(q *hostQueue) {
+	if len(q.links) == 0 && !q.busy && q.index < 0 && s.queues[q.host] == q {
+		delete(s.queues, q.host)
+	}
+}
+
+// drop takes every link queued for q's host (the host rests after a 429,
+// or its hold ends) and returns them.
+func (s *scheduler) drop(q *hostQueue) []Link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	links := q.links
+	s.queued -= len(links)
+	q.links = nil
+	return links
+}
+
+// releaseAll empties the queues at shutdown and returns what was in them.
+func (s *scheduler) releaseAll() []Link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Link
+	for _, q := range s.queues {
+		out = append(out, q.links...)
+	}
+	s.queues, s.heap, s.queued = make(map[string]*hostQueue), nil, 0
+	return out
+}
+
+type queueHeap []*hostQueue
+
+func (h queueHeap) Len() int { return len(h) }
+func (h queueHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].host < h[j].host
+}
+func (h queueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *queueHeap) Push(x any) {
+	q := x.(*hostQueue)
+	q.index = len(*h)
+	*h = append(*h, q)
+}
+func (h *queueHeap) Pop() any {
+	old := *h
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	q.index = -1
+	*h = old[:len(old)-1]
+	return q
 }

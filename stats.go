@@ -3,6 +3,7 @@ package lms
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type Stats struct {
 	NotifyDisabled  uint64 // clients switched off after repeated failures
 	SyncsOK         uint64
 	SyncsFailed     uint64
+	MailsSent       uint64 // mails of the outbox delivered
+	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
 
 	Clients []ClientStats
 }
@@ -64,7 +67,8 @@ type ClientStats struct {
 	LastSyncErr    string
 }
 
-// Stats returns a snapshot. Its cost grows with the number of clients, not
+// Stats returns a snapshot, assembled from the store's counts and each
+// component's own snapshot. Its cost grows with the number of clients, not
 // of links.
 func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
@@ -75,14 +79,12 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	if st.DueBacklog, err = e.store.DueCount(ctx, e.now(), MaxDueBacklog); err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)
 	}
-	e.pool.stats.fill(&st)
-	st.HostsBackedOff = e.pool.pacer.prune(time.Now())
-	st.Outage, st.OutageSince, st.HeldBack = e.pool.guard.state()
-	st.NotifyPushes = e.notify.pushes.Load()
-	st.NotifyDelivered = e.notify.delivered.Load()
-	st.NotifyFailures = e.notify.failures.Load()
-	st.NotifyDisabled = e.notify.disabled.Load()
-	st.SyncsOK, st.SyncsFailed = e.syncs.ok.Load(), e.syncs.failed.Load()
+	e.pool.snapshot(&st)
+	st.HostsBackedOff = e.pacer.prune(time.Now())
+	e.guard.snapshot(&st)
+	e.notifier.snapshot(&st)
+	e.syncer.snapshot(&st)
+	e.mailer.snapshot(&st)
 	cs, err := e.store.ListClients(ctx)
 	if err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)
@@ -98,4 +100,72 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 		})
 	}
 	return st, nil
+}
+
+// snapshot adds the pool's counters to st.
+func (p *pool) snapshot(st *Stats) {
+	st.InFlight = int(p.inflight.Load())
+	p.stats.fill(st)
+}
+
+// checkStats counts checks for Stats.
+type checkStats struct {
+	mu       sync.Mutex
+	byKey    map[[2]string]uint64 // scheme, reported state
+	total    uint64
+	minute   [60]uint64 // checks per second, ring
+	minuteAt [60]int64  // the second each slot counts
+	hist     Histogram
+}
+
+// durationBuckets are the upper bounds, in seconds, of the check duration
+// histogram in Stats.
+func durationBuckets() []float64 {
+	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+}
+
+func newCheckStats() *checkStats {
+	b := durationBuckets()
+	return &checkStats{byKey: make(map[[2]string]uint64), hist: Histogram{Bounds: b, Counts: make([]uint64, len(b)+1)}}
+}
+
+func (s *checkStats) observe(scheme string, rec Outcome, res Result, took time.Duration) {
+	st := res.State
+	if !rec.Hold {
+		st = rec.Result.State
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byKey[[2]string{scheme, string(st)}]++
+	s.total++
+	sec := time.Now().Unix()
+	i := sec % 60
+	if s.minuteAt[i] != sec {
+		s.minuteAt[i], s.minute[i] = sec, 0
+	}
+	s.minute[i]++
+	secs := took.Seconds()
+	j := 0
+	for j < len(s.hist.Bounds) && secs > s.hist.Bounds[j] {
+		j++
+	}
+	s.hist.Counts[j]++
+	s.hist.Count++
+	s.hist.Sum += secs
+}
+
+func (s *checkStats) fill(st *Stats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.ChecksTotal = s.total
+	now := time.Now().Unix()
+	for i, at := range s.minuteAt {
+		if now-at < 60 {
+			st.ChecksLastMinute += int(s.minute[i])
+		}
+	}
+	for k, n := range s.byKey {
+		st.Checks = append(st.Checks, CheckCount{Scheme: k[0], State: State(k[1]), Count: n})
+	}
+	st.CheckDuration = Histogram{Bounds: append([]float64(nil), s.hist.Bounds...), Counts: append([]uint64(nil), s.hist.Counts...), Count: s.hist.Count, Sum: s.hist.Sum}
 }

@@ -1,0 +1,281 @@
+package lms
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linkmonitor/lms/internal/backoff"
+)
+
+// Notifier delivers state updates to one client (updateManyStates). It
+// returns nil only if the client accepted them.
+type Notifier interface {
+	Notify(ctx context.Context, to Endpoint, updates []Update) error
+}
+
+// NotifierFunc adapts a function to the Notifier interface.
+type NotifierFunc func(ctx context.Context, to Endpoint, updates []Update) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, to Endpoint, updates []Update) error {
+	return f(ctx, to, updates)
+}
+
+// Endpoint is how to reach a client: its id and password (sent as the
+// first two arguments of every callback) and its callback URL.
+type Endpoint struct {
+	ClientID string
+	Password string
+	URL      string
+}
+
+// notifierStore is what the notifier uses of the Store.
+type notifierStore interface {
+	ClientStore
+	NotificationStore
+}
+
+// notifier delivers each client's pending changes: per client at most one
+// round per NotifyInterval, many clients at once, a slow or dead client
+// never delaying the others; after NotifyMaxFailures failures in a row it
+// switches the client's notifications off and owes its contact a mail.
+type notifier struct {
+	store    notifierStore
+	out      Notifier
+	endpoint func(Client) (Endpoint, error)
+	mailOwed func() // wakes the mailer
+	cfg      Config
+	log      *slog.Logger
+	wake     chan struct{}
+
+	pushes, delivered, failures, disabled atomic.Uint64
+}
+
+func newNotifier(store notifierStore, cfg Config, endpoint func(Client) (Endpoint, error), mailOwed func()) *notifier {
+	return &notifier{store: store, out: cfg.Notifier, endpoint: endpoint, mailOwed: mailOwed, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+}
+
+// pendingAdded tells the notifier that changes may be pending now (another
+// process's wake-up).
+func (n *notifier) pendingAdded() { poke(n.wake) }
+
+// errLeased means another process serves the client, or its turn has not
+// come: skip it this round.
+var errLeased = errors.New("client served elsewhere or not due")
+
+func (n *notifier) run(ctx context.Context) error {
+	// Clients that keep failing (a dead or stalled callback) have slots of
+	// their own, a quarter as many, so that they cannot take every slot from
+	// healthy ones.
+	workers := newClientWorkers(n.cfg.NotifyConcurrency, max(1, n.cfg.NotifyConcurrency/4))
+	defer workers.wait()
+	t := time.NewTicker(n.cfg.NotifyPoll)
+	defer t.Stop()
+	for {
+		ids, err := n.store.PendingClients(ctx)
+		if err != nil && ctx.Err() == nil {
+			n.log.Error("listing pending clients", "err", err)
+		}
+		for _, id := range ids {
+			c, err := n.store.GetClient(ctx, id)
+			if err != nil || !c.Notify || n.cfg.Now().Before(c.NextNotify) || c.NotifyLease.Held(n.cfg.Now(), n.cfg.ProcessID) {
+				continue
+			}
+			lane := 0
+			if c.NotifyFailures > 0 {
+				lane = 1
+			}
+			workers.try(id, lane, func() { n.serve(ctx, id) })
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-n.wake:
+		}
+	}
+}
+
+// serve takes the client's notify lease and delivers its pending changes.
+func (n *notifier) serve(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.NotifyTimeout)
+	defer cancel()
+	now := n.cfg.Now()
+	c, err := n.store.UpdateClient(ctx, id, func(c *Client) error {
+		if !c.Notify || now.Before(c.NextNotify) || c.NotifyLease.Held(now, n.cfg.ProcessID) {
+			return errLeased
+		}
+		c.NotifyLease = Lease{Holder: n.cfg.ProcessID, Until: now.Add(n.cfg.NotifyTimeout + time.Minute)}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errLeased) && ctx.Err() == nil {
+			n.log.Error("taking a client's notify lease", "client", id, "err", err)
+		}
+		return
+	}
+	n.deliver(ctx, c)
+}
+
+// deliver sends the client's pending changes in chunks and acknowledges
+// each chunk once the client accepted it, then records the round and ends
+// the lease.
+func (n *notifier) deliver(ctx context.Context, c Client) {
+	to, err := n.endpoint(c)
+	if err != nil {
+		n.log.Warn("cannot notify", "client", c.ID, "err", err)
+		n.finish(ctx, c.ID, func(c *Client) { c.NextNotify, c.LastNotifyError = n.cfg.Now().Add(n.cfg.NotifyInterval), err.Error() })
+		return
+	}
+	count, err := n.store.PendingCount(ctx, c.ID)
+	if err != nil {
+		n.finish(ctx, c.ID, func(*Client) {})
+		return
+	}
+	sent := 0
+	for round := 0; round <= count/n.cfg.NotifyChunk; round++ {
+		ps, err := n.store.PendingUpdates(ctx, c.ID, n.cfg.NotifyChunk)
+		if err != nil || len(ps) == 0 {
+			break
+		}
+		ups := make([]Update, len(ps))
+		for i, p := range ps {
+			ups[i] = p.Update
+		}
+		n.pushes.Add(1)
+		if err := n.out.Notify(ctx, to, ups); err != nil {
+			if ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
+				n.finish(ctx, c.ID, func(*Client) {}) // shutting down: not the client's fault
+				return
+			}
+			n.failed(ctx, c.ID, err)
+			return
+		}
+		if err := n.store.AckUpdates(context.WithoutCancel(ctx), c.ID, ps); err != nil {
+			n.log.Error("acknowledging updates", "client", c.ID, "err", err)
+			n.finish(ctx, c.ID, func(*Client) {})
+			return
+		}
+		sent += len(ps)
+		n.delivered.Add(uint64(len(ps)))
+		if len(ps) < n.cfg.NotifyChunk {
+			break
+		}
+	}
+	now := n.cfg.Now()
+	n.finish(ctx, c.ID, func(c *Client) {
+		c.NotifyFailures, c.LastNotifyError = 0, ""
+		c.LastNotified, c.NextNotify = now, now.Add(n.cfg.NotifyInterval)
+	})
+	n.log.Debug("notified", "client", c.ID, "updates", sent)
+}
+
+// finish records the round with fn and ends this process's lease.
+func (n *notifier) finish(ctx context.Context, id string, fn func(*Client)) {
+	_, err := n.store.UpdateClient(context.WithoutCancel(ctx), id, func(c *Client) error {
+		fn(c)
+		if c.NotifyLease.Holder == n.cfg.ProcessID {
+			c.NotifyLease = Lease{}
+		}
+		return nil
+	})
+	if err != nil {
+		n.log.Error("recording notification", "client", id, "err", err)
+	}
+}
+
+// failed records a failed push: exponential back-off with jitter, and
+// notifications off (plus a mail in the outbox) after NotifyMaxFailures in
+// a row.
+func (n *notifier) failed(ctx context.Context, id string, cause error) {
+	n.failures.Add(1)
+	now := n.cfg.Now()
+	disabled := false
+	var c Client
+	n.finish(ctx, id, func(cl *Client) {
+		cl.NotifyFailures++
+		cl.LastNotifyError = cause.Error()
+		cl.NextNotify = now.Add(notifyBackoff(n.cfg.NotifyInterval, n.cfg.NotifyBackoffMax, cl.NotifyFailures, rand.Float64()))
+		if cl.NotifyFailures >= n.cfg.NotifyMaxFailures && cl.Notify {
+			cl.Notify, cl.NotifyDisabledAt, disabled = false, now, true
+			cl.Outbox = append(cl.Outbox, OutboxMail{Kind: MailDisabled, Queued: now})
+		}
+		c = *cl
+	})
+	n.log.Warn("notification failed", "client", id, "failures", c.NotifyFailures, "retry_at", c.NextNotify, "err", cause)
+	if disabled {
+		n.disabled.Add(1)
+		n.log.Warn("notifications disabled after repeated failures", "client", id, "failures", c.NotifyFailures)
+		n.mailOwed()
+	}
+}
+
+// notifyBackoff is the wait after the n-th consecutive failed push:
+// interval doubled per failure, at most max, with ±20 % jitter (rnd in
+// [0, 1)).
+func notifyBackoff(interval, max time.Duration, n int, rnd float64) time.Duration {
+	return backoff.Jittered(backoff.Doubled(interval, max, n), 0.2, 2*rnd-1)
+}
+
+// clientWorkers runs at most one job per client, and per lane at most as
+// many jobs at once as the lane has slots; a job that finds its lane full is
+// skipped (the next tick retries it), so one slow client never delays the
+// others.
+type clientWorkers struct {
+	lanes []chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	busy  map[string]bool
+}
+
+func newClientWorkers(slots ...int) *clientWorkers {
+	w := &clientWorkers{busy: make(map[string]bool)}
+	for _, n := range slots {
+		w.lanes = append(w.lanes, make(chan struct{}, n))
+	}
+	return w
+}
+
+// try starts fn for client id in lane unless the client is busy or the lane
+// is full.
+func (w *clientWorkers) try(id string, lane int, fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.busy[id] {
+		return
+	}
+	sem := w.lanes[lane]
+	select {
+	case sem <- struct{}{}:
+	default:
+		return
+	}
+	w.busy[id] = true
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() {
+			w.mu.Lock()
+			delete(w.busy, id)
+			w.mu.Unlock()
+			<-sem
+		}()
+		fn()
+	}()
+}
+
+// wait returns when every started job has finished.
+func (w *clientWorkers) wait() { w.wg.Wait() }
+
+// snapshot adds the notifier's counters to st.
+func (n *notifier) snapshot(st *Stats) {
+	st.NotifyPushes = n.pushes.Load()
+	st.NotifyDelivered = n.delivered.Load()
+	st.NotifyFailures = n.failures.Load()
+	st.NotifyDisabled = n.disabled.Load()
+}
