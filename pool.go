@@ -288,4 +288,3 @@ func schemeOf(u string) string {
 	}
 	return "other"
 }
-
