@@ -3,9 +3,15 @@ package lms_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/kolo/xmlrpc"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
@@ -13,24 +19,71 @@ import (
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
 
-// An embedding program: a bolt store, the XML-RPC API on :8080, and the
-// engine checking, notifying and syncing until the context ends.
+// An embedding program: a bolt store, the XML-RPC API, and the engine
+// checking and notifying. A CMS site registers itself and one of its links
+// over XML-RPC; the engine checks the link and tells the site its state
+// (here through a NotifierFunc; xmlrpcapi.NewCallbackClient calls the site
+// back over XML-RPC).
 func Example() {
-	ctx := context.Background()
-	store, err := boltstore.Open("lms.db", boltstore.Options{})
+	dir, err := os.MkdirTemp("", "lms-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := boltstore.Open(filepath.Join(dir, "lms.db"), boltstore.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	callbacks := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{})
-	engine, err := lms.New(store, lms.Config{AdminSecret: "change me", Notifier: callbacks, Lister: callbacks})
+
+	// The page the site links to (on loopback, hence AllowPrivate).
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "<h1>Hello</h1>")
+	}))
+	defer page.Close()
+	delivered := make(chan lms.Update, 1)
+	engine, err := lms.New(store, lms.Config{
+		AdminSecret:   "change me",
+		Components:    lms.RunChecker | lms.RunNotifier,
+		CheckerConfig: lms.CheckerConfig{AllowPrivate: true},
+		Notifier: lms.NotifierFunc(func(ctx context.Context, to lms.Endpoint, updates []lms.Update) error {
+			for _, u := range updates {
+				delivered <- u
+			}
+			return nil
+		}),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	go func() { log.Fatal(http.ListenAndServe(":8080", xmlrpcapi.NewServer(engine, xmlrpcapi.ServerConfig{}))) }()
-	if err := engine.Run(ctx); err != nil {
+	api := httptest.NewServer(xmlrpcapi.NewServer(engine, xmlrpcapi.ServerConfig{}))
+	defer api.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- engine.Run(ctx) }()
+
+	site, err := xmlrpc.NewClient(api.URL, nil)
+	if err != nil {
 		log.Fatal(err)
 	}
+	var ok bool
+	if err := site.Call("registerClient", []any{"change me", "mysite", "http://mysite.example/portal_linkchecker/database", "Jane Doe", "jane@mysite.example", "password-of-mysite"}, &ok); err != nil {
+		log.Fatal(err)
+	}
+	var states [][]string
+	if err := site.Call("registerURLs", []any{"mysite", "password-of-mysite", []string{page.URL + "/"}}, &states); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("registered:", ok, "states known:", len(states))
+	u := <-delivered
+	fmt.Println(u.URL == page.URL+"/", u.State, u.Reason)
+	cancel()
+	if err := <-done; err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// registered: true states known: 0
+	// true ok OK
 }
 
 // Registering URLs returns the states of those already checked, in input

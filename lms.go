@@ -11,21 +11,41 @@
 // five [State]s — ok, temporary unavailable, unavailable, unsupported protocol
 // and unknown — and a human-readable reason.
 //
+// # Vocabulary: the five things that carry a state
+//
+//   - [Link]: a URL as the store keeps it: its state and reason, and its
+//     schedule (next due, consecutive failures).
+//   - [Result]: what one check of a URL found, as a [Checker] reports it.
+//   - [Outcome]: what the checker writes back for one link: the Result as
+//     the [Policy] judged it (a first failure may be reported as temporary),
+//     the failure count and when the link is due again; or a hold that only
+//     reschedules it.
+//   - [Update]: a state as it goes to a client: the (url, state, reason)
+//     triple of updateManyStates.
+//   - [PendingUpdate]: an Update waiting in the store to be delivered to one
+//     client, with the sequence number that acknowledges it.
+//
 // # The components
 //
 // Like the original gocept.lms, the server is made of parts that talk only
 // through the [Store], so each can run alone, in one process or several, and a
-// crash loses nothing that was acknowledged:
+// crash loses nothing that was acknowledged. Each is a value in its own file,
+// built from the store roles it uses, and [Engine.Run] runs them:
 //
-//   - the API (package xmlrpcapi) registers clients and URLs;
-//   - the scheduler decides when each link is due again ([Policy]) and hands
-//     due links out fairly across hosts ([ScheduleStore.ClaimDue]);
-//   - the checker pool checks them with at most N requests in flight and at
-//     most one request per host per interval, through a [Checker];
-//   - the notifier pushes each client's pending state changes through a
-//     [Notifier];
-//   - the syncer pulls each client's full list of links daily through a
-//     [LinkLister], reconciles, and pushes every state back.
+//   - the API (api.go, served over XML-RPC by package xmlrpcapi) registers
+//     clients and URLs;
+//   - the scheduler (scheduler.go) decides when each link is due again
+//     ([Policy]), claims due links fairly across hosts
+//     ([ScheduleStore.ClaimDue]) and queues them per host;
+//   - the pool (pool.go) checks them with at most N requests in flight through
+//     a [Checker], at most one request per host per interval (pacer.go), with
+//     an "is it us?" guard against local outages (outage.go);
+//   - the notifier (notifier.go) pushes each client's pending state changes
+//     through a [Notifier];
+//   - the syncer (syncer.go) pulls each client's full list of links daily
+//     through a [LinkLister], reconciles, and pushes every state back;
+//   - the mailer (mail.go) delivers the outbox: registration mails with the
+//     password and "notifications disabled" mails, through a [Mailer].
 //
 // # The Engine
 //
