@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkmonitor/lms/internal/secret"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // Components selects what Engine.Run runs. The zero value runs everything.
@@ -121,6 +122,10 @@ type Config struct {
 	OutageRatio float64
 	// OutageRecheck is when a held-back link is checked again. Default 5 min.
 	OutageRecheck time.Duration
+	// OutageProbes are reference URLs (sites that should always answer) the
+	// guard requests first when it suspects an outage; without them it
+	// requests URLs that answered recently. Default none.
+	OutageProbes []string
 
 	// NotifyInterval is the least time between two pushes to one client.
 	// Default 15 s.
@@ -244,6 +249,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Components&RunSyncer != 0 && c.Lister == nil {
 		return c, fmt.Errorf("lms: Config.Lister: %w: required to run the syncer (see xmlrpcapi.NewCallbackClient)", ErrInvalid)
 	}
+	for _, u := range c.OutageProbes {
+		if err := validate.URL(u); err != nil {
+			return c, fmt.Errorf("lms: Config.OutageProbes %q: %w: %w", u, ErrInvalid, err)
+		}
+	}
 	if c.ProcessID == "" {
 		c.ProcessID = defaultProcessID()
 	}
@@ -345,8 +355,9 @@ func New(store Store, cfg Config) (*Engine, error) {
 	}
 	e.pacer = newHostPacer(cfg.HostInterval)
 	e.holds = newHostHolds(store, cfg)
-	e.guard = newOutageGuard(cfg)
-	e.pool = newPool(store, cfg, e.pacer, e.holds, e.guard)
+	e.pool = newPool(store, cfg, e.pacer, e.holds)
+	e.guard = newOutageGuard(cfg, e.pool.probe)
+	e.pool.guard = e.guard
 	e.sched = newScheduler(store, cfg, e.pacer, e.holds, e.pool.signal, e.pool.slots.free)
 	e.pool.sched = e.sched
 	e.mailer = newMailer(store, cfg, e.sealer)
@@ -397,6 +408,7 @@ func (e *Engine) runChecker(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.sched.run(gctx) })
 	g.Go(func() error { return e.pool.run(gctx) })
+	g.Go(func() error { return e.guard.run(gctx) })
 	err := g.Wait()
 	e.pool.releaseQueued()
 	return err

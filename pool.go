@@ -2,6 +2,7 @@ package lms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -41,9 +42,9 @@ type pool struct {
 	wake chan struct{}
 }
 
-func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, holds *hostHolds, guard *outageGuard) *pool {
+func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, holds *hostHolds) *pool {
 	return &pool{
-		pacer: pacer, holds: holds, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy,
+		pacer: pacer, holds: holds, checker: cfg.Checker, store: store, policy: cfg.Policy,
 		stats: newCheckStats(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 		slots: newSlots(cfg.Concurrency),
@@ -233,6 +234,32 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 	p.write(context.WithoutCancel(ctx), recs...)
 	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
 }
+
+// probe requests rawURL once for the outage guard, paced like any request
+// (and only while this process holds the host), and reports whether the
+// host answered at all. A redirect is an answer: the probe follows none.
+func (p *pool) probe(ctx context.Context, rawURL string) bool {
+	host := HostKey(rawURL)
+	if p.pacer.paced(host) && !p.holds.usable(host) {
+		if err := p.holds.acquire(ctx, host, p.pacer); err != nil {
+			return false
+		}
+	}
+	if err := p.pacer.Wait(ctx, host); err != nil {
+		return false
+	}
+	defer p.pacer.Done(host)
+	r := p.safeCheck(ContextWithPacer(ctx, noHops{}), rawURL)
+	return !r.NetworkError && r.State != StateUnknown
+}
+
+// noHops is the Pacer of a probe: it allows no further request.
+type noHops struct{}
+
+func (noHops) Wait(context.Context, string) error { return errNoHops }
+func (noHops) Done(string)                        {}
+
+var errNoHops = errors.New("probe: no redirects followed")
 
 // finish ends a check: its host may be queued again.
 func (p *pool) finish(q *hostQueue) {
