@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -559,4 +560,67 @@ func urlsOf(ls []lms.Link) []string {
 		out[i] = l.URL
 	}
 	return slices.Clip(out)
+}
+
+// stuckListener accepts connections and never answers on them, like a
+// callback receiver whose site hangs.
+func stuckListener(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String() + "/portal_linkchecker/database"
+}
+
+// 100 clients whose callbacks accept and never answer do not hold up a
+// healthy client: its changes arrive while every stuck call still hangs.
+func TestStuckClientsDoNotDelayHealthyOnes(t *testing.T) {
+	st := memstore.New()
+	cfg := notifyConfig(nil)
+	cfg.Notifier = xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: true, Timeout: 5 * time.Second})
+	cfg.Components = lms.RunNotifier
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	for i := range 100 { // generated passwords: no bcrypt, a fast set-up
+		id := fmt.Sprintf("stuck%03d", i)
+		_, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: id, ContactEmail: id + "@example.org", CallbackURL: stuckListener(t)})
+		require.NoError(t, err)
+		_, err = e.RegisterURLs(context.Background(), id, []string{"http://shared.example/"})
+		require.NoError(t, err)
+	}
+	good := newReceiver(t)
+	registerAt(t, e, "zz-healthy", good.srv.URL, "http://shared.example/", "http://own.example/")
+	setState(t, st, "http://shared.example/", lms.StateOK, "OK")
+	runEngine(t, e)
+	start := time.Now()
+	waitFor(t, 4*time.Second, "the healthy client's first push", func() bool { return len(good.got("updateManyStates")) >= 1 })
+	first := time.Since(start)
+	// A second change, while the stuck calls are still hanging.
+	setState(t, st, "http://own.example/", lms.StateUnavailable, "Not Found")
+	start = time.Now()
+	waitFor(t, 4*time.Second, "the healthy client's second push", func() bool { return len(good.got("updateManyStates")) >= 2 })
+	second := time.Since(start)
+	t.Logf("healthy client notified after %v and %v with 100 stuck clients", first, second)
+	s, err := e.Stats(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, s.NotifyFailures, "no stuck call has timed out yet: the healthy pushes did not wait for them")
 }

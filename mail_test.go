@@ -1,0 +1,128 @@
+package lms_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/boltstore"
+)
+
+// flakyMailer fails while down is set and records what it delivered.
+type flakyMailer struct {
+	down     atomic.Bool
+	attempts atomic.Int64
+	mu       sync.Mutex
+	sent     []lms.Message
+}
+
+func (m *flakyMailer) Send(_ context.Context, msg lms.Message) error {
+	m.attempts.Add(1)
+	if m.down.Load() {
+		return errors.New("smtp: connection refused")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+func (m *flakyMailer) delivered() []lms.Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]lms.Message(nil), m.sent...)
+}
+
+func mailConfig(m lms.Mailer, now func() time.Time) lms.Config {
+	return lms.Config{AdminSecret: adminSecret, Components: lms.RunNotifier, Mailer: m, MailPoll: 10 * time.Millisecond, Now: now,
+		Notifier: lms.NotifierFunc(func(context.Context, lms.Endpoint, []lms.Update) error { return nil })}
+}
+
+// registerClient answers only once the registration mail is recorded: with
+// the mail server down the password waits in the outbox, sealed, and
+// reaches the contact once the server is back, also after a restart.
+func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lms.db")
+	st, err := boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	m := &flakyMailer{}
+	m.down.Store(true)
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	e, err := lms.New(st, mailConfig(m, now))
+	require.NoError(t, err)
+	pw, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: "site", ContactName: "Jane", ContactEmail: "jane@site.example", CallbackURL: "http://site.example/db"})
+	require.NoError(t, err, "the registration succeeds although the mail could not be sent yet")
+	require.Positive(t, m.attempts.Load(), "delivery was tried at once")
+	c, err := e.Client(context.Background(), "site")
+	require.NoError(t, err)
+	require.Len(t, c.Outbox, 1)
+	require.Equal(t, lms.MailRegistration, c.Outbox[0].Kind)
+	require.NotEmpty(t, c.Outbox[0].LastError)
+	require.NoError(t, st.Close())
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), pw, "the password is never stored in plain text")
+
+	// A new process on the same file, the mail server back.
+	st, err = boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	m.down.Store(false)
+	e, err = lms.New(st, mailConfig(m, now))
+	require.NoError(t, err)
+	runEngine(t, e)
+	time.Sleep(50 * time.Millisecond)
+	require.Empty(t, m.delivered(), "no retry before the back-off")
+	clock.Add(int64(2 * time.Minute))
+	waitFor(t, 5*time.Second, "the mail", func() bool { return len(m.delivered()) == 1 })
+	got := m.delivered()[0]
+	require.Equal(t, `Registration of client id "site"`, got.Subject)
+	require.Contains(t, got.Body, pw)
+	waitFor(t, 5*time.Second, "the outbox emptied", func() bool {
+		c, err := e.Client(context.Background(), "site")
+		return err == nil && len(c.Outbox) == 0
+	})
+	time.Sleep(50 * time.Millisecond)
+	require.Len(t, m.delivered(), 1, "delivered once")
+}
+
+// A lost password mail is replaced by a new password; the old one stops
+// working at once.
+func TestNewPasswordIsMailed(t *testing.T) {
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "lms.db"), boltstore.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	m := &flakyMailer{}
+	e, err := lms.New(st, mailConfig(m, nil))
+	require.NoError(t, err)
+	ctx := context.Background()
+	old, err := e.RegisterClient(ctx, adminSecret, lms.Registration{ID: "site", ContactName: "Jane", ContactEmail: "jane@site.example", CallbackURL: "http://site.example/db"})
+	require.NoError(t, err)
+	require.Len(t, m.delivered(), 1)
+	require.NoError(t, e.Authenticate(ctx, "site", old))
+
+	require.ErrorIs(t, e.NewPassword(ctx, "wrong secret", "site"), lms.ErrUnauthorized)
+	require.NoError(t, e.NewPassword(ctx, adminSecret, "site"))
+	require.Len(t, m.delivered(), 2)
+	body := m.delivered()[1].Body
+	require.NotContains(t, body, old)
+	_, after, ok := strings.Cut(body, "Password:")
+	require.True(t, ok)
+	fresh := strings.Fields(after)[0]
+	require.ErrorIs(t, e.Authenticate(ctx, "site", old), lms.ErrUnauthorized)
+	require.NoError(t, e.Authenticate(ctx, "site", fresh))
+	c, err := e.Client(ctx, "site")
+	require.NoError(t, err)
+	require.Empty(t, c.Outbox)
+}
