@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 )
@@ -81,7 +82,9 @@ type Config struct {
 	// Mailer sends the mails of the outbox (registration, notifications
 	// disabled). Default: none; mails then wait in the outbox.
 	Mailer Mailer
-	// Logger receives structured logs. Default: discarded.
+	// Logger receives structured logs, every value cut to 200 bytes and
+	// warnings and errors limited to 10 a minute per message. Default:
+	// discarded.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -264,6 +267,10 @@ func (c Config) withDefaults() (Config, error) {
 	c.CheckerConfig = c.CheckerConfig.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	} else {
+		// Values from clients and sites are cut, and repeated failures
+		// (a store down, a flood) rate-limited per message.
+		c.Logger = slog.New(logsafe.Handler(c.Logger.Handler(), 10, time.Minute))
 	}
 	if c.Now == nil {
 		c.Now = time.Now

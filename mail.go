@@ -136,7 +136,7 @@ func (m *mailer) deliver(ctx context.Context, id string) (Client, bool) {
 		default:
 			e := &c.Outbox[i]
 			e.Attempts++
-			e.LastError = err.Error()
+			e.LastError = logsafe.Value(err.Error())
 			e.NextAttempt = m.cfg.Now().Add(backoff.Doubled(time.Minute, time.Hour, e.Attempts))
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/backoff"
+	"github.com/linkmonitor/lms/internal/logsafe"
 )
 
 // Notifier delivers state updates to one client (updateManyStates). It
@@ -129,7 +130,9 @@ func (n *notifier) deliver(ctx context.Context, c Client) {
 	to, err := n.endpoint(c)
 	if err != nil {
 		n.log.Warn("cannot notify", "client", c.ID, "err", err)
-		n.finish(ctx, c.ID, func(c *Client) { c.NextNotify, c.LastNotifyError = n.cfg.Now().Add(n.cfg.NotifyInterval), err.Error() })
+		n.finish(ctx, c.ID, func(c *Client) {
+			c.NextNotify, c.LastNotifyError = n.cfg.Now().Add(n.cfg.NotifyInterval), logsafe.Value(err.Error())
+		})
 		return
 	}
 	count, err := n.store.PendingCount(ctx, c.ID)
@@ -199,7 +202,7 @@ func (n *notifier) failed(ctx context.Context, id string, cause error) {
 	var c Client
 	n.finish(ctx, id, func(cl *Client) {
 		cl.NotifyFailures++
-		cl.LastNotifyError = cause.Error()
+		cl.LastNotifyError = logsafe.Value(cause.Error())
 		cl.NextNotify = now.Add(notifyBackoff(n.cfg.NotifyInterval, n.cfg.NotifyBackoffMax, cl.NotifyFailures, rand.Float64()))
 		if cl.NotifyFailures >= n.cfg.NotifyMaxFailures && cl.Notify {
 			cl.Notify, cl.NotifyDisabledAt, disabled = false, now, true

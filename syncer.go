@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -113,7 +114,7 @@ func (s *syncer) sync(ctx context.Context, id string) error {
 		c.SyncForced = false
 		c.NextSync = now.Add(s.cfg.SyncInterval)
 		if err != nil {
-			c.LastSyncError = err.Error()
+			c.LastSyncError = logsafe.Value(err.Error())
 		} else {
 			c.LastSync, c.LastSyncError = now, ""
 		}
