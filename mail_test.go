@@ -42,6 +42,14 @@ func (m *flakyMailer) delivered() []lms.Message {
 	return append([]lms.Message(nil), m.sent...)
 }
 
+func (m *flakyMailer) subjects() []string {
+	var out []string
+	for _, x := range m.delivered() {
+		out = append(out, x.Subject)
+	}
+	return out
+}
+
 func mailConfig(m lms.Mailer, now func() time.Time) lms.Config {
 	return lms.Config{AdminSecret: adminSecret, Components: lms.RunNotifier, Mailer: m, MailPoll: 10 * time.Millisecond, Now: now,
 		Notifier: lms.NotifierFunc(func(context.Context, lms.Endpoint, []lms.Update) error { return nil })}

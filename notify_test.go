@@ -137,28 +137,6 @@ func (r *receiver) states() [][]string {
 	return out
 }
 
-type mails struct {
-	mu  sync.Mutex
-	got []lms.Message
-}
-
-func (m *mails) Send(_ context.Context, msg lms.Message) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.got = append(m.got, msg)
-	return nil
-}
-
-func (m *mails) subjects() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for _, x := range m.got {
-		out = append(out, x.Subject)
-	}
-	return out
-}
-
 func notifyConfig(mb lms.Mailer) lms.Config {
 	cb := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: true, Timeout: 500 * time.Millisecond, Chunk: 1000})
 	return lms.Config{
@@ -251,7 +229,7 @@ func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
 	st := memstore.New()
 	good, bad := newReceiver(t), newReceiver(t)
 	bad.setMode("401")
-	mb := &mails{}
+	mb := &flakyMailer{}
 	cfg := notifyConfig(mb)
 	cfg.NotifyInterval, cfg.NotifyBackoffMax = 5*time.Millisecond, 20*time.Millisecond
 	e, err := lms.New(st, cfg)
@@ -272,7 +250,7 @@ func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
 	require.Equal(t, [][]string{{"http://x.example/", "ok", "OK"}}, good.states(), "the good client is served regardless")
 	waitFor(t, 2*time.Second, "the disabled mail", func() bool { return len(mb.subjects()) == 3 })
 	require.Equal(t, `Notifications of client id "bad" disabled`, mb.subjects()[2])
-	require.Contains(t, mb.got[2].Body, "switch notifications")
+	require.Contains(t, mb.delivered()[2].Body, "switch notifications")
 	n, _ := st.PendingCount(context.Background(), "bad")
 	require.Equal(t, 2, n, "nothing pending is dropped")
 

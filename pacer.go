@@ -134,17 +134,18 @@ func (p *hostPacer) deferHost(host string, until time.Time) {
 func (p *hostPacer) prune(now time.Time) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for h, t := range p.next {
-		if t.Before(now) {
-			delete(p.next, h)
-		}
-	}
-	for h, t := range p.backoff {
-		if t.Before(now) {
-			delete(p.backoff, h)
-		}
-	}
+	forgetPast(p.next, now)
+	forgetPast(p.backoff, now)
 	return len(p.backoff)
+}
+
+// forgetPast deletes the entries of m whose time is not after now.
+func forgetPast(m map[string]time.Time, now time.Time) {
+	for k, t := range m {
+		if !t.After(now) {
+			delete(m, k)
+		}
+	}
 }
 
 func laterOf(a, b time.Time) time.Time {
@@ -233,11 +234,7 @@ func (h *hostHolds) prune() {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for host, t := range h.until {
-		if !t.After(now) {
-			delete(h.until, host)
-		}
-	}
+	forgetPast(h.until, now)
 }
 
 // hopPacer is the Pacer one check sees. The pool reserved the host of the
