@@ -1,6 +1,12 @@
 // Package prommetrics exports an lms Engine's Stats snapshot as Prometheus
 // metrics (github.com/prometheus/client_golang), so that the root package
-// stays free of Prometheus. Each scrape takes one snapshot.
+// stays free of Prometheus. Each scrape asks its Source for one snapshot:
+// the Engine itself, or a cache of it (webui.StatsCache) when /metrics is
+// reachable by anyone.
+//
+// Client ids appear only in the per-client series (lms_client_*), which
+// are off unless Config.PerClient is set; the totals over all clients are
+// always there.
 package prommetrics
 
 import (
@@ -13,24 +19,41 @@ import (
 	"github.com/linkmonitor/lms"
 )
 
-// Collector is a prometheus.Collector over an Engine.
+// Source serves the Stats snapshot: an *lms.Engine, or a cache of it.
+type Source interface {
+	Stats(ctx context.Context) (lms.Stats, error)
+}
+
+// Config configures a Collector. The zero value is the defaults.
+type Config struct {
+	// PerClient adds the series labelled with each client's id
+	// (lms_client_pending_updates, lms_client_notify_failures,
+	// lms_client_notifications_on). Default: off, so that the metrics do
+	// not tell who the clients are.
+	PerClient bool
+}
+
+// Collector is a prometheus.Collector over a Source.
 type Collector struct {
-	e *lms.Engine
+	src Source
+	cfg Config
 
 	links, due, inflight, backedOff, outage     *prometheus.Desc
 	checks, duration, heldBack                  *prometheus.Desc
 	pushes, delivered, failures, disabled, sync *prometheus.Desc
+	clients, pending                            *prometheus.Desc
 	backlog, clientFailures, clientNotify       *prometheus.Desc
 	scrapeErrors                                *prometheus.Desc
 }
 
-// New returns a collector for e.
-func New(e *lms.Engine) *Collector {
+// New returns a collector over src (an *lms.Engine, or a cache of it).
+func New(src Source, cfg Config) *Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("lms_"+name, help, labels, nil)
 	}
 	return &Collector{
-		e:              e,
+		src:            src,
+		cfg:            cfg,
 		links:          d("links", "Subscribed links by state.", "state"),
 		due:            d("due_backlog", "Links due for a check now (capped at 1e6)."),
 		inflight:       d("checks_in_flight", "Checks running now."),
@@ -44,6 +67,8 @@ func New(e *lms.Engine) *Collector {
 		failures:       d("notify_failures_total", "Failed pushes."),
 		disabled:       d("notify_disabled_total", "Clients switched off after repeated failures."),
 		sync:           d("syncs_total", "Full syncs by result.", "result"),
+		clients:        d("clients", "Registered clients by whether their notifications are on.", "notifications"),
+		pending:        d("pending_updates", "Pending state updates over all clients."),
 		backlog:        d("client_pending_updates", "Pending state updates per client.", "client"),
 		clientFailures: d("client_notify_failures", "Consecutive failed pushes per client.", "client"),
 		clientNotify:   d("client_notifications_on", "1 if the client's notifications are on.", "client"),
@@ -53,8 +78,12 @@ func New(e *lms.Engine) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.links, c.due, c.inflight, c.backedOff, c.outage, c.checks, c.duration, c.heldBack,
-		c.pushes, c.delivered, c.failures, c.disabled, c.sync, c.backlog, c.clientFailures, c.clientNotify, c.scrapeErrors} {
+	ds := []*prometheus.Desc{c.links, c.due, c.inflight, c.backedOff, c.outage, c.checks, c.duration, c.heldBack,
+		c.pushes, c.delivered, c.failures, c.disabled, c.sync, c.clients, c.pending, c.scrapeErrors}
+	if c.cfg.PerClient {
+		ds = append(ds, c.backlog, c.clientFailures, c.clientNotify)
+	}
+	for _, d := range ds {
 		ch <- d
 	}
 }
@@ -63,7 +92,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := c.e.Stats(ctx)
+	st, err := c.src.Stats(ctx)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(c.scrapeErrors, prometheus.GaugeValue, 1)
 		return
@@ -99,6 +128,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.disabled, st.NotifyDisabled)
 	counter(c.sync, st.SyncsOK, "ok")
 	counter(c.sync, st.SyncsFailed, "failed")
+	on, pending := 0, 0
+	for _, cl := range st.Clients {
+		if cl.Notify {
+			on++
+		}
+		pending += cl.Pending
+	}
+	gauge(c.clients, float64(on), "on")
+	gauge(c.clients, float64(len(st.Clients)-on), "off")
+	gauge(c.pending, float64(pending))
+	if !c.cfg.PerClient {
+		return
+	}
 	for _, cl := range st.Clients {
 		gauge(c.backlog, float64(cl.Pending), cl.ID)
 		gauge(c.clientFailures, float64(cl.NotifyFailures), cl.ID)

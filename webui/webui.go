@@ -3,6 +3,12 @@
 // admin area behind HTTP basic auth (user "admin", password the admin
 // secret) to list, add and remove clients, browse a client's links and force
 // a sync. Templates and styles are embedded; there is no JavaScript build.
+//
+// The pages anyone can load are cheap and discreet: / and /alerts render a
+// StatsCache snapshot (computed at most once every few seconds, however
+// many views) and show counts only, never a client id. The admin pages'
+// flash messages travel in a signed cookie, so a crafted link cannot set
+// them, and credentials in callback URLs are not shown.
 package webui
 
 import (
@@ -19,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/linkmonitor/lms"
 )
@@ -41,6 +48,13 @@ type Config struct {
 	AdminSecret string
 	// Logger receives errors. Default: discarded.
 	Logger *slog.Logger
+	// Stats serves the snapshot of / and /alerts. Default: a StatsCache
+	// over the engine with the default TTL. A server that also exports the
+	// snapshot (health, metrics) passes its one cache here.
+	Stats StatsSource
+	// MetricsURL is linked from every page's footer. Default (empty): no
+	// link.
+	MetricsURL string
 }
 
 // UI is the web UI. Create it with New; it is an http.Handler serving /,
@@ -52,6 +66,8 @@ type UI struct {
 	tmpl map[string]*template.Template
 	mux  *http.ServeMux
 	csrf string
+	// flashKey signs flash cookies (flash.go).
+	flashKey []byte
 }
 
 // New returns the web UI for e.
@@ -59,13 +75,17 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux()}
+	if cfg.Stats == nil {
+		cfg.Stats = NewStatsCache(e, CacheConfig{Logger: cfg.Logger})
+	}
+	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret)}
 	m := hmac.New(sha256.New, []byte(cfg.AdminSecret))
 	m.Write([]byte("lms csrf token v1"))
 	u.csrf = hex.EncodeToString(m.Sum(nil))
 	funcs := template.FuncMap{
 		"stateClass": func(s lms.State) string { return strings.Fields(string(s) + " x")[0] },
 		"path":       url.PathEscape,
+		"redact":     redactURL,
 	}
 	for _, page := range []string{"home", "alerts", "admin", "newclient", "client"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
@@ -119,6 +139,7 @@ func (u *UI) basicAuth(next http.Handler) http.Handler {
 func (u *UI) render(w http.ResponseWriter, status int, page string, data map[string]any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	data["MetricsURL"] = u.cfg.MetricsURL
 	var b strings.Builder
 	if err := u.tmpl[page].ExecuteTemplate(&b, page+".html", data); err != nil {
 		u.log.Error("rendering page", "page", page, "err", err)
@@ -134,8 +155,32 @@ func (u *UI) fail(w http.ResponseWriter, err error) {
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }
 
+// publicStats is what the pages anyone can load show of a snapshot: counts
+// only, no client ids.
+type publicStats struct {
+	Links            lms.StateCounts
+	Clients          int
+	ChecksLastMinute int
+	DueBacklog       int
+	HostsBackedOff   int
+	Outage           bool
+	OutageSince      time.Time
+}
+
+// publicSnapshot returns the cached snapshot's public part.
+func (u *UI) publicSnapshot(r *http.Request) (publicStats, error) {
+	st, err := u.cfg.Stats.Stats(r.Context())
+	if err != nil {
+		return publicStats{}, err
+	}
+	return publicStats{
+		Links: st.Links, Clients: len(st.Clients), ChecksLastMinute: st.ChecksLastMinute, DueBacklog: st.DueBacklog,
+		HostsBackedOff: st.HostsBackedOff, Outage: st.Outage, OutageSince: st.OutageSince,
+	}, nil
+}
+
 func (u *UI) home(w http.ResponseWriter, r *http.Request) {
-	st, err := u.e.Stats(r.Context())
+	st, err := u.publicSnapshot(r)
 	if err != nil {
 		u.fail(w, err)
 		return
@@ -147,7 +192,7 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
-	st, err := u.e.Stats(r.Context())
+	st, err := u.publicSnapshot(r)
 	if err != nil {
 		u.fail(w, err)
 		return
@@ -178,7 +223,7 @@ func (u *UI) admin(w http.ResponseWriter, r *http.Request) {
 	for i, c := range cs {
 		rows[i] = row{c, pending[c.ID]}
 	}
-	u.render(w, http.StatusOK, "admin", map[string]any{"Title": "Clients", "Clients": rows, "Flash": r.URL.Query().Get("flash")})
+	u.render(w, http.StatusOK, "admin", map[string]any{"Title": "Clients", "Clients": rows, "Flash": u.takeFlash(w, r)})
 }
 
 type clientForm struct {
@@ -232,7 +277,8 @@ func (u *UI) createClient(w http.ResponseWriter, r *http.Request) {
 		u.render(w, http.StatusUnprocessableEntity, "newclient", map[string]any{"Title": "Add a client", "CSRF": u.csrf, "Form": f, "Error": msg})
 		return
 	}
-	http.Redirect(w, r, "/admin?flash="+url.QueryEscape(fmt.Sprintf("Client %q added; the password was mailed to %s.", f.ID, f.ContactEmail)), http.StatusSeeOther)
+	u.setFlash(w, fmt.Sprintf("Client %q added; the password was mailed to %s.", f.ID, f.ContactEmail))
+	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
 func (u *UI) client(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +310,7 @@ func (u *UI) client(w http.ResponseWriter, r *http.Request) {
 	}
 	u.render(w, http.StatusOK, "client", map[string]any{
 		"Title": "Client " + c.ID, "Client": c, "Links": ls, "State": state, "States": lms.States(), "After": after, "Next": next,
-		"CSRF": u.csrf, "Flash": q.Get("flash"),
+		"CSRF": u.csrf, "Flash": u.takeFlash(w, r),
 	})
 }
 
@@ -281,7 +327,8 @@ func (u *UI) removeClient(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, err)
 		return
 	}
-	http.Redirect(w, r, "/admin?flash="+url.QueryEscape(fmt.Sprintf("Client %q removed.", id)), http.StatusSeeOther)
+	u.setFlash(w, fmt.Sprintf("Client %q removed.", id))
+	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
 func (u *UI) forceSync(w http.ResponseWriter, r *http.Request) {
@@ -297,5 +344,15 @@ func (u *UI) forceSync(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, err)
 		return
 	}
-	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id)+"?flash="+url.QueryEscape("A full sync was requested; it runs within seconds if notifications are on."), http.StatusSeeOther)
+	u.setFlash(w, "A full sync was requested; it runs within seconds if notifications are on.")
+	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// redactURL hides the password of a URL with credentials
+// (http://user:xxxxx@host/…); other strings are returned as they are.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }

@@ -3,11 +3,19 @@
 // /healthz, over a bbolt file or memory, with the Engine running the
 // checker, notifier and syncer.
 //
+// The pages and probes anyone can reach (/, /alerts, /healthz, /metrics)
+// share one Stats snapshot, computed at most once per -snapshot-ttl; the
+// metrics name no client unless -metrics-per-client is set, and
+// -metrics-addr moves them to a listener of their own. No secret is ever
+// logged: a generated admin secret goes into a 0600 file whose name is
+// logged.
+//
 //	go run ./examples/lmsd                  # 127.0.0.1:8080, lms.db, mails into ./lms-mail
 //	go run ./examples/lmsd -help            # every flag
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +29,7 @@ import (
 	"net/mail"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,7 +63,9 @@ func main() {
 type options struct {
 	addr, store, db, secret, publicURL                  string
 	smtp, smtpUser, smtpTLS, mailFrom, mailCC, mailDir  string
-	allowPrivate                                        bool
+	allowPrivate, metricsPerClient                      bool
+	metricsAddr                                         string
+	snapshotTTL                                         time.Duration
 	concurrency                                         int
 	hostInterval, checkInterval, minRecheck             time.Duration
 	notifyInterval, syncInterval, shutdownTimeout       time.Duration
@@ -89,6 +100,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.onReady, "ready-file", "", "write the listen address into this file once serving (for scripts and tests)")
+	fs.DurationVar(&o.snapshotTTL, "snapshot-ttl", webui.DefaultStatsTTL, "how long /, /alerts, /healthz and /metrics reuse one stats snapshot")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address (host:port) instead of -addr")
+	fs.BoolVar(&o.metricsPerClient, "metrics-per-client", false, "add per-client series to /metrics (labelled with client ids)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -105,13 +119,18 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		return nil, fmt.Errorf("-concurrency %d: must be at least 1", o.concurrency)
 	case o.hostInterval < 0:
 		return nil, fmt.Errorf("-host-interval %v: must not be negative", o.hostInterval)
-	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0:
-		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval and -shutdown-timeout must be positive")
+	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0, o.snapshotTTL <= 0:
+		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout and -snapshot-ttl must be positive")
 	case o.minRecheck > o.checkInterval:
 		return nil, fmt.Errorf("-min-recheck %v exceeds -check-interval %v", o.minRecheck, o.checkInterval)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("-addr %q: %w", o.addr, err)
+	}
+	if o.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
+			return nil, fmt.Errorf("-metrics-addr %q: %w", o.metricsAddr, err)
+		}
 	}
 	return o, nil
 }
@@ -141,7 +160,7 @@ func newLogger(o *options, out io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: %w", o.logLevel, err)
 	}
-	hopts := &slog.HandlerOptions{Level: level}
+	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
 	switch o.logFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(out, hopts)), nil
@@ -151,35 +170,73 @@ func newLogger(o *options, out io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 }
 
-// adminSecret returns the configured secret or the one kept beside the
-// bolt file, creating it on first start.
-func adminSecret(o *options, log *slog.Logger) (string, error) {
+// adminSecret returns the configured secret, or generates one: with the
+// bolt store it is kept beside the bolt file (DB.secret) and reused on the
+// next start; with the memory store it is valid for this run only and
+// written into a new file in $TMPDIR, which the returned cleanup removes.
+// Either file is mode 0600, and only its name is logged, never the secret.
+func adminSecret(o *options, getenv func(string) string, log *slog.Logger) (secret string, cleanup func(), err error) {
+	cleanup = func() {}
 	if o.secret != "" {
-		return o.secret, nil
+		return o.secret, cleanup, nil
 	}
 	if o.store == "memory" {
-		b := make([]byte, 18)
-		_, _ = rand.Read(b)
-		s := hex.EncodeToString(b)
-		log.Warn("no -admin-secret given: generated one for this run", "admin_secret", s)
-		return s, nil
+		s := newSecret()
+		f, err := os.CreateTemp(cmp.Or(getenv("TMPDIR"), os.TempDir()), "lmsd-admin-secret-*") // mode 0600
+		if err != nil {
+			return "", nil, fmt.Errorf("admin secret: %w", err)
+		}
+		path := f.Name()
+		_, err = f.WriteString(s + "\n")
+		if err = errors.Join(err, f.Close()); err != nil {
+			_ = os.Remove(path)
+			return "", nil, fmt.Errorf("admin secret: %w", err)
+		}
+		log.Warn("no -admin-secret given: generated one for this run; it is in the file (removed when lmsd stops)", "file", path)
+		return s, func() { _ = os.Remove(path) }, nil
 	}
 	path := o.db + ".secret"
 	if b, err := os.ReadFile(path); err == nil {
 		if s := strings.TrimSpace(string(b)); s != "" {
-			return s, nil
+			return s, cleanup, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("admin secret: %w", err)
+		return "", nil, fmt.Errorf("admin secret: %w", err)
 	}
-	b := make([]byte, 18)
-	_, _ = rand.Read(b)
-	s := hex.EncodeToString(b)
+	s := newSecret()
 	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("admin secret: %w", err)
+		return "", nil, fmt.Errorf("admin secret: %w", err)
 	}
-	log.Warn("no -admin-secret given: generated one and stored it", "file", path, "admin_secret", s)
-	return s, nil
+	log.Warn("no -admin-secret given: generated one and stored it in the file", "file", path)
+	return s, cleanup, nil
+}
+
+// newSecret returns 18 random bytes in hex.
+func newSecret() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// urlPassword matches the password of a URL with credentials inside any
+// text: scheme://user:PASSWORD@.
+var urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s:@]*):[^/?#\s@]*@`)
+
+// redactAttr is the loggers' ReplaceAttr: whatever a component logs
+// (messages, strings, errors), a password in a URL (a callback's, say)
+// becomes "xxxxx", as url.URL.Redacted writes it.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value; {
+	case v.Kind() == slog.KindString:
+		if s := v.String(); strings.Contains(s, "@") {
+			a.Value = slog.StringValue(urlPassword.ReplaceAllString(s, "${1}:xxxxx@"))
+		}
+	case v.Kind() == slog.KindAny:
+		if err, ok := v.Any().(error); ok && strings.Contains(err.Error(), "@") {
+			a.Value = slog.StringValue(urlPassword.ReplaceAllString(err.Error(), "${1}:xxxxx@"))
+		}
+	}
+	return a
 }
 
 func newMailer(o *options, getenv func(string) string) (lms.Mailer, error) {
@@ -236,15 +293,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	secret, err := adminSecret(o, log)
+	secret, removeSecret, err := adminSecret(o, getenv, log)
 	if err != nil {
 		return err
 	}
+	defer removeSecret()
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if o.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
+			return fmt.Errorf("-metrics-addr: listen: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 	if o.publicURL == "" {
 		o.publicURL = "http://" + ln.Addr().String()
 	}
@@ -267,19 +332,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	handler, err := newHandler(e, secret, log)
+	handler, metrics, err := newHandlers(e, handlerConfig{
+		secret: secret, log: log, snapshotTTL: o.snapshotTTL, metricsPerClient: o.metricsPerClient, separateMetrics: metricsLn != nil,
+	})
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
+	srv := newServer(handler)
 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- e.Run(engineCtx) }()
-	serveDone := make(chan error, 1)
+	serveDone := make(chan error, 2)
 	go func() { serveDone <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		metricsSrv = newServer(metrics)
+		go func() { serveDone <- metricsSrv.Serve(metricsLn) }()
+		log.Info("metrics serving", "addr", metricsLn.Addr().String())
+	}
 	log.Info("lmsd serving", "addr", ln.Addr().String(), "public_url", o.publicURL, "store", o.store, "db", o.db, "components", o.components)
 	if o.onReady != "" {
 		if err := os.WriteFile(o.onReady, []byte(ln.Addr().String()), 0o644); err != nil {
@@ -300,6 +376,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
 	stopEngine()
 	select {
 	case err := <-engineDone:
@@ -313,23 +392,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return runErr
 }
 
-// newHandler routes the API, the pages, metrics and health.
-func newHandler(e *lms.Engine, secret string, log *slog.Logger) (http.Handler, error) {
-	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: log})
-	ui, err := webui.New(e, webui.Config{AdminSecret: secret, Logger: log})
+// handlerConfig configures newHandlers.
+type handlerConfig struct {
+	secret           string
+	log              *slog.Logger
+	snapshotTTL      time.Duration // default webui.DefaultStatsTTL
+	metricsPerClient bool          // -metrics-per-client
+	separateMetrics  bool          // -metrics-addr: /metrics is not on the main handler
+}
+
+// newHandlers returns the main handler (the API, the pages, health, and
+// metrics unless they are separate) and the metrics handler. The pages,
+// /healthz and /metrics share one cached Stats snapshot.
+func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, err error) {
+	snapshot := webui.NewStatsCache(e, webui.CacheConfig{TTL: cfg.snapshotTTL, Logger: cfg.log})
+	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log})
+	uiCfg := webui.Config{AdminSecret: cfg.secret, Logger: cfg.log, Stats: snapshot}
+	if !cfg.separateMetrics {
+		uiCfg.MetricsURL = "/metrics"
+	}
+	ui, err := webui.New(e, uiCfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prommetrics.New(e), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prommetrics.New(snapshot, prommetrics.Config{PerClient: cfg.metricsPerClient}),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	mux.Handle("/RPC2", api) // answers 405 to anything but POST
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if !cfg.separateMetrics {
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if _, err := e.Store().LinkCounts(ctx); err != nil {
-			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+		// The snapshot's store reads stand for the store's health; a
+		// failure is logged by the cache, not told to whoever asks.
+		if _, err := snapshot.Stats(r.Context()); err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
@@ -344,5 +443,5 @@ func newHandler(e *lms.Engine, secret string, log *slog.Logger) (http.Handler, e
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}), nil
+	}), metrics, nil
 }

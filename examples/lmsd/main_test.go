@@ -37,6 +37,8 @@ func TestFlagErrors(t *testing.T) {
 		"must be positive": {"-check-interval", "0"},
 		"-min-recheck":     {"-min-recheck", "48h"},
 		"-addr":            {"-addr", "nonsense"},
+		"-metrics-addr":    {"-metrics-addr", "nonsense"},
+		"-snapshot-ttl":    {"-snapshot-ttl", "0"},
 		"-components":      {"-components", "checker,teleporter"},
 		"-log-format":      {"-log-format", "xml"},
 		"-mail-cc":         {"-mail-cc", "not-an-address"},
@@ -87,7 +89,7 @@ func testHandler(t *testing.T) (http.Handler, *lms.Engine) {
 	t.Helper()
 	e, err := lms.New(memstore.New(), lms.Config{AdminSecret: secret, Components: lms.RunChecker, Mailer: lms.MailerFunc(func(context.Context, lms.Message) error { return nil })})
 	require.NoError(t, err)
-	h, err := newHandler(e, secret, slog.New(slog.DiscardHandler))
+	h, _, err := newHandlers(e, handlerConfig{secret: secret, log: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	return h, e
 }
