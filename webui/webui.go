@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/logsafe"
 )
 
 //go:embed templates/*.html
@@ -85,7 +86,7 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	funcs := template.FuncMap{
 		"stateClass": func(s lms.State) string { return strings.Fields(string(s) + " x")[0] },
 		"path":       url.PathEscape,
-		"redact":     redactURL,
+		"redact":     logsafe.Redact,
 	}
 	for _, page := range []string{"home", "alerts", "admin", "newclient", "client"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
@@ -346,13 +347,4 @@ func (u *UI) forceSync(w http.ResponseWriter, r *http.Request) {
 	}
 	u.setFlash(w, "A full sync was requested; it runs within seconds if notifications are on.")
 	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id), http.StatusSeeOther)
-}
-
-// redactURL hides the password of a URL with credentials
-// (http://user:xxxxx@host/…); other strings are returned as they are.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
 }

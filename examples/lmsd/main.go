@@ -29,7 +29,6 @@ import (
 	"net/mail"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/mailer"
 	"github.com/linkmonitor/lms/memstore"
 	"github.com/linkmonitor/lms/prommetrics"
@@ -160,12 +160,15 @@ func newLogger(o *options, out io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: %w", o.logLevel, err)
 	}
-	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: redactAttr}
+	hopts := &slog.HandlerOptions{Level: level}
+	// Whatever a component logs is cut to 200 bytes a value, a password in
+	// a URL (a callback's, say) is hidden, and repeated warnings are
+	// limited: see internal/logsafe.
 	switch o.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(out, hopts)), nil
+		return slog.New(logsafe.Handler(slog.NewTextHandler(out, hopts), 10, time.Minute)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(out, hopts)), nil
+		return slog.New(logsafe.Handler(slog.NewJSONHandler(out, hopts), 10, time.Minute)), nil
 	}
 	return nil, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
 }
@@ -216,27 +219,6 @@ func newSecret() string {
 	b := make([]byte, 18)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
-}
-
-// urlPassword matches the password of a URL with credentials inside any
-// text: scheme://user:PASSWORD@.
-var urlPassword = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s:@]*):[^/?#\s@]*@`)
-
-// redactAttr is the loggers' ReplaceAttr: whatever a component logs
-// (messages, strings, errors), a password in a URL (a callback's, say)
-// becomes "xxxxx", as url.URL.Redacted writes it.
-func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	switch v := a.Value; {
-	case v.Kind() == slog.KindString:
-		if s := v.String(); strings.Contains(s, "@") {
-			a.Value = slog.StringValue(urlPassword.ReplaceAllString(s, "${1}:xxxxx@"))
-		}
-	case v.Kind() == slog.KindAny:
-		if err, ok := v.Any().(error); ok && strings.Contains(err.Error(), "@") {
-			a.Value = slog.StringValue(urlPassword.ReplaceAllString(err.Error(), "${1}:xxxxx@"))
-		}
-	}
-	return a
 }
 
 func newMailer(o *options, getenv func(string) string) (lms.Mailer, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -42,17 +43,34 @@ func itoa(n int) string {
 	}
 }
 
-// URL returns s with the password of its user information (and any
-// user-only credential) replaced by "…", cut like Value. Strings that do not
-// parse are cut only.
-func URL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return Value(s)
+// URL returns s with its credentials hidden (see Redact), cut like Value.
+func URL(s string) string { return Value(Redact(s)) }
+
+// Redact hides the credentials of a URL: the password of
+// scheme://user:password@host becomes "xxxxx" (as url.URL.Redacted writes
+// it), and a user name alone (scheme://token@host, often a token) becomes
+// "xxxxx" too. Strings that do not parse as a URL are searched for such
+// URLs inside text (an error message, say), which are redacted the same way.
+func Redact(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
 	}
-	u.User = url.User("…")
-	return Value(strings.Replace(u.String(), "%E2%80%A6@", "…@", 1))
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" && !strings.ContainsAny(s, " \t\n") {
+		if u.User == nil {
+			return s
+		}
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+		u.User = url.User("xxxxx")
+		return u.String()
+	}
+	return urlCredentials.ReplaceAllString(s, "${1}xxxxx@")
 }
+
+// urlCredentials matches the credentials of a URL inside any text:
+// scheme://[user:]secret@ (compiled once; never modified).
+var urlCredentials = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://(?:[^/?#\s:@]*:)?)[^/?#\s@]+@`)
 
 // Handler wraps inner so that every record is safe to write: string and
 // error values are cut like Value (also inside groups), and warnings and
@@ -118,7 +136,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		}
 		suppressed = n
 	}
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out := slog.NewRecord(r.Time, r.Level, Redact(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(safeAttr(a))
 		return true
@@ -145,7 +163,7 @@ func safeAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, Value(v.String()))
+		return slog.String(a.Key, Value(Redact(v.String())))
 	case slog.KindGroup:
 		g := v.Group()
 		safe := make([]any, len(g))
@@ -156,11 +174,11 @@ func safeAttr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			return slog.String(a.Key, Value(x.Error()))
+			return slog.String(a.Key, Value(Redact(x.Error())))
 		case fmt.Stringer:
-			return slog.String(a.Key, Value(x.String()))
+			return slog.String(a.Key, Value(Redact(x.String())))
 		case []byte:
-			return slog.String(a.Key, Value(string(x)))
+			return slog.String(a.Key, Value(Redact(string(x))))
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}

@@ -22,10 +22,12 @@ func TestValue(t *testing.T) {
 
 func TestURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"http://user:secret@site.example/db": "http://…@site.example/db",
-		"http://token@site.example/db":       "http://…@site.example/db",
-		"http://site.example/db":             "http://site.example/db",
-		"::not a url":                        "::not a url",
+		"http://user:secret@site.example/db":                     "http://user:xxxxx@site.example/db",
+		"http://secret@site.example/db":                          "http://xxxxx@site.example/db",
+		"http://site.example/db":                                 "http://site.example/db",
+		"::not a url":                                            "::not a url",
+		`Post "https://u:secret@s.example/x": EOF`:               `Post "https://u:xxxxx@s.example/x": EOF`,
+		"see ftp://secret@f.example/ and mailto:a@b.example now": "see ftp://xxxxx@f.example/ and mailto:a@b.example now",
 	} {
 		if got := URL(in); got != want || strings.Contains(got, "secret") {
 			t.Errorf("URL(%q) = %q, want %q", in, got, want)
