@@ -110,6 +110,7 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	admin.HandleFunc("GET /admin/clients/{id}", u.client)
 	admin.HandleFunc("POST /admin/clients/{id}/remove", u.removeClient)
 	admin.HandleFunc("POST /admin/clients/{id}/sync", u.forceSync)
+	admin.HandleFunc("POST /admin/clients/{id}/password", u.newPassword)
 	cop := http.NewCrossOriginProtection()
 	u.mux.Handle("/admin", u.basicAuth(cop.Handler(admin)))
 	u.mux.Handle("/admin/", u.basicAuth(cop.Handler(admin)))
@@ -346,5 +347,24 @@ func (u *UI) forceSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.setFlash(w, "A full sync was requested; it runs within seconds if notifications are on.")
+	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// newPassword gives the client a new password and mails it to the contact
+// (the way back when the registration mail was lost).
+func (u *UI) newPassword(w http.ResponseWriter, r *http.Request) {
+	if !u.checkForm(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := u.e.NewPassword(r.Context(), u.cfg.AdminSecret, id); err != nil {
+		if errors.Is(err, lms.ErrNotFound) {
+			http.NotFound(w, r)
+			return
+		}
+		u.fail(w, err)
+		return
+	}
+	u.setFlash(w, "A new password was generated and mailed to the contact; the old one no longer works.")
 	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id), http.StatusSeeOther)
 }
