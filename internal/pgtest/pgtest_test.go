@@ -20,7 +20,7 @@ func query(t *testing.T, dsn string) string {
 	}
 	defer c.Close(ctx)
 	var db string
-	if err := c.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+	if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&db); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -30,7 +30,7 @@ func query(t *testing.T, dsn string) string {
 func TestStart(t *testing.T) {
 	a, b := pgtest.Start(t), pgtest.Start(t)
 	if da, db := query(t, a), query(t, b); da == db {
-		t.Errorf("both Starts gave database %q", da)
+		t.Errorf("both Starts gave schema %q", da)
 	}
 }
 
