@@ -73,6 +73,7 @@ type Store struct {
 	wg      sync.WaitGroup // the listeners
 	once    sync.Once
 	hostIDs hostCache
+	retries atomic.Int64 // transactions run again (deadlocks, broken connections)
 }
 
 var (
@@ -298,6 +299,7 @@ func (s *Store) tx(ctx context.Context, op string, fn func(pgx.Tx) error) error 
 			return nil
 		}
 		if attempt < 3 && retryable(err) && ctx.Err() == nil && !s.closed.Load() {
+			s.retries.Add(1)
 			continue
 		}
 		return s.wrap(ctx, op, err)

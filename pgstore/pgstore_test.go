@@ -344,3 +344,56 @@ func TestWakeups(t *testing.T) {
 	for range wb {
 	}
 }
+
+// TestServerRestart: while the server is down the store answers errors
+// at once instead of hanging; once it is back the same Store value works
+// again (no new Open), nothing acknowledged is lost, and the wake-up
+// listener reconnects.
+func TestServerRestart(t *testing.T) {
+	srv := pgtest.New(t, pgtest.Config{})
+	dsn := srv.CreateSchema(t)
+	s, err := pgstore.Open(bg(), dsn, pgstore.Options{StatementTimeout: 2 * time.Second, ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustClient(t, s, "c")
+	if _, err := s.Subscribe(bg(), "c", []string{"http://x.example/"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg())
+	defer cancel()
+	wake := s.Wakeups(ctx)
+	srv.Stop(t)
+	start := time.Now()
+	if _, err := s.GetClient(bg(), "c"); err == nil {
+		t.Error("GetClient succeeded with the server down")
+	}
+	if err := s.RecordResults(bg(), []lms.Outcome{{URL: "http://x.example/", Result: lms.Result{State: lms.StateOK, Reason: "OK"}}}); err == nil {
+		t.Error("RecordResults succeeded with the server down")
+	}
+	if _, err := s.ClaimDue(bg(), t0, lms.ClaimOptions{Limit: 1, PerHost: 1, Lease: time.Minute}); err == nil {
+		t.Error("ClaimDue succeeded with the server down")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("calls during the outage took %v, want errors within seconds", d)
+	}
+	srv.Start(t)
+	if c, err := s.GetClient(bg(), "c"); err != nil || c.Counts.Unknown != 1 {
+		t.Errorf("after the restart GetClient = %+v, %v", c, err)
+	}
+	if err := s.RecordResults(bg(), []lms.Outcome{{URL: "http://x.example/", Result: lms.Result{State: lms.StateOK, Reason: "OK"}, NextDue: t0.Add(time.Hour)}}); err != nil {
+		t.Errorf("after the restart RecordResults: %v", err)
+	}
+	if p, err := s.PendingUpdates(bg(), "c", 0); err != nil || len(p) != 1 {
+		t.Errorf("after the restart pending = %v, %v", p, err)
+	}
+	select {
+	case w := <-wake:
+		if w != lms.WakeLinksAdded|lms.WakePending|lms.WakeMail {
+			t.Errorf("wake-up after reconnecting = %v, want every kind", w)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the wake-up listener did not reconnect within 10 s")
+	}
+}

@@ -37,17 +37,22 @@ const (
 		ORDER BY h.ord, l.due`
 	// claimUpdateHosts: the visited hosts $1 with k[$2] links claimed get
 	// their hold, their spacing and their recomputed readiness.
-	claimUpdateHosts = `UPDATE hosts h SET
+	claimUpdateHosts = `WITH v AS MATERIALIZED (
+		SELECT x.id, x.k, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d
+		FROM unnest($1::int4[], $2::int4[]) AS x(id, k))
+	UPDATE hosts h SET
 		holder = CASE WHEN v.k > 0 THEN $3::text ELSE h.holder END,
-		held_until = CASE WHEN v.k > 0 THEN $4::int8 ELSE h.held_until END,
-		not_before = v.nb, min_due = v.d,
-		ready_at = CASE WHEN v.d IS NULL THEN NULL ELSE greatest(v.d, v.nb) END,
-		avail_at = CASE WHEN v.d IS NULL THEN NULL ELSE greatest(v.d, v.nb, CASE WHEN v.k > 0 THEN $4 ELSE h.held_until END) END
-	FROM (SELECT x.id, x.k,
-			CASE WHEN x.k > 0 AND hh.name <> '' AND $6::int8 > 0 THEN greatest(hh.not_before, $5::int8 + greatest(x.k - 1, 1) * $6::int8) ELSE hh.not_before END AS nb,
-			(SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d
-		FROM unnest($1::int4[], $2::int4[]) AS x(id, k) JOIN hosts hh ON hh.id = x.id) v
-	WHERE h.id = v.id`
+		held_until = ` + heldUntil + `,
+		not_before = ` + notBefore + `,
+		min_due = v.d,
+		ready_at = CASE WHEN v.d IS NULL THEN NULL ELSE greatest(v.d, ` + notBefore + `) END,
+		avail_at = CASE WHEN v.d IS NULL THEN NULL ELSE greatest(v.d, ` + notBefore + `, ` + heldUntil + `) END
+	FROM v WHERE h.id = v.id AND h.id = ANY($1)`
+	// A host is held until the lease's end once links of it were claimed,
+	heldUntil = `CASE WHEN v.k > 0 THEN $4::int8 ELSE h.held_until END`
+	// and not offered again for (k-1)*HostGap (at least one gap) unless it
+	// is not paced.
+	notBefore = `CASE WHEN v.k > 0 AND h.name <> '' AND $6::int8 > 0 THEN greatest(h.not_before, $5::int8 + greatest(v.k - 1, 1) * $6::int8) ELSE h.not_before END`
 )
 
 type claimHost struct {

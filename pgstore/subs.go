@@ -256,12 +256,12 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 
 // refreshHosts recomputes min_due, ready_at and avail_at of the hosts
 // listed in $1 from the index of their subscribed links.
-const refreshHosts = `UPDATE hosts h SET min_due = m.d,
+const refreshHosts = `WITH m AS MATERIALIZED (
+	SELECT x.id, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d FROM unnest($1::int4[]) AS x(id))
+UPDATE hosts h SET min_due = m.d,
 	ready_at = CASE WHEN m.d IS NULL THEN NULL ELSE greatest(m.d, h.not_before) END,
 	avail_at = CASE WHEN m.d IS NULL THEN NULL ELSE greatest(m.d, h.not_before, h.held_until) END
-FROM (SELECT x.id, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d
-	FROM unnest($1::int4[]) AS x(id)) m
-WHERE h.id = m.id AND h.min_due IS DISTINCT FROM m.d`
+FROM m WHERE h.id = m.id AND h.id = ANY($1) AND h.min_due IS DISTINCT FROM m.d`
 
 // queueHostRefresh locks the hosts (in id order), then, in the next
 // statement and so with a snapshot taken after the locks, recomputes them.
