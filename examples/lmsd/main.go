@@ -1,9 +1,10 @@
 // Command lmsd is the reference Link Monitoring Server: the XML-RPC API
 // (POST / and /RPC2), the web pages (/, /alerts, /admin), /metrics and
-// /healthz, over a bbolt file or memory, with the Engine running the
-// checker, notifier and syncer.
+// /healthz, over a bbolt file, memory or PostgreSQL, with the Engine running
+// the checker, notifier and syncer.
 //
 //	go run ./examples/lmsd                  # 127.0.0.1:8080, lms.db, mails into ./lms-mail
+//	go run ./examples/lmsd -store postgres -dsn postgres://lms@db/lms -admin-secret S
 //	go run ./examples/lmsd -help            # every flag
 package main
 
@@ -59,6 +60,7 @@ type options struct {
 	hostInterval, checkInterval, minRecheck             time.Duration
 	notifyInterval, syncInterval, shutdownTimeout       time.Duration
 	userAgent, components, logFormat, logLevel, onReady string
+	pg                                                  pgFlags
 }
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -66,9 +68,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs := flag.NewFlagSet("lmsd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port)")
-	fs.StringVar(&o.store, "store", "bolt", "store: bolt or memory")
+	fs.StringVar(&o.store, "store", "bolt", "store: bolt, memory or postgres")
 	fs.StringVar(&o.db, "db", "lms.db", "bolt file (with -store bolt)")
-	fs.StringVar(&o.secret, "admin-secret", "", "admin secret for registerClient, removeClient and /admin (default: $LMS_ADMIN_SECRET, else kept in DB.secret, created on first start)")
+	fs.StringVar(&o.secret, "admin-secret", "", "admin secret for registerClient, removeClient and /admin (default: $LMS_ADMIN_SECRET, else kept in DB.secret, created on first start; required with -store postgres)")
 	fs.StringVar(&o.publicURL, "public-url", "", "the server's URL as clients see it (default http://ADDR)")
 	fs.StringVar(&o.smtp, "smtp", "", "SMTP relay HOST:PORT; without it mails are written into -mail-dir")
 	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user (password from $LMS_SMTP_PASSWORD)")
@@ -89,6 +91,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.onReady, "ready-file", "", "write the listen address into this file once serving (for scripts and tests)")
+	o.pg.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -99,8 +102,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		o.secret = getenv("LMS_ADMIN_SECRET")
 	}
 	switch {
-	case o.store != "bolt" && o.store != "memory":
-		return nil, fmt.Errorf("-store %q: want bolt or memory", o.store)
+	case o.store != "bolt" && o.store != "memory" && o.store != "postgres":
+		return nil, fmt.Errorf("-store %q: want bolt, memory or postgres", o.store)
 	case o.concurrency < 1:
 		return nil, fmt.Errorf("-concurrency %d: must be at least 1", o.concurrency)
 	case o.hostInterval < 0:
@@ -112,6 +115,11 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("-addr %q: %w", o.addr, err)
+	}
+	if o.store == "postgres" {
+		if err := o.pg.check(getenv); err != nil {
+			return nil, err
+		}
 	}
 	return o, nil
 }
@@ -156,6 +164,9 @@ func newLogger(o *options, out io.Writer) (*slog.Logger, error) {
 func adminSecret(o *options, log *slog.Logger) (string, error) {
 	if o.secret != "" {
 		return o.secret, nil
+	}
+	if o.store == "postgres" {
+		return "", errPostgresSecret
 	}
 	if o.store == "memory" {
 		b := make([]byte, 18)
@@ -206,9 +217,12 @@ func newMailer(o *options, getenv func(string) string) (lms.Mailer, error) {
 	return &mailer.SMTP{Host: host, Port: port, TLS: policy, Username: o.smtpUser, Password: getenv("LMS_SMTP_PASSWORD"), From: *from}, nil
 }
 
-func openStore(o *options) (lms.Store, error) {
-	if o.store == "memory" {
+func openStore(ctx context.Context, o *options) (lms.Store, error) {
+	switch o.store {
+	case "memory":
 		return memstore.New(), nil
+	case "postgres":
+		return openPostgres(ctx, &o.pg)
 	}
 	return boltstore.Open(o.db, boltstore.Options{Timeout: time.Second})
 }
@@ -248,7 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if o.publicURL == "" {
 		o.publicURL = "http://" + ln.Addr().String()
 	}
-	st, err := openStore(o)
+	st, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}
