@@ -77,8 +77,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		visited := []int32{}
 		var claimed []string
 		ks := map[int32]int32{}
+		perHost := float64(opt.PerHost) // links a host gave, on average
 		for len(out) < opt.Limit {
-			need := (opt.Limit - len(out) + opt.PerHost - 1) / opt.PerHost
+			need := int(float64(opt.Limit-len(out))/perHost + 0.999)
 			hosts, more, err := claimHosts(ctx, tx, opt.Holder, n, visited, need)
 			if err != nil {
 				return err
@@ -89,8 +90,6 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			ids := make([]int32, len(hosts))
 			for i, h := range hosts {
 				ids[i] = h.id
-				visited = append(visited, h.id)
-				ks[h.id] = 0
 			}
 			rows, err := tx.Query(ctx, claimLinks, ids, n, opt.PerHost)
 			if err != nil {
@@ -100,12 +99,15 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			var u string
 			var st int16
 			var failures int32
+			got, last := 0, -1
 			_, err = pgx.ForEachRow(rows, []any{&ord, &u, &st, &failures}, func() error {
 				if len(out) == opt.Limit {
 					return nil
 				}
 				h := hosts[ord-1]
 				ks[h.id]++
+				last = int(ord - 1)
+				got++
 				claimed = append(claimed, u)
 				out = append(out, lms.Link{URL: u, Host: h.name, State: stateOf(st), Failures: int(failures), NextDue: fromNanos(lease)})
 				return nil
@@ -113,9 +115,20 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			if err != nil {
 				return err
 			}
+			// The hosts up to the last one that gave a link were visited
+			// (those that gave none get their readiness recomputed); the
+			// rest stay as they are.
+			upto := len(hosts)
+			if len(out) == opt.Limit {
+				upto = last + 1
+			}
+			for _, h := range hosts[:upto] {
+				visited = append(visited, h.id)
+			}
 			if !more {
 				break
 			}
+			perHost = max(float64(got)/float64(len(hosts)), 1)
 		}
 		if len(visited) == 0 {
 			return nil
@@ -147,10 +160,15 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited []int32, need int) ([]claimHost, bool, error) {
 	byID := map[int32]claimHost{}
 	more := false
-	scan := func(sql string, args ...any) error {
-		rows, err := tx.Query(ctx, sql, args...)
+	b := &pgx.Batch{}
+	b.Queue(claimHostsHeld, holder, n, visited, need)
+	b.Queue(claimHostsFree, n, visited, need)
+	br := tx.SendBatch(ctx, b)
+	for range 2 {
+		rows, err := br.Query()
 		if err != nil {
-			return err
+			_ = br.Close()
+			return nil, false, err
 		}
 		var h claimHost
 		got := 0
@@ -161,15 +179,15 @@ func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited 
 			}
 			return nil
 		})
+		if err != nil {
+			_ = br.Close()
+			return nil, false, err
+		}
 		if got == need {
 			more = true
 		}
-		return err
 	}
-	if err := scan(claimHostsHeld, holder, n, visited, need); err != nil {
-		return nil, false, err
-	}
-	if err := scan(claimHostsFree, n, visited, need); err != nil {
+	if err := br.Close(); err != nil {
 		return nil, false, err
 	}
 	hosts := slices.Collect(maps.Values(byID))
