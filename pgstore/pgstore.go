@@ -59,8 +59,6 @@ type Options struct {
 	// ConnectTimeout bounds each connection attempt; Open fails after it
 	// when the server cannot be reached. Default 5 s.
 	ConnectTimeout time.Duration
-
-	tracer pgx.QueryTracer // for tests
 }
 
 // Store is the PostgreSQL lms.Store. Create it with Open.
@@ -101,9 +99,6 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(max(timeout, time.Minute).Milliseconds(), 10)
 	}
 	cfg.ConnConfig.ConnectTimeout = cmpOr(opt.ConnectTimeout, 5*time.Second)
-	if opt.tracer != nil {
-		cfg.ConnConfig.Tracer = opt.tracer
-	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	s := &Store{
