@@ -58,3 +58,16 @@ func BenchmarkRecordResults(b *testing.B) {
 	srv := pgtest.New(b, pgtest.Config{Durable: true})
 	storebench.RecordResults(b, populated(b, srv, 100_000), 100_000)
 }
+
+// BenchmarkStorage reports the bytes the tables and indexes take per URL
+// stored (one subscriber each), at 10^5 and 10^6 links.
+func BenchmarkStorage(b *testing.B) {
+	srv := pgtest.New(b, pgtest.Config{Durable: true})
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("urls=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				populated(b, srv, n)
+			}
+		})
+	}
+}

@@ -54,10 +54,12 @@ type Options struct {
 	// MaxConns is the most connections the store's pool opens. Default 10.
 	MaxConns int32
 	// StatementTimeout bounds every statement the store runs (PostgreSQL's
-	// statement_timeout). Default 30 s; negative disables.
+	// statement_timeout). Default: the DSN's statement_timeout if it sets
+	// one, else 30 s; negative disables.
 	StatementTimeout time.Duration
 	// ConnectTimeout bounds each connection attempt; Open fails after it
-	// when the server cannot be reached. Default 5 s.
+	// when the server cannot be reached. Default: the DSN's
+	// connect_timeout, else 5 s.
 	ConnectTimeout time.Duration
 }
 
@@ -91,14 +93,22 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: DSN: %w", err)
 	}
 	cfg.MaxConns = cmpOr(opt.MaxConns, 10)
-	timeout := cmpOr(opt.StatementTimeout, 30*time.Second)
+	params := cfg.ConnConfig.RuntimeParams
+	timeout := opt.StatementTimeout
+	if timeout == 0 && params["statement_timeout"] == "" {
+		timeout = 30 * time.Second
+	}
 	if timeout > 0 {
-		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+		params["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+	}
+	if params["idle_in_transaction_session_timeout"] == "" {
 		// A transaction left open by a stuck client must not hold its
 		// locks for ever.
-		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(max(timeout, time.Minute).Milliseconds(), 10)
+		params["idle_in_transaction_session_timeout"] = strconv.FormatInt(max(timeout, time.Minute).Milliseconds(), 10)
 	}
-	cfg.ConnConfig.ConnectTimeout = cmpOr(opt.ConnectTimeout, 5*time.Second)
+	if opt.ConnectTimeout > 0 || cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = cmpOr(opt.ConnectTimeout, 5*time.Second)
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	s := &Store{
