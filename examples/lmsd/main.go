@@ -1,7 +1,7 @@
 // Command lmsd is the reference Link Monitoring Server: the XML-RPC API
 // (POST / and /RPC2), the web pages (/, /alerts, /admin), /metrics and
-// /healthz, over a bbolt file or memory, with the Engine running the
-// checker, notifier and syncer.
+// /healthz, over a bbolt file, memory or PostgreSQL, with the Engine running
+// the checker, notifier and syncer.
 //
 // The pages and probes anyone can reach (/, /alerts, /healthz, /metrics)
 // share one Stats snapshot, computed at most once per -snapshot-ttl; the
@@ -11,6 +11,7 @@
 // logged.
 //
 //	go run ./examples/lmsd                  # 127.0.0.1:8080, lms.db, mails into ./lms-mail
+//	go run ./examples/lmsd -store postgres -dsn postgres://lms@db/lms -admin-secret S
 //	go run ./examples/lmsd -help            # every flag
 package main
 
@@ -70,6 +71,7 @@ type options struct {
 	hostInterval, checkInterval, minRecheck             time.Duration
 	notifyInterval, syncInterval, shutdownTimeout       time.Duration
 	userAgent, components, logFormat, logLevel, onReady string
+	pg                                                  pgFlags
 }
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -77,9 +79,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs := flag.NewFlagSet("lmsd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port)")
-	fs.StringVar(&o.store, "store", "bolt", "store: bolt or memory")
+	fs.StringVar(&o.store, "store", "bolt", "store: bolt, memory or postgres")
 	fs.StringVar(&o.db, "db", "lms.db", "bolt file (with -store bolt)")
-	fs.StringVar(&o.secret, "admin-secret", "", "admin secret for registerClient, removeClient and /admin (default: $LMS_ADMIN_SECRET, else kept in DB.secret, created on first start)")
+	fs.StringVar(&o.secret, "admin-secret", "", "admin secret for registerClient, removeClient and /admin (default: $LMS_ADMIN_SECRET, else kept in DB.secret, created on first start; required with -store postgres)")
 	fs.StringVar(&o.publicURL, "public-url", "", "the server's URL as clients see it (default http://ADDR)")
 	fs.StringVar(&o.smtp, "smtp", "", "SMTP relay HOST:PORT; without it mails are written into -mail-dir")
 	fs.StringVar(&o.smtpUser, "smtp-user", "", "SMTP user (password from $LMS_SMTP_PASSWORD)")
@@ -103,6 +105,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.snapshotTTL, "snapshot-ttl", webui.DefaultStatsTTL, "how long /, /alerts, /healthz and /metrics reuse one stats snapshot")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address (host:port) instead of -addr")
 	fs.BoolVar(&o.metricsPerClient, "metrics-per-client", false, "add per-client series to /metrics (labelled with client ids)")
+	o.pg.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -113,8 +116,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		o.secret = getenv("LMS_ADMIN_SECRET")
 	}
 	switch {
-	case o.store != "bolt" && o.store != "memory":
-		return nil, fmt.Errorf("-store %q: want bolt or memory", o.store)
+	case o.store != "bolt" && o.store != "memory" && o.store != "postgres":
+		return nil, fmt.Errorf("-store %q: want bolt, memory or postgres", o.store)
 	case o.concurrency < 1:
 		return nil, fmt.Errorf("-concurrency %d: must be at least 1", o.concurrency)
 	case o.hostInterval < 0:
@@ -130,6 +133,11 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	if o.metricsAddr != "" {
 		if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
 			return nil, fmt.Errorf("-metrics-addr %q: %w", o.metricsAddr, err)
+		}
+	}
+	if o.store == "postgres" {
+		if err := o.pg.check(getenv); err != nil {
+			return nil, err
 		}
 	}
 	return o, nil
@@ -182,6 +190,9 @@ func adminSecret(o *options, getenv func(string) string, log *slog.Logger) (secr
 	cleanup = func() {}
 	if o.secret != "" {
 		return o.secret, cleanup, nil
+	}
+	if o.store == "postgres" {
+		return "", nil, errPostgresSecret
 	}
 	if o.store == "memory" {
 		s := newSecret()
@@ -245,9 +256,12 @@ func newMailer(o *options, getenv func(string) string) (lms.Mailer, error) {
 	return &mailer.SMTP{Host: host, Port: port, TLS: policy, Username: o.smtpUser, Password: getenv("LMS_SMTP_PASSWORD"), From: *from}, nil
 }
 
-func openStore(o *options) (lms.Store, error) {
-	if o.store == "memory" {
+func openStore(ctx context.Context, o *options) (lms.Store, error) {
+	switch o.store {
+	case "memory":
 		return memstore.New(), nil
+	case "postgres":
+		return openPostgres(ctx, &o.pg)
 	}
 	return boltstore.Open(o.db, boltstore.Options{Timeout: time.Second})
 }
@@ -295,7 +309,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if o.publicURL == "" {
 		o.publicURL = "http://" + ln.Addr().String()
 	}
-	st, err := openStore(o)
+	st, err := openStore(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ const secret = "the-admin-secret"
 func TestFlagErrors(t *testing.T) {
 	noenv := func(string) string { return "" }
 	cases := map[string][]string{
-		"-store":           {"-store", "postgres"},
+		"-store":           {"-store", "sqlite"},
 		"-concurrency":     {"-concurrency", "0"},
 		"-host-interval":   {"-host-interval", "-1s"},
 		"must be positive": {"-check-interval", "0"},

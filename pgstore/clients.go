@@ -1,0 +1,260 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/validate"
+)
+
+// book is the JSON of clients.book: the bookkeeping of the notifier and the
+// syncer, the client leases and the outbox. The names are the schema's, not
+// Go's.
+type book struct {
+	NotifyFailures   int        `json:"notify_failures,omitempty"`
+	NextNotify       int64      `json:"next_notify,omitempty"`
+	LastNotified     int64      `json:"last_notified,omitempty"`
+	LastNotifyError  string     `json:"last_notify_error,omitempty"`
+	NotifyDisabledAt int64      `json:"notify_disabled_at,omitempty"`
+	NextSync         int64      `json:"next_sync,omitempty"`
+	LastSync         int64      `json:"last_sync,omitempty"`
+	SyncForced       bool       `json:"sync_forced,omitempty"`
+	LastSyncError    string     `json:"last_sync_error,omitempty"`
+	NotifyLease      lease      `json:"notify_lease"`
+	SyncLease        lease      `json:"sync_lease"`
+	Outbox           []bookMail `json:"outbox,omitempty"`
+}
+
+type lease struct {
+	Holder string `json:"holder,omitempty"`
+	Until  int64  `json:"until,omitempty"`
+}
+
+type bookMail struct {
+	Kind           string `json:"kind"`
+	Queued         int64  `json:"queued,omitempty"`
+	SealedPassword string `json:"sealed_password,omitempty"`
+	Attempts       int    `json:"attempts,omitempty"`
+	NextAttempt    int64  `json:"next_attempt,omitempty"`
+	LastError      string `json:"last_error,omitempty"`
+}
+
+func bookOf(c lms.Client) ([]byte, error) {
+	b := book{
+		NotifyFailures: c.NotifyFailures, NextNotify: nanos(c.NextNotify), LastNotified: nanos(c.LastNotified),
+		LastNotifyError: text(c.LastNotifyError), NotifyDisabledAt: nanos(c.NotifyDisabledAt),
+		NextSync: nanos(c.NextSync), LastSync: nanos(c.LastSync), SyncForced: c.SyncForced, LastSyncError: text(c.LastSyncError),
+		NotifyLease: lease{Holder: text(c.NotifyLease.Holder), Until: nanos(c.NotifyLease.Until)},
+		SyncLease:   lease{Holder: text(c.SyncLease.Holder), Until: nanos(c.SyncLease.Until)},
+	}
+	for _, m := range c.Outbox {
+		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: nanos(m.Queued), SealedPassword: text(m.SealedPassword),
+			Attempts: m.Attempts, NextAttempt: nanos(m.NextAttempt), LastError: text(m.LastError)})
+	}
+	return json.Marshal(b)
+}
+
+func (b book) apply(c *lms.Client) {
+	c.NotifyFailures, c.NextNotify, c.LastNotified = b.NotifyFailures, fromNanos(b.NextNotify), fromNanos(b.LastNotified)
+	c.LastNotifyError, c.NotifyDisabledAt = b.LastNotifyError, fromNanos(b.NotifyDisabledAt)
+	c.NextSync, c.LastSync, c.SyncForced, c.LastSyncError = fromNanos(b.NextSync), fromNanos(b.LastSync), b.SyncForced, b.LastSyncError
+	c.NotifyLease = lms.Lease{Holder: b.NotifyLease.Holder, Until: fromNanos(b.NotifyLease.Until)}
+	c.SyncLease = lms.Lease{Holder: b.SyncLease.Holder, Until: fromNanos(b.SyncLease.Until)}
+	c.Outbox = nil
+	for _, m := range b.Outbox {
+		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: fromNanos(m.Queued), SealedPassword: m.SealedPassword,
+			Attempts: m.Attempts, NextAttempt: fromNanos(m.NextAttempt), LastError: m.LastError})
+	}
+}
+
+const clientColumns = `c.id, c.created, c.notify, c.password_hash, c.sealed_password, c.contact_name, c.contact_email, c.callback_url, c.book,
+	k.ok, k.temporary, k.unavailable, k.unsupported, k.unknown`
+
+func scanClient(row pgx.Row) (lms.Client, error) {
+	var c lms.Client
+	var created int64
+	var bk []byte
+	var n counts
+	if err := row.Scan(&c.ID, &created, &c.Notify, &c.PasswordHash, &c.SealedPassword, &c.ContactName, &c.ContactEmail, &c.CallbackURL, &bk,
+		&n[0], &n[1], &n[2], &n[3], &n[4]); err != nil {
+		return lms.Client{}, err
+	}
+	c.Created = fromNanos(created)
+	var b book
+	if err := json.Unmarshal(bk, &b); err != nil {
+		return lms.Client{}, fmt.Errorf("client %q: book: %w", c.ID, err)
+	}
+	b.apply(&c)
+	c.Counts = n.export()
+	return c, nil
+}
+
+func notFound(id string) error {
+	return pass(fmt.Errorf("pgstore: client %q: %w", id, lms.ErrNotFound))
+}
+
+// CreateClient implements lms.ClientStore.
+func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
+	if err := validate.ClientID(c.ID); err != nil {
+		return fmt.Errorf("pgstore: %w: %w", lms.ErrInvalid, err)
+	}
+	bk, err := bookOf(c)
+	if err != nil {
+		return fmt.Errorf("pgstore: create client: %w", err)
+	}
+	err = s.tx(ctx, "create client", func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO clients (id, created, notify, password_hash, sealed_password, contact_name, contact_email, callback_url, book)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			c.ID, nanos(c.Created), c.Notify, text(c.PasswordHash), text(c.SealedPassword), text(c.ContactName), text(c.ContactEmail), text(c.CallbackURL), bk)
+		b.Queue(`INSERT INTO client_counts (client_id) VALUES ($1) ON CONFLICT (client_id) DO UPDATE
+			SET ok = 0, temporary = 0, unavailable = 0, unsupported = 0, unknown = 0`, c.ID)
+		if len(c.Outbox) > 0 {
+			s.queueWake(b, lms.WakeMail)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if errors.Is(err, lms.ErrExists) {
+		return fmt.Errorf("pgstore: client %q: %w", c.ID, lms.ErrExists)
+	}
+	return err
+}
+
+// GetClient implements lms.ClientStore.
+func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
+	var c lms.Client
+	err := s.read(ctx, "get client", func(q querier) error {
+		var err error
+		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id WHERE c.id = $1`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(id)
+		}
+		return err
+	})
+	return c, err
+}
+
+// ListClients implements lms.ClientStore.
+func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
+	var out []lms.Client
+	err := s.read(ctx, "list clients", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id ORDER BY c.id`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r) })
+		return err
+	})
+	if out == nil && err == nil {
+		out = []lms.Client{}
+	}
+	return out, err
+}
+
+// UpdateClient implements lms.ClientStore. The read-modify-write holds the
+// client's row lock (SELECT … FOR UPDATE), so it is atomic across
+// processes; fn may run again if the transaction has to be retried.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client) error) (lms.Client, error) {
+	var out lms.Client
+	err := s.tx(ctx, "update client", func(tx pgx.Tx) error {
+		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id
+			WHERE c.id = $1 FOR UPDATE OF c`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		cp := old.Clone()
+		if err := fn(&cp); err != nil {
+			return pass(err)
+		}
+		cp.ID, cp.Counts = old.ID, old.Counts
+		bk, err := bookOf(cp)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE clients SET created = $2, notify = $3, password_hash = $4, sealed_password = $5, contact_name = $6,
+			contact_email = $7, callback_url = $8, book = $9 WHERE id = $1`,
+			id, nanos(cp.Created), cp.Notify, text(cp.PasswordHash), text(cp.SealedPassword), text(cp.ContactName), text(cp.ContactEmail), text(cp.CallbackURL), bk)
+		if mailAdded(old.Outbox, cp.Outbox) {
+			s.queueWake(b, lms.WakeMail)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		out = cp.Clone()
+		return nil
+	})
+	if err != nil {
+		return lms.Client{}, err
+	}
+	return out, nil
+}
+
+// mailAdded reports whether after holds an entry that before does not.
+func mailAdded(before, after []lms.OutboxMail) bool {
+	had := make(map[lms.OutboxMail]int, len(before))
+	for _, m := range before {
+		had[m]++
+	}
+	for _, m := range after {
+		if had[m] == 0 {
+			return true
+		}
+		had[m]--
+	}
+	return false
+}
+
+// DeleteClient implements lms.ClientStore.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.tx(ctx, "delete client", func(tx pgx.Tx) error {
+		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM subscriptions WHERE client_id = $1 RETURNING url`, id)
+		if err != nil {
+			return err
+		}
+		removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err := s.changeSubs(ctx, tx, subChange{client: id, removed: removed, deleting: true}); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		return err
+	})
+}
+
+// lockClient takes the client's row lock of the given strength (KEY SHARE
+// keeps it from being deleted, UPDATE from any change), or fails with
+// ErrNotFound.
+func lockClient(ctx context.Context, tx pgx.Tx, id, strength string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM clients WHERE id = $1 FOR `+strength, id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound(id)
+	}
+	return err
+}
+
+// clientExists fails with ErrNotFound for an unknown client.
+func clientExists(ctx context.Context, q querier, id string) error {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1)`, id).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return notFound(id)
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/pgtest"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func openT(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func testURL(i, hosts int) string { return fmt.Sprintf("http://h%04d.example.org/page/%d", i%hosts, i) }
+
+// TestClaimPlan: with 10^4 links stored and statistics gathered, the
+// claim's statements and the host refresh use indexes: no sequential scan
+// of links or hosts.
+func TestClaimPlan(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, pgtest.Start(t))
+	if err := s.CreateClient(ctx, lms.Client{ID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	const n, hosts = 10_000, 1_000
+	for i := 0; i < n; i += 1000 {
+		var batch []string
+		for j := i; j < i+1000; j++ {
+			batch = append(batch, testURL(j, hosts))
+		}
+		if _, err := s.Subscribe(ctx, "c", batch, t0.Add(time.Duration(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.ClaimDue(ctx, t0.Add(time.Hour), lms.ClaimOptions{Limit: 100, PerHost: 3, Lease: time.Minute, Holder: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	now, lease := nanos(t0.Add(2*time.Hour)), nanos(t0.Add(2*time.Hour+time.Minute))
+	ids := []int32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, q := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"claimHostsHeld", claimHostsHeld, []any{"p1", now, []int32{}, 34}},
+		{"claimHostsFree", claimHostsFree, []any{now, []int32{}, 34}},
+		{"claimLinks", claimLinks, []any{ids, now, 3}},
+		{"claimUpdateHosts", claimUpdateHosts, []any{ids, []int32{3, 3, 3, 3, 3, 3, 3, 3, 3, 3}, "p1", lease, now, int64(time.Second)}},
+		{"refreshHosts", refreshHosts, []any{ids}},
+		{"dueCount", dueCount, []any{now, 1000}},
+	} {
+		var lines []string
+		rows, err := s.pool.Query(ctx, "EXPLAIN "+q.sql, q.args...)
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", q.name, err)
+		}
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, l)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("EXPLAIN %s: %v", q.name, err)
+		}
+		plan := strings.Join(lines, "\n")
+		t.Logf("%s:\n%s", q.name, plan)
+		for _, table := range []string{"links", "hosts", "subscriptions"} {
+			if strings.Contains(plan, "Seq Scan on "+table) {
+				t.Errorf("%s scans %s sequentially:\n%s", q.name, table, plan)
+			}
+		}
+	}
+}
+
+// TestConcurrentWriters: 20 result writers on shared links, with
+// subscribers coming and going, claims from two stores and acks, never
+// deadlock, and leave counts and host readiness exactly as the rows say.
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	a, b := openT(t, dsn), openT(t, dsn)
+	const clients, links, hosts = 6, 300, 7
+	all := make([]string, links)
+	for i := range all {
+		all[i] = testURL(i, hosts)
+	}
+	for c := range clients {
+		id := fmt.Sprintf("c%d", c)
+		if err := a.CreateClient(ctx, lms.Client{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Subscribe(ctx, id, all[c*20:], t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states := lms.States()
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	run := func(n int, fn func(r *rand.Rand) error) {
+		for w := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(w), uint64(n)))
+				for range 30 {
+					if err := fn(r); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+	}
+	stores := []*Store{a, b}
+	run(20, func(r *rand.Rand) error {
+		var recs []lms.Outcome
+		for range 1 + r.IntN(8) {
+			st := states[r.IntN(len(states))]
+			recs = append(recs, lms.Outcome{URL: all[r.IntN(links)], Checked: t0, NextDue: t0.Add(time.Duration(r.IntN(100)) * time.Minute),
+				Result: lms.Result{State: st, Reason: string(st)}})
+		}
+		return stores[r.IntN(2)].RecordResults(ctx, recs)
+	})
+	run(4, func(r *rand.Rand) error {
+		id := fmt.Sprintf("c%d", r.IntN(clients))
+		var us []string
+		for range 1 + r.IntN(30) {
+			us = append(us, all[r.IntN(links)])
+		}
+		s := stores[r.IntN(2)]
+		var err error
+		switch r.IntN(3) {
+		case 0:
+			_, err = s.Subscribe(ctx, id, us, t0)
+		case 1:
+			_, err = s.Unsubscribe(ctx, id, us)
+		default:
+			_, _, err = s.ReplaceSubscriptions(ctx, id, append(us, all[:100]...), t0)
+		}
+		return err
+	})
+	run(2, func(r *rand.Rand) error {
+		s := stores[r.IntN(2)]
+		_, err := s.ClaimDue(ctx, t0.Add(time.Duration(r.IntN(200))*time.Minute), lms.ClaimOptions{Limit: 20, PerHost: 3, Lease: time.Minute, Holder: fmt.Sprint("p", r.IntN(2))})
+		if err != nil {
+			return err
+		}
+		id := fmt.Sprintf("c%d", r.IntN(clients))
+		p, err := s.PendingUpdates(ctx, id, 50)
+		if err != nil {
+			return err
+		}
+		return s.AckUpdates(ctx, id, p)
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent writers: %v", err)
+	}
+	if n := a.retries.Load() + b.retries.Load(); n != 0 {
+		t.Errorf("%d transactions had to be retried (deadlocks)", n)
+	}
+	checkInvariants(t, a)
+}
+
+// checkInvariants compares what the store maintains with what its rows
+// say.
+func checkInvariants(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []struct{ what, sql string }{
+		{"client counts", `SELECT count(*) FROM client_counts k LEFT JOIN (
+			SELECT s.client_id, count(*) FILTER (WHERE l.state = 0) ok, count(*) FILTER (WHERE l.state = 1) te,
+				count(*) FILTER (WHERE l.state = 2) un, count(*) FILTER (WHERE l.state = 3) us, count(*) FILTER (WHERE l.state = 4) uk
+			FROM subscriptions s JOIN links l ON l.url = s.url GROUP BY s.client_id) r ON r.client_id = k.client_id
+			WHERE (k.ok, k.temporary, k.unavailable, k.unsupported, k.unknown) IS DISTINCT FROM
+				(coalesce(r.ok, 0), coalesce(r.te, 0), coalesce(r.un, 0), coalesce(r.us, 0), coalesce(r.uk, 0))`},
+		{"subscriber counts", `SELECT count(*) FROM links l WHERE l.subs <> (SELECT count(*) FROM subscriptions s WHERE s.url = l.url)`},
+		{"link counts", `SELECT count(*) FROM (SELECT sum(ok) ok, sum(temporary) te, sum(unavailable) un, sum(unsupported) us, sum(unknown) uk FROM link_counts) k,
+			(SELECT count(*) FILTER (WHERE state = 0) ok, count(*) FILTER (WHERE state = 1) te, count(*) FILTER (WHERE state = 2) un,
+				count(*) FILTER (WHERE state = 3) us, count(*) FILTER (WHERE state = 4) uk FROM links WHERE subs > 0) r
+			WHERE (k.ok, k.te, k.un, k.us, k.uk) IS DISTINCT FROM (r.ok, r.te, r.un, r.us, r.uk)`},
+		{"host readiness", `SELECT count(*) FROM hosts h WHERE h.min_due IS DISTINCT FROM (SELECT min(due) FROM links l WHERE l.host_id = h.id AND l.subs > 0)
+			OR h.ready_at IS DISTINCT FROM CASE WHEN h.min_due IS NULL THEN NULL ELSE greatest(h.min_due, h.not_before) END
+			OR h.avail_at IS DISTINCT FROM CASE WHEN h.min_due IS NULL THEN NULL ELSE greatest(h.min_due, h.not_before, h.held_until) END`},
+		{"pending of subscriptions", `SELECT count(*) FROM pending p WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.client_id = p.client_id AND s.url = p.url)`},
+	} {
+		var bad int
+		if err := s.pool.QueryRow(ctx, q.sql).Scan(&bad); err != nil {
+			t.Fatalf("%s: %v", q.what, err)
+		}
+		if bad != 0 {
+			t.Errorf("%s: %d rows disagree", q.what, bad)
+		}
+	}
+}

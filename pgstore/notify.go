@@ -1,0 +1,238 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkmonitor/lms"
+)
+
+// PendingClients implements lms.NotificationStore.
+func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.read(ctx, "pending clients", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT c.id FROM clients c WHERE EXISTS (SELECT 1 FROM pending p WHERE p.client_id = c.id) ORDER BY c.id`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
+}
+
+// PendingUpdates implements lms.NotificationStore.
+func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.PendingUpdate, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	var out []lms.PendingUpdate
+	err := s.read(ctx, "pending updates", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT url, state, reason, seq FROM pending WHERE client_id = $1 ORDER BY url LIMIT $2`, clientID, lim)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (lms.PendingUpdate, error) {
+			var p lms.PendingUpdate
+			var st int16
+			var seq int64
+			if err := r.Scan(&p.URL, &st, &p.Reason, &seq); err != nil {
+				return p, err
+			}
+			p.State, p.Reason, p.Seq = stateOf(st), cmp.Or(p.Reason, "unknown"), uint64(seq)
+			return p, nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return clientExists(ctx, q, clientID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []lms.PendingUpdate{}
+	}
+	return out, nil
+}
+
+// PendingCount implements lms.NotificationStore.
+func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) {
+	var n int
+	err := s.read(ctx, "pending count", func(q querier) error {
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM pending WHERE client_id = $1`, clientID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return clientExists(ctx, q, clientID)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// AckUpdates implements lms.NotificationStore.
+func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
+	urls := make([]string, 0, len(delivered))
+	seqs := make([]int64, 0, len(delivered))
+	for _, d := range delivered {
+		if text(d.URL) == d.URL {
+			urls, seqs = append(urls, d.URL), append(seqs, int64(d.Seq))
+		}
+	}
+	return s.tx(ctx, "ack updates", func(tx pgx.Tx) error {
+		if err := clientExists(ctx, tx, clientID); err != nil {
+			return err
+		}
+		if len(urls) == 0 {
+			return nil
+		}
+		// The rows are locked in URL order, the order result writes take
+		// one client's rows in.
+		_, err := tx.Exec(ctx, `WITH lk AS (SELECT url FROM pending WHERE client_id = $1 AND url = ANY($2) ORDER BY url FOR UPDATE)
+			DELETE FROM pending p USING unnest($2::text[], $3::int8[]) AS d(url, seq), lk
+			WHERE p.client_id = $1 AND p.url = d.url AND p.seq = d.seq AND lk.url = d.url`, clientID, urls, seqs)
+		return err
+	})
+}
+
+// wakeChannel is the LISTEN/NOTIFY channel of the store's wake-ups. A
+// payload is the lms.Wakeup bits and the sending Store's id.
+const wakeChannel = "lms_wake"
+
+// queueWake adds the notification of w to b: it is sent when the
+// transaction commits, and not at all if it rolls back.
+func (s *Store) queueWake(b *pgx.Batch, w lms.Wakeup) {
+	b.Queue(`SELECT pg_notify('`+wakeChannel+`', $1)`, fmt.Sprintf("%d %s", w, s.id))
+}
+
+// Wakeups implements lms.Waker. A dedicated connection LISTENs for the
+// wake-ups of the other processes (and other Store values) sharing the
+// database; it reconnects with back-off while the server is unreachable,
+// and after a reconnection sends every kind of wake-up once, since some
+// may have been missed. The channel is closed when ctx ends or the store
+// is closed.
+func (s *Store) Wakeups(ctx context.Context) <-chan lms.Wakeup {
+	out := make(chan lms.Wakeup, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		close(out)
+		return out
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		notes := make(chan lms.Wakeup)
+		recvDone := make(chan struct{})
+		go func() {
+			defer close(recvDone)
+			s.listen(ctx, notes)
+		}()
+		defer func() { <-recvDone }()
+		var pending lms.Wakeup
+		for {
+			var send chan lms.Wakeup
+			if pending != 0 {
+				send = out
+			}
+			select {
+			case w := <-notes:
+				pending |= w
+			case send <- pending:
+				pending = 0
+			case <-ctx.Done():
+				return
+			case <-s.stop:
+				cancel()
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// listen receives notifications until ctx ends, reconnecting with
+// back-off.
+func (s *Store) listen(ctx context.Context, notes chan<- lms.Wakeup) {
+	delay := 50 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, notes, !first)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			delay = 50 * time.Millisecond
+		}
+		first = false
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// listenOnce connects, LISTENs, and forwards notifications until the
+// connection fails or ctx ends; wakeAll sends every kind once connected.
+func (s *Store) listenOnce(ctx context.Context, notes chan<- lms.Wakeup, wakeAll bool) error {
+	conn, err := pgx.ConnectConfig(ctx, s.conn.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
+		return err
+	}
+	forward := func(w lms.Wakeup) bool {
+		select {
+		case notes <- w:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if wakeAll && !forward(lms.WakeLinksAdded|lms.WakePending|lms.WakeMail) {
+		return nil
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		bits, from, _ := strings.Cut(n.Payload, " ")
+		if from == s.id {
+			continue
+		}
+		w, err := strconv.ParseUint(bits, 10, 8)
+		if err != nil || w == 0 {
+			continue
+		}
+		if !forward(lms.Wakeup(w)) {
+			return nil
+		}
+	}
+}

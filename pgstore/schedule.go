@@ -1,0 +1,399 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkmonitor/lms"
+)
+
+// The claim's statements (claimHostsHeld and claimHostsFree take the hosts,
+// claimLinks their due links; see ClaimDue). They are constants so that a
+// test can EXPLAIN them.
+const (
+	// claimHostsHeld: hosts that the claimer holds, by readiness.
+	claimHostsHeld = `SELECT id, name, ready_at FROM hosts
+		WHERE holder = $1 AND ready_at <= $2 AND NOT (id = ANY($3))
+		ORDER BY ready_at, name LIMIT $4 FOR UPDATE SKIP LOCKED`
+	// claimHostsFree: hosts that nobody holds (any more), by when they
+	// became available.
+	claimHostsFree = `SELECT id, name, avail_at FROM hosts
+		WHERE avail_at <= $1 AND NOT (id = ANY($2))
+		ORDER BY avail_at, name LIMIT $3 FOR UPDATE SKIP LOCKED`
+	// claimLinks: at most $3 due subscribed links of each host of $1, in
+	// the hosts' order, then by due time.
+	claimLinks = `SELECT h.ord, l.url, l.state, l.failures
+		FROM unnest($1::int4[]) WITH ORDINALITY AS h(id, ord)
+		CROSS JOIN LATERAL (SELECT url, state, failures, due FROM links
+			WHERE host_id = h.id AND subs > 0 AND due <= $2
+			ORDER BY due LIMIT $3 FOR UPDATE SKIP LOCKED) l
+		ORDER BY h.ord, l.due`
+	// claimUpdateHosts: the visited hosts $1 with k[$2] links claimed get
+	// their hold, their spacing and their recomputed readiness.
+	claimUpdateHosts = `WITH v AS MATERIALIZED (
+		SELECT x.id, x.k, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d
+		FROM unnest($1::int4[], $2::int4[]) AS x(id, k))
+	UPDATE hosts h SET
+		holder = CASE WHEN v.k > 0 THEN $3::text ELSE h.holder END,
+		held_until = ` + heldUntil + `,
+		not_before = ` + notBefore + `,
+		min_due = v.d,
+		ready_at = CASE WHEN v.d IS NULL THEN NULL ELSE greatest(v.d, ` + notBefore + `) END,
+		avail_at = CASE WHEN v.d IS NULL THEN NULL ELSE greatest(v.d, ` + notBefore + `, ` + heldUntil + `) END
+	FROM v WHERE h.id = v.id AND h.id = ANY($1)`
+	// A host is held until the lease's end once links of it were claimed,
+	heldUntil = `CASE WHEN v.k > 0 THEN $4::int8 ELSE h.held_until END`
+	// and not offered again for (k-1)*HostGap (at least one gap) unless it
+	// is not paced.
+	notBefore = `CASE WHEN v.k > 0 AND h.name <> '' AND $6::int8 > 0 THEN greatest(h.not_before, $5::int8 + greatest(v.k - 1, 1) * $6::int8) ELSE h.not_before END`
+)
+
+type claimHost struct {
+	id   int32
+	name string
+	key  int64
+}
+
+// ClaimDue implements lms.ScheduleStore. In one transaction it locks ready
+// hosts that no other holder holds (SKIP LOCKED: hosts another claim is
+// working on are passed over, not waited for), takes up to PerHost due
+// links of each (SKIP LOCKED too), leases them, and holds the hosts. Every
+// step is an index range scan: O(log n) per link.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
+	if opt.Limit <= 0 || opt.PerHost <= 0 || opt.Lease <= 0 || opt.HostGap < 0 {
+		return nil, fmt.Errorf("pgstore: claim options %+v: %w", opt, lms.ErrInvalid)
+	}
+	n, lease := nanos(now), nanos(now.Add(opt.Lease))
+	var out []lms.Link
+	err := s.tx(ctx, "claim", func(tx pgx.Tx) error {
+		out = out[:0]
+		visited := []int32{}
+		var claimed []string
+		ks := map[int32]int32{}
+		perHost := float64(opt.PerHost) // links a host gave, on average
+		for len(out) < opt.Limit {
+			need := int(float64(opt.Limit-len(out))/perHost + 0.999)
+			hosts, more, err := claimHosts(ctx, tx, opt.Holder, n, visited, need)
+			if err != nil {
+				return err
+			}
+			if len(hosts) == 0 {
+				break
+			}
+			ids := make([]int32, len(hosts))
+			for i, h := range hosts {
+				ids[i] = h.id
+			}
+			rows, err := tx.Query(ctx, claimLinks, ids, n, opt.PerHost)
+			if err != nil {
+				return err
+			}
+			var ord int64
+			var u string
+			var st int16
+			var failures int32
+			got, last := 0, -1
+			_, err = pgx.ForEachRow(rows, []any{&ord, &u, &st, &failures}, func() error {
+				if len(out) == opt.Limit {
+					return nil
+				}
+				h := hosts[ord-1]
+				ks[h.id]++
+				last = int(ord - 1)
+				got++
+				claimed = append(claimed, u)
+				out = append(out, lms.Link{URL: u, Host: h.name, State: stateOf(st), Failures: int(failures), NextDue: fromNanos(lease)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			// The hosts up to the last one that gave a link were visited
+			// (those that gave none get their readiness recomputed); the
+			// rest stay as they are.
+			upto := len(hosts)
+			if len(out) == opt.Limit {
+				upto = last + 1
+			}
+			for _, h := range hosts[:upto] {
+				visited = append(visited, h.id)
+			}
+			if !more {
+				break
+			}
+			perHost = max(float64(got)/float64(len(hosts)), 1)
+		}
+		if len(visited) == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		if len(claimed) > 0 {
+			b.Queue(`UPDATE links SET due = $2 WHERE url = ANY($1)`, claimed, lease)
+		}
+		slices.Sort(visited)
+		k := make([]int32, len(visited))
+		for i, id := range visited {
+			k[i] = ks[id]
+		}
+		b.Queue(claimUpdateHosts, visited, k, opt.Holder, lease, n, int64(opt.HostGap))
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []lms.Link{}
+	}
+	return out, nil
+}
+
+// claimHosts locks up to need ready hosts for holder at n, those it holds
+// and those nobody holds, in order of readiness; more says that there may
+// be further ones.
+func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited []int32, need int) ([]claimHost, bool, error) {
+	byID := map[int32]claimHost{}
+	more := false
+	b := &pgx.Batch{}
+	b.Queue(claimHostsHeld, holder, n, visited, need)
+	b.Queue(claimHostsFree, n, visited, need)
+	br := tx.SendBatch(ctx, b)
+	for range 2 {
+		rows, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return nil, false, err
+		}
+		var h claimHost
+		got := 0
+		_, err = pgx.ForEachRow(rows, []any{&h.id, &h.name, &h.key}, func() error {
+			got++
+			if old, ok := byID[h.id]; !ok || h.key < old.key {
+				byID[h.id] = h
+			}
+			return nil
+		})
+		if err != nil {
+			_ = br.Close()
+			return nil, false, err
+		}
+		if got == need {
+			more = true
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, false, err
+	}
+	hosts := slices.Collect(maps.Values(byID))
+	slices.SortFunc(hosts, func(a, b claimHost) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), strings.Compare(a.name, b.name))
+	})
+	return hosts, more, nil
+}
+
+// RecordResults implements lms.ScheduleStore: one transaction locks the
+// links (by URL), writes the results, the pending notifications of every
+// subscriber of a link whose state changed (by URL and client), the hosts'
+// readiness, and the client and link counts.
+func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
+	for _, r := range recs {
+		if !r.Hold && !r.Result.State.Valid() {
+			return fmt.Errorf("pgstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
+		}
+	}
+	if err := s.begin(ctx, "record results"); err != nil {
+		return err
+	}
+	// The last record of a URL wins.
+	last := make(map[string]lms.Outcome, len(recs))
+	for _, r := range recs {
+		last[r.URL] = r
+	}
+	urls := sortedUnique(slices.Collect(maps.Keys(last)))
+	if len(urls) == 0 {
+		return nil
+	}
+	return s.tx(ctx, "record results", func(tx pgx.Tx) error {
+		type old struct {
+			state int16
+			subs  int32
+			host  int32
+		}
+		olds := make(map[string]old, len(urls))
+		rows, err := tx.Query(ctx, `SELECT url, state, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
+		if err != nil {
+			return err
+		}
+		var u string
+		var o old
+		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
+			return err
+		}
+		if len(olds) == 0 {
+			return nil
+		}
+		var (
+			col struct {
+				url, reason, final []string
+				hold, perm         []bool
+				state              []int16
+				code, failures     []int32
+				rt, checked, due   []int64
+				chURL, chReason    []string
+				chOld, chNew       []int16
+			}
+			global  counts
+			touched = map[int32]bool{}
+		)
+		for _, u := range urls {
+			o, ok := olds[u]
+			if !ok {
+				continue // unknown URL: skipped
+			}
+			r := last[u]
+			st := stateIndex(r.Result.State)
+			col.url = append(col.url, u)
+			col.hold = append(col.hold, r.Hold)
+			col.state = append(col.state, st)
+			col.reason = append(col.reason, text(r.Result.Reason))
+			col.code = append(col.code, int32(r.Result.Code))
+			col.final = append(col.final, text(r.Result.FinalURL))
+			col.perm = append(col.perm, r.Result.Permanent)
+			col.rt = append(col.rt, int64(r.Result.ResponseTime))
+			col.failures = append(col.failures, int32(r.Failures))
+			col.checked = append(col.checked, nanos(r.Checked))
+			col.due = append(col.due, nanos(r.NextDue))
+			if o.subs <= 0 {
+				continue
+			}
+			touched[o.host] = true
+			if !r.Hold && st != o.state {
+				col.chURL = append(col.chURL, u)
+				col.chReason = append(col.chReason, text(r.Result.Reason))
+				col.chOld = append(col.chOld, o.state)
+				col.chNew = append(col.chNew, st)
+				global.add(o.state, -1)
+				global.add(st, 1)
+			}
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE links l SET due = r.due,
+				state = CASE WHEN r.hold THEN l.state ELSE r.state END,
+				changed = CASE WHEN NOT r.hold AND r.state <> l.state THEN r.checked ELSE l.changed END,
+				reason = CASE WHEN r.hold THEN l.reason ELSE r.reason END,
+				code = CASE WHEN r.hold THEN l.code ELSE r.code END,
+				final_url = CASE WHEN r.hold THEN l.final_url ELSE r.final_url END,
+				permanent = CASE WHEN r.hold THEN l.permanent ELSE r.permanent END,
+				rt = CASE WHEN r.hold THEN l.rt ELSE r.rt END,
+				failures = CASE WHEN r.hold THEN l.failures ELSE r.failures END,
+				checked = CASE WHEN r.hold THEN l.checked ELSE r.checked END
+			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[])
+				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due)
+			WHERE l.url = r.url`,
+			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due)
+		if len(col.chURL) > 0 {
+			b.Queue(`INSERT INTO pending (client_id, url, state, reason, seq)
+				SELECT s.client_id, s.url, c.state, c.reason, nextval('pending_seq')
+				FROM unnest($1::text[], $2::int2[], $3::text[]) AS c(url, state, reason) JOIN subscriptions s ON s.url = c.url
+				ORDER BY s.url, s.client_id
+				ON CONFLICT (client_id, url) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, seq = EXCLUDED.seq`,
+				col.chURL, col.chNew, col.chReason)
+		}
+		queueHostRefresh(b, touched)
+		if len(col.chURL) > 0 {
+			b.Queue(`WITH d AS (
+					SELECT s.client_id,
+						sum((c.new = 0)::int - (c.old = 0)::int) AS ok, sum((c.new = 1)::int - (c.old = 1)::int) AS temporary,
+						sum((c.new = 2)::int - (c.old = 2)::int) AS unavailable, sum((c.new = 3)::int - (c.old = 3)::int) AS unsupported,
+						sum((c.new = 4)::int - (c.old = 4)::int) AS unknown
+					FROM unnest($1::text[], $2::int2[], $3::int2[]) AS c(url, old, new) JOIN subscriptions s ON s.url = c.url
+					GROUP BY s.client_id),
+				lk AS (SELECT k.client_id FROM client_counts k WHERE k.client_id IN (SELECT client_id FROM d) ORDER BY k.client_id FOR UPDATE)
+				UPDATE client_counts k SET ok = k.ok + d.ok, temporary = k.temporary + d.temporary, unavailable = k.unavailable + d.unavailable,
+					unsupported = k.unsupported + d.unsupported, unknown = k.unknown + d.unknown
+				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = d.client_id`,
+				col.chURL, col.chOld, col.chNew)
+			s.queueWake(b, lms.WakePending)
+		}
+		queueLinkCounts(b, global)
+		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
+// DeferHost implements lms.ScheduleStore.
+func (s *Store) DeferHost(ctx context.Context, host string, until time.Time) error {
+	u := nanos(until)
+	return s.read(ctx, "defer host", func(q querier) error {
+		_, err := q.Exec(ctx, `INSERT INTO hosts (name, not_before, deferred) VALUES ($1, $2, $2)
+			ON CONFLICT (name) DO UPDATE SET
+				not_before = greatest(hosts.not_before, $2), deferred = greatest(hosts.deferred, $2),
+				ready_at = CASE WHEN hosts.min_due IS NULL THEN NULL ELSE greatest(hosts.min_due, hosts.not_before, $2) END,
+				avail_at = CASE WHEN hosts.min_due IS NULL THEN NULL ELSE greatest(hosts.min_due, hosts.not_before, $2, hosts.held_until) END`,
+			text(host), u)
+		return err
+	})
+}
+
+// HoldHost implements lms.ScheduleStore.
+func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (time.Time, bool, error) {
+	if lease <= 0 {
+		return time.Time{}, false, fmt.Errorf("pgstore: hold host %q for %v: %w", host, lease, lms.ErrInvalid)
+	}
+	n, until := nanos(now), nanos(now.Add(lease))
+	var deferred int64
+	ok := false
+	err := s.read(ctx, "hold host", func(q querier) error {
+		rows, err := q.Query(ctx, `INSERT INTO hosts (name, holder, held_until) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, held_until = EXCLUDED.held_until,
+				avail_at = CASE WHEN hosts.ready_at IS NULL THEN NULL ELSE greatest(hosts.ready_at, EXCLUDED.held_until) END
+			WHERE hosts.holder = EXCLUDED.holder OR hosts.held_until <= $4
+			RETURNING deferred`, text(host), text(holder), until, n)
+		if err != nil {
+			return err
+		}
+		ok = false
+		_, err = pgx.ForEachRow(rows, []any{&deferred}, func() error { ok = true; return nil })
+		return err
+	})
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	if deferred > n {
+		return fromNanos(deferred), true, nil
+	}
+	return time.Time{}, true, nil
+}
+
+// LinkCounts implements lms.ScheduleStore.
+func (s *Store) LinkCounts(ctx context.Context) (lms.StateCounts, error) {
+	var c counts
+	err := s.read(ctx, "link counts", func(q querier) error {
+		return q.QueryRow(ctx, `SELECT coalesce(sum(ok), 0)::bigint, coalesce(sum(temporary), 0)::bigint, coalesce(sum(unavailable), 0)::bigint,
+			coalesce(sum(unsupported), 0)::bigint, coalesce(sum(unknown), 0)::bigint FROM link_counts`).Scan(&c[0], &c[1], &c[2], &c[3], &c[4])
+	})
+	return c.export(), err
+}
+
+// dueCount counts the due links of the hosts ready at $1, at most $2.
+const dueCount = `SELECT count(*) FROM (
+	SELECT 1 FROM (SELECT id FROM hosts WHERE ready_at <= $1 ORDER BY ready_at) h
+	CROSS JOIN LATERAL (SELECT 1 FROM links l WHERE l.host_id = h.id AND l.subs > 0 AND l.due <= $1 LIMIT $2) l
+	LIMIT $2) x`
+
+// DueCount implements lms.ScheduleStore.
+func (s *Store) DueCount(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, s.begin(ctx, "due count")
+	}
+	var n int
+	err := s.read(ctx, "due count", func(q querier) error {
+		return q.QueryRow(ctx, dueCount, nanos(now), limit).Scan(&n)
+	})
+	return n, err
+}

@@ -1,0 +1,417 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/validate"
+)
+
+// Lock order. Every transaction takes its row locks in this order, each
+// step in key order, so that concurrent writers cannot deadlock:
+//
+//  1. the client's row (KEY SHARE to keep it, UPDATE to change or delete it)
+//  2. its subscription rows
+//  3. links, by URL
+//  4. pending rows, by (URL, client) for result writes, by URL for one client
+//  5. hosts, by id — and only in a statement after the links were written,
+//     so that the host's min_due is computed from what is committed then
+//  6. client_counts, by client id
+//  7. one link_counts shard
+//
+// A claim takes hosts and then links, against this order, but with SKIP
+// LOCKED: it never waits, so it cannot close a cycle.
+
+func checkURLs(urls []string) error {
+	for _, u := range urls {
+		if err := validate.URL(u); err != nil {
+			return fmt.Errorf("pgstore: %w: %w", lms.ErrInvalid, err)
+		}
+	}
+	return nil
+}
+
+// sortedUnique returns the valid strings of urls, sorted in byte order
+// (the lock order) without duplicates. Invalid strings cannot be stored,
+// so they match nothing.
+func sortedUnique(urls []string) []string {
+	out := make([]string, 0, len(urls))
+	for _, u := range urls {
+		if validate.URL(u) == nil {
+			out = append(out, u)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Subscribe implements lms.SubscriptionStore.
+func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
+	if err := checkURLs(urls); err != nil {
+		return 0, err
+	}
+	if err := s.begin(ctx, "subscribe"); err != nil {
+		return 0, err
+	}
+	add := sortedUnique(urls)
+	ids, err := s.ensureHosts(ctx, add)
+	if err != nil {
+		return 0, err
+	}
+	var added int
+	err = s.tx(ctx, "subscribe", func(tx pgx.Tx) error {
+		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
+			return err
+		}
+		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: nanos(now)})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return added, nil
+}
+
+// Unsubscribe implements lms.SubscriptionStore.
+func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
+	rm := sortedUnique(urls)
+	var removed int
+	err := s.tx(ctx, "unsubscribe", func(tx pgx.Tx) error {
+		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM subscriptions WHERE client_id = $1 AND url = ANY($2) RETURNING url`, clientID, rm)
+		if err != nil {
+			return err
+		}
+		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		removed = len(gone)
+		_, err = s.changeSubs(ctx, tx, subChange{client: clientID, removed: gone})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// ReplaceSubscriptions implements lms.SubscriptionStore. It holds the
+// client's row lock, so no other change of the client's subscriptions
+// interleaves.
+func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
+	if err := checkURLs(urls); err != nil {
+		return 0, 0, err
+	}
+	if err := s.begin(ctx, "replace subscriptions"); err != nil {
+		return 0, 0, err
+	}
+	want := sortedUnique(urls)
+	ids, err := s.ensureHosts(ctx, want)
+	if err != nil {
+		return 0, 0, err
+	}
+	var added, removed int
+	err = s.tx(ctx, "replace subscriptions", func(tx pgx.Tx) error {
+		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM subscriptions s WHERE s.client_id = $1
+			AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS u(url) WHERE u.url = s.url) RETURNING s.url`, clientID, want)
+		if err != nil {
+			return err
+		}
+		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		removed = len(gone)
+		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: want, hostIDs: ids, removed: gone, now: nanos(now)})
+		return err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return added, removed, nil
+}
+
+// subChange is one change of a client's subscriptions.
+type subChange struct {
+	client   string
+	add      []string         // URLs to subscribe, sorted and unique
+	hostIDs  map[string]int32 // host ids by host key, for add
+	removed  []string         // URLs whose subscription rows the transaction deleted
+	now      int64            // due time of new links
+	deleting bool             // the client goes: drop all its pending rows and its counts row
+}
+
+// changeSubs inserts the subscriptions of ch.add and brings links, pending
+// notifications, hosts, client and link counts in line with the added and
+// the removed subscriptions, in the lock order. It returns how many
+// subscriptions were added.
+func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, error) {
+	var added []string
+	if len(ch.add) > 0 {
+		rows, err := tx.Query(ctx, `INSERT INTO subscriptions (client_id, url)
+			SELECT $1, u FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
+			ON CONFLICT DO NOTHING RETURNING url`, ch.client, ch.add)
+		if err != nil {
+			return 0, err
+		}
+		if added, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return 0, err
+		}
+	}
+	if len(added) == 0 && len(ch.removed) == 0 && !ch.deleting {
+		return 0, nil
+	}
+	host := make(map[string]int32, len(added)+len(ch.removed))
+	for _, u := range added {
+		host[u] = ch.hostIDs[lms.HostKey(u)]
+	}
+	if len(ch.removed) > 0 {
+		rows, err := tx.Query(ctx, `SELECT url, host_id FROM links WHERE url = ANY($1)`, ch.removed)
+		if err != nil {
+			return 0, err
+		}
+		var u string
+		var id int32
+		if _, err := pgx.ForEachRow(rows, []any{&u, &id}, func() error { host[u] = id; return nil }); err != nil {
+			return 0, err
+		}
+	}
+	// One pass over the links in URL order: subscriber counts up for the
+	// added, down for the removed; new links are inserted.
+	n := len(added) + len(ch.removed)
+	urls, hosts, deltas := make([]string, 0, n), make([]int32, 0, n), make([]int32, 0, n)
+	delta := make(map[string]int32, n)
+	for _, u := range added {
+		delta[u] = 1
+	}
+	for _, u := range ch.removed {
+		delta[u] = -1
+	}
+	urls = append(append(urls, added...), ch.removed...)
+	slices.Sort(urls)
+	for _, u := range urls {
+		hosts, deltas = append(hosts, host[u]), append(deltas, delta[u])
+	}
+	var client, global counts
+	touched := map[int32]bool{}
+	if len(urls) > 0 {
+		rows, err := tx.Query(ctx, `INSERT INTO links (url, host_id, due, subs)
+			SELECT u, h, $4, d FROM unnest($1::text[], $2::int4[], $3::int4[]) AS x(u, h, d) ORDER BY u COLLATE "C"
+			ON CONFLICT (url) DO UPDATE SET subs = links.subs + EXCLUDED.subs
+			RETURNING url, host_id, state, subs`, urls, hosts, deltas, ch.now)
+		if err != nil {
+			return 0, err
+		}
+		var u string
+		var hid, subs int32
+		var st int16
+		_, err = pgx.ForEachRow(rows, []any{&u, &hid, &st, &subs}, func() error {
+			d := delta[u]
+			client.add(st, int64(d))
+			if (d > 0 && subs == 1) || (d < 0 && subs == 0) {
+				global.add(st, int64(d))
+				touched[hid] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	b := &pgx.Batch{}
+	if ch.deleting {
+		b.Queue(`DELETE FROM pending WHERE client_id = $1`, ch.client)
+	} else if len(ch.removed) > 0 {
+		b.Queue(`DELETE FROM pending WHERE client_id = $1 AND url = ANY($2)`, ch.client, ch.removed)
+	}
+	queueHostRefresh(b, touched)
+	if ch.deleting {
+		b.Queue(`DELETE FROM client_counts WHERE client_id = $1`, ch.client)
+	} else if !client.zero() {
+		b.Queue(`UPDATE client_counts SET ok = ok + $2, temporary = temporary + $3, unavailable = unavailable + $4,
+			unsupported = unsupported + $5, unknown = unknown + $6 WHERE client_id = $1`,
+			ch.client, client[0], client[1], client[2], client[3], client[4])
+	}
+	queueLinkCounts(b, global)
+	if len(added) > 0 {
+		s.queueWake(b, lms.WakeLinksAdded)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, err
+	}
+	return len(added), nil
+}
+
+// refreshHosts recomputes min_due, ready_at and avail_at of the hosts
+// listed in $1 from the index of their subscribed links.
+const refreshHosts = `WITH m AS MATERIALIZED (
+	SELECT x.id, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d FROM unnest($1::int4[]) AS x(id))
+UPDATE hosts h SET min_due = m.d,
+	ready_at = CASE WHEN m.d IS NULL THEN NULL ELSE greatest(m.d, h.not_before) END,
+	avail_at = CASE WHEN m.d IS NULL THEN NULL ELSE greatest(m.d, h.not_before, h.held_until) END
+FROM m WHERE h.id = m.id AND h.id = ANY($1) AND h.min_due IS DISTINCT FROM m.d`
+
+// queueHostRefresh locks the hosts (in id order), then, in the next
+// statement and so with a snapshot taken after the locks, recomputes them.
+func queueHostRefresh(b *pgx.Batch, touched map[int32]bool) {
+	if len(touched) == 0 {
+		return
+	}
+	ids := make([]int32, 0, len(touched))
+	for id := range touched {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b.Queue(`SELECT id FROM hosts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	b.Queue(refreshHosts, ids)
+}
+
+// queueLinkCounts adds c to the link_counts shard of the connection.
+func queueLinkCounts(b *pgx.Batch, c counts) {
+	if c.zero() {
+		return
+	}
+	b.Queue(`UPDATE link_counts SET ok = ok + $1, temporary = temporary + $2, unavailable = unavailable + $3,
+		unsupported = unsupported + $4, unknown = unknown + $5 WHERE shard = pg_backend_pid() % 16`, c[0], c[1], c[2], c[3], c[4])
+}
+
+// ensureHosts returns the ids of the hosts of urls, creating the missing
+// rows in statements of their own (committed at once: a transaction that
+// inserted a host and went on could make another wait on it out of the
+// lock order).
+func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int32, error) {
+	ids := make(map[string]int32)
+	var missing []string
+	for _, u := range urls {
+		h := lms.HostKey(u)
+		if _, ok := ids[h]; ok {
+			continue
+		}
+		if id, ok := s.hostIDs.get(h); ok {
+			ids[h] = id
+			continue
+		}
+		ids[h] = 0
+		missing = append(missing, h)
+	}
+	slices.Sort(missing)
+	// A row committed by another process after this statement's snapshot
+	// is neither inserted nor seen: the next round sees it.
+	for round := 0; len(missing) > 0; round++ {
+		if round == 3 {
+			return nil, fmt.Errorf("pgstore: hosts %s not found after inserting them", strings.Join(missing, ", "))
+		}
+		err := s.read(ctx, "subscribe: hosts", func(q querier) error {
+			rows, err := q.Query(ctx, `WITH ins AS (
+					INSERT INTO hosts (name) SELECT n FROM unnest($1::text[]) AS n ORDER BY n COLLATE "C"
+					ON CONFLICT (name) DO NOTHING RETURNING id, name)
+				SELECT id, name FROM ins UNION ALL SELECT id, name FROM hosts WHERE name = ANY($1)`, missing)
+			if err != nil {
+				return err
+			}
+			var id int32
+			var name string
+			_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error {
+				ids[name] = id
+				s.hostIDs.put(name, id)
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		missing = slices.DeleteFunc(missing, func(h string) bool { return ids[h] != 0 })
+	}
+	return ids, nil
+}
+
+const linkColumns = `l.url, h.name, l.state, l.reason, l.code, l.checked, l.changed, l.due, l.failures, l.final_url, l.permanent, l.rt, l.subs`
+
+func scanLink(row pgx.CollectableRow) (lms.Link, error) {
+	var l lms.Link
+	var st int16
+	var code, failures, subs int32
+	var checked, changed, due, rt int64
+	if err := row.Scan(&l.URL, &l.Host, &st, &l.Reason, &code, &checked, &changed, &due, &failures, &l.FinalURL, &l.Permanent, &rt, &subs); err != nil {
+		return lms.Link{}, err
+	}
+	l.State, l.Code, l.Failures, l.Subscribers = stateOf(st), int(code), int(failures), int(subs)
+	l.LastChecked, l.LastChanged, l.NextDue, l.ResponseTime = fromNanos(checked), fromNanos(changed), fromNanos(due), time.Duration(rt)
+	return l, nil
+}
+
+// ClientLinks implements lms.SubscriptionStore.
+func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
+	state := int16(-1)
+	if p.State != "" {
+		if !p.State.Valid() {
+			return []lms.Link{}, nil
+		}
+		state = stateIndex(p.State)
+	}
+	var limit *int
+	if p.Limit > 0 {
+		limit = &p.Limit
+	}
+	var out []lms.Link
+	err := s.read(ctx, "client links", func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM subscriptions s
+			JOIN links l ON l.url = s.url JOIN hosts h ON h.id = l.host_id
+			WHERE s.client_id = $1 AND s.url > $2 AND ($3 < 0 OR l.state = $3)
+			ORDER BY s.url LIMIT $4`, clientID, text(p.After), state, limit)
+		if err != nil {
+			return err
+		}
+		if out, err = pgx.CollectRows(rows, scanLink); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return clientExists(ctx, q, clientID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []lms.Link{}
+	}
+	return out, nil
+}
+
+// LookupLinks implements lms.SubscriptionStore.
+func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
+	out := make(map[string]lms.Link)
+	want := sortedUnique(urls)
+	err := s.read(ctx, "lookup links", func(q querier) error {
+		if len(want) == 0 {
+			return nil
+		}
+		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM links l JOIN hosts h ON h.id = l.host_id WHERE l.url = ANY($1)`, want)
+		if err != nil {
+			return err
+		}
+		ls, err := pgx.CollectRows(rows, scanLink)
+		for _, l := range ls {
+			out[l.URL] = l
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
