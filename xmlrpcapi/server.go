@@ -132,7 +132,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) write(w http.ResponseWriter, b []byte) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	_, _ = w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		// The client went away; nothing to answer it.
+		s.log.Debug("xmlrpc answer not delivered", "err", err)
+	}
 }
 
 func (s *Server) call(ctx context.Context, name string, params []any) (any, error) {
@@ -253,200 +256,218 @@ func (s *Server) namedMethod(args []any) (method, error) {
 	return m, nil
 }
 
+// table names every RPC with its help text and signature (return type, then
+// argument types); the methods themselves follow, one per RPC.
 func (s *Server) table() map[string]method {
 	return map[string]method{
-		"checkConnection": {"Check credentials; returns the protocol version (2).", "int string string",
-			func(ctx context.Context, a []any) (any, error) {
-				if _, err := s.client(ctx, a, 2, 2); err != nil {
-					return nil, err
-				}
-				return ProtocolVersion, nil
-			}},
-		"registerURLs": {"Register URLs for the client; returns [url, state, reason] for each already checked URL, in input order.", "array string string array",
-			func(ctx context.Context, a []any) (any, error) {
-				id, urls, err := s.clientURLs(ctx, a)
-				if err != nil {
-					return nil, err
-				}
-				ups, err := s.e.RegisterURLs(ctx, id, urls)
-				if err != nil {
-					return nil, err
-				}
-				return triples(ups), nil
-			}},
-		"unregisterURLs": {"Unregister URLs for the client; unknown URLs are ignored.", "boolean string string array",
-			func(ctx context.Context, a []any) (any, error) {
-				id, urls, err := s.clientURLs(ctx, a)
-				if err != nil {
-					return nil, err
-				}
-				return true, s.e.UnregisterURLs(ctx, id, urls)
-			}},
-		"getClientNotifications": {"Whether notifications (and syncs) are on for the client.", "boolean string string",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 2, 2)
-				if err != nil {
-					return nil, err
-				}
-				return s.e.Notifications(ctx, id)
-			}},
-		"setClientNotifications": {"Switch notifications (and syncs) on or off; nothing pending is lost.", "nil string string boolean",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 3, 3)
-				if err != nil {
-					return nil, err
-				}
-				on, err := boolean(a[2])
-				if err != nil {
-					return nil, err
-				}
-				return nil, s.e.SetNotifications(ctx, id, on)
-			}},
-		"forceSynchronization": {"Ask for a full sync of the client at the next syncer tick.", "nil string string",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 2, 2)
-				if err != nil {
-					return nil, err
-				}
-				return nil, s.e.ForceSync(ctx, id)
-			}},
-		"getInfoFrameURL": {"The URL of the server's alerts page (no credentials checked).", "string string string",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 0, 2); err != nil {
-					return nil, err
-				}
-				return s.e.InfoFrameURL(), nil
-			}},
-		"registerClient": {"Register a client (admin secret required); the password is mailed to the contact.", "boolean string string string string string [string]",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 5, 6); err != nil {
-					return nil, err
-				}
-				var f [6]string
-				names := []string{"admin secret", "client id", "callback URL", "contact name", "contact e-mail", "password"}
-				for i := range a {
-					v, err := str(a, i, names[i])
-					if err != nil {
-						return nil, err
-					}
-					f[i] = v
-				}
-				_, err := s.e.RegisterClient(ctx, f[0], lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
-				return true, err
-			}},
-		"getURLStates": {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array",
-			func(ctx context.Context, a []any) (any, error) {
-				id, urls, err := s.clientURLs(ctx, a)
-				if err != nil {
-					return nil, err
-				}
-				ls, err := s.e.LinkStates(ctx, id, urls)
-				if err != nil {
-					return nil, err
-				}
-				out := make([]any, len(ls))
-				for i, l := range ls {
-					out[i] = linkStruct(l)
-				}
-				return out, nil
-			}},
-		"listURLs": {"All URLs registered by the client.", "array string string",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 2, 2)
-				if err != nil {
-					return nil, err
-				}
-				ls, err := s.e.ClientLinks(ctx, id, lms.Page{})
-				if err != nil {
-					return nil, err
-				}
-				out := make([]string, len(ls))
-				for i, l := range ls {
-					out[i] = l.URL
-				}
-				return out, nil
-			}},
-		"listClients": {"All clients with their state counts (admin secret required).", "array string",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 1, 1); err != nil {
-					return nil, err
-				}
-				secret, err := str(a, 0, "admin secret")
-				if err != nil {
-					return nil, err
-				}
-				if err := s.e.CheckAdminSecret(secret); err != nil {
-					return nil, err
-				}
-				cs, err := s.e.Clients(ctx)
-				if err != nil {
-					return nil, err
-				}
-				out := make([]any, len(cs))
-				for i, c := range cs {
-					out[i] = clientStruct(c)
-				}
-				return out, nil
-			}},
-		"removeClient": {"Remove a client with its subscriptions (admin secret required).", "boolean string string",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 2, 2); err != nil {
-					return nil, err
-				}
-				secret, err := str(a, 0, "admin secret")
-				if err != nil {
-					return nil, err
-				}
-				id, err := str(a, 1, "client id")
-				if err != nil {
-					return nil, err
-				}
-				return true, s.e.RemoveClient(ctx, secret, id)
-			}},
-		"system.listMethods": {"The names of all methods.", "array",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 0, 0); err != nil {
-					return nil, err
-				}
-				names := make([]string, 0, len(s.methods))
-				for n := range s.methods {
-					names = append(names, n)
-				}
-				slices.Sort(names)
-				return names, nil
-			}},
-		"system.methodHelp": {"Help text of a method.", "string string",
-			func(ctx context.Context, a []any) (any, error) {
-				m, err := s.namedMethod(a)
-				if err != nil {
-					return nil, err
-				}
-				return m.help, nil
-			}},
-		"system.methodSignature": {"Signature of a method: return type, then argument types.", "array string",
-			func(ctx context.Context, a []any) (any, error) {
-				m, err := s.namedMethod(a)
-				if err != nil {
-					return nil, err
-				}
-				return []any{strings.Fields(m.signature)}, nil
-			}},
-		"system.multicall": {"Run several calls in one request: [{methodName, params}] → [[result] or fault struct].", "array array",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 1, 1); err != nil {
-					return nil, err
-				}
-				calls, ok := a[0].([]any)
-				if !ok {
-					return nil, paramErr("argument must be an array of call structs")
-				}
-				out := make([]any, len(calls))
-				for i, c := range calls {
-					out[i] = s.multicallOne(ctx, c)
-				}
-				return out, nil
-			}},
+		"checkConnection":        {"Check credentials; returns the protocol version (2).", "int string string", s.checkConnection},
+		"registerURLs":           {"Register URLs for the client; returns [url, state, reason] for each already checked URL, in input order.", "array string string array", s.registerURLs},
+		"unregisterURLs":         {"Unregister URLs for the client; unknown URLs are ignored.", "boolean string string array", s.unregisterURLs},
+		"getClientNotifications": {"Whether notifications (and syncs) are on for the client.", "boolean string string", s.getClientNotifications},
+		"setClientNotifications": {"Switch notifications (and syncs) on or off; nothing pending is lost.", "nil string string boolean", s.setClientNotifications},
+		"forceSynchronization":   {"Ask for a full sync of the client at the next syncer tick.", "nil string string", s.forceSynchronization},
+		"getInfoFrameURL":        {"The URL of the server's alerts page (no credentials checked).", "string string string", s.getInfoFrameURL},
+		"registerClient":         {"Register a client (admin secret required); the password is mailed to the contact.", "boolean string string string string string [string]", s.registerClient},
+		"getURLStates":           {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array", s.getURLStates},
+		"listURLs":               {"All URLs registered by the client.", "array string string", s.listURLs},
+		"listClients":            {"All clients with their state counts (admin secret required).", "array string", s.listClients},
+		"removeClient":           {"Remove a client with its subscriptions (admin secret required).", "boolean string string", s.removeClient},
+		"system.listMethods":     {"The names of all methods.", "array", s.listMethods},
+		"system.methodHelp":      {"Help text of a method.", "string string", s.methodHelp},
+		"system.methodSignature": {"Signature of a method: return type, then argument types.", "array string", s.methodSignature},
+		"system.multicall":       {"Run several calls in one request: [{methodName, params}] → [[result] or fault struct].", "array array", s.multicall},
 	}
+}
+
+func (s *Server) checkConnection(ctx context.Context, a []any) (any, error) {
+	if _, err := s.client(ctx, a, 2, 2); err != nil {
+		return nil, err
+	}
+	return ProtocolVersion, nil
+}
+
+func (s *Server) registerURLs(ctx context.Context, a []any) (any, error) {
+	id, urls, err := s.clientURLs(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	ups, err := s.e.RegisterURLs(ctx, id, urls)
+	if err != nil {
+		return nil, err
+	}
+	return triples(ups), nil
+}
+
+func (s *Server) unregisterURLs(ctx context.Context, a []any) (any, error) {
+	id, urls, err := s.clientURLs(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return true, s.e.UnregisterURLs(ctx, id, urls)
+}
+
+func (s *Server) getClientNotifications(ctx context.Context, a []any) (any, error) {
+	id, err := s.client(ctx, a, 2, 2)
+	if err != nil {
+		return nil, err
+	}
+	return s.e.Notifications(ctx, id)
+}
+
+func (s *Server) setClientNotifications(ctx context.Context, a []any) (any, error) {
+	id, err := s.client(ctx, a, 3, 3)
+	if err != nil {
+		return nil, err
+	}
+	on, err := boolean(a[2])
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.e.SetNotifications(ctx, id, on)
+}
+
+func (s *Server) forceSynchronization(ctx context.Context, a []any) (any, error) {
+	id, err := s.client(ctx, a, 2, 2)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.e.ForceSync(ctx, id)
+}
+
+func (s *Server) getInfoFrameURL(_ context.Context, a []any) (any, error) {
+	if err := want(a, 0, 2); err != nil {
+		return nil, err
+	}
+	return s.e.InfoFrameURL(), nil
+}
+
+func (s *Server) registerClient(ctx context.Context, a []any) (any, error) {
+	if err := want(a, 5, 6); err != nil {
+		return nil, err
+	}
+	var f [6]string
+	names := []string{"admin secret", "client id", "callback URL", "contact name", "contact e-mail", "password"}
+	for i := range a {
+		v, err := str(a, i, names[i])
+		if err != nil {
+			return nil, err
+		}
+		f[i] = v
+	}
+	_, err := s.e.RegisterClient(ctx, f[0], lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
+	return true, err
+}
+
+func (s *Server) getURLStates(ctx context.Context, a []any) (any, error) {
+	id, urls, err := s.clientURLs(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := s.e.LinkStates(ctx, id, urls)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(ls))
+	for i, l := range ls {
+		out[i] = linkStruct(l)
+	}
+	return out, nil
+}
+
+func (s *Server) listURLs(ctx context.Context, a []any) (any, error) {
+	id, err := s.client(ctx, a, 2, 2)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := s.e.ClientLinks(ctx, id, lms.Page{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.URL
+	}
+	return out, nil
+}
+
+func (s *Server) listClients(ctx context.Context, a []any) (any, error) {
+	if err := want(a, 1, 1); err != nil {
+		return nil, err
+	}
+	secret, err := str(a, 0, "admin secret")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.e.CheckAdminSecret(secret); err != nil {
+		return nil, err
+	}
+	cs, err := s.e.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(cs))
+	for i, c := range cs {
+		out[i] = clientStruct(c)
+	}
+	return out, nil
+}
+
+func (s *Server) removeClient(ctx context.Context, a []any) (any, error) {
+	if err := want(a, 2, 2); err != nil {
+		return nil, err
+	}
+	secret, err := str(a, 0, "admin secret")
+	if err != nil {
+		return nil, err
+	}
+	id, err := str(a, 1, "client id")
+	if err != nil {
+		return nil, err
+	}
+	return true, s.e.RemoveClient(ctx, secret, id)
+}
+
+func (s *Server) listMethods(_ context.Context, a []any) (any, error) {
+	if err := want(a, 0, 0); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(s.methods))
+	for n := range s.methods {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (s *Server) methodHelp(_ context.Context, a []any) (any, error) {
+	m, err := s.namedMethod(a)
+	if err != nil {
+		return nil, err
+	}
+	return m.help, nil
+}
+
+func (s *Server) methodSignature(_ context.Context, a []any) (any, error) {
+	m, err := s.namedMethod(a)
+	if err != nil {
+		return nil, err
+	}
+	return []any{strings.Fields(m.signature)}, nil
+}
+
+func (s *Server) multicall(ctx context.Context, a []any) (any, error) {
+	if err := want(a, 1, 1); err != nil {
+		return nil, err
+	}
+	calls, ok := a[0].([]any)
+	if !ok {
+		return nil, paramErr("argument must be an array of call structs")
+	}
+	out := make([]any, len(calls))
+	for i, c := range calls {
+		out[i] = s.multicallOne(ctx, c)
+	}
+	return out, nil
 }
 
 func (s *Server) multicallOne(ctx context.Context, c any) any {
