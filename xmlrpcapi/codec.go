@@ -538,11 +538,15 @@ func EncodeResponse(v any) ([]byte, error) {
 	return e.b.Bytes(), nil
 }
 
-// EncodeFault returns a methodResponse carrying a fault.
+// EncodeFault returns a methodResponse carrying a fault. A code outside
+// int32 is sent as FaultInternal.
 func EncodeFault(code int, msg string) []byte {
 	var e encoder
 	e.b.WriteString(xmlHeader + "<methodResponse><fault>")
-	_ = e.value(Struct{{"faultCode", code}, {"faultString", msg}}, 0)
+	if err := e.value(Struct{{"faultCode", code}, {"faultString", msg}}, 0); err != nil {
+		// Only a code outside int32 fails; Python could not read it.
+		return EncodeFault(FaultInternal, msg)
+	}
 	e.b.WriteString("</fault></methodResponse>\n")
 	return e.b.Bytes()
 }
@@ -606,33 +610,13 @@ func (e *encoder) value(v any, depth int) error {
 	case []byte:
 		e.b.WriteString("<base64>" + base64.StdEncoding.EncodeToString(v) + "</base64>")
 	case []any:
-		e.b.WriteString("<array><data>")
-		for _, x := range v {
-			if err := e.value(x, depth+1); err != nil {
-				return err
-			}
-		}
-		e.b.WriteString("</data></array>")
+		return encodeArray(e, v, depth)
 	case []string:
-		e.b.WriteString("<array><data>")
-		for _, x := range v {
-			_ = e.value(x, depth+1)
-		}
-		e.b.WriteString("</data></array>")
+		return encodeArray(e, v, depth)
 	case [][]string:
-		e.b.WriteString("<array><data>")
-		for _, x := range v {
-			_ = e.value(x, depth+1)
-		}
-		e.b.WriteString("</data></array>")
+		return encodeArray(e, v, depth)
 	case []map[string]any:
-		e.b.WriteString("<array><data>")
-		for _, x := range v {
-			if err := e.value(x, depth+1); err != nil {
-				return err
-			}
-		}
-		e.b.WriteString("</data></array>")
+		return encodeArray(e, v, depth)
 	case map[string]any:
 		keys := make([]string, 0, len(v))
 		for k := range v {
@@ -661,6 +645,20 @@ func (e *encoder) value(v any, depth int) error {
 		return fmt.Errorf("xmlrpcapi: encode: unsupported type %T", v)
 	}
 	e.b.WriteString("</value>")
+	return nil
+}
+
+// encodeArray writes the rest of an array value whose <value> tag e.value
+// has written: one implementation for every slice type of the value model,
+// typed so that no reflection runs per element.
+func encodeArray[T any](e *encoder, xs []T, depth int) error {
+	e.b.WriteString("<array><data>")
+	for _, x := range xs {
+		if err := e.value(x, depth+1); err != nil {
+			return err
+		}
+	}
+	e.b.WriteString("</data></array></value>")
 	return nil
 }
 
