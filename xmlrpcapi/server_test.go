@@ -70,7 +70,8 @@ func (f *fixture) post(t *testing.T, body string) (int, string) {
 	resp, err := http.Post(f.srv.URL+"/RPC2", "text/xml", strings.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	return resp.StatusCode, string(b)
 }
 
