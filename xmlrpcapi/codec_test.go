@@ -182,3 +182,32 @@ func FuzzDecodeCall(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeDifferential compares the decoder with the encoding/xml one it
+// replaced (decode_ref_test.go): both accept the same documents, and decode
+// them to the same call.
+func FuzzDecodeDifferential(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0"?><methodCall><methodName>registerURLs</methodName><params><param><value>a</value></param><param><value><array><data><value>http://x/</value><value/></data></array></value></param></params></methodCall>`))
+	f.Add([]byte(`<methodCall><methodName>m</methodName><params><param><value><struct><member><name>k</name><value><base64>aGk=</base64></value></member></struct></value></param></params></methodCall>`))
+	f.Add([]byte("<methodCall><methodName>m</methodName><params><param><value><string>a&amp;b&#13;\r\n<![CDATA[<x>]]><!-- c --></string></value></param></params></methodCall>"))
+	f.Add([]byte(`<?xml version="1.0" encoding="iso-8859-1"?><methodCall><methodName>m` + "\xe9" + `</methodName><params/></methodCall>`))
+	f.Add([]byte(`<methodCall><methodName>m</methodName><params><param><value><ex:nil xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"/></value></param><param><value><i8>-5</i8></value></param><param><value><dateTime.iso8601>20261123T12:30:00</dateTime.iso8601></value></param></params></methodCall>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lim := Limits{MaxDepth: 8, MaxValues: 1000}
+		m, ps, err := DecodeCall(bytes.NewReader(b), lim)
+		rm, rps, rerr := refDecodeCall(bytes.NewReader(b), lim)
+		if err != nil && !errors.Is(err, errSyntax) {
+			t.Fatalf("decode error %v is not a syntax error", err)
+		}
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("decoder: %v; encoding/xml: %v", err, rerr)
+		}
+		if err != nil {
+			return
+		}
+		if m != rm {
+			t.Fatalf("method %q, encoding/xml says %q", m, rm)
+		}
+		require.Equal(t, rps, ps)
+	})
+}
