@@ -3,8 +3,10 @@ package xmlrpcapi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +212,24 @@ func FuzzDecodeDifferential(f *testing.F) {
 		}
 		require.Equal(t, rps, ps)
 	})
+}
+
+// TestDecodeAllocation: decoding a large registerURLs call allocates
+// about what it returns, near 1× the body (encoding/xml took 8×).
+func TestDecodeAllocation(t *testing.T) {
+	urls := make([]any, 80_000)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://127.0.0.3/%07d", i)
+	}
+	body, err := EncodeCall("registerURLs", "id", "pw", urls)
+	require.NoError(t, err)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, ps, err := DecodeCall(bytes.NewReader(body), Limits{})
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	require.Len(t, ps[2], len(urls))
+	ratio := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(body))
+	t.Logf("body %.1f MiB, allocated %.2f× the body", float64(len(body))/(1<<20), ratio)
+	require.Less(t, ratio, 1.5)
 }

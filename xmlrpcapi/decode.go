@@ -828,44 +828,61 @@ func (p *parser) response(params func() (any, error)) (any, error) {
 // value parses the inside of a <value> whose start tag was read, through
 // its end tag.
 func (p *parser) value(depth int) (any, error) {
+	s, isString, v, err := p.valueOrString(depth)
+	if isString {
+		return s, err
+	}
+	return v, err
+}
+
+// valueOrString is value, with a string value returned as s (isString)
+// rather than boxed in an interface.
+func (p *parser) valueOrString(depth int) (s string, isString bool, v any, err error) {
 	p.values++
 	if p.values > p.lim.MaxValues {
-		return nil, syntaxErr("more than %d values", p.lim.MaxValues)
+		return "", false, nil, syntaxErr("more than %d values", p.lim.MaxValues)
 	}
 	k, err := p.next()
 	if err != nil {
-		return nil, err
+		return "", false, nil, err
 	}
 	hadText := k == kindText
 	if hadText {
 		if k, err = p.next(); err != nil {
-			return nil, err
+			return "", false, nil, err
 		}
 	}
 	switch k {
 	case kindEnd:
 		if !p.is("value") {
-			return nil, syntaxErr("expected </value>, got %s", p.describe(k))
+			return "", false, nil, syntaxErr("expected </value>, got %s", p.describe(k))
 		}
 		if hadText {
-			return string(p.text), nil // untyped: a string
+			return string(p.text), true, nil, nil // untyped: a string
 		}
-		return "", nil
+		return "", true, nil, nil
 	case kindStart:
 		if hadText && len(bytes.TrimSpace(p.text)) != 0 {
-			return nil, syntaxErr("text mixed with %s", p.describe(k))
+			return "", false, nil, syntaxErr("text mixed with %s", p.describe(k))
 		}
 		typ, ok := xmlType(p.name)
 		if !ok {
-			return nil, syntaxErr("unknown type %s", p.describe(k))
+			return "", false, nil, syntaxErr("unknown type %s", p.describe(k))
+		}
+		if typ == "string" {
+			text, err := p.textOf(typ)
+			if err != nil {
+				return "", false, nil, err
+			}
+			return string(text), true, nil, p.expectEnd("value")
 		}
 		v, err := p.typed(typ, depth)
 		if err != nil {
-			return nil, err
+			return "", false, nil, err
 		}
-		return v, p.expectEnd("value")
+		return "", false, v, p.expectEnd("value")
 	}
-	return nil, syntaxErr("unexpected end of document")
+	return "", false, nil, syntaxErr("unexpected end of document")
 }
 
 // xmlType returns the type named by a tag inside <value>, as a constant.
@@ -968,16 +985,64 @@ func (p *parser) typed(name string, depth int) (any, error) {
 }
 
 func (p *parser) array(depth int) ([]any, error) {
-	out := []any{}
-	return out, p.arrayEach(depth, func(v any) error {
-		out = append(out, v)
+	var b blocks[any]
+	if err := p.arrayEach(depth, func(v any) error {
+		b.add(v)
 		return nil
-	})
+	}); err != nil {
+		return nil, err
+	}
+	return b.all(), nil
+}
+
+// blocks gathers values: by append up to blockLen, then in blocks of
+// blockLen copied once into an exactly sized slice (growing a large slice
+// by append allocates about 5× its final size on the way, as it grows by
+// 1.25×).
+type blocks[T any] struct {
+	full [][]T
+	cur  []T
+	n    int
+}
+
+const blockLen = 1 << 12
+
+func (b *blocks[T]) add(v T) {
+	if len(b.cur) == blockLen {
+		b.full = append(b.full, b.cur)
+		b.cur = make([]T, 0, blockLen)
+	}
+	b.cur = append(b.cur, v)
+	b.n++
+}
+
+func (b *blocks[T]) all() []T {
+	if len(b.full) == 0 {
+		if b.cur == nil {
+			return []T{}
+		}
+		return b.cur
+	}
+	out := make([]T, 0, b.n)
+	for _, f := range b.full {
+		out = append(out, f...)
+	}
+	return append(out, b.cur...)
 }
 
 // arrayEach reads the inside of an <array> whose start tag was read,
 // through its end tag, handing each element to f.
 func (p *parser) arrayEach(depth int, f func(any) error) error {
+	return p.arrayElems(depth, func(s string, isString bool, v any) error {
+		if isString {
+			return f(s)
+		}
+		return f(v)
+	})
+}
+
+// arrayElems is arrayEach without boxing strings.
+func (p *parser) arrayElems(depth int, f func(s string, isString bool, v any) error) error {
 	if depth > p.lim.MaxDepth {
 		return syntaxErr("nested deeper than %d", p.lim.MaxDepth)
 	}
@@ -998,11 +1063,11 @@ func (p *parser) arrayEach(depth int, f func(any) error) error {
 		if !p.is("value") {
 			return syntaxErr("expected <value> in array, got %s", p.describe(k))
 		}
-		v, err := p.value(depth)
+		s, isString, v, err := p.valueOrString(depth)
 		if err != nil {
 			return err
 		}
-		if err := f(v); err != nil {
+		if err := f(s, isString, v); err != nil {
 			return err
 		}
 	}
