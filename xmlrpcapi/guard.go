@@ -269,8 +269,7 @@ func (s *Server) logFailure(name string, status, code int, addr string, err erro
 	msg := err.Error()
 	if errors.Is(err, errSyntax) {
 		// A parse error quotes the document, which may hold credentials.
-		s.log.Debug("xmlrpc parse error", "remote", addr, "err", logValue(msg))
-		msg = errSyntax.Error()
+		msg = quoted.ReplaceAllString(cut(msg, 4*maxLogValue), `"…"`)
 	}
 	attrs := []any{"method", logValue(name), "status", status, "fault", code, "remote", addr, "err", logValue(msg)}
 	if suppressed > 0 {
@@ -278,6 +277,9 @@ func (s *Server) logFailure(name string, status, code int, addr string, err erro
 	}
 	s.log.Log(context.Background(), slog.LevelInfo, "xmlrpc call failed", attrs...)
 }
+
+// quoted matches a Go-quoted string (%q) in an error text.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // urlCredentials matches the user information of URLs in a text.
 var urlCredentials = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@"']*@`)

@@ -251,7 +251,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	release, err := s.admit(r)
 	if err != nil {
-		s.logFailure("", http.StatusServiceUnavailable, 0, "", err)
+		s.logFailure("", http.StatusServiceUnavailable, 0, s.cfg.RemoteAddr(r), err)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "server busy, try again", http.StatusServiceUnavailable)
 		return
