@@ -191,8 +191,13 @@ func TestThrottle(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, status, "failure %d", i+1)
 	}
 	gets := g.store.gets.Load()
-	status, body := g.post(t, "checkConnection", gID, "guess-4")
-	require.Equal(t, http.StatusTooManyRequests, status, body)
+	body, err := EncodeCall("checkConnection", gID, "guess-4")
+	require.NoError(t, err)
+	resp, err := http.Post(g.srv.URL+"/RPC2", "text/xml", bytes.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "3600", resp.Header.Get("Retry-After"), "Retry-After: IDEvery")
 	require.Equal(t, gets, g.store.gets.Load(), "a throttled guess was checked")
 	status, _ = g.post(t, "registerURLs", gID, g.pw, []string{"http://a.example/"})
 	require.Equal(t, http.StatusOK, status, "the client's own good password is refused while its id is guessed")
@@ -202,10 +207,10 @@ func TestThrottle(t *testing.T) {
 	for i := range calls {
 		calls[i] = map[string]any{"methodName": "checkConnection", "params": []any{"other", fmt.Sprint("multi", i)}}
 	}
-	status, body = g.post(t, "system.multicall", calls)
+	status, answer := g.post(t, "system.multicall", calls)
 	require.Equal(t, http.StatusOK, status)
-	require.Equal(t, 3, strings.Count(body, "<int>401</int>"), body)
-	require.Equal(t, 2, strings.Count(body, "<int>429</int>"), body)
+	require.Equal(t, 3, strings.Count(answer, "<int>401</int>"), answer)
+	require.Equal(t, 2, strings.Count(answer, "<int>429</int>"), answer)
 	status, _ = g.post(t, "checkConnection", "other", "once-more")
 	require.Equal(t, http.StatusTooManyRequests, status)
 

@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -287,6 +289,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, code, msg := wireError(err)
 		s.logFailure(name, status, code, rc.addr, err)
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))))
+		}
 		if status != http.StatusOK {
 			http.Error(w, msg, status)
 			return
