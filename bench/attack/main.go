@@ -18,6 +18,7 @@
 //
 //	go run ./bench/attack                     # about a minute
 //	go run ./bench/attack -phase 20s -lmsd /tmp/lmsd-old
+//	go run ./bench/attack -shape structs       # the most memory per body byte
 //
 // See BENCHMARKS.md, "Under attack".
 package main
@@ -54,9 +55,10 @@ func main() {
 	bodies := flag.Int("bodies", 32, "concurrent large-body attackers")
 	size := flag.Int("size", 15<<20, "bytes of each large body")
 	guessers := flag.Int("guessers", 64, "concurrent password guessers")
+	shape := flag.String("shape", "urls", "elements of the large bodies: urls, or structs (empty structs: the most memory per body byte)")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := run(*lmsd, *phase, *bodies, *size, *guessers); err != nil {
+	if err := run(*lmsd, *phase, *bodies, *size, *guessers, *shape); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -72,7 +74,7 @@ type target struct {
 	legit *http.Client // the legitimate client's, from 127.0.0.2
 }
 
-func run(bin string, phase time.Duration, bodies, size, guessers int) error {
+func run(bin string, phase time.Duration, bodies, size, guessers int, shape string) error {
 	dir, err := os.MkdirTemp("", "lms-attack-")
 	if err != nil {
 		return err
@@ -100,11 +102,11 @@ func run(bin string, phase time.Duration, bodies, size, guessers int) error {
 	}
 	report("quiet", t.phase(phase, nil))
 
-	big, err := bigBodies(size)
+	big, err := bigBodies(size, shape)
 	if err != nil {
 		return err
 	}
-	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies", bodies, size>>20), t.phase(phase, func(ctx context.Context, r *phaseResult) {
+	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, func(ctx context.Context, r *phaseResult) {
 		var wg sync.WaitGroup
 		for i := range bodies {
 			wg.Go(func() {
@@ -351,20 +353,23 @@ func (t *target) measure(ctx context.Context, r *phaseResult) {
 
 // bigBodies returns two calls of about size bytes with wrong credentials:
 // registerURLs with one big array, and system.multicall of registerURLs
-// calls.
-func bigBodies(size int) ([][]byte, error) {
-	const perURL = len("<value><string>http://127.0.0.3/0000000</string></value>")
-	urls := make([]any, size/perURL)
-	for i := range urls {
-		urls[i] = fmt.Sprintf("http://127.0.0.3/%07d", i)
+// calls. The array holds URLs, or empty structs (shape "structs").
+func bigBodies(size int, shape string) ([][]byte, error) {
+	perElem, elem := len("<value><string>http://127.0.0.3/0000000</string></value>"), func(i int) any { return fmt.Sprintf("http://127.0.0.3/%07d", i) }
+	if shape == "structs" {
+		perElem, elem = len("<value><struct></struct></value>"), func(int) any { return map[string]any{} }
 	}
-	reg, err := xmlrpcapi.EncodeCall("registerURLs", "site", "guessed-password", urls)
+	elems := make([]any, size/perElem)
+	for i := range elems {
+		elems[i] = elem(i)
+	}
+	reg, err := xmlrpcapi.EncodeCall("registerURLs", "site", "guessed-password", elems)
 	if err != nil {
 		return nil, err
 	}
 	calls := make([]any, 50)
 	for i := range calls {
-		calls[i] = map[string]any{"methodName": "registerURLs", "params": []any{"nobody", "guess", urls[i*len(urls)/50 : (i+1)*len(urls)/50]}}
+		calls[i] = map[string]any{"methodName": "registerURLs", "params": []any{"nobody", "guess", elems[i*len(elems)/50 : (i+1)*len(elems)/50]}}
 	}
 	mc, err := xmlrpcapi.EncodeCall("system.multicall", calls)
 	if err != nil {
