@@ -81,22 +81,27 @@ type ServerConfig struct {
 // passes even then: the server remembers a keyed hash of the last good
 // credentials of each id. Zero fields take the defaults.
 type Throttle struct {
-	// IDBurst is how many failures a client id may have at once, IDEvery
-	// the time in which it earns one back. Default 10 and 6 s.
+	// IDBurst is how many failures a client id may have at once. Default
+	// 10.
 	IDBurst int
+	// IDEvery is the time in which a client id earns a failure back; it is
+	// also the Retry-After of a throttled answer. Default 6 s.
 	IDEvery time.Duration
-	// AddrBurst and AddrEvery are the same per source address. Default 30
-	// and 2 s.
+	// AddrBurst is how many failures a source address may have at once.
+	// Default 30.
 	AddrBurst int
+	// AddrEvery is the time in which an address earns a failure back.
+	// Default 2 s.
 	AddrEvery time.Duration
 	// MaxKeys bounds the ids and the addresses tracked (each; about 150
 	// bytes a key). Default 10,000.
 	MaxKeys int
 	// Delay holds a throttled answer this long before it is sent (a timer:
-	// no CPU), which slows guessing loops down. At most MaxDelayed answers
-	// wait at once; others are sent at once with Connection: close.
-	// Default 1 s and 1,000; a negative Delay sends them at once.
-	Delay      time.Duration
+	// no CPU), which slows guessing loops down. Default 1 s; negative: the
+	// answer is sent at once.
+	Delay time.Duration
+	// MaxDelayed is how many answers Delay holds at once; others are sent
+	// at once with Connection: close. Default 1,000.
 	MaxDelayed int
 }
 
