@@ -233,3 +233,30 @@ func TestDecodeAllocation(t *testing.T) {
 	t.Logf("body %.1f MiB, allocated %.2f× the body", float64(len(body))/(1<<20), ratio)
 	require.Less(t, ratio, 1.5)
 }
+
+func FuzzDecodeLinks(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0"?><methodResponse><params><param><value><array><data><value>http://a/</value><value><string>b</string></value><value><int>1</int></value><value/></data></array></value></param></params></methodResponse>`))
+	f.Add([]byte(`<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member><member><name>faultString</name><value>x</value></member></struct></value></fault></methodResponse>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		links, err := decodeLinks(bytes.NewReader(b), 100)
+		var fault *Fault
+		if err != nil && !errors.Is(err, errSyntax) && !errors.Is(err, errTooManyLinks) && !errors.As(err, &fault) {
+			t.Fatalf("error %v is neither a syntax error, a fault nor too many links", err)
+		}
+		if err == nil {
+			// The strings are those of the array, as the full decoder sees them.
+			v, err := DecodeResponse(bytes.NewReader(b), Limits{})
+			require.NoError(t, err)
+			var want []string
+			for _, e := range v.([]any) {
+				if s, ok := e.(string); ok {
+					want = append(want, s)
+				}
+			}
+			require.Equal(t, len(want), len(links))
+			for i := range want {
+				require.Equal(t, want[i], links[i])
+			}
+		}
+	})
+}

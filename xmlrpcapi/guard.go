@@ -87,7 +87,7 @@ func (s *Server) authClient(ctx context.Context, id, pw string) error {
 	if rc.goodID != "" && rc.goodID == id && rc.goodPW == pw {
 		return nil
 	}
-	return s.checkThrottled(ctx, rc, "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) }, func() {
+	return s.checkThrottled(rc, "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) }, func() {
 		rc.goodID, rc.goodPW = id, pw
 	})
 }
@@ -99,7 +99,7 @@ func (s *Server) authAdmin(ctx context.Context, secret string) error {
 	if rc.goodAdmin != "" && rc.goodAdmin == secret {
 		return nil
 	}
-	return s.checkThrottled(ctx, rc, "admin", secret, func() error { return s.e.CheckAdminSecret(secret) }, func() {
+	return s.checkThrottled(rc, "admin", secret, func() error { return s.e.CheckAdminSecret(secret) }, func() {
 		rc.goodAdmin = secret
 	})
 }
@@ -107,7 +107,7 @@ func (s *Server) authAdmin(ctx context.Context, secret string) error {
 // checkThrottled runs check unless the id key or the request's address has
 // used up its failures (and secret is not the id's last good one), and
 // counts a refusal against both.
-func (s *Server) checkThrottled(_ context.Context, rc *request, key, secret string, check func() error, ok func()) error {
+func (s *Server) checkThrottled(rc *request, key, secret string, check func() error, ok func()) error {
 	now := s.cfg.Now()
 	if (s.ids.Blocked(key, now) || s.addrs.Blocked(rc.addr, now)) && !s.good.matches(key, secret) {
 		rc.throttled = true
