@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // request is what the methods of one HTTP request share.
@@ -104,11 +106,20 @@ func (s *Server) authAdmin(ctx context.Context, secret string) error {
 	})
 }
 
+// maxSecretLen is the longest password or admin secret checked; longer ones
+// (no password is over 72 bytes) fail without hashing megabytes.
+const maxSecretLen = 4 << 10
+
 // checkThrottled runs check unless the id key or the request's address has
 // used up its failures (and secret is not the id's last good one), and
 // counts a refusal against both.
 func (s *Server) checkThrottled(rc *request, key, secret string, check func() error, ok func()) error {
 	now := s.cfg.Now()
+	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
+		// No such id or password exists: a failure, without the work.
+		s.addrs.Fail(rc.addr, now)
+		return fmt.Errorf("xmlrpcapi: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
+	}
 	if (s.ids.Blocked(key, now) || s.addrs.Blocked(rc.addr, now)) && !s.good.matches(key, secret) {
 		rc.throttled = true
 		return errThrottled

@@ -227,6 +227,14 @@ func TestThrottle(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, status)
 	status, _ = g.post(t, "listClients", gSecret)
 	require.Equal(t, http.StatusOK, status, "the admin secret that worked before is refused")
+
+	// Credentials longer than any that exist fail without being checked.
+	gets = g.store.gets.Load()
+	status, _ = g.post(t, "checkConnection", strings.Repeat("i", 10_000), "pw")
+	require.Equal(t, http.StatusUnauthorized, status)
+	status, _ = g.post(t, "checkConnection", "fresh-id", strings.Repeat("p", 10_000))
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Equal(t, gets, g.store.gets.Load(), "an over-long credential was checked")
 }
 
 // TestThrottleAddress: failures from one address with ever new ids are

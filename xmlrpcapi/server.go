@@ -195,7 +195,7 @@ func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 	t := cfg.Throttle
 	s := &Server{
 		e: e, cfg: cfg, log: cfg.Logger,
-		small:    semaphore.NewWeighted(cfg.MaxDecodingBytes / 4),
+		small:    semaphore.NewWeighted(max(cfg.MaxDecodingBytes/4, smallBody)),
 		large:    semaphore.NewWeighted(cfg.MaxDecodingBytes),
 		ids:      throttle.New(throttle.Config{Burst: t.IDBurst, Every: t.IDEvery, MaxKeys: t.MaxKeys}),
 		addrs:    throttle.New(throttle.Config{Burst: t.AddrBurst, Every: t.AddrEvery, MaxKeys: t.MaxKeys}),
