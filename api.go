@@ -138,21 +138,25 @@ func (e *Engine) NewPassword(ctx context.Context, adminSecret, id string) error 
 }
 
 // Authenticate returns nil if pw is the password of client id, and an error
-// wrapping ErrUnauthorized otherwise (also for unknown clients).
+// wrapping ErrUnauthorized otherwise (also for unknown clients). An unknown
+// id costs the same work as a wrong password of a known one: the password is
+// verified against a dummy hash of the kind generated passwords have, so the
+// time of the answer does not tell which ids exist.
 func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 	c, err := e.store.GetClient(ctx, id)
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
-	}
-	if err != nil {
-		return err
+	known := err == nil
+	if !known {
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) {
+			return err
+		}
+		c = Client{ID: id, PasswordHash: dummyPasswordHash}
 	}
 	proof := e.sealer.Proof(id, pw, c.PasswordHash)
 	e.authMu.Lock()
 	cached := e.authCache[id]
 	e.authMu.Unlock()
 	if cached == "" || !secret.Equal(cached, proof) {
-		if !secret.Verify(c.PasswordHash, pw) {
+		if !secret.Verify(c.PasswordHash, pw) || !known {
 			return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
 		}
 		e.authMu.Lock()
@@ -162,10 +166,18 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 	// The callback needs the password; reseal it if the admin secret changed.
 	if _, ok := e.sealer.Open(id, c.SealedPassword); !ok {
 		sealed := e.sealer.Seal(id, pw)
-		_, _ = e.store.UpdateClient(ctx, id, func(c *Client) error { c.SealedPassword = sealed; return nil })
+		if _, err := e.store.UpdateClient(ctx, id, func(c *Client) error { c.SealedPassword = sealed; return nil }); err != nil {
+			// Authenticated all the same; the next call tries again.
+			e.log.Warn("resealing the client password", "client", id, "err", err)
+		}
 	}
 	return nil
 }
+
+// dummyPasswordHash is what Authenticate verifies a password of an unknown
+// client id against: a salted SHA-256 like those of generated passwords
+// (secret.Hash), of a password nobody knows.
+const dummyPasswordHash = "sha256$8d1f0c7e52a94b36e0f4a1c29b7d5e63$5f3c9a0e7b21d84c6a9e0f1b3d5c7a92e4f6081b3c5d7e9f0a2b4c6d8e0f1a23"
 
 // RegisterURLs subscribes the client to every valid string of urls (invalid
 // ones are dropped silently) and returns, in input order and with duplicates

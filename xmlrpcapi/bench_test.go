@@ -77,15 +77,23 @@ func benchRegister(b *testing.B, st lms.Store, batch int) {
 					n := base + int64(i)
 					urls[i] = fmt.Sprintf("http://h%05d.example.org/page-%08d.html", n%10000, n)
 				}
-				body, _ := xmlrpcapi.EncodeCall("registerURLs", fmt.Sprintf("c%02d", c), pws[c], urls)
+				body, err := xmlrpcapi.EncodeCall("registerURLs", fmt.Sprintf("c%02d", c), pws[c], urls)
+				if err != nil {
+					b.Error(err)
+					return
+				}
 				t := time.Now()
 				resp, err := hc.Post(srv.URL+"/RPC2", "text/xml", bytes.NewReader(body))
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if err != nil {
+					b.Error(err)
+					return
+				}
 				d := time.Since(t)
 				if resp.StatusCode != 200 {
 					b.Errorf("status %d", resp.StatusCode)

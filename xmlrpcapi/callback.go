@@ -1,6 +1,7 @@
 package xmlrpcapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,16 @@ type CallbackConfig struct {
 	// MaxResponseBytes bounds a response; larger ones fail the call.
 	// Default 64 MiB (a client's full link list can be long).
 	MaxResponseBytes int64
+	// MaxLinks bounds the links of one xmlrpc_getAllLinks answer; more
+	// fail the sync with an error saying so. Default 2,000,000 (64 MiB
+	// holds at most about that many).
+	MaxLinks int
+	// MaxConcurrentLists is how many xmlrpc_getAllLinks calls run at once;
+	// others wait for a slot. The answers are decoded as they arrive into
+	// the strings returned (about 1× the answer; other values are
+	// dropped as they are read), so their memory stays below about
+	// MaxConcurrentLists × MaxResponseBytes. Default 2.
+	MaxConcurrentLists int
 	// Chunk is the most triples in one updateManyStates call. Default 1000.
 	Chunk int
 	// AllowPrivate lets callbacks reach loopback and private networks
@@ -36,14 +47,25 @@ type CallbackConfig struct {
 }
 
 // CallbackClient calls clients back over XML-RPC: it implements
-// lms.Notifier (updateManyStates) and lms.LinkLister (xmlrpc_getAllLinks)
-// with github.com/kolo/xmlrpc. Arguments have a fixed shape and are never
-// nil (old xmlrpclib rejects <nil/>); any response value is accepted; HTTP
-// errors, faults and transport errors are failures. Credentials in the
-// callback URL (http://user:pw@host/) are sent as HTTP basic auth.
+// lms.Notifier (updateManyStates, with github.com/kolo/xmlrpc) and
+// lms.LinkLister (xmlrpc_getAllLinks, with this package's streaming
+// decoder). Arguments have a fixed shape and are never nil (old xmlrpclib
+// rejects <nil/>); HTTP errors, faults and transport errors are failures.
+// Credentials in the callback URL (http://user:pw@host/) are sent as HTTP
+// basic auth, and replaced by "…" in errors.
+//
+// kolo/xmlrpc cannot read a link list safely: it reads the whole answer
+// into memory, runs a regular expression over all of it to find a fault,
+// then decodes with encoding/xml into reflected values (together about 10×
+// the answer); an untyped <value>text</value>, which the XML-RPC
+// specification defines as a string, fails to decode into an interface
+// value ("type mismatch"), and kolo trims the spaces of untyped strings,
+// which would change URLs. Notifications keep kolo: their answer is
+// ignored and bounded by MaxResponseBytes.
 type CallbackClient struct {
 	cfg       CallbackConfig
 	transport *http.Transport
+	lists     chan struct{} // slots of xmlrpc_getAllLinks calls
 }
 
 var (
@@ -62,6 +84,12 @@ func NewCallbackClient(cfg CallbackConfig) *CallbackClient {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = 64 << 20
 	}
+	if cfg.MaxLinks <= 0 {
+		cfg.MaxLinks = 2_000_000
+	}
+	if cfg.MaxConcurrentLists <= 0 {
+		cfg.MaxConcurrentLists = 2
+	}
 	if cfg.Chunk <= 0 {
 		cfg.Chunk = 1000
 	}
@@ -69,7 +97,7 @@ func NewCallbackClient(cfg CallbackConfig) *CallbackClient {
 		cfg.UserAgent = lms.DefaultUserAgent
 	}
 	d := netguard.Dialer(cfg.ConnectTimeout, cfg.AllowPrivate)
-	return &CallbackClient{cfg: cfg, transport: &http.Transport{
+	return &CallbackClient{cfg: cfg, lists: make(chan struct{}, cfg.MaxConcurrentLists), transport: &http.Transport{
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
 		MaxIdleConnsPerHost:   2,
@@ -103,25 +131,120 @@ func (c *CallbackClient) Notify(ctx context.Context, cb lms.Endpoint, updates []
 	return nil
 }
 
-// ListLinks implements lms.LinkLister: xmlrpc_getAllLinks(id, pw). Elements
-// that are not strings are dropped.
+// ListLinks implements lms.LinkLister: xmlrpc_getAllLinks(id, pw). The
+// answer must be an array; its strings (typed or untyped, byte for byte)
+// are returned, other elements dropped. An answer over MaxResponseBytes or
+// with more than MaxLinks links fails with an error that says so.
 func (c *CallbackClient) ListLinks(ctx context.Context, cb lms.Endpoint) ([]string, error) {
-	var reply []any
-	if err := c.call(ctx, cb, "xmlrpc_getAllLinks", []any{cb.ClientID, cb.Password}, &reply); err != nil {
+	const method = "xmlrpc_getAllLinks"
+	fail := func(err error) ([]string, error) {
+		return nil, fmt.Errorf("xmlrpcapi: %s to %s: %w", method, redact(cb.URL), err)
+	}
+	if err := validate.CallbackURL(cb.URL); err != nil {
+		return nil, fmt.Errorf("xmlrpcapi: %s: %w: %w", method, lms.ErrInvalid, err)
+	}
+	select {
+	case c.lists <- struct{}{}:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	defer func() { <-c.lists }()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	body, err := EncodeCall(method, cb.ClientID, cb.Password)
+	if err != nil {
+		return fail(err)
+	}
+	u, err := url.Parse(cb.URL)
+	if err != nil {
+		return fail(err)
+	}
+	user := u.User
+	u.User = nil
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return fail(err)
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	if user != nil {
+		pw, _ := user.Password()
+		req.SetBasicAuth(user.Username(), pw)
+	}
+	resp, err := c.transport.RoundTrip(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fail(fmt.Errorf("HTTP %s", resp.Status))
+	}
+	links, err := decodeLinks(&limitedBody{r: resp.Body, left: c.cfg.MaxResponseBytes}, c.cfg.MaxLinks)
+	if errors.Is(err, errTooLarge) {
+		err = fmt.Errorf("the answer is over %d bytes (CallbackConfig.MaxResponseBytes): %w", c.cfg.MaxResponseBytes, err)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return fail(err)
+	}
+	return links, nil
+}
+
+// errTooManyLinks fails a link list over MaxLinks.
+var errTooManyLinks = errors.New("too many links")
+
+// decodeLinks reads a methodResponse whose value is an array and returns
+// its strings, decoding as it reads: no other value of the array is kept.
+func decodeLinks(r io.Reader, maxLinks int) ([]string, error) {
+	p := newParser(r, Limits{MaxValues: 2 * maxLinks})
+	var links blocks[string]
+	_, err := p.response(func() (any, error) {
+		if err := p.expectStart("param"); err != nil {
+			return nil, err
+		}
+		if err := p.expectStart("value"); err != nil {
+			return nil, err
+		}
+		k, err := p.element()
+		if err != nil {
+			return nil, err
+		}
+		if k != kindStart || !p.is("array") {
+			return nil, syntaxErr("the answer is %s, not an array", p.describe(k))
+		}
+		p.values++
+		err = p.arrayElems(1, func(s string, isString bool, _ any) error {
+			if !isString {
+				return nil
+			}
+			if links.n == maxLinks {
+				return fmt.Errorf("%w: more than %d (CallbackConfig.MaxLinks)", errTooManyLinks, maxLinks)
+			}
+			links.add(s)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectEnd("value"); err != nil {
+			return nil, err
+		}
+		if err := p.expectEnd("param"); err != nil {
+			return nil, err
+		}
+		return nil, p.expectEnd("params")
+	})
+	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(reply))
-	for _, v := range reply {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return links.all(), nil
 }
 
 // call makes one XML-RPC call with a fresh kolo client bound to ctx (kolo
 // has no context support and serialises calls per client).
-func (c *CallbackClient) call(ctx context.Context, cb lms.Endpoint, method string, args []any, reply any) error {
+func (c *CallbackClient) call(ctx context.Context, cb lms.Endpoint, method string, args []any, reply any) (err error) {
 	if err := validate.CallbackURL(cb.URL); err != nil {
 		return fmt.Errorf("xmlrpcapi: %s: %w: %w", method, lms.ErrInvalid, err)
 	}
@@ -139,18 +262,28 @@ func (c *CallbackClient) call(ctx context.Context, cb lms.Endpoint, method strin
 	})
 	cl, err := xmlrpc.NewClient(cb.URL, rt)
 	if err != nil {
-		return fmt.Errorf("xmlrpcapi: %s to %s: %w", method, redact(cb.URL), err)
+		return fmt.Errorf("xmlrpcapi: %s to %s: %w", method, redact(cb.URL), redacted{err})
 	}
-	defer cl.Close()
-	err = cl.Call(method, args, reply)
-	if err != nil {
+	defer func() {
+		if cerr := cl.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("xmlrpcapi: %s to %s: closing: %w", method, redact(cb.URL), cerr)
+		}
+	}()
+	if err := cl.Call(method, args, reply); err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
-		return fmt.Errorf("xmlrpcapi: %s to %s: %w", method, redact(cb.URL), err)
+		// net/http's errors quote the URL with its user name.
+		return fmt.Errorf("xmlrpcapi: %s to %s: %w", method, redact(cb.URL), redacted{err})
 	}
 	return nil
 }
+
+// redacted is an error whose text has the credentials of URLs replaced.
+type redacted struct{ err error }
+
+func (r redacted) Error() string { return urlCredentials.ReplaceAllString(r.err.Error(), "${1}…@") }
+func (r redacted) Unwrap() error { return r.err }
 
 type roundTripper func(*http.Request) (*http.Response, error)
 

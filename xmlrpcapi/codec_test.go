@@ -3,8 +3,10 @@ package xmlrpcapi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +181,82 @@ func FuzzDecodeCall(f *testing.F) {
 		}
 		if strings.TrimSpace(m) != m2 || len(ps) != len(ps2) {
 			t.Fatalf("round trip changed the call: %q %d → %q %d", m, len(ps), m2, len(ps2))
+		}
+	})
+}
+
+// FuzzDecodeDifferential compares the decoder with the encoding/xml one it
+// replaced (decode_ref_test.go): both accept the same documents, and decode
+// them to the same call.
+func FuzzDecodeDifferential(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0"?><methodCall><methodName>registerURLs</methodName><params><param><value>a</value></param><param><value><array><data><value>http://x/</value><value/></data></array></value></param></params></methodCall>`))
+	f.Add([]byte(`<methodCall><methodName>m</methodName><params><param><value><struct><member><name>k</name><value><base64>aGk=</base64></value></member></struct></value></param></params></methodCall>`))
+	f.Add([]byte("<methodCall><methodName>m</methodName><params><param><value><string>a&amp;b&#13;\r\n<![CDATA[<x>]]><!-- c --></string></value></param></params></methodCall>"))
+	f.Add([]byte(`<?xml version="1.0" encoding="iso-8859-1"?><methodCall><methodName>m` + "\xe9" + `</methodName><params/></methodCall>`))
+	f.Add([]byte(`<methodCall><methodName>m</methodName><params><param><value><ex:nil xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"/></value></param><param><value><i8>-5</i8></value></param><param><value><dateTime.iso8601>20261123T12:30:00</dateTime.iso8601></value></param></params></methodCall>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lim := Limits{MaxDepth: 8, MaxValues: 1000}
+		m, ps, err := DecodeCall(bytes.NewReader(b), lim)
+		rm, rps, rerr := refDecodeCall(bytes.NewReader(b), lim)
+		if err != nil && !errors.Is(err, errSyntax) {
+			t.Fatalf("decode error %v is not a syntax error", err)
+		}
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("decoder: %v; encoding/xml: %v", err, rerr)
+		}
+		if err != nil {
+			return
+		}
+		if m != rm {
+			t.Fatalf("method %q, encoding/xml says %q", m, rm)
+		}
+		require.Equal(t, rps, ps)
+	})
+}
+
+// TestDecodeAllocation: decoding a large registerURLs call allocates
+// about what it returns, near 1× the body (encoding/xml took 8×).
+func TestDecodeAllocation(t *testing.T) {
+	urls := make([]any, 80_000)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://127.0.0.3/%07d", i)
+	}
+	body, err := EncodeCall("registerURLs", "id", "pw", urls)
+	require.NoError(t, err)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, ps, err := DecodeCall(bytes.NewReader(body), Limits{})
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	require.Len(t, ps[2], len(urls))
+	ratio := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(body))
+	t.Logf("body %.1f MiB, allocated %.2f× the body", float64(len(body))/(1<<20), ratio)
+	require.Less(t, ratio, 1.5)
+}
+
+func FuzzDecodeLinks(f *testing.F) {
+	f.Add([]byte(`<?xml version="1.0"?><methodResponse><params><param><value><array><data><value>http://a/</value><value><string>b</string></value><value><int>1</int></value><value/></data></array></value></param></params></methodResponse>`))
+	f.Add([]byte(`<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member><member><name>faultString</name><value>x</value></member></struct></value></fault></methodResponse>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		links, err := decodeLinks(bytes.NewReader(b), 100)
+		var fault *Fault
+		if err != nil && !errors.Is(err, errSyntax) && !errors.Is(err, errTooManyLinks) && !errors.As(err, &fault) {
+			t.Fatalf("error %v is neither a syntax error, a fault nor too many links", err)
+		}
+		if err == nil {
+			// The strings are those of the array, as the full decoder sees them.
+			v, err := DecodeResponse(bytes.NewReader(b), Limits{})
+			require.NoError(t, err)
+			var want []string
+			for _, e := range v.([]any) {
+				if s, ok := e.(string); ok {
+					want = append(want, s)
+				}
+			}
+			require.Equal(t, len(want), len(links))
+			for i := range want {
+				require.Equal(t, want[i], links[i])
+			}
 		}
 	})
 }

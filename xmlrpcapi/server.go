@@ -2,20 +2,28 @@
 // protocol-2 API server (an http.Handler wire-compatible with existing
 // clients such as gocept.linkchecker), and the callback client that pushes
 // updateManyStates and pulls xmlrpc_getAllLinks.
+//
+// The server is built for hostile clients (guard.go): the request bytes it
+// decodes at once are bounded across all requests, credentials are checked
+// before the rest of a body is read, failed checks are throttled per client
+// id and per source address, and arrays of URLs are bounded per call.
 package xmlrpcapi
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
-	"slices"
-	"strings"
+	"strconv"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/throttle"
 )
 
 // ProtocolVersion is what checkConnection answers.
@@ -26,10 +34,133 @@ type ServerConfig struct {
 	// MaxBodyBytes bounds a request body; larger ones get HTTP 413.
 	// Default 16 MiB.
 	MaxBodyBytes int64
+	// MaxDecodingBytes bounds the request bytes decoded at once across all
+	// requests over 64 KiB (by their Content-Length; MaxBodyBytes without
+	// one); requests up to 64 KiB draw from a separate budget of a quarter
+	// of it, so that small calls never queue behind large ones. A request
+	// holds its share until its answer is written. The decoder allocates
+	// about 1× the body (at most ~2.5× for arrays of one-character
+	// strings), so memory for requests stays near 1.25 × MaxDecodingBytes
+	// × that. Default 32 MiB (at least MaxBodyBytes).
+	MaxDecodingBytes int64
+	// DecodeWait is how long a request waits for its share before it is
+	// answered HTTP 503 with Retry-After. Default 10 s.
+	DecodeWait time.Duration
+	// MaxURLs is the most URLs one registerURLs, unregisterURLs or
+	// getURLStates call may carry; more get fault -32602. It also bounds
+	// answers: a getURLStates answer is at most MaxURLs structs. Default
+	// 10,000 (a Plone page save sends all links of one document).
+	MaxURLs int
+	// MaxCalls is the most calls in one system.multicall; more get fault
+	// -32602. Default 1,000.
+	MaxCalls int
 	// Limits bound the decoder.
 	Limits Limits
-	// Logger receives one line per failed call. Default: discarded.
+	// Throttle bounds failed credential checks.
+	Throttle Throttle
+	// RemoteAddr returns the source address of a request, for throttling.
+	// Default: the host of r.RemoteAddr (an IPv6 address by its /64
+	// prefix). Behind a reverse proxy, return the address it forwards.
+	RemoteAddr func(r *http.Request) string
+	// Now is the clock of the throttles. Default time.Now.
+	Now func() time.Time
+	// Logger receives one line per failed call, at most 5 a minute of each
+	// kind (method, HTTP status, fault code); the rest are counted in the
+	// next line of their kind. Values from requests are cut at 200 bytes,
+	// credentials in URLs are replaced by "…". Default: discarded.
 	Logger *slog.Logger
+}
+
+// Throttle configures the throttling of failed credential checks (client
+// id and password, or the admin secret). Every failure counts against the
+// client id (the admin secret counts as one id) and against the source
+// address, also inside system.multicall; an id or address that has used up
+// its failures gets HTTP 429 Too Many Requests (a fault with faultCode 429
+// inside system.multicall) without its credentials being checked, until it
+// has earned a failure back. A client whose credentials succeeded before
+// passes even then: the server remembers a keyed hash of the last good
+// credentials of each id. Zero fields take the defaults.
+type Throttle struct {
+	// IDBurst is how many failures a client id may have at once. Default
+	// 10.
+	IDBurst int
+	// IDEvery is the time in which a client id earns a failure back; it is
+	// also the Retry-After of a throttled answer. Default 6 s.
+	IDEvery time.Duration
+	// AddrBurst is how many failures a source address may have at once.
+	// Default 30.
+	AddrBurst int
+	// AddrEvery is the time in which an address earns a failure back.
+	// Default 2 s.
+	AddrEvery time.Duration
+	// MaxKeys bounds the ids and the addresses tracked (each; about 150
+	// bytes a key). Default 10,000.
+	MaxKeys int
+	// Delay holds a throttled answer this long before it is sent (a timer:
+	// no CPU), which slows guessing loops down. Default 1 s; negative: the
+	// answer is sent at once.
+	Delay time.Duration
+	// MaxDelayed is how many answers Delay holds at once; others are sent
+	// at once with Connection: close. Default 1,000.
+	MaxDelayed int
+}
+
+const (
+	// smallBody is the largest request that draws from the small budget.
+	smallBody = 64 << 10
+	// drainBytes is how much of a refused request's body is read.
+	drainBytes = 1 << 20
+)
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.MaxDecodingBytes <= 0 {
+		c.MaxDecodingBytes = 32 << 20
+	}
+	c.MaxDecodingBytes = max(c.MaxDecodingBytes, c.MaxBodyBytes)
+	if c.DecodeWait <= 0 {
+		c.DecodeWait = 10 * time.Second
+	}
+	if c.MaxURLs <= 0 {
+		c.MaxURLs = 10_000
+	}
+	if c.MaxCalls <= 0 {
+		c.MaxCalls = 1000
+	}
+	t := &c.Throttle
+	if t.IDBurst <= 0 {
+		t.IDBurst = 10
+	}
+	if t.IDEvery <= 0 {
+		t.IDEvery = 6 * time.Second
+	}
+	if t.AddrBurst <= 0 {
+		t.AddrBurst = 30
+	}
+	if t.AddrEvery <= 0 {
+		t.AddrEvery = 2 * time.Second
+	}
+	if t.MaxKeys <= 0 {
+		t.MaxKeys = 10_000
+	}
+	if t.Delay == 0 {
+		t.Delay = time.Second
+	}
+	if t.MaxDelayed <= 0 {
+		t.MaxDelayed = 1000
+	}
+	if c.RemoteAddr == nil {
+		c.RemoteAddr = remoteAddr
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // Server answers XML-RPC calls for an Engine. It accepts POST on whatever
@@ -40,23 +171,38 @@ type Server struct {
 	cfg     ServerConfig
 	log     *slog.Logger
 	methods map[string]method
+
+	small, large *semaphore.Weighted // decoding budgets
+	ids, addrs   *throttle.Limiter   // failed credential checks
+	good         *goodCreds          // the last good credentials of each id
+	delayed      chan struct{}       // slots of held throttled answers
+	failures     *failureLog
 }
 
 type method struct {
 	help      string
 	signature string
 	fn        func(ctx context.Context, args []any) (any, error)
+	// creds is how many leading params are credentials: 2 (client id and
+	// password), 1 (the admin secret) or 0. They are checked before the
+	// rest of the body is read.
+	creds int
 }
 
 // NewServer returns the API server for e.
 func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 16 << 20
+	cfg = cfg.withDefaults()
+	t := cfg.Throttle
+	s := &Server{
+		e: e, cfg: cfg, log: cfg.Logger,
+		small:    semaphore.NewWeighted(max(cfg.MaxDecodingBytes/4, smallBody)),
+		large:    semaphore.NewWeighted(cfg.MaxDecodingBytes),
+		ids:      throttle.New(throttle.Config{Burst: t.IDBurst, Every: t.IDEvery, MaxKeys: t.MaxKeys}),
+		addrs:    throttle.New(throttle.Config{Burst: t.AddrBurst, Every: t.AddrEvery, MaxKeys: t.MaxKeys}),
+		good:     newGoodCreds(10 * t.MaxKeys),
+		delayed:  make(chan struct{}, t.MaxDelayed),
+		failures: &failureLog{kinds: map[failureKind]*failureCount{}},
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	s := &Server{e: e, cfg: cfg, log: cfg.Logger}
 	s.methods = s.table()
 	return s
 }
@@ -67,15 +213,20 @@ var errParams = errors.New("invalid params")
 // errNoMethod marks unknown methods (fault -32601).
 var errNoMethod = errors.New("unknown method")
 
+// errThrottled marks calls refused by the throttle (HTTP 429).
+var errThrottled = errors.New("too many failed credential checks; try again later")
+
 func paramErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errParams, fmt.Sprintf(format, args...))
 }
 
 // wireError maps an error to the wire, in one place: the HTTP status (401
-// for credentials), or a fault code and string.
+// for credentials, 429 when throttled), or a fault code and string.
 func wireError(err error) (status, code int, msg string) {
 	var f *Fault
 	switch {
+	case errors.Is(err, errThrottled):
+		return http.StatusTooManyRequests, 0, "Too many failed attempts; try again later"
 	case errors.Is(err, lms.ErrUnauthorized):
 		return http.StatusUnauthorized, 0, "Unauthorized"
 	case errors.As(err, &f):
@@ -101,20 +252,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "XML-RPC answers POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	name, params, err := DecodeCall(body, s.cfg.Limits)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		http.Error(w, fmt.Sprintf("request body over %d bytes", s.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.tooLarge(w)
 		return
 	}
-	var result any
+	release, err := s.admit(r)
+	if err != nil {
+		s.logFailure("", http.StatusServiceUnavailable, 0, s.cfg.RemoteAddr(r), err)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "server busy, try again", http.StatusServiceUnavailable)
+		return
+	}
+	defer release()
+	rc := &request{addr: s.cfg.RemoteAddr(r)}
+	ctx := context.WithValue(r.Context(), requestKey{}, rc)
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	name, result, err := s.handle(ctx, body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.tooLarge(w)
+		return
+	}
+	if err != nil {
+		// A call refused before its end was read: read (not decode) the
+		// rest of a modest body, so that a client still writing it gets the
+		// answer rather than a reset connection; larger ones are cut off.
+		if _, derr := io.CopyN(io.Discard, body, drainBytes); derr != nil && !errors.Is(derr, io.EOF) {
+			s.log.Debug("draining a refused request", "err", derr)
+		}
+	}
+	var out []byte
 	if err == nil {
-		result, err = s.call(r.Context(), name, params)
+		if out, err = EncodeResponse(result); err != nil {
+			err = &Fault{Code: FaultInternal, String: err.Error()}
+		}
+	}
+	if rc.throttled {
+		release() // a held answer holds no decoding budget
+		s.hold(ctx, w)
 	}
 	if err != nil {
 		status, code, msg := wireError(err)
-		s.log.Info("xmlrpc call failed", "method", name, "status", status, "fault", code, "err", err)
+		s.logFailure(name, status, code, rc.addr, err)
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))))
+		}
 		if status != http.StatusOK {
 			http.Error(w, msg, status)
 			return
@@ -122,17 +304,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.write(w, EncodeFault(code, msg))
 		return
 	}
-	out, err := EncodeResponse(result)
-	if err != nil {
-		s.write(w, EncodeFault(FaultInternal, err.Error()))
-		return
-	}
 	s.write(w, out)
+}
+
+func (s *Server) tooLarge(w http.ResponseWriter) {
+	http.Error(w, fmt.Sprintf("request body over %d bytes", s.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+}
+
+// handle reads a call and runs it. Credentials are checked as soon as
+// they are read, so that a refused call is answered without reading (and
+// decoding) the rest of its body.
+func (s *Server) handle(ctx context.Context, body io.Reader) (name string, result any, err error) {
+	p := newParser(body, s.cfg.Limits)
+	if name, err = p.methodName(); err != nil {
+		return "", nil, err
+	}
+	m, known := s.methods[name]
+	params := []any{}
+	for {
+		if known && m.creds > 0 && len(params) == m.creds {
+			if err := s.precheck(ctx, m, params); err != nil {
+				return name, nil, err
+			}
+		}
+		v, ok, err := p.param()
+		if err != nil {
+			return name, nil, err
+		}
+		if !ok {
+			break
+		}
+		params = append(params, v)
+	}
+	if !known {
+		return name, nil, fmt.Errorf("%w: %q", errNoMethod, name)
+	}
+	result, err = m.fn(ctx, params)
+	return name, result, err
 }
 
 func (s *Server) write(w http.ResponseWriter, b []byte) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	_, _ = w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		// The client went away; nothing to answer it.
+		s.log.Debug("xmlrpc answer not delivered", "err", err)
+	}
 }
 
 func (s *Server) call(ctx context.Context, name string, params []any) (any, error) {
@@ -141,383 +357,4 @@ func (s *Server) call(ctx context.Context, name string, params []any) (any, erro
 		return nil, fmt.Errorf("%w: %q", errNoMethod, name)
 	}
 	return m.fn(ctx, params)
-}
-
-// argument helpers
-
-func want(args []any, lo, hi int) error {
-	if len(args) < lo || len(args) > hi {
-		if lo == hi {
-			return paramErr("want %d arguments, got %d", lo, len(args))
-		}
-		return paramErr("want %d to %d arguments, got %d", lo, hi, len(args))
-	}
-	return nil
-}
-
-func str(args []any, i int, name string) (string, error) {
-	s, ok := args[i].(string)
-	if !ok {
-		return "", paramErr("argument %d (%s) must be a string, got %s", i+1, name, typeName(args[i]))
-	}
-	return s, nil
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "nil"
-	case string:
-		return "string"
-	case int64:
-		return "int"
-	case bool:
-		return "boolean"
-	case float64:
-		return "double"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "struct"
-	case []byte:
-		return "base64"
-	case time.Time:
-		return "dateTime"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// urlList reads an array of URL strings. Elements that are not strings are
-// dropped like invalid URL strings.
-func urlList(args []any, i int) ([]string, error) {
-	arr, ok := args[i].([]any)
-	if !ok {
-		return nil, paramErr("argument %d must be an array of URL strings, got %s", i+1, typeName(args[i]))
-	}
-	out := make([]string, 0, len(arr))
-	for _, v := range arr {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// client authenticates the (id, pw) pair in args[0:2].
-func (s *Server) client(ctx context.Context, args []any, lo, hi int) (string, error) {
-	if err := want(args, lo, hi); err != nil {
-		return "", err
-	}
-	id, err := str(args, 0, "client id")
-	if err != nil {
-		return "", err
-	}
-	pw, err := str(args, 1, "password")
-	if err != nil {
-		return "", err
-	}
-	if err := s.e.Authenticate(ctx, id, pw); err != nil {
-		return "", err
-	}
-	return id, nil
-}
-
-// clientURLs authenticates (id, pw, urls) arguments and returns the id and
-// the URL strings.
-func (s *Server) clientURLs(ctx context.Context, args []any) (string, []string, error) {
-	id, err := s.client(ctx, args, 3, 3)
-	if err != nil {
-		return "", nil, err
-	}
-	urls, err := urlList(args, 2)
-	if err != nil {
-		return "", nil, err
-	}
-	return id, urls, nil
-}
-
-// namedMethod returns the method named by the single argument of the
-// system.method* introspection calls.
-func (s *Server) namedMethod(args []any) (method, error) {
-	if err := want(args, 1, 1); err != nil {
-		return method{}, err
-	}
-	n, err := str(args, 0, "method name")
-	if err != nil {
-		return method{}, err
-	}
-	m, ok := s.methods[n]
-	if !ok {
-		return method{}, fmt.Errorf("%w: %q", errNoMethod, n)
-	}
-	return m, nil
-}
-
-func (s *Server) table() map[string]method {
-	return map[string]method{
-		"checkConnection": {"Check credentials; returns the protocol version (2).", "int string string",
-			func(ctx context.Context, a []any) (any, error) {
-				if _, err := s.client(ctx, a, 2, 2); err != nil {
-					return nil, err
-				}
-				return ProtocolVersion, nil
-			}},
-		"registerURLs": {"Register URLs for the client; returns [url, state, reason] for each already checked URL, in input order.", "array string string array",
-			func(ctx context.Context, a []any) (any, error) {
-				id, urls, err := s.clientURLs(ctx, a)
-				if err != nil {
-					return nil, err
-				}
-				ups, err := s.e.RegisterURLs(ctx, id, urls)
-				if err != nil {
-					return nil, err
-				}
-				return triples(ups), nil
-			}},
-		"unregisterURLs": {"Unregister URLs for the client; unknown URLs are ignored.", "boolean string string array",
-			func(ctx context.Context, a []any) (any, error) {
-				id, urls, err := s.clientURLs(ctx, a)
-				if err != nil {
-					return nil, err
-				}
-				return true, s.e.UnregisterURLs(ctx, id, urls)
-			}},
-		"getClientNotifications": {"Whether notifications (and syncs) are on for the client.", "boolean string string",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 2, 2)
-				if err != nil {
-					return nil, err
-				}
-				return s.e.Notifications(ctx, id)
-			}},
-		"setClientNotifications": {"Switch notifications (and syncs) on or off; nothing pending is lost.", "nil string string boolean",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 3, 3)
-				if err != nil {
-					return nil, err
-				}
-				on, err := boolean(a[2])
-				if err != nil {
-					return nil, err
-				}
-				return nil, s.e.SetNotifications(ctx, id, on)
-			}},
-		"forceSynchronization": {"Ask for a full sync of the client at the next syncer tick.", "nil string string",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 2, 2)
-				if err != nil {
-					return nil, err
-				}
-				return nil, s.e.ForceSync(ctx, id)
-			}},
-		"getInfoFrameURL": {"The URL of the server's alerts page (no credentials checked).", "string string string",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 0, 2); err != nil {
-					return nil, err
-				}
-				return s.e.InfoFrameURL(), nil
-			}},
-		"registerClient": {"Register a client (admin secret required); the password is mailed to the contact.", "boolean string string string string string [string]",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 5, 6); err != nil {
-					return nil, err
-				}
-				var f [6]string
-				names := []string{"admin secret", "client id", "callback URL", "contact name", "contact e-mail", "password"}
-				for i := range a {
-					v, err := str(a, i, names[i])
-					if err != nil {
-						return nil, err
-					}
-					f[i] = v
-				}
-				_, err := s.e.RegisterClient(ctx, f[0], lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
-				return true, err
-			}},
-		"getURLStates": {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array",
-			func(ctx context.Context, a []any) (any, error) {
-				id, urls, err := s.clientURLs(ctx, a)
-				if err != nil {
-					return nil, err
-				}
-				ls, err := s.e.LinkStates(ctx, id, urls)
-				if err != nil {
-					return nil, err
-				}
-				out := make([]any, len(ls))
-				for i, l := range ls {
-					out[i] = linkStruct(l)
-				}
-				return out, nil
-			}},
-		"listURLs": {"All URLs registered by the client.", "array string string",
-			func(ctx context.Context, a []any) (any, error) {
-				id, err := s.client(ctx, a, 2, 2)
-				if err != nil {
-					return nil, err
-				}
-				ls, err := s.e.ClientLinks(ctx, id, lms.Page{})
-				if err != nil {
-					return nil, err
-				}
-				out := make([]string, len(ls))
-				for i, l := range ls {
-					out[i] = l.URL
-				}
-				return out, nil
-			}},
-		"listClients": {"All clients with their state counts (admin secret required).", "array string",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 1, 1); err != nil {
-					return nil, err
-				}
-				secret, err := str(a, 0, "admin secret")
-				if err != nil {
-					return nil, err
-				}
-				if err := s.e.CheckAdminSecret(secret); err != nil {
-					return nil, err
-				}
-				cs, err := s.e.Clients(ctx)
-				if err != nil {
-					return nil, err
-				}
-				out := make([]any, len(cs))
-				for i, c := range cs {
-					out[i] = clientStruct(c)
-				}
-				return out, nil
-			}},
-		"removeClient": {"Remove a client with its subscriptions (admin secret required).", "boolean string string",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 2, 2); err != nil {
-					return nil, err
-				}
-				secret, err := str(a, 0, "admin secret")
-				if err != nil {
-					return nil, err
-				}
-				id, err := str(a, 1, "client id")
-				if err != nil {
-					return nil, err
-				}
-				return true, s.e.RemoveClient(ctx, secret, id)
-			}},
-		"system.listMethods": {"The names of all methods.", "array",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 0, 0); err != nil {
-					return nil, err
-				}
-				names := make([]string, 0, len(s.methods))
-				for n := range s.methods {
-					names = append(names, n)
-				}
-				slices.Sort(names)
-				return names, nil
-			}},
-		"system.methodHelp": {"Help text of a method.", "string string",
-			func(ctx context.Context, a []any) (any, error) {
-				m, err := s.namedMethod(a)
-				if err != nil {
-					return nil, err
-				}
-				return m.help, nil
-			}},
-		"system.methodSignature": {"Signature of a method: return type, then argument types.", "array string",
-			func(ctx context.Context, a []any) (any, error) {
-				m, err := s.namedMethod(a)
-				if err != nil {
-					return nil, err
-				}
-				return []any{strings.Fields(m.signature)}, nil
-			}},
-		"system.multicall": {"Run several calls in one request: [{methodName, params}] → [[result] or fault struct].", "array array",
-			func(ctx context.Context, a []any) (any, error) {
-				if err := want(a, 1, 1); err != nil {
-					return nil, err
-				}
-				calls, ok := a[0].([]any)
-				if !ok {
-					return nil, paramErr("argument must be an array of call structs")
-				}
-				out := make([]any, len(calls))
-				for i, c := range calls {
-					out[i] = s.multicallOne(ctx, c)
-				}
-				return out, nil
-			}},
-	}
-}
-
-func (s *Server) multicallOne(ctx context.Context, c any) any {
-	fault := func(err error) any {
-		status, code, msg := wireError(err)
-		if status != http.StatusOK {
-			code = status
-		}
-		return Struct{{"faultCode", code}, {"faultString", msg}}
-	}
-	m, ok := c.(map[string]any)
-	name, ok1 := m["methodName"].(string)
-	params, ok2 := m["params"].([]any)
-	if !ok || !ok1 || !ok2 {
-		return fault(paramErr("each call must be a struct with methodName and params"))
-	}
-	if name == "system.multicall" {
-		return fault(paramErr("system.multicall cannot be nested"))
-	}
-	v, err := s.call(ctx, name, params)
-	if err != nil {
-		return fault(err)
-	}
-	return []any{v}
-}
-
-func boolean(v any) (bool, error) {
-	switch v := v.(type) {
-	case bool:
-		return v, nil
-	case int64:
-		return v != 0, nil
-	}
-	return false, paramErr("want a boolean, got %s", typeName(v))
-}
-
-func triples(ups []lms.Update) [][]string {
-	out := make([][]string, len(ups))
-	for i, u := range ups {
-		out[i] = []string{u.URL, string(u.State), u.Reason}
-	}
-	return out
-}
-
-func linkStruct(l lms.Link) Struct {
-	u := l.Update()
-	s := Struct{
-		{"url", l.URL}, {"state", string(u.State)}, {"reason", u.Reason}, {"code", l.Code},
-		{"final_url", l.FinalURL}, {"permanent_redirect", l.Permanent},
-		{"response_time_ms", int(min(l.ResponseTime.Milliseconds(), math.MaxInt32))},
-	}
-	if !l.LastChecked.IsZero() {
-		s = append(s, Member{"last_checked", l.LastChecked})
-	}
-	if !l.LastChanged.IsZero() {
-		s = append(s, Member{"last_changed", l.LastChanged})
-	}
-	return s
-}
-
-func clientStruct(c lms.Client) Struct {
-	s := Struct{
-		{"id", c.ID}, {"contact_name", c.ContactName}, {"contact_email", c.ContactEmail},
-		{"callback_url", c.CallbackURL}, {"notifications", c.Notify}, {"notify_failures", c.NotifyFailures},
-		{"links", c.Counts.Total()},
-	}
-	for _, st := range lms.States() {
-		s = append(s, Member{"links_" + strings.ReplaceAll(string(st), " ", "_"), c.Counts.Get(st)})
-	}
-	if !c.LastSync.IsZero() {
-		s = append(s, Member{"last_sync", c.LastSync})
-	}
-	return s
 }

@@ -70,7 +70,8 @@ func (f *fixture) post(t *testing.T, body string) (int, string) {
 	resp, err := http.Post(f.srv.URL+"/RPC2", "text/xml", strings.NewReader(body))
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	return resp.StatusCode, string(b)
 }
 
@@ -248,6 +249,50 @@ func TestPythonClientReplay(t *testing.T) {
 			require.Equal(t, []string{"http://CHECKED.example/", "http://checked.example/", "javascript:void(0)", "mailto:someone@example.org"}, got)
 			_, err = f.e.Client(context.Background(), "other")
 			require.NoError(t, err, "registerClient from python created the client")
+		})
+	}
+}
+
+// TestPythonThrottled: old clients see a throttled call as what it is, a
+// ProtocolError with errcode 429 (like the 401 of a wrong password), and a
+// client that authenticated before keeps working.
+func TestPythonThrottled(t *testing.T) {
+	const script = `
+import sys
+try:
+    import xmlrpclib as x
+except ImportError:
+    import xmlrpc.client as x
+url, cid, pw = sys.argv[1:4]
+s = x.ServerProxy(url)
+assert s.checkConnection(cid, pw) == 2
+codes = []
+for guess in ["a", "b", "c"]:
+    try:
+        s.checkConnection(cid, guess)
+    except x.ProtocolError as e:
+        codes.append(e.errcode)
+assert codes == [401, 429, 429], codes
+assert s.checkConnection(cid, pw) == 2
+print("OK")
+`
+	for name, py := range pythons(t) {
+		t.Run(name, func(t *testing.T) {
+			st := memstore.New()
+			e, err := lms.New(st, lms.Config{AdminSecret: secret, Components: lms.RunChecker})
+			require.NoError(t, err)
+			pw, err := e.RegisterClient(context.Background(), secret, lms.Registration{ID: cid, ContactEmail: "a@site.example", CallbackURL: "http://site.example/db"})
+			require.NoError(t, err)
+			srv := httptest.NewServer(xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Throttle: xmlrpcapi.Throttle{IDBurst: 1, IDEvery: time.Hour, Delay: -1}}))
+			defer srv.Close()
+			cmd := exec.Command(py[0], "-c", script, srv.URL+"/RPC2", cid, pw)
+			cmd.Env = append(os.Environ(), "PYENV_VERSION=2.7.18")
+			if name == "python3" {
+				cmd.Env = os.Environ()
+			}
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.Contains(t, string(out), "OK")
 		})
 	}
 }

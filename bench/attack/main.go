@@ -1,0 +1,444 @@
+// Command attack measures lmsd under hostile clients, the way an operator
+// would see it: it builds examples/lmsd (or runs -lmsd), starts it with a
+// memory store on a loopback address, registers one legitimate client, and
+// then, phase by phase, measures that client's latency (p50/p99 of
+// checkConnection and of registerURLs with 100 URLs) and lmsd's resident
+// memory (VmRSS sampled every 20 ms, VmHWM from /proc/PID/status, reset per
+// phase) while
+//
+//   - quiet: nobody else calls;
+//   - bodies: 32 concurrent clients POST 15 MiB unauthenticated calls in a
+//     loop (half registerURLs with a wrong password, half system.multicall
+//     of such calls, which cannot be refused before decoding);
+//   - guessing: 64 concurrent clients guess passwords in a loop (wrong
+//     passwords of the legitimate id, unknown ids, the admin secret, and
+//     system.multicall batches of 50 guesses).
+//
+// Every request goes to 127.0.0.1 only, every loop ends with its phase.
+//
+//	go run ./bench/attack                     # about a minute
+//	go run ./bench/attack -phase 20s -lmsd /tmp/lmsd-old
+//	go run ./bench/attack -shape structs       # the most memory per body byte
+//
+// See BENCHMARKS.md, "Under attack".
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/linkmonitor/lms/xmlrpcapi"
+)
+
+const adminSecret = "attack-bench-admin-secret"
+
+func main() {
+	lmsd := flag.String("lmsd", "", "lmsd binary to attack (default: go build ./examples/lmsd)")
+	phase := flag.Duration("phase", 15*time.Second, "length of each phase")
+	bodies := flag.Int("bodies", 32, "concurrent large-body attackers")
+	size := flag.Int("size", 15<<20, "bytes of each large body")
+	guessers := flag.Int("guessers", 64, "concurrent password guessers")
+	shape := flag.String("shape", "urls", "elements of the large bodies: urls, or structs (empty structs: the most memory per body byte)")
+	flag.Parse()
+	log.SetFlags(0)
+	if err := run(*lmsd, *phase, *bodies, *size, *guessers, *shape); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// target is a running lmsd.
+type target struct {
+	cmd   *exec.Cmd
+	url   string
+	id    string
+	pw    string
+	pid   int
+	http  *http.Client // the attackers', from 127.0.0.1
+	legit *http.Client // the legitimate client's, from 127.0.0.2
+}
+
+func run(bin string, phase time.Duration, bodies, size, guessers int, shape string) error {
+	dir, err := os.MkdirTemp("", "lms-attack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		bin = filepath.Join(dir, "lmsd")
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/linkmonitor/lms/examples/lmsd").CombinedOutput(); err != nil {
+			return fmt.Errorf("building lmsd: %v\n%s", err, out)
+		}
+	}
+	t, err := start(bin, dir)
+	if err != nil {
+		return err
+	}
+	defer t.stop()
+
+	fmt.Printf("## lmsd under attack (%s per phase; lmsd -store memory; attackers and the measuring client in this process)\n\n", phase)
+	fmt.Println("| phase | checkConnection p50 / p99 | registerURLs(100) p50 / p99 | legit failures | attack requests: answers | lmsd peak VmRSS (sampled) / VmHWM |")
+	fmt.Println("|---|---|---|---|---|---|")
+	report := func(name string, r *phaseResult) {
+		fmt.Printf("| %s | %s / %s | %s / %s | %d | %s | %d MiB / %d MiB |\n", name,
+			ms(r.check, 50), ms(r.check, 99), ms(r.register, 50), ms(r.register, 99), r.legitFailed,
+			r.answers(), r.peakRSS>>20, r.hwm>>20)
+	}
+	report("quiet", t.phase(phase, nil))
+
+	big, err := bigBodies(size, shape)
+	if err != nil {
+		return err
+	}
+	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, func(ctx context.Context, r *phaseResult) {
+		var wg sync.WaitGroup
+		for i := range bodies {
+			wg.Go(func() {
+				for n := 0; ctx.Err() == nil; n++ {
+					r.count(t.post(ctx, big[(i+n)%len(big)]))
+				}
+			})
+		}
+		wg.Wait()
+	}))
+	big = nil
+
+	guesses, err := guessBodies(t.id)
+	if err != nil {
+		return err
+	}
+	report(fmt.Sprintf("%d password guessers", guessers), t.phase(phase, func(ctx context.Context, r *phaseResult) {
+		var wg sync.WaitGroup
+		for i := range guessers {
+			wg.Go(func() {
+				for n := 0; ctx.Err() == nil; n++ {
+					r.count(t.post(ctx, guesses[(i+n)%len(guesses)]))
+				}
+			})
+		}
+		wg.Wait()
+	}))
+	return nil
+}
+
+// start runs lmsd and registers the legitimate client.
+func start(bin, dir string) (*target, error) {
+	ready := filepath.Join(dir, "ready")
+	// The checker runs but checks nothing on the network: the registered
+	// URLs are loopback addresses, which lmsd refuses by policy.
+	cmd := exec.Command(bin, "-store", "memory", "-addr", "127.0.0.1:0", "-ready-file", ready,
+		"-admin-secret", adminSecret, "-mail-dir", filepath.Join(dir, "mail"), "-log-level", "error", "-components", "checker")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	// The legitimate client is another host than the attackers: it
+	// connects from 127.0.0.2.
+	from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 10 * time.Second}
+	t := &target{cmd: cmd, pid: cmd.Process.Pid,
+		http:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: time.Minute},
+		legit: &http.Client{Transport: &http.Transport{DialContext: from.DialContext, DisableCompression: true}, Timeout: time.Minute},
+	}
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.stop()
+			return nil, errors.New("lmsd did not start")
+		}
+		if b, err := os.ReadFile(ready); err == nil {
+			addr = strings.TrimSpace(string(b))
+		}
+	}
+	t.url = "http://" + addr + "/RPC2"
+	body, err := xmlrpcapi.EncodeCall("registerClient", adminSecret, "site", "http://site.example/portal_linkchecker/database", "Site", "site@example.org")
+	if err != nil {
+		return nil, err
+	}
+	if res := t.post(context.Background(), body); res.status != http.StatusOK || res.fault {
+		t.stop()
+		return nil, fmt.Errorf("registerClient: %+v", res)
+	}
+	mails, err := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
+	if err != nil || len(mails) != 1 {
+		t.stop()
+		return nil, fmt.Errorf("%d registration mails (%v)", len(mails), err)
+	}
+	mail, err := os.ReadFile(mails[0])
+	if err != nil {
+		t.stop()
+		return nil, err
+	}
+	_, rest, found := strings.Cut(string(mail), "Password:")
+	fields := strings.Fields(rest)
+	if !found || len(fields) == 0 {
+		t.stop()
+		return nil, errors.New("no password in the registration mail")
+	}
+	t.id, t.pw = "site", fields[0]
+	return t, nil
+}
+
+func (t *target) stop() {
+	if err := t.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		log.Printf("stopping lmsd: %v", err)
+	}
+	if err := t.cmd.Wait(); err != nil {
+		log.Printf("lmsd: %v", err)
+	}
+}
+
+// result is the outcome of one request.
+type result struct {
+	status int // 0: transport error
+	fault  bool
+	inner  bool // faults inside a system.multicall answer
+	err    error
+}
+
+func (t *target) post(ctx context.Context, body []byte) result {
+	return t.postWith(ctx, t.http, body)
+}
+
+func (t *target) postWith(ctx context.Context, c *http.Client, body []byte) result {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return result{err: err}
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	resp, err := c.Do(req)
+	if err != nil {
+		return result{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return result{status: resp.StatusCode, err: err}
+	}
+	return result{status: resp.StatusCode, fault: bytes.Contains(b, []byte("<fault>")), inner: bytes.Contains(b, []byte("faultCode"))}
+}
+
+// phaseResult collects one phase's figures.
+type phaseResult struct {
+	check, register []time.Duration
+	legitFailed     int
+	peakRSS, hwm    int64
+
+	mu    sync.Mutex
+	tally map[string]int
+}
+
+func (r *phaseResult) count(res result) {
+	key := "transport error"
+	switch {
+	case res.err != nil && res.status == 0 && (errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded)):
+		return // the phase ended
+	case res.err != nil && res.status == 0:
+	case res.fault:
+		key = "fault"
+	case res.inner:
+		key = strconv.Itoa(res.status) + " (faults inside)"
+	default:
+		key = strconv.Itoa(res.status)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tally == nil {
+		r.tally = map[string]int{}
+	}
+	r.tally[key]++
+}
+
+func (r *phaseResult) answers() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.tally) == 0 {
+		return "—"
+	}
+	keys := make([]string, 0, len(r.tally))
+	for k := range r.tally {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s × %d", k, r.tally[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// phase runs attack (if any) for d while the legitimate client measures
+// and lmsd's memory is sampled.
+func (t *target) phase(d time.Duration, attack func(ctx context.Context, r *phaseResult)) *phaseResult {
+	r := &phaseResult{}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", t.pid), []byte("5"), 0); err != nil {
+		log.Printf("resetting VmHWM: %v (the peak covers the whole run)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	if attack != nil {
+		wg.Go(func() { attack(ctx, r) })
+	}
+	var peak atomic.Int64
+	wg.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if rss, _ := memory(t.pid); rss > peak.Load() {
+				peak.Store(rss)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	wg.Go(func() { t.measure(ctx, r) })
+	wg.Wait()
+	r.peakRSS = peak.Load()
+	_, r.hwm = memory(t.pid)
+	return r
+}
+
+// measure is the legitimate client: checkConnection, then registerURLs with
+// 100 URLs, as a Plone site saving a page does, back to back.
+func (t *target) measure(ctx context.Context, r *phaseResult) {
+	check, err := xmlrpcapi.EncodeCall("checkConnection", t.id, t.pw)
+	if err != nil {
+		panic(err)
+	}
+	for n := 0; ctx.Err() == nil; n++ {
+		urls := make([]string, 100)
+		for i := range urls {
+			urls[i] = fmt.Sprintf("http://127.0.0.2/page-%d-%d.html", n%50, i)
+		}
+		reg, err := xmlrpcapi.EncodeCall("registerURLs", t.id, t.pw, urls)
+		if err != nil {
+			panic(err)
+		}
+		for _, c := range []struct {
+			body []byte
+			lat  *[]time.Duration
+		}{{check, &r.check}, {reg, &r.register}} {
+			start := time.Now()
+			res := t.postWith(ctx, t.legit, c.body)
+			if ctx.Err() != nil {
+				return
+			}
+			if res.status != http.StatusOK || res.fault || res.err != nil {
+				r.legitFailed++
+				continue
+			}
+			*c.lat = append(*c.lat, time.Since(start))
+		}
+	}
+}
+
+// bigBodies returns two calls of about size bytes with wrong credentials:
+// registerURLs with one big array, and system.multicall of registerURLs
+// calls. The array holds URLs, or empty structs (shape "structs").
+func bigBodies(size int, shape string) ([][]byte, error) {
+	perElem, elem := len("<value><string>http://127.0.0.3/0000000</string></value>"), func(i int) any { return fmt.Sprintf("http://127.0.0.3/%07d", i) }
+	if shape == "structs" {
+		perElem, elem = len("<value><struct></struct></value>"), func(int) any { return map[string]any{} }
+	}
+	elems := make([]any, size/perElem)
+	for i := range elems {
+		elems[i] = elem(i)
+	}
+	reg, err := xmlrpcapi.EncodeCall("registerURLs", "site", "guessed-password", elems)
+	if err != nil {
+		return nil, err
+	}
+	calls := make([]any, 50)
+	for i := range calls {
+		calls[i] = map[string]any{"methodName": "registerURLs", "params": []any{"nobody", "guess", elems[i*len(elems)/50 : (i+1)*len(elems)/50]}}
+	}
+	mc, err := xmlrpcapi.EncodeCall("system.multicall", calls)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{reg, mc}, nil
+}
+
+// guessBodies returns small calls that guess credentials.
+func guessBodies(id string) ([][]byte, error) {
+	var out [][]byte
+	add := func(method string, params ...any) error {
+		b, err := xmlrpcapi.EncodeCall(method, params...)
+		out = append(out, b)
+		return err
+	}
+	for i := range 20 {
+		guess := fmt.Sprintf("guess-%04d-%s", i, strings.Repeat("x", 20))
+		if err := errors.Join(
+			add("checkConnection", id, guess),
+			add("checkConnection", fmt.Sprintf("unknown-%d", i), guess),
+			add("registerURLs", id, guess, []string{"http://127.0.0.3/"}),
+			add("listClients", guess),
+		); err != nil {
+			return nil, err
+		}
+	}
+	calls := make([]any, 50)
+	for i := range calls {
+		calls[i] = map[string]any{"methodName": "checkConnection", "params": []any{id, fmt.Sprintf("multi-%d", i)}}
+	}
+	return out, add("system.multicall", calls)
+}
+
+// memory returns VmRSS and VmHWM of pid in bytes.
+func memory(pid int) (rss, hwm int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			hwm = n << 10
+		}
+	}
+	return rss, hwm
+}
+
+// ms formats the p-th percentile of ds in milliseconds.
+func ms(ds []time.Duration, p int) string {
+	if len(ds) == 0 {
+		return "—"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("%.1f ms", float64(s[(len(s)-1)*p/100].Microseconds())/1000)
+}

@@ -1,0 +1,90 @@
+package throttle
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func TestBurstThenRate(t *testing.T) {
+	l := New(Config{Burst: 3, Every: 10 * time.Second})
+	for i := range 3 {
+		if l.Blocked("a", t0) {
+			t.Fatalf("blocked after %d failures, burst is 3", i)
+		}
+		l.Fail("a", t0)
+	}
+	if !l.Blocked("a", t0) {
+		t.Fatal("not blocked after 3 failures")
+	}
+	if l.Blocked("b", t0) {
+		t.Fatal("another key is blocked")
+	}
+	if !l.Blocked("a", t0.Add(9*time.Second)) {
+		t.Fatal("a failure earned back before Every")
+	}
+	if l.Blocked("a", t0.Add(10*time.Second)) {
+		t.Fatal("no failure earned back after Every")
+	}
+	l.Fail("a", t0.Add(10*time.Second))
+	if !l.Blocked("a", t0.Add(10*time.Second)) {
+		t.Fatal("the earned failure counted twice")
+	}
+}
+
+func TestBlockedDoesNotStore(t *testing.T) {
+	l := New(Config{})
+	for i := range 100 {
+		l.Blocked(fmt.Sprint("k", i), t0)
+	}
+	if n := l.Len(); n != 0 {
+		t.Fatalf("Blocked stored %d keys", n)
+	}
+}
+
+// TestBounded floods the limiter with distinct keys: the table stays at
+// MaxKeys, idle buckets make room, and keys that find it full share the
+// overflow bucket, so the flood is throttled as one key.
+func TestBounded(t *testing.T) {
+	l := New(Config{Burst: 2, Every: time.Minute, MaxKeys: 100})
+	for i := range 10_000 {
+		l.Fail(fmt.Sprint("flood-", i), t0)
+	}
+	if n := l.Len(); n != 100 {
+		t.Fatalf("%d keys tracked, want MaxKeys = 100", n)
+	}
+	if !l.Blocked("new-key", t0) {
+		t.Fatal("a new key during the flood is not throttled with the overflow")
+	}
+	// Two minutes later every bucket is full again: a sweep makes room.
+	later := t0.Add(2 * time.Minute)
+	if l.Blocked("new-key", later) {
+		t.Fatal("the overflow bucket did not refill")
+	}
+	l.Fail("fresh", later)
+	if n := l.Len(); n != 1 {
+		t.Fatalf("%d keys after the sweep, want the one fresh key", n)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	l := New(Config{Burst: 1000, Every: time.Hour, MaxKeys: 50})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				k := fmt.Sprint(g, "-", i%70)
+				if !l.Blocked(k, t0) {
+					l.Fail(k, t0)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := l.Len(); n > 50 {
+		t.Fatalf("%d keys, MaxKeys is 50", n)
+	}
+}
