@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -48,7 +49,11 @@ type httpChecker struct {
 	tr      *http.Transport // keep-alive, HTTP/2
 	lenient *http.Transport // one answer per connection, sloppy heads repaired
 	aia     *aiaCache
+	bufs    sync.Pool // *[]byte of copyBuf bytes, for reading bodies
 }
+
+// copyBuf is the size of the buffer bodies are read through.
+const copyBuf = 16 << 10
 
 // maxRedirectBody is how much of a redirect's body is read (so that the
 // connection can be reused).
@@ -62,6 +67,7 @@ const maxCookies = 180
 func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	cfg = cfg.withDefaults()
 	c := &httpChecker{cfg: cfg, dial: cfg.dialer()}
+	c.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
 	c.aia = newAIACache(cfg, c.dial)
 	c.tr = &http.Transport{
 		DialContext: c.dial.DialContext,
@@ -111,7 +117,7 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 		}
 		return failInvalidURL.result(c.cfg, "", err)
 	}
-	h := &httpRun{c: c, ctx: ctx, pacer: PacerFromContext(ctx), jar: newCheckJar(), budget: c.cfg.MaxBytes}
+	h := &httpRun{c: c, ctx: ctx, pacer: PacerFromContext(ctx), jar: &checkJar{left: maxCookies}, budget: c.cfg.MaxBytes}
 	h.host = HostKey(rawURL)
 	first := h.host
 	r := h.follow(rawURL, u)
@@ -347,7 +353,9 @@ func (h *httpRun) read(resp *http.Response) *answer {
 	body, err := h.decoded(resp)
 	if err == nil {
 		var n int64
-		n, err = io.CopyBuffer(scan, io.LimitReader(body, limit), make([]byte, 16<<10))
+		buf := h.c.bufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(scan, io.LimitReader(body, limit), *buf)
+		h.c.bufs.Put(buf)
 		h.budget -= n
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -506,25 +514,29 @@ func lowerASCII(c byte) byte {
 }
 
 // checkJar is the cookie jar of one check: a browser's rules, at most
-// maxCookies cookies.
+// maxCookies cookies. The jar is made at the first cookie.
 type checkJar struct {
 	jar  *cookiejar.Jar
 	left int
-}
-
-func newCheckJar() *checkJar {
-	j, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List}) // never fails
-	return &checkJar{jar: j, left: maxCookies}
 }
 
 // SetCookies implements http.CookieJar.
 func (j *checkJar) SetCookies(u *url.URL, cs []*http.Cookie) {
 	cs = cs[:min(len(cs), j.left)]
 	j.left -= len(cs)
-	if len(cs) > 0 {
-		j.jar.SetCookies(u, cs)
+	if len(cs) == 0 {
+		return
 	}
+	if j.jar == nil {
+		j.jar, _ = cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List}) // never fails
+	}
+	j.jar.SetCookies(u, cs)
 }
 
 // Cookies implements http.CookieJar.
-func (j *checkJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(u) }
+func (j *checkJar) Cookies(u *url.URL) []*http.Cookie {
+	if j.jar == nil {
+		return nil
+	}
+	return j.jar.Cookies(u)
+}
