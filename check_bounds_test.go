@@ -193,7 +193,7 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 			require.Equal(t, tc.state, r.State, "%s (%s)", r.Reason, r.Detail)
 			require.Contains(t, r.Reason, tc.reason)
 			require.Less(t, took, cfg.Timeout+time.Second, "the check ends within its timeout")
-			require.Less(t, alloc, uint64(48<<20), "allocation is bounded")
+			require.Less(t, alloc, uint64(64<<20), "allocation is bounded")
 			if rss >= 0 {
 				require.Less(t, rss, int64(48<<20), "the resident set stays flat")
 			}

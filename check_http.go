@@ -316,8 +316,10 @@ func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused 
 	if err != nil {
 		return nil, reused, err
 	}
-	if cs := resp.Cookies(); len(cs) > 0 {
-		h.jar.SetCookies(req.URL, cs)
+	if h.jar.left > 0 { // a full jar parses no more cookies
+		if cs := resp.Cookies(); len(cs) > 0 {
+			h.jar.SetCookies(req.URL, cs)
+		}
 	}
 	return resp, reused, nil
 }
