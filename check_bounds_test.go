@@ -171,6 +171,19 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 			readRequest(c)
 			trickle(c, "HTTP/1.1 200 OK\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
 		}, lms.StateTemporary, "The page took longer than 1 s"},
+		// A stream works for a person, who does not wait for its end: what
+		// counts is that data flows (64 KiB within the check's time).
+		{"a stream (1.3 Mbit/s for ever)", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"))
+			frame := bytes.Repeat([]byte{0x47}, 1600)
+			for {
+				if _, err := c.Write(frame); err != nil {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}, lms.StateOK, "OK"},
 		{"trickling body", func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))

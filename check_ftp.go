@@ -176,21 +176,10 @@ func ftpResult(err error, cfg CheckerConfig, host string) Result {
 	switch cl {
 	case failTimeout:
 		cl = failFTPTimeout
-	case failProtocol, failNotHTTP:
+	case failProtocol, failNotHTTP: // a reply textproto could not parse
 		cl = failFTPNotFTP
-	case failConnection:
-		if code == 0 && ftpGarbled(err) {
-			cl = failFTPNotFTP
-		}
 	}
 	return cl.result(cfg, host, err)
-}
-
-// ftpGarbled reports whether err is jlaffaye/ftp's complaint about a reply
-// that is no FTP reply.
-func ftpGarbled(err error) bool {
-	var te *textproto.Error
-	return errors.As(err, &te) && te.Code < 100
 }
 
 // readBudget is what the connections of one check may still read.

@@ -59,6 +59,11 @@ const copyBuf = 16 << 10
 // connection can be reused).
 const maxRedirectBody = 8 << 10
 
+// streamBytes is how much of a body must have arrived when the check's time
+// runs out for the link to count as working (a stream, a big download on a
+// slow line); below, the page is too slow to be of use.
+const streamBytes = 64 << 10
+
 // maxCookies is the most cookies one check keeps (Chrome keeps 180 per
 // domain).
 const maxCookies = 180
@@ -164,6 +169,7 @@ type answer struct {
 	marker     string // who put up a bot wall, "" if no marker
 	bodyErr    error  // reading the body failed
 	complete   bool   // the page's closing </html> arrived
+	n          int64  // body bytes read
 }
 
 func (h *httpRun) follow(rawURL string, u *url.URL) Result {
@@ -359,6 +365,7 @@ func (h *httpRun) read(resp *http.Response) *answer {
 		n, err = io.CopyBuffer(scan, io.LimitReader(body, limit), *buf)
 		h.c.bufs.Put(buf)
 		h.budget -= n
+		a.n = n
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		a.bodyErr = err
@@ -410,7 +417,13 @@ func (h *httpRun) finish(a *answer) Result {
 		default:
 			cl = failBodyCut
 		}
-		if !a.complete || cl != failBodyCut {
+		switch {
+		case cl == failBodyCut && a.complete:
+			// The page arrived whole; the server miscounted.
+		case cl == failTimeout && a.n >= streamBytes:
+			// A stream (a radio, a webcam) or a big download on a slow
+			// line: it works for a person, who does not wait for its end.
+		default:
 			r = cl.result(h.c.cfg, h.name, a.bodyErr)
 		}
 	}

@@ -66,7 +66,7 @@ func (c *httpChecker) dialTLS(ctx context.Context, network, addr string, protos 
 	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(hctx); err != nil {
 		_ = raw.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errTLSHandshake, err)
 	}
 	return tc, nil
 }

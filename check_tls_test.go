@@ -191,6 +191,15 @@ func TestTLSRefusedLikeABrowser(t *testing.T) {
 	r := check(t, cfg, strings.Replace(plain.URL, "http:", "https:", 1))
 	require.Equal(t, lms.StateUnavailable, r.State)
 	require.Equal(t, "The server does not offer a secure connection (HTTPS) at this address", r.Reason)
+	// A server stuck on TLS 1.1: browsers refuse it.
+	old := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	old.TLS = &tls.Config{Certificates: []tls.Certificate{chain(k.leaf(t, ""))}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	old.Config.ErrorLog = log.New(io.Discard, "", 0)
+	old.StartTLS()
+	defer old.Close()
+	r = check(t, cfg, old.URL)
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Equal(t, "The secure connection to the server failed", r.Reason, r.Detail)
 	// HTTP/2 is negotiated as before.
 	h2 := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 2 {

@@ -90,6 +90,11 @@ func TestBotWalls(t *testing.T) {
 				w.WriteHeader(http.StatusTooManyRequests)
 			}
 		}, lms.StateOK, 0, "browser-like", 200, 2},
+		{"406 to bots (ModSecurity)", func(w http.ResponseWriter, r *http.Request) {
+			if !isBrowser(r) {
+				w.WriteHeader(http.StatusNotAcceptable)
+			}
+		}, lms.StateOK, 0, "browser-like", 200, 2},
 		{"999 to bots (LinkedIn)", func(w http.ResponseWriter, r *http.Request) {
 			if !isBrowser(r) {
 				w.WriteHeader(999)

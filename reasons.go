@@ -165,6 +165,7 @@ var (
 	errTooMuchData      = errors.New("the server sent more than the check reads")
 	errNotFTP           = errors.New("the answer is not FTP")
 	errBodyCut          = errors.New("body shorter than announced")
+	errTLSHandshake     = errors.New("TLS handshake")
 )
 
 // classify maps an error of a check to its class.
@@ -257,6 +258,8 @@ func classify(err error) failClass {
 	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, zlib.ErrHeader),
 		errors.Is(err, zlib.ErrChecksum), errors.Is(err, zlib.ErrDictionary), errors.As(err, &corrupt):
 		return failBadEncoding
+	case errors.Is(err, errTLSHandshake):
+		return failTLSHandshake // version, cipher or protocol trouble
 	case errors.As(err, &proto):
 		return failProtocol
 	}

@@ -81,7 +81,7 @@ func TestReasonTable(t *testing.T) {
 		failRedirectScheme:   errRedirectScheme,
 		failBadRedirect:      errBadRedirect,
 		failTLSNotTLS:        wrap(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}),
-		failTLSHandshake:     wrap(tls.AlertError(40)),
+		failTLSHandshake:     wrap(fmt.Errorf("%w: %w", errTLSHandshake, errors.New("tls: server selected unsupported protocol version 301"))),
 		failTLSExpired:       wrap(x509.CertificateInvalidError{Cert: past, Reason: x509.Expired}),
 		failTLSNotYetValid:   wrap(x509.CertificateInvalidError{Cert: future, Reason: x509.Expired}),
 		failTLSWrongHost:     wrap(x509.HostnameError{Certificate: leaf, Host: "y.example"}),
@@ -133,6 +133,12 @@ func TestReasonTable(t *testing.T) {
 	}
 	if got := failDNSNotFound.result(cfg, "x.example", nil).Reason; !strings.Contains(got, "x.example") {
 		t.Errorf("DNS reason %q does not name the host", got)
+	}
+	if classify(tls.AlertError(40)) != failTLSHandshake {
+		t.Error("a TLS alert is a failed handshake")
+	}
+	if classify(fmt.Errorf("%w: %w", errTLSHandshake, os.ErrDeadlineExceeded)) != failTimeout {
+		t.Error("a handshake that timed out is a timeout")
 	}
 	var corrupt error = flate.CorruptInputError(3)
 	if classify(corrupt) != failBadEncoding {
