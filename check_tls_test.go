@@ -46,12 +46,17 @@ func issue(t *testing.T, parent *tls.Certificate, tmpl *x509.Certificate) tls.Ce
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
-var serial atomic.Int64
+// serialNumber returns a random certificate serial number.
+func serialNumber(t *testing.T) *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	require.NoError(t, err)
+	return n
+}
 
 func newPKI(t *testing.T) *testPKI {
 	now := time.Now()
 	ca := func(name string) *x509.Certificate {
-		return &x509.Certificate{SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: name},
+		return &x509.Certificate{SerialNumber: serialNumber(t), Subject: pkix.Name{CommonName: name},
 			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
 			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 	}
@@ -67,7 +72,7 @@ func newPKI(t *testing.T) *testPKI {
 // address.
 func (k *testPKI) leaf(t *testing.T, aia string) tls.Certificate {
 	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: "127.0.0.1"},
+	tmpl := &x509.Certificate{SerialNumber: serialNumber(t), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("127.0.0.2")},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	if aia != "" {
@@ -151,7 +156,7 @@ func TestTLSRefusedLikeABrowser(t *testing.T) {
 	cfg.TLSConfig = &tls.Config{RootCAs: k.pool}
 	now := time.Now()
 	leafTmpl := func(notBefore, notAfter time.Time, ips ...string) *x509.Certificate {
-		c := &x509.Certificate{SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: "site"},
+		c := &x509.Certificate{SerialNumber: serialNumber(t), Subject: pkix.Name{CommonName: "site"},
 			NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 		for _, ip := range ips {
 			c.IPAddresses = append(c.IPAddresses, net.ParseIP(ip))
