@@ -138,7 +138,7 @@ func (cl failClass) result(cfg CheckerConfig, host string, err error) Result {
 func detail(err error) string {
 	s := err.Error()
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		s = strings.ToValidUTF8(s[:300], "") + "…"
 	}
 	return s
 }
