@@ -3,13 +3,12 @@ package lms
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"net/mail"
 	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jlaffaye/ftp"
@@ -17,12 +16,20 @@ import (
 
 // ftpChecker checks ftp URLs: it logs in (anonymously, or with the URL's
 // credentials), then a file is ok if it exists (MLST or SIZE), a directory
-// if it lists. Every connection, control and data, runs under the check's
-// deadline, so a stalled server cannot hang a worker. Create it with
-// NewFTPChecker.
+// if the server lets the client change into it (CWD). It never opens a data
+// connection, so no listing is ever read. Every connection runs under the
+// check's deadline, so a stalled server cannot hang a worker, and reads
+// through a cap on bytes, lines and line length, so an endless banner or
+// reply ends the check with a plain reason instead of growing the process.
 type ftpChecker struct {
 	cfg CheckerConfig
 }
+
+// Bounds of an FTP check besides CheckerConfig.MaxBytes.
+const (
+	maxFTPLines    = 1000    // lines of banner and replies
+	maxFTPLineSize = 8 << 10 // one line
+)
 
 // newFTPChecker returns an FTP checker.
 func newFTPChecker(cfg CheckerConfig) *ftpChecker { return &ftpChecker{cfg: cfg.withDefaults()} }
@@ -35,7 +42,7 @@ func (c *ftpChecker) Check(ctx context.Context, rawURL string) Result {
 	r := c.check(ctx, rawURL)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Code == 0 && r.State.Failing() {
 		// The deadline closed the connections under the client's feet.
-		r = Result{State: StateTemporary, Reason: fmt.Sprintf("Timeout (no complete answer within %v)", c.cfg.Timeout)}
+		r = failFTPTimeout.result(c.cfg, "", ctx.Err())
 	}
 	r.ResponseTime = time.Since(start)
 	return r
@@ -43,11 +50,11 @@ func (c *ftpChecker) Check(ctx context.Context, rawURL string) Result {
 
 func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 	u, err := url.Parse(rawURL)
-	if err != nil {
-		return Result{State: StateUnavailable, Reason: "Invalid URL: " + plainError(err)}
-	}
-	if u.Hostname() == "" {
-		return Result{State: StateUnavailable, Reason: "Invalid URL: no host"}
+	if err != nil || u.Hostname() == "" || !validPort(u.Port()) {
+		if err == nil {
+			err = errors.New("no host or bad port")
+		}
+		return failInvalidURL.result(c.cfg, "", err)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -67,6 +74,9 @@ func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 		}
 	})
 	defer stop()
+	budget := &readBudget{}
+	budget.bytes.Store(c.cfg.MaxBytes)
+	budget.lines.Store(maxFTPLines)
 	dial := func(network, address string) (net.Conn, error) {
 		cn, err := d.DialContext(ctx, network, address)
 		if err != nil {
@@ -74,13 +84,17 @@ func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 		}
 		_ = cn.SetDeadline(deadline)
 		mu.Lock()
+		control := len(conns) == 0
 		conns = append(conns, cn)
 		mu.Unlock()
-		return cn, nil
+		return &cappedConn{Conn: cn, budget: budget, control: control}, nil
 	}
+	fail := func(err error) Result { return ftpResult(err, c.cfg, u.Hostname()) }
+	// Only the control connection is dialled: the check opens no data
+	// connection.
 	conn, err := ftp.Dial(addr, ftp.DialWithDialFunc(dial), ftp.DialWithContext(ctx))
 	if err != nil {
-		return ftpResult(err, c.cfg)
+		return fail(err)
 	}
 	defer func() { _ = conn.Quit() }()
 	user, pass := "anonymous", "lms@"
@@ -91,38 +105,53 @@ func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 		}
 	}
 	if err := conn.Login(user, pass); err != nil {
-		return ftpResult(err, c.cfg)
+		return fail(err)
 	}
 	path := u.Path
 	if path == "" || strings.HasSuffix(path, "/") {
-		return ftpList(conn, path, c.cfg)
+		return ftpDir(conn, path, fail)
 	}
 	// MLST says what the path is without a data connection.
 	if e, err := conn.GetEntry(path); err == nil {
 		if e.Type == ftp.EntryTypeFolder {
-			return ftpList(conn, path, c.cfg)
+			return ftpDir(conn, path, fail)
 		}
 		return Result{State: StateOK, Reason: "File exists", Code: ftp.StatusRequestedFileActionOK}
-	} else if code := ftpCode(err); code != ftp.StatusNotImplemented && code != ftp.StatusBadCommand && code != ftp.StatusCommandNotImplemented && code != 0 && code != ftp.StatusFileUnavailable {
-		return ftpResult(err, c.cfg)
+	} else if !ftpTryNext(err) {
+		return fail(err)
 	}
 	if _, err := conn.FileSize(path); err == nil {
 		return Result{State: StateOK, Reason: "File exists", Code: ftp.StatusFile}
+	} else if !ftpTryNext(err) {
+		return fail(err)
 	}
-	// Not a file (or SIZE unsupported): a directory lists.
-	return ftpList(conn, path, c.cfg)
+	// Not a file (or SIZE unsupported): a directory the client may enter.
+	return ftpDir(conn, path, fail)
 }
 
-func ftpList(conn *ftp.ServerConn, path string, cfg CheckerConfig) Result {
-	if path != "" && path != "/" {
-		if err := conn.ChangeDir(path); err != nil {
-			return ftpResult(err, cfg)
-		}
+// ftpDir checks a directory by changing into it: no listing is read.
+func ftpDir(conn *ftp.ServerConn, path string, fail func(error) Result) Result {
+	if path == "" {
+		path = "/"
 	}
-	if _, err := conn.List(""); err != nil {
-		return ftpResult(err, cfg)
+	if err := conn.ChangeDir(path); err != nil {
+		return fail(err)
 	}
-	return Result{State: StateOK, Reason: "Directory lists", Code: ftp.StatusClosingDataConnection}
+	return Result{State: StateOK, Reason: "Directory exists", Code: ftp.StatusRequestedFileActionOK}
+}
+
+// ftpTryNext reports whether a failed MLST or SIZE leaves the path to the
+// next way of asking: the command is not supported, or the path is no file.
+func ftpTryNext(err error) bool {
+	switch ftpCode(err) {
+	case ftp.StatusCommandNotImplemented, ftp.StatusBadCommand, ftp.StatusBadArguments, ftp.StatusNotImplemented,
+		ftp.StatusNotImplementedParameter, ftp.StatusFileUnavailable:
+		return true
+	case 0:
+		cl := classify(err) // a reply the library could not parse
+		return cl == failConnection || cl == failProtocol
+	}
+	return false
 }
 
 func ftpCode(err error) int {
@@ -133,49 +162,78 @@ func ftpCode(err error) int {
 	return 0
 }
 
-func ftpResult(err error, cfg CheckerConfig) Result {
+// ftpResult maps an FTP failure to a Result: 4xx replies may pass, 5xx are
+// definitive; everything else goes through the failure table.
+func ftpResult(err error, cfg CheckerConfig, host string) Result {
 	code := ftpCode(err)
 	switch {
 	case code >= 400 && code < 500:
-		return Result{State: StateTemporary, Reason: fmt.Sprintf("FTP %d: %s", code, firstLine(err)), Code: code}
+		return Result{State: StateTemporary, Failure: FailureTransient, Reason: ftpReason(code), Code: code, Detail: detail(err)}
 	case code >= 500:
-		return Result{State: StateUnavailable, Reason: fmt.Sprintf("FTP %d: %s", code, firstLine(err)), Code: code}
+		return Result{State: StateUnavailable, Failure: FailureDefinitive, Reason: ftpReason(code), Code: code, Detail: detail(err)}
 	}
-	return classifyNetError(err, cfg)
+	cl := classify(err)
+	switch cl {
+	case failTimeout:
+		cl = failFTPTimeout
+	case failProtocol, failNotHTTP: // a reply textproto could not parse
+		cl = failFTPNotFTP
+	}
+	return cl.result(cfg, host, err)
 }
 
-func firstLine(err error) string {
-	var te *textproto.Error
-	s := err.Error()
-	if errors.As(err, &te) {
-		s = te.Msg
-	}
-	s, _, _ = strings.Cut(s, "\n")
-	return strings.TrimSpace(s)
+// readBudget is what the connections of one check may still read.
+type readBudget struct {
+	bytes atomic.Int64
+	lines atomic.Int64
 }
 
-// checkMailto checks a mailto: URL by syntax only: every address before the
-// '?' must parse. It makes no connection.
-func checkMailto(_ context.Context, rawURL string) Result {
-	bad := Result{State: StateUnavailable, Reason: "No valid email address"}
-	_, rest, ok := strings.Cut(rawURL, ":")
-	if !ok {
-		return bad
+// cappedConn is a connection that reads within a readBudget and at most
+// maxFTPLineSize bytes per line, and (the control connection) whose first
+// line must start with a reply code. Beyond, every Read fails (errTooMuchData, errNotFTP): the
+// error must stick, because bufio drops an error that comes with data.
+type cappedConn struct {
+	net.Conn
+	budget  *readBudget
+	lineLen int
+	control bool
+	read    int // bytes read so far, for the reply-code test
+	err     error
+}
+
+// Read implements net.Conn.
+func (c *cappedConn) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
 	}
-	rest, _, _ = strings.Cut(rest, "?")
-	rest, err := url.PathUnescape(rest)
-	if err != nil || strings.TrimSpace(rest) == "" {
-		return bad
+	left := c.budget.bytes.Load()
+	if left <= 0 {
+		c.err = errTooMuchData
+		return 0, c.err
 	}
-	for _, a := range strings.Split(rest, ",") {
-		addr, err := mail.ParseAddress(strings.TrimSpace(a))
-		if err != nil {
-			return bad
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := c.Conn.Read(p)
+	c.budget.bytes.Add(-int64(n))
+	for i, b := range p[:n] {
+		if c.control && c.read < 3 && (b < '0' || b > '9') {
+			c.err = errNotFTP
+			return i, nil
 		}
-		_, domain, _ := strings.Cut(addr.Address, "@")
-		if domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-			return bad
+		c.read++
+		if b == '\n' {
+			c.lineLen = 0
+			if c.budget.lines.Add(-1) < 0 {
+				c.err = errTooMuchData
+				return i + 1, nil
+			}
+			continue
+		}
+		if c.lineLen++; c.lineLen > maxFTPLineSize {
+			c.err = errTooMuchData
+			return i, nil
 		}
 	}
-	return Result{State: StateOK, Reason: "Valid email address"}
+	return n, err
 }

@@ -1,92 +1,111 @@
 package lms
 
 import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
-	"github.com/linkmonitor/lms/internal/netguard"
+	"golang.org/x/net/publicsuffix"
 )
 
-// httpChecker checks http and https URLs with GET, as the original did
-// (servers that mishandle HEAD make HEAD a source of false alarms). It reads
-// the headers and at most a small part of the body, follows redirects with
-// loop detection, and maps the final status to a State as PROTOCOL.md §3
-// says. Create it with NewHTTPChecker.
+// httpChecker checks http and https URLs the way a browser opens them:
+//
+//   - GET, never HEAD (servers that mishandle HEAD make it a source of false
+//     alarms); the body is read up to CheckerConfig.MaxBytes, so that a page
+//     cut off before its end is noticed;
+//   - redirects are followed up to MaxRedirects hops with a cookie jar of
+//     the check's own (a site that sets a session cookie and redirects to
+//     itself is no loop); a loop is the same address asked twice with the
+//     same cookies;
+//   - an answer that may come from a bot wall gets one browser-like retry
+//     (see check_botwall.go);
+//   - a response head that Go's strict parser refuses gets one retry
+//     through a parser as tolerant as browsers are (check_http_lenient.go);
+//   - certificates are verified like Chrome does, fetching a missing
+//     intermediate from the certificate's AIA address (check_tls.go).
+//
+// Every further request of a check (a redirect hop, a retry) is paced like
+// the first through the Pacer in the context. Failures map to plain-words
+// reasons through the one table in reasons.go.
 type httpChecker struct {
-	cfg    CheckerConfig
-	client *http.Client
+	cfg     CheckerConfig
+	dial    *net.Dialer
+	tr      *http.Transport // keep-alive, HTTP/2
+	lenient *http.Transport // one answer per connection, sloppy heads repaired
+	aia     *aiaCache
+	bufs    sync.Pool // *[]byte of copyBuf bytes, for reading bodies
 }
 
-// maxBodyRead is how much of a body is read before the connection is
-// dropped: enough to let small responses finish cleanly.
-const maxBodyRead = 4 << 10
+// copyBuf is the size of the buffer bodies are read through.
+const copyBuf = 16 << 10
 
-type httpCheckState struct {
-	permanent bool
-	seen      map[string]bool
-}
+// maxRedirectBody is how much of a redirect's body is read (so that the
+// connection can be reused).
+const maxRedirectBody = 8 << 10
 
-type httpStateKey struct{}
+// streamBytes is how much of a body must have arrived when the check's time
+// runs out for the link to count as working (a stream, a big download on a
+// slow line); below, the page is too slow to be of use.
+const streamBytes = 64 << 10
 
-var (
-	errTooManyRedirects = errors.New("too many redirects")
-	errRedirectLoop     = errors.New("redirect loop")
-	errRedirectScheme   = errors.New("redirect to a scheme other than http or https")
-)
+// maxCookies is the most cookies one check keeps (Chrome keeps 180 per
+// domain).
+const maxCookies = 180
 
 // newHTTPChecker returns an HTTP(S) checker.
 func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	cfg = cfg.withDefaults()
-	d := cfg.dialer()
-	tr := &http.Transport{
-		DialContext:            d.DialContext,
-		TLSClientConfig:        cfg.TLSConfig,
-		TLSHandshakeTimeout:    cfg.ConnectTimeout,
+	c := &httpChecker{cfg: cfg, dial: cfg.dialer()}
+	c.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
+	c.aia = newAIACache(cfg, c.dial)
+	c.tr = &http.Transport{
+		DialContext: c.dial.DialContext,
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return c.dialTLS(ctx, network, addr, []string{"h2", "http/1.1"})
+		},
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           256,
 		MaxIdleConnsPerHost:    2,
 		IdleConnTimeout:        5 * time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
+		MaxResponseHeaderBytes: cfg.headBytes(),
 		ExpectContinueTimeout:  time.Second,
 		ResponseHeaderTimeout:  cfg.Timeout,
 	}
-	c := &httpChecker{cfg: cfg}
-	c.client = &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			st, _ := req.Context().Value(httpStateKey{}).(*httpCheckState)
-			if len(via) > cfg.MaxRedirects {
-				return errTooManyRedirects
+	c.lenient = &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			cn, err := c.dial.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
 			}
-			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return errRedirectScheme
-			}
-			if st != nil {
-				if r := req.Response; r != nil && (r.StatusCode == http.StatusMovedPermanently || r.StatusCode == http.StatusPermanentRedirect) {
-					st.permanent = true
-				}
-				u := req.URL.String()
-				if st.seen[u] {
-					return errRedirectLoop
-				}
-				st.seen[u] = true
-			}
-			// Each hop is a request of its own: pace it like the first.
-			pacer := PacerFromContext(req.Context())
-			pacer.Done(HostKey(via[len(via)-1].URL.String()))
-			return pacer.Wait(req.Context(), HostKey(req.URL.String()))
+			return newLenientConn(cn, cfg.headBytes()), nil
 		},
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			cn, err := c.dialTLS(ctx, network, addr, []string{"http/1.1"})
+			if err != nil {
+				return nil, err
+			}
+			return newLenientConn(cn, cfg.headBytes()), nil
+		},
+		DisableKeepAlives:      true,
+		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
+		MaxResponseHeaderBytes: cfg.headBytes() + 4<<10, // the lenient conn enforces the limit
+		ResponseHeaderTimeout:  cfg.Timeout,
 	}
 	return c
 }
@@ -96,57 +115,346 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	st := &httpCheckState{seen: map[string]bool{}}
-	req, err := http.NewRequestWithContext(context.WithValue(ctx, httpStateKey{}, st), http.MethodGet, rawURL, nil)
-	if err != nil {
-		return Result{State: StateUnavailable, Reason: "Invalid URL: " + plainError(err)}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" || !validPort(u.Port()) {
+		if err == nil {
+			err = fmt.Errorf("no host or bad port in %q", rawURL)
+		}
+		return failInvalidURL.result(c.cfg, "", err)
 	}
-	if req.URL.Host == "" {
-		return Result{State: StateUnavailable, Reason: "Invalid URL: no host"}
+	h := &httpRun{c: c, ctx: ctx, pacer: PacerFromContext(ctx), jar: &checkJar{left: maxCookies}, budget: c.cfg.MaxBytes}
+	h.host = HostKey(rawURL)
+	first := h.host
+	r := h.follow(rawURL, u)
+	if h.host != first {
+		// The pool reports the answer of the first host; this one is ours.
+		h.pacer.Done(h.host)
 	}
-	st.seen[req.URL.String()] = true
-	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	req.Header.Set("Accept", "*/*")
-	resp, err := c.client.Do(req)
-	elapsed := time.Since(start)
-	if err != nil {
-		r := classifyNetError(err, c.cfg)
-		r.ResponseTime, r.Permanent = elapsed, st.permanent
-		return r
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && r.State.Failing() && r.Code == 0 && r.Failure != FailureBlocked {
+		// The deadline closed the connection under the client's feet.
+		r = failTimeout.result(c.cfg, "", ctx.Err())
 	}
-	_, _ = io.CopyN(io.Discard, resp.Body, maxBodyRead)
-	_ = resp.Body.Close()
-	r := statusResult(resp.StatusCode, resp.Status)
-	r.ResponseTime, r.Permanent = elapsed, st.permanent
-	if final := resp.Request.URL.String(); final != rawURL {
-		r.FinalURL = final
-	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		r.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	}
+	r.ResponseTime = time.Since(start)
 	return r
 }
 
-// statusResult maps an HTTP status to a Result as the original did: 1xx,
-// 2xx, 3xx and 401 are ok; 500, 503, 504 and 429 temporary; everything else
-// unavailable. The reason is the status phrase.
-func statusResult(code int, status string) Result {
-	reason := strings.TrimSpace(strings.TrimPrefix(status, strconv.Itoa(code)))
-	if reason == "" {
-		reason = http.StatusText(code)
+func validPort(p string) bool {
+	if p == "" {
+		return true
 	}
-	if reason == "" {
-		reason = "HTTP status " + strconv.Itoa(code)
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536
+}
+
+// httpRun is one check: its cookie jar, what it has tried, its budget.
+type httpRun struct {
+	c       *httpChecker
+	ctx     context.Context
+	pacer   Pacer
+	jar     *checkJar
+	host    string  // politeness key of the last request
+	name    string  // host name of the last request, for reasons
+	browser bool    // the browser-like retry was made: later requests look like a browser's too
+	blocked *answer // the answer that made the retry
+	lenient bool    // the tolerant parser was tried
+	budget  int64   // body bytes this check may still read
+}
+
+// answer is what the checker keeps of one response.
+type answer struct {
+	code       int
+	url        *url.URL
+	location   string // of a redirect
+	retryAfter time.Duration
+	marker     string // who put up a bot wall, "" if no marker
+	bodyErr    error  // reading the body failed
+	complete   bool   // the page's closing </html> arrived
+	n          int64  // body bytes read
+}
+
+func (h *httpRun) follow(rawURL string, u *url.URL) Result {
+	cur, redirects, permanent := rawURL, 0, true
+	seen := map[uint64]bool{h.key(u): true}
+	h.name = u.Hostname()
+	for {
+		a, err := h.get(cur)
+		if err != nil {
+			return h.fail(err)
+		}
+		if a.location != "" {
+			next, err := a.url.Parse(a.location)
+			switch {
+			case err != nil || (next.Scheme == "http" || next.Scheme == "https") && (next.Hostname() == "" || !validPort(next.Port())):
+				return h.fail(fmt.Errorf("%w: %q", errBadRedirect, a.location))
+			case next.Scheme != "http" && next.Scheme != "https":
+				return h.fail(fmt.Errorf("%w: %q", errRedirectScheme, a.location))
+			case redirects >= h.c.cfg.MaxRedirects:
+				return h.fail(errTooManyRedirects)
+			}
+			redirects++
+			permanent = permanent && (a.code == http.StatusMovedPermanently || a.code == http.StatusPermanentRedirect)
+			next.Fragment, next.RawFragment = "", ""
+			k := h.key(next)
+			if seen[k] {
+				return h.fail(fmt.Errorf("%w at %s", errRedirectLoop, next))
+			}
+			seen[k] = true
+			cur = next.String()
+			if err := h.pace(HostKey(cur)); err != nil {
+				return h.fail(err)
+			}
+			h.name = next.Hostname()
+			continue
+		}
+		if !h.browser && botCandidate(a) {
+			h.browser, h.blocked = true, a
+			if err := h.pace(h.host); err != nil {
+				return h.fail(err)
+			}
+			continue
+		}
+		r := h.finish(a)
+		if redirects > 0 && permanent {
+			r.Permanent, r.FinalURL = true, a.url.String()
+		}
+		return r
 	}
-	r := Result{Code: code, Reason: reason}
+}
+
+// pace reports the answer of the last request and waits until host may get
+// the next one.
+func (h *httpRun) pace(host string) error {
+	h.pacer.Done(h.host)
+	if err := h.pacer.Wait(h.ctx, host); err != nil {
+		return err
+	}
+	h.host = host
+	return nil
+}
+
+func (h *httpRun) fail(err error) Result {
+	return classify(err).result(h.c.cfg, h.name, err)
+}
+
+// key identifies a request for loop detection: the address and the cookies
+// the jar sends with it.
+func (h *httpRun) key(u *url.URL) uint64 {
+	f := fnv.New64a()
+	_, _ = io.WriteString(f, u.String())
+	for _, c := range h.jar.Cookies(u) {
+		_, _ = io.WriteString(f, "\x00"+c.Name+"="+c.Value)
+	}
+	return f.Sum64()
+}
+
+// get makes one request and reads its answer. A request that failed on a
+// kept-alive connection the server had closed is made once more on a new
+// one (as browsers do); a response Go's parser refuses is asked for once
+// more through the tolerant parser.
+func (h *httpRun) get(u string) (*answer, error) {
+	resp, reused, err := h.do(h.c.tr, u)
+	lenient := false
+	if err != nil && reused && closedUnderUs(err) {
+		if perr := h.pace(h.host); perr != nil {
+			return nil, perr
+		}
+		resp, _, err = h.do(h.c.lenient, u) // a new connection
+		lenient = true
+	}
+	if err != nil && !lenient && !h.lenient && needsLenient(err) {
+		h.lenient = true
+		if perr := h.pace(h.host); perr != nil {
+			return nil, perr
+		}
+		resp, _, err = h.do(h.c.lenient, u)
+		lenient = true
+	}
+	if err != nil && lenient && needsLenient(err) {
+		err = fmt.Errorf("%w: %w", errNotHTTP, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h.read(resp), nil
+}
+
+// needsLenient reports whether err is a response Go's parser refused (or an
+// error nothing more is known about).
+func needsLenient(err error) bool {
+	cl := classify(err)
+	return cl == failProtocol || cl == failConnection
+}
+
+// closedUnderUs reports whether err is what a kept-alive connection that
+// the server had closed gives.
+func closedUnderUs(err error) bool {
+	switch classify(err) {
+	case failReset, failNoAnswer, failDropped:
+		return true
+	}
+	return false
+}
+
+// do makes one request through tr and reports whether it went over a
+// reused connection.
+func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused bool, err error) {
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(h.ctx, trace), http.MethodGet, u, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", errBadRedirect, err)
+	}
+	if h.browser {
+		browserHeaders(req.Header, h.c.cfg)
+	} else {
+		req.Header.Set("User-Agent", h.c.cfg.UserAgent)
+		req.Header.Set("Accept", "*/*")
+	}
+	if ui := req.URL.User; ui != nil {
+		pw, _ := ui.Password()
+		req.SetBasicAuth(ui.Username(), pw)
+	}
+	for _, ck := range h.jar.Cookies(req.URL) {
+		req.AddCookie(ck)
+	}
+	// The transport itself: redirects are followed (and their Location
+	// judged) by follow, not by an http.Client.
+	resp, err = tr.RoundTrip(req)
+	if err != nil {
+		return nil, reused, err
+	}
+	if h.jar.left > 0 { // a full jar parses no more cookies
+		if cs := resp.Cookies(); len(cs) > 0 {
+			h.jar.SetCookies(req.URL, cs)
+		}
+	}
+	return resp, reused, nil
+}
+
+func redirectCode(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// read reads what the check needs of resp's body and closes it: a little of
+// a redirect, enough of an error page to find a bot wall's marker, and of a
+// page up to the check's budget, noting whether it arrived complete.
+func (h *httpRun) read(resp *http.Response) *answer {
+	defer resp.Body.Close()
+	a := &answer{code: resp.StatusCode, url: resp.Request.URL}
+	if redirectCode(a.code) {
+		a.location = resp.Header.Get("Location")
+	}
+	if a.code == http.StatusTooManyRequests || a.code == http.StatusServiceUnavailable {
+		a.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	limit, keep := h.budget, 0
+	switch {
+	case a.location != "":
+		limit = min(limit, maxRedirectBody)
+	case a.code >= 400:
+		limit, keep = min(limit, maxMarkerBody), maxMarkerBody
+	}
+	scan := &bodyScan{keep: keep}
+	body, err := h.decoded(resp)
+	if err == nil {
+		var n int64
+		buf := h.c.bufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(scan, io.LimitReader(body, limit), *buf)
+		h.c.bufs.Put(buf)
+		h.budget -= n
+		a.n = n
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		a.bodyErr = err
+	}
+	a.complete = scan.end
+	if a.code >= 400 {
+		a.marker = botMarker(a.code, resp.Header, scan.head)
+	}
+	return a
+}
+
+// decoded returns resp's body decoded, when the browser-like request asked
+// for compression itself (Go's transport decodes gzip for the others).
+// Brotli and zstd bodies stay encoded: only their length counts.
+func (h *httpRun) decoded(resp *http.Response) (io.Reader, error) {
+	if !h.browser || resp.Uncompressed {
+		return resp.Body, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))) {
+	case "gzip", "x-gzip":
+		return gzip.NewReader(resp.Body)
+	case "deflate":
+		br := bufio.NewReader(resp.Body)
+		if b, err := br.Peek(2); err == nil && b[0]&0x0f == 8 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0 {
+			return zlib.NewReader(br)
+		}
+		return flate.NewReader(br), nil
+	}
+	return resp.Body, nil
+}
+
+// finish turns the final answer into a Result.
+func (h *httpRun) finish(a *answer) Result {
+	r := statusResult(a.code)
+	if h.blocked != nil {
+		switch who := cmpOr(a.marker, h.blocked.marker); {
+		case r.State == StateOK:
+			r.Reason = reasonBrowserOK(a.code)
+		case who != "" && blockingCode(a.code):
+			r = Result{State: StateTemporary, Failure: FailureBlocked, Reason: reasonBlocked(who)}
+		case nonStandard(a.code) && blockingCode(a.code):
+			r = Result{State: StateTemporary, Failure: FailureBlocked, Reason: reasonBlocked("HTTP status " + strconv.Itoa(a.code))}
+		}
+	}
+	if r.State == StateOK && a.bodyErr != nil {
+		cl := classify(a.bodyErr)
+		switch cl {
+		case failTimeout, failCancelled, failBadEncoding, failTooMuchData:
+		default:
+			cl = failBodyCut
+		}
+		switch {
+		case cl == failBodyCut && a.complete:
+			// The page arrived whole; the server miscounted.
+		case cl == failTimeout && a.n >= streamBytes:
+			// A stream (a radio, a webcam) or a big download on a slow
+			// line: it works for a person, who does not wait for its end.
+		default:
+			r = cl.result(h.c.cfg, h.name, a.bodyErr)
+		}
+	}
+	r.Code = a.code
+	r.RetryAfter = a.retryAfter
+	return r
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// statusResult maps an HTTP status to a Result: 1xx, 2xx, 3xx and 401 are
+// ok (PROTOCOL.md §3); 429 is a rate limit, never a broken link; 408, 425
+// and the 5xx codes may pass (501 and 505 excepted); every other code is a
+// definitive failure. The reason is the status's standard phrase.
+func statusResult(code int) Result {
+	r := Result{Code: code, Reason: statusReason(code)}
 	switch {
 	case code >= 100 && code < 400, code == http.StatusUnauthorized:
 		r.State = StateOK
-	case code == http.StatusInternalServerError, code == http.StatusServiceUnavailable,
-		code == http.StatusGatewayTimeout, code == http.StatusTooManyRequests:
-		r.State = StateTemporary
+	case code == http.StatusTooManyRequests:
+		r.State, r.Failure = StateTemporary, FailureBlocked
+	case code == http.StatusRequestTimeout, code == http.StatusTooEarly,
+		code >= 500 && code <= 599 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported:
+		r.State, r.Failure = StateTemporary, FailureTransient
 	default:
-		r.State = StateUnavailable
+		r.State, r.Failure = StateUnavailable, FailureDefinitive
 	}
 	return r
 }
@@ -170,72 +478,80 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// classifyNetError turns a transport failure into a Result a content
-// editor can understand.
-func classifyNetError(err error, cfg CheckerConfig) Result {
-	var (
-		dnsErr   *net.DNSError
-		unknownA x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		certErr  x509.CertificateInvalidError
-		recErr   tls.RecordHeaderError
-		opErr    *net.OpError
-	)
-	switch {
-	case errors.Is(err, netguard.ErrPolicy):
-		return Result{State: StateUnsupported, Reason: ReasonPolicy}
-	case errors.Is(err, errTooManyRedirects):
-		return Result{State: StateUnavailable, Reason: fmt.Sprintf("Too many redirects (more than %d)", cfg.MaxRedirects)}
-	case errors.Is(err, errRedirectLoop):
-		return Result{State: StateUnavailable, Reason: "Redirect loop"}
-	case errors.Is(err, errRedirectScheme):
-		return Result{State: StateUnavailable, Reason: "Redirect to an unsupported scheme"}
-	case errors.As(err, &dnsErr):
-		return Result{State: StateUnavailable, Reason: "Host not found: " + dnsErr.Name, NetworkError: true}
-	case errors.As(err, &unknownA):
-		return Result{State: StateUnavailable, Reason: "The site's security certificate is not trusted (unknown issuer)"}
-	case errors.As(err, &hostErr):
-		return Result{State: StateUnavailable, Reason: "The site's security certificate belongs to a different site"}
-	case errors.As(err, &certErr):
-		if certErr.Reason == x509.Expired {
-			return Result{State: StateUnavailable, Reason: "The site's security certificate has expired or is not yet valid"}
-		}
-		return Result{State: StateUnavailable, Reason: "The site's security certificate is invalid: " + certErr.Error()}
-	case errors.As(err, &recErr):
-		return Result{State: StateUnavailable, Reason: "Secure connection failed: the server does not speak TLS"}
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return Result{State: StateUnavailable, Reason: "Connection refused", NetworkError: true}
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return Result{State: StateUnavailable, Reason: "Host unreachable", NetworkError: true}
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			return Result{State: StateTemporary, Reason: "Timeout while connecting", NetworkError: true}
-		}
-		return Result{State: StateTemporary, Reason: fmt.Sprintf("Timeout (no complete answer within %v)", cfg.Timeout)}
-	case errors.Is(err, context.Canceled):
-		return Result{State: StateUnknown, Reason: "Check cancelled"}
-	}
-	var tlsVerify *tls.CertificateVerificationError
-	if errors.As(err, &tlsVerify) {
-		return Result{State: StateUnavailable, Reason: "The site's security certificate is invalid"}
-	}
-	return Result{State: StateUnavailable, Reason: plainError(err)}
+// bodyScan consumes a body: it keeps its first keep bytes (for bot-wall
+// markers) and notes whether the page's closing </html> tag went by.
+type bodyScan struct {
+	keep  int
+	head  []byte
+	carry []byte // the last bytes of the previous write, for a tag split across writes
+	end   bool
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+const closingTag = "</html"
+
+func (s *bodyScan) Write(p []byte) (int, error) {
+	if n := min(len(p), s.keep-len(s.head)); n > 0 {
+		s.head = append(s.head, p[:n]...)
+	}
+	if !s.end {
+		const k = len(closingTag) - 1
+		s.end = containsFold(append(s.carry, p[:min(len(p), k)]...), closingTag) || containsFold(p, closingTag)
+		if len(p) >= k {
+			s.carry = append(s.carry[:0], p[len(p)-k:]...)
+		} else {
+			s.carry = append(s.carry, p...)
+			s.carry = s.carry[max(0, len(s.carry)-k):]
+		}
+	}
+	return len(p), nil
 }
 
-// plainError strips the "Get \"url\":" prefix of url.Error.
-func plainError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
+// containsFold reports whether b contains pat (ASCII lower case), ignoring
+// ASCII case.
+func containsFold(b []byte, pat string) bool {
+	for i := 0; i+len(pat) <= len(b); i++ {
+		j := 0
+		for j < len(pat) && lowerASCII(b[i+j]) == pat[j] {
+			j++
+		}
+		if j == len(pat) {
+			return true
+		}
 	}
-	s := err.Error()
-	if s == "" {
-		return "Error"
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return c
+}
+
+// checkJar is the cookie jar of one check: a browser's rules, at most
+// maxCookies cookies. The jar is made at the first cookie.
+type checkJar struct {
+	jar  *cookiejar.Jar
+	left int
+}
+
+// SetCookies implements http.CookieJar.
+func (j *checkJar) SetCookies(u *url.URL, cs []*http.Cookie) {
+	cs = cs[:min(len(cs), j.left)]
+	j.left -= len(cs)
+	if len(cs) == 0 {
+		return
+	}
+	if j.jar == nil {
+		j.jar, _ = cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List}) // never fails
+	}
+	j.jar.SetCookies(u, cs)
+}
+
+// Cookies implements http.CookieJar.
+func (j *checkJar) Cookies(u *url.URL) []*http.Cookie {
+	if j.jar == nil {
+		return nil
+	}
+	return j.jar.Cookies(u)
 }

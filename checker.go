@@ -60,12 +60,26 @@ func (m *Mux) Check(ctx context.Context, rawURL string) Result {
 type CheckerConfig struct {
 	// UserAgent identifies the server in HTTP requests. Default DefaultUserAgent.
 	UserAgent string
+	// BrowserUserAgent is the User-Agent of the one browser-like retry of an
+	// answer that may come from a bot wall (403, 429 without Retry-After,
+	// 999, a challenge page). Default DefaultBrowserUserAgent.
+	BrowserUserAgent string
+	// HonestRetry makes the browser-like retry send UserAgent instead of
+	// BrowserUserAgent (the other browser headers stay).
+	HonestRetry bool
 	// ConnectTimeout bounds DNS, connect and TLS handshake. Default 10 s.
 	ConnectTimeout time.Duration
-	// Timeout bounds one whole check, redirects included. Default 30 s.
+	// Timeout bounds one whole check, redirects and retries included.
+	// Default 30 s.
 	Timeout time.Duration
-	// MaxRedirects is the most redirects followed. Default 10.
+	// MaxRedirects is the most redirects followed. Default 20, what
+	// browsers follow.
 	MaxRedirects int
+	// MaxBytes bounds what one check reads: the body of the final answer
+	// (redirect and error bodies are read only a little), and, for FTP,
+	// the banner and every reply together. One response head (status line
+	// and headers) is at most 256 KiB, browsers' limit. Default 1 MiB.
+	MaxBytes int64
 	// AllowPrivate lets checks reach loopback, private, link-local and
 	// other special-purpose addresses. Off by default: client-supplied URLs
 	// must not probe the server's own network.
@@ -73,16 +87,40 @@ type CheckerConfig struct {
 	// AllowedPrefixes are networks reachable even when AllowPrivate is off
 	// (an intranet's range).
 	AllowedPrefixes []netip.Prefix
-	// TLSConfig is used for https; nil means the system defaults.
+	// TLSConfig is used for https; nil means the system defaults. Unless it
+	// sets InsecureSkipVerify, certificates are verified like a browser
+	// does: against RootCAs (nil: the system roots), fetching a missing
+	// intermediate certificate from the address the certificate names
+	// (Authority Information Access).
 	TLSConfig *tls.Config
 }
 
 // DefaultUserAgent is the User-Agent of the built-in HTTP checker.
 const DefaultUserAgent = "Bot/LMS (Link Monitoring Server; +https://github.com/linkmonitor/lms)"
 
+// DefaultBrowserUserAgent is the User-Agent of the browser-like retry: a
+// current desktop Chrome.
+const DefaultBrowserUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
+
+// chromeMajor is the Chrome version DefaultBrowserUserAgent claims; the
+// Client Hints of the retry name it too.
+const chromeMajor = "142"
+
+// Defaults of CheckerConfig.
+const (
+	defaultMaxRedirects = 20
+	defaultMaxBytes     = 1 << 20
+	// maxHeadBytes is the most bytes of one HTTP response head (Chrome's
+	// limit is 256 KiB).
+	maxHeadBytes = 256 << 10
+)
+
 func (c CheckerConfig) withDefaults() CheckerConfig {
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent
+	}
+	if c.BrowserUserAgent == "" {
+		c.BrowserUserAgent = DefaultBrowserUserAgent
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
@@ -91,10 +129,16 @@ func (c CheckerConfig) withDefaults() CheckerConfig {
 		c.Timeout = 30 * time.Second
 	}
 	if c.MaxRedirects <= 0 {
-		c.MaxRedirects = 10
+		c.MaxRedirects = defaultMaxRedirects
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = defaultMaxBytes
 	}
 	return c
 }
+
+// headBytes is the most bytes of one HTTP response head.
+func (c CheckerConfig) headBytes() int64 { return min(maxHeadBytes, c.MaxBytes) }
 
 // NewDefaultChecker returns a Mux with the built-in checkers: http and https, ftp,
 // and mailto (syntax only).

@@ -290,6 +290,7 @@ func checkNotNegative(p Policy, cc CheckerConfig) error {
 	}{
 		{"Policy.Interval", p.Interval}, {"Policy.MinRecheck", p.MinRecheck},
 		{"Policy.RetryInterval", p.RetryInterval}, {"Policy.MaxRetryAfter", p.MaxRetryAfter},
+		{"Policy.ConfirmDelay", p.ConfirmDelay}, {"Policy.FailingInterval", p.FailingInterval},
 		{"CheckerConfig.ConnectTimeout", cc.ConnectTimeout}, {"CheckerConfig.Timeout", cc.Timeout},
 	} {
 		if d.v < 0 {
@@ -300,11 +301,15 @@ func checkNotNegative(p Policy, cc CheckerConfig) error {
 		name string
 		v    int
 	}{
-		{"Policy.FailuresToUnavailable", p.FailuresToUnavailable}, {"CheckerConfig.MaxRedirects", cc.MaxRedirects},
+		{"Policy.FailuresToUnavailable", p.FailuresToUnavailable}, {"Policy.TransientFailuresToUnavailable", p.TransientFailuresToUnavailable},
+		{"CheckerConfig.MaxRedirects", cc.MaxRedirects},
 	} {
 		if n.v < 0 {
 			return fmt.Errorf("lms: Config.%s is %d: %w (must not be negative)", n.name, n.v, ErrInvalid)
 		}
+	}
+	if cc.MaxBytes < 0 {
+		return fmt.Errorf("lms: Config.CheckerConfig.MaxBytes is %d: %w (must not be negative)", cc.MaxBytes, ErrInvalid)
 	}
 	return nil
 }

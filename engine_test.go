@@ -86,8 +86,9 @@ func TestPoolPolitenessAndConcurrency(t *testing.T) {
 	}
 	st := memstore.New()
 	interval := 200 * time.Millisecond
+	// One check decides (FailuresToUnavailable 1): this test counts requests.
 	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Concurrency: 3, HostInterval: interval,
-		ClaimPoll: 20 * time.Millisecond, CheckerConfig: private()})
+		ClaimPoll: 20 * time.Millisecond, CheckerConfig: private(), Policy: lms.Policy{FailuresToUnavailable: 1}})
 	require.NoError(t, err)
 	register(t, e, "a", urls)
 	stop := runEngine(t, e)
@@ -185,7 +186,7 @@ func TestEngineEndToEnd(t *testing.T) {
 			})
 			e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker | lms.RunNotifier, Notifier: notifier,
 				HostInterval: 50 * time.Millisecond, ClaimPoll: 20 * time.Millisecond, NotifyPoll: 20 * time.Millisecond, NotifyInterval: 50 * time.Millisecond,
-				CheckerConfig: private()})
+				CheckerConfig: private(), Policy: lms.Policy{MinRecheck: 240 * time.Millisecond}}) // failures confirmed after 20 ms
 			require.NoError(t, err)
 			ok, missing := f.Hosts[0].Base+"/200/ok", f.Hosts[1].Base+"/404/missing"
 			register(t, e, "site", []string{ok, missing, "mailto:x@example.org", "news:comp.lang.go", "not a url"})
@@ -194,10 +195,10 @@ func TestEngineEndToEnd(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, first, "nothing checked yet")
 			stop := runEngine(t, e)
-			waitFor(t, 20*time.Second, "four notifications", func() bool {
+			waitFor(t, 20*time.Second, "four notifications, the 404 confirmed", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
-				return len(got) == 4
+				return len(got) == 4 && got[missing].State == lms.StateUnavailable
 			})
 			stop()
 			mu.Lock()
@@ -216,8 +217,10 @@ func TestEngineEndToEnd(t *testing.T) {
 			stats, err := e.Stats(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 4, stats.Links.Total())
-			require.EqualValues(t, 4, stats.ChecksTotal)
-			require.EqualValues(t, 4, stats.NotifyDelivered)
+			require.EqualValues(t, 5, stats.ChecksTotal, "the 404 is checked twice: once, and to confirm it")
+			// The 404's first state (temporary unavailable) is delivered too
+			// unless its confirmation came within the notify interval.
+			require.Contains(t, []uint64{4, 5}, stats.NotifyDelivered)
 			require.Len(t, stats.Clients, 1)
 		})
 	}
@@ -406,8 +409,12 @@ func TestHostBackoffAfter429(t *testing.T) {
 	require.NoError(t, err)
 	stop()
 	reqs := busy.Requests()
-	require.Len(t, reqs, 1, "a host that answered 429 rests: %v", reqs)
+	// The 429 (without Retry-After) gets its one browser-like retry, paced;
+	// then the host rests.
+	require.Len(t, reqs, 2, "a host that answered 429 rests: %v", reqs)
 	require.Equal(t, "/429/first", reqs[0].Path)
+	require.Equal(t, "/429/first", reqs[1].Path)
+	require.GreaterOrEqual(t, reqs[1].At.Sub(reqs[0].At), 50*time.Millisecond, "the retry is paced")
 	require.Equal(t, 1, s.HostsBackedOff)
 	ls, err := e.LinkStates(context.Background(), "a", []string{busy.Base + "/429/first", busy.Base + "/200/b"})
 	require.NoError(t, err)

@@ -129,11 +129,11 @@ func ExampleCheckerFunc() {
 
 // The scheduling policy is a pure function of the time: a link that was ok
 // and fails once is reported "temporary unavailable" and checked again
-// after an hour.
+// five minutes later to confirm the failure.
 func ExamplePolicy_Next() {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	rec := lms.Policy{}.Next(lms.Link{URL: "http://example.org/", State: lms.StateOK},
 		lms.Result{State: lms.StateUnavailable, Reason: "Not Found", Code: 404}, now, 0)
 	fmt.Println(rec.Result.State, rec.Failures, rec.NextDue.Sub(now))
-	// Output: temporary unavailable 1 1h0m0s
+	// Output: temporary unavailable 1 5m0s
 }

@@ -266,18 +266,29 @@ type Link struct {
 	LastChanged  time.Time     // last change of State
 	NextDue      time.Time     // when the scheduler hands it out next
 	Failures     int           // consecutive failed checks
-	FinalURL     string        // after redirects; "" if there were none
-	Permanent    bool          // a redirect on the way was permanent (301/308)
+	FinalURL     string        // where a chain of permanent redirects ends; "" otherwise
+	Permanent    bool          // the link redirects, and every hop is permanent (301/308)
 	ResponseTime time.Duration // of the last check
 	Subscribers  int           // number of clients that registered it
 }
 
 // Result is the outcome of one check. A dead link is a Result, not an error.
+//
+// A checker reports the state the link has if the answer is confirmed:
+// StateUnavailable for a broken link, StateTemporary for a failure that may
+// pass. The Policy decides what is reported and when the link is checked
+// again (a first failure is confirmed before a link is called unavailable).
 type Result struct {
-	State        State
-	Reason       string
-	Code         int
-	FinalURL     string
+	State State
+	// Reason says in plain words, for an editor, why the link is in State.
+	Reason string
+	// Code is the HTTP or FTP status of the final answer; 0 if there was none.
+	Code int
+	// FinalURL is where a chain of redirects ends when every hop of it is
+	// permanent (301, 308): the address to suggest instead of the link.
+	// Empty when there was no redirect or any hop was temporary.
+	FinalURL string
+	// Permanent reports that the link redirects and every hop is permanent.
 	Permanent    bool
 	ResponseTime time.Duration
 	// RetryAfter is the server's request to wait (429, 503) before the next
@@ -286,6 +297,63 @@ type Result struct {
 	// NetworkError marks failures below the protocol (DNS, connect): the
 	// "is it us?" guard watches them.
 	NetworkError bool
+	// Failure says how a failing result is confirmed before the link is
+	// reported unavailable (see Policy.Next). The built-in checkers set it;
+	// the zero value infers it from State.
+	Failure FailureKind
+	// Detail is the technical cause of a failure (a Go error's text) for
+	// logs and debugging. It never goes to clients and is not stored.
+	Detail string
+}
+
+// FailureKind classifies a failing Result by how it must be confirmed.
+type FailureKind uint8
+
+// The kinds of failure.
+const (
+	// FailureInferred derives the kind from the State: unavailable is
+	// FailureDefinitive, temporary unavailable FailureTransient.
+	FailureInferred FailureKind = iota
+	// FailureDefinitive is an answer that says the link is broken (404,
+	// 410, no such host, a refused connection, a certificate a browser
+	// refuses): confirmed once before the link is reported unavailable.
+	FailureDefinitive
+	// FailureTransient may be a passing glitch (5xx, a dropped connection,
+	// a timeout, a DNS server that did not answer): confirmed several
+	// times, with back-off, before the link is reported unavailable.
+	FailureTransient
+	// FailureBlocked means the site turns away automated checks or limits
+	// their rate (a bot wall, 429): the link may well work for a person,
+	// so it is reported temporary unavailable, never unavailable.
+	FailureBlocked
+)
+
+// String names the kind.
+func (k FailureKind) String() string {
+	switch k {
+	case FailureDefinitive:
+		return "definitive"
+	case FailureTransient:
+		return "transient"
+	case FailureBlocked:
+		return "blocked"
+	}
+	return "inferred"
+}
+
+// failure returns r's FailureKind, inferred from the State when unset;
+// FailureInferred for results that are not failing.
+func (r Result) failure() FailureKind {
+	if !r.State.Failing() {
+		return FailureInferred
+	}
+	if r.Failure != FailureInferred {
+		return r.Failure
+	}
+	if r.State == StateUnavailable {
+		return FailureDefinitive
+	}
+	return FailureTransient
 }
 
 // Outcome is what the checker pool writes back for one checked link: the

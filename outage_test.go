@@ -73,7 +73,8 @@ func TestOutageGuardIgnoresHostsThatNeverAnswered(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, s.Outage)
 	require.Zero(t, s.HeldBack, "failures of hosts that never answered are not held back")
-	require.Equal(t, 3, f.states(t, "victim").Unavailable, "the victim's 404s are reported: %+v", f.states(t, "victim"))
+	victim := f.states(t, "victim")
+	require.Equal(t, 3, victim.Temporary+victim.Unavailable, "the victim's 404s are reported (and confirmed later): %+v", victim)
 	require.Equal(t, 40, f.states(t, "attacker").Temporary+f.states(t, "attacker").Unavailable)
 }
 

@@ -64,11 +64,13 @@ func main() {
 type options struct {
 	addr, store, db, secret, publicURL                  string
 	smtp, smtpUser, smtpTLS, mailFrom, mailCC, mailDir  string
-	allowPrivate, metricsPerClient                      bool
+	allowPrivate, metricsPerClient, browserUA           bool
 	metricsAddr                                         string
 	snapshotTTL                                         time.Duration
 	concurrency                                         int
+	checkMaxBytes                                       int64
 	hostInterval, checkInterval, minRecheck             time.Duration
+	confirmDelay                                        time.Duration
 	notifyInterval, syncInterval, shutdownTimeout       time.Duration
 	userAgent, components, logFormat, logLevel, onReady string
 	pg                                                  pgFlags
@@ -93,7 +95,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.IntVar(&o.concurrency, "concurrency", 20, "most checks in flight")
 	fs.DurationVar(&o.hostInterval, "host-interval", time.Second, "least time between two requests to one host (0: no pacing, for your own hosts only)")
 	fs.DurationVar(&o.checkInterval, "check-interval", 24*time.Hour, "time between regular checks of a link")
-	fs.DurationVar(&o.minRecheck, "min-recheck", time.Hour, "shortest time between two checks of one link")
+	fs.DurationVar(&o.minRecheck, "min-recheck", time.Hour, "shortest time between two regular checks of one link")
+	fs.DurationVar(&o.confirmDelay, "confirm-delay", 0, "time from a first failure to the re-check that confirms it, 4x longer per further confirmation (default: min-recheck/12)")
+	fs.BoolVar(&o.browserUA, "browser-user-agent", true, "the one retry of an answer that may come from a bot wall sends a browser's User-Agent (false: -user-agent, with the other browser headers)")
+	fs.Int64Var(&o.checkMaxBytes, "check-max-bytes", 1<<20, "most bytes one check reads (page body; FTP banner and replies)")
 	fs.DurationVar(&o.notifyInterval, "notify-interval", 15*time.Second, "least time between two pushes to one client")
 	fs.DurationVar(&o.syncInterval, "sync-interval", 24*time.Hour, "time between full syncs of a client")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight work")
@@ -122,6 +127,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		return nil, fmt.Errorf("-concurrency %d: must be at least 1", o.concurrency)
 	case o.hostInterval < 0:
 		return nil, fmt.Errorf("-host-interval %v: must not be negative", o.hostInterval)
+	case o.confirmDelay < 0:
+		return nil, fmt.Errorf("-confirm-delay %v: must not be negative", o.confirmDelay)
+	case o.checkMaxBytes < 4096:
+		return nil, fmt.Errorf("-check-max-bytes %d: must be at least 4096", o.checkMaxBytes)
 	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0, o.snapshotTTL <= 0:
 		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout and -snapshot-ttl must be positive")
 	case o.minRecheck > o.checkInterval:
@@ -320,9 +329,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	e, err := lms.New(st, lms.Config{
 		AdminSecret: secret, PublicURL: o.publicURL, MailCC: cc, Mailer: mlr, Logger: log,
 		Notifier: callbacks, Lister: callbacks, Components: comps,
-		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent},
+		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent, HonestRetry: !o.browserUA, MaxBytes: o.checkMaxBytes},
 		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
-		Policy:         lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval)},
+		Policy: lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval),
+			ConfirmDelay: o.confirmDelay},
 		NotifyInterval: o.notifyInterval, SyncInterval: o.syncInterval,
 	})
 	if err != nil {

@@ -266,7 +266,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 			start := func() (*exec.Cmd, string) {
 				ready := filepath.Join(dir, fmt.Sprintf("ready-%d", time.Now().UnixNano()))
 				cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-store", store, "-db", filepath.Join(dir, "lms.db"), "-allow-private",
-					"-mail-dir", filepath.Join(dir, "mail"), "-notify-interval", "100ms", "-host-interval", "100ms", "-ready-file", ready)
+					"-mail-dir", filepath.Join(dir, "mail"), "-notify-interval", "100ms", "-host-interval", "100ms", "-ready-file", ready,
+					"-check-interval", "4s", "-min-recheck", "1s") // the fast timings: a failure is confirmed within seconds
 				cmd.Env = append(os.Environ(), "LMS_ADMIN_SECRET="+secret)
 				logs := &bytes.Buffer{}
 				cmd.Stderr = logs
@@ -293,9 +294,9 @@ func TestBinaryEndToEnd(t *testing.T) {
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				mu.Lock()
-				n := len(got)
+				n, confirmed := len(got), got[missing] == "unavailable"
 				mu.Unlock()
-				if n == 3 {
+				if n == 3 && confirmed {
 					break
 				}
 				require.True(t, time.Now().Before(deadline), "callbacks did not arrive: %v", got)
