@@ -200,6 +200,9 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 		abandon()
 		return
 	}
+	if res.Detail != "" {
+		p.log.Debug("check failed", "url", l.URL, "reason", res.Reason, "detail", res.Detail)
+	}
 	now := p.now()
 	recs := []Outcome{p.policy.Next(l, res, now, rand.Float64()*2-1)}
 	switch {
