@@ -213,3 +213,107 @@ func checkInvariants(t *testing.T, s *Store) {
 		}
 	}
 }
+
+// TestDeleteLockOrder: the statements that delete a client's rows take
+// their row locks in URL order whatever the plan, as AckUpdates and result
+// writes do. Sequential scans (forced here) visit the rows in the heap's
+// order, which is made the reverse of URL order: a delete that locked rows
+// as the scan found them would hold the second URL's row while waiting for
+// the first, which the other transaction holds while asking for the
+// second — a deadlock, retried.
+func TestDeleteLockOrder(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	s := openT(t, dsn+"&enable_indexscan=off&enable_bitmapscan=off&enable_indexonlyscan=off")
+	// Each case has links of its own, in unknown state.
+	urls := func(client string) (string, string) {
+		return "http://x.example/" + client + "/1", "http://x.example/" + client + "/2"
+	}
+	unsubscribe := func(client string) error {
+		u1, u2 := urls(client)
+		_, err := s.Unsubscribe(ctx, client, []string{u1, u2})
+		return err
+	}
+	for _, c := range []struct {
+		name, table string
+		op          func(client string) error
+	}{
+		{"unsubscribe", "subscriptions", unsubscribe},
+		{"unsubscribe", "pending", unsubscribe},
+		{"delete-client", "pending", func(client string) error { return s.DeleteClient(ctx, client) }},
+	} {
+		t.Run(c.name+"/"+c.table, func(t *testing.T) {
+			client := c.name + "-" + c.table
+			u1, u2 := urls(client)
+			if err := s.CreateClient(ctx, lms.Client{ID: client}); err != nil {
+				t.Fatal(err)
+			}
+			// Rows go to the heap in the order they are written: u2 first.
+			for _, u := range []string{u2, u1} {
+				if _, err := s.Subscribe(ctx, client, []string{u}, t0); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.RecordResults(ctx, []lms.Outcome{{URL: u, Checked: t0, NextDue: t0.Add(time.Hour),
+					Result: lms.Result{State: lms.StateOK, Reason: "OK"}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			other, err := s.pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Release()
+			tx, err := other.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			lock := func(u string) error {
+				_, err := tx.Exec(ctx, `SELECT 1 FROM `+c.table+` WHERE client_id = $1 AND url = $2 FOR UPDATE`, client, u)
+				return err
+			}
+			if err := lock(u1); err != nil {
+				t.Fatal(err)
+			}
+			before := s.retries.Load()
+			done := make(chan error, 1)
+			go func() { done <- c.op(client) }()
+			defer func() {
+				_ = tx.Rollback(ctx)
+				if err := <-done; err != nil {
+					t.Errorf("%s: %v", c.name, err)
+				}
+				if n := s.retries.Load() - before; n != 0 {
+					t.Errorf("%s was retried %d times (deadlock)", c.name, n)
+				}
+			}()
+			// Wait until the delete waits for the row the other
+			// transaction holds.
+			pid := other.Conn().PgConn().PID()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var n int
+				if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, int32(pid)).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s never waited for the locked row", c.name)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			start := time.Now()
+			if err := lock(u2); err != nil {
+				t.Errorf("the other transaction's second lock: %v", err)
+			}
+			if d := time.Since(start); d > 500*time.Millisecond {
+				t.Errorf("the other transaction waited %v for the second row: %s took it out of order", d, c.name)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	checkInvariants(t, s)
+}
