@@ -219,7 +219,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM subscriptions WHERE client_id = $1 RETURNING url`, id)
+		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "true")+` RETURNING t.url`, id)
 		if err != nil {
 			return err
 		}
