@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/pgtest"
 )
@@ -316,4 +318,98 @@ func TestDeleteLockOrder(t *testing.T) {
 		})
 	}
 	checkInvariants(t, s)
+}
+
+// TestWakeupsCoalesced: result writes from 20 concurrent writers send at
+// most one NOTIFY per notifyEvery between them, the last write's wake-up
+// is not lost, and after a quiet spell a write is announced at once.
+func TestWakeupsCoalesced(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	s := openT(t, dsn)
+	ln, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close(ctx)
+	if _, err := ln.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, lms.Client{ID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, writes = 20, 30
+	all := make([]string, writers)
+	for i := range all {
+		all[i] = testURL(i, 5)
+	}
+	if _, err := s.Subscribe(ctx, "c", all, t0); err != nil {
+		t.Fatal(err)
+	}
+	// The subscription's wake-up.
+	next := func(within time.Duration) (string, bool) {
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		n, err := ln.WaitForNotification(wctx)
+		if err != nil {
+			return "", false
+		}
+		return n.Payload, true
+	}
+	if _, ok := next(time.Second); !ok {
+		t.Fatal("no wake-up for the subscription")
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states := []lms.State{lms.StateOK, lms.StateUnavailable}
+			for i := range writes {
+				// Every write changes the link's state: each makes a
+				// notification pending.
+				err := s.RecordResults(ctx, []lms.Outcome{{URL: all[w], Checked: t0, NextDue: t0.Add(time.Hour),
+					Result: lms.Result{State: states[i%2], Reason: "r"}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// The NOTIFYs of the run, up to the one sent after the last commit.
+	got := 0
+	for {
+		p, ok := next(200 * time.Millisecond)
+		if !ok {
+			break
+		}
+		if !strings.HasPrefix(p, fmt.Sprint(int(lms.WakePending), " ")) {
+			t.Errorf("payload %q, want a pending wake-up", p)
+		}
+		got++
+	}
+	limit := int(elapsed/notifyEvery) + 2
+	t.Logf("%d writes in %v: %d NOTIFYs (at most %d allowed)", writers*writes, elapsed, got, limit)
+	if got == 0 || got > limit {
+		t.Errorf("%d NOTIFYs for %d writes in %v, want 1..%d", got, writers*writes, elapsed, limit)
+	}
+	// After a quiet spell a write is announced at once.
+	start = time.Now()
+	if err := s.RecordResults(ctx, []lms.Outcome{{URL: all[0], Checked: t0, Result: lms.Result{State: lms.StateTemporary, Reason: "r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := next(time.Second); !ok {
+		t.Fatal("no wake-up for the last write")
+	} else if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("wake-up %v after a write in a quiet spell, want at once", d)
+	}
 }

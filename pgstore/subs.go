@@ -87,6 +87,9 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 	if err != nil {
 		return 0, err
 	}
+	if added > 0 {
+		s.wake(lms.WakeLinksAdded)
+	}
 	return added, nil
 }
 
@@ -150,6 +153,9 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	if added > 0 {
+		s.wake(lms.WakeLinksAdded)
 	}
 	return added, removed, nil
 }
@@ -256,9 +262,6 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 			ch.client, client[0], client[1], client[2], client[3], client[4])
 	}
 	queueLinkCounts(b, global)
-	if len(added) > 0 {
-		s.queueWake(b, lms.WakeLinksAdded)
-	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err
 	}
