@@ -194,9 +194,9 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 	res := p.safeCheck(ContextWithPacer(ctx, hp), l.URL)
 	took := time.Since(start)
 	p.pacer.Done(l.Host)
-	p.slots.give()
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
+		p.slots.give()
 		abandon()
 		return
 	}
@@ -224,14 +224,20 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 		}
 		recs = append(recs, holdAll(p.sched.drop(q), until)...)
 	}
-	// The host is free for its next request before the result is durable:
-	// with bbolt a write waits for a shared, fsynced commit.
+	// The host is free for its next request before the result is durable
+	// (with bbolt a write waits for a shared, fsynced commit), but the slot
+	// is not: at most Concurrency checks are unfinished at any time, so a
+	// process that dies leaves at most that many links whose requests were
+	// sent and whose results are lost, the only ones another process asks
+	// for again within the interval (a redirect waiting for its hop's host
+	// lends its slot; see hopPacer).
 	p.finish(q)
+	p.write(context.WithoutCancel(ctx), recs...)
+	p.slots.give()
 	// Start the next check from here rather than waking the dispatcher:
 	// one goroutine hand-off less per check (≈ 10 ms sooner for the 500
 	// first requests of the skew workload).
 	p.dispatch(ctx, wg)
-	p.write(context.WithoutCancel(ctx), recs...)
 	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
 }
 
