@@ -236,7 +236,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("pgstore: open: %w", ctx.Err())
 		}
-		return fmt.Errorf("pgstore: cannot connect to PostgreSQL at %s: %s (is the server running, and do -dsn, $LMS_DSN or the PG* variables name it?)", s.addr, oneLine(err))
+		return fmt.Errorf("pgstore: cannot connect to PostgreSQL at %s: %s (is the server running, and do -dsn, $LMS_DSN or the PG* variables name it?)", s.addr, connectError(err))
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockKey)); err != nil {
@@ -275,6 +275,17 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// connectError says on one line why a connection failed: the network's
+// error when there is one (pgx's lists every attempt, often the same one
+// twice: with and without TLS), else the driver's or the server's.
+func connectError(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return oneLine(op)
+	}
+	return oneLine(err)
+}
 
 // querier is what reads and writes run on: a pooled connection or a
 // transaction.

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,6 +41,29 @@ func TestMultiProcess(t *testing.T) {
 	t.Run("wakeups", func(t *testing.T) { testWakeups(t, bin) })
 	t.Run("checkers", func(t *testing.T) { testCheckers(t, bin) })
 	t.Run("restart", func(t *testing.T) { testRestart(t, bin) })
+	t.Run("unreachable", func(t *testing.T) { testUnreachable(t, bin) })
+}
+
+// testUnreachable: lmsd started against a PostgreSQL that is not there
+// exits within seconds with status 2 and one line naming the server.
+func testUnreachable(t *testing.T, bin string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-store", "postgres", "-dsn", "postgres://lms@"+addr+"/lms", "-mail-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "LMS_ADMIN_SECRET="+secret)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "lmsd: %v", err)
+	require.Equal(t, 2, exit.ExitCode())
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Equal(t, 1, strings.Count(stderr.String(), "\n"), "one line: %q", stderr.String())
+	require.Contains(t, stderr.String(), "lmsd: pgstore: cannot connect to PostgreSQL at "+addr)
+	t.Logf("%v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 }
 
 // lmsdProc is one running lmsd.
@@ -440,26 +464,43 @@ func testCheckers(t *testing.T, bin string) {
 // During the outage the API answers XML-RPC faults (HTTP 200, faultCode
 // -1: the protocol's "any other failure", which clients display; not 401,
 // which would tell a client its password is wrong) within the statement
-// and connect timeouts, and /healthz answers 503. Once the server is back
-// the same process answers again without a restart, checks the links
+// and connect timeouts, and /healthz answers 503. Checks in flight when the
+// server went away cannot record their results: their links come back
+// when their lease ends and are checked again. Once the server is back the
+// same process answers again without a restart, checks the links
 // registered then and pushes their states; everything acknowledged before
 // the outage is there.
 func testRestart(t *testing.T, bin string) {
 	f, err := farm.Start(4, farm.Options{FirstAddr: 460})
 	require.NoError(t, err)
 	defer f.Close()
+	slow, err := farm.Start(4, farm.Options{FirstAddr: 470, Latency: time.Second})
+	require.NoError(t, err)
+	defer slow.Close()
 	rcv := newReceiver(t)
 	srv := pgtest.New(t, pgtest.Config{})
 	d := newDeployment(t, bin, srv.CreateSchema(t))
-	p := d.start("all", "-host-interval", "50ms", "-notify-interval", "100ms", "-pg-statement-timeout", "5s")
+	p := d.start("all", "-host-interval", "50ms", "-notify-interval", "100ms", "-pg-statement-timeout", "5s", "-lease", "3s")
 	p.wait(t)
 	register(t, p, rcv)
-	batch := func(name string) []any {
+	batchOf := func(f *farm.Farm, name string) []any {
 		var out []any
 		for _, h := range f.Hosts {
 			out = append(out, h.Base+"/200/"+name, h.Base+"/404/"+name)
 		}
 		return out
+	}
+	batch := func(name string) []any { return batchOf(f, name) }
+	requests := func(f *farm.Farm) (n int, last time.Time) {
+		for _, h := range f.Hosts {
+			for _, r := range h.Requests() {
+				n++
+				if r.At.After(last) {
+					last = r.At
+				}
+			}
+		}
+		return n, last
 	}
 	checked := func(urls []any) func() bool {
 		return func() bool {
@@ -475,8 +516,15 @@ func testRestart(t *testing.T, bin string) {
 	_, err = call(p.base, "registerURLs", "plone", "site-password-1", before)
 	require.NoError(t, err)
 	until(t, 20*time.Second, "the first batch pushed", checked(before))
-	_, err = call(p.base, "setClientNotifications", "plone", "site-password-1", true)
+	// Checks in flight (the slow farm answers after a second; one link a
+	// host, so that all are requested at once) when the server goes away.
+	var inflight []any
+	for _, h := range slow.Hosts {
+		inflight = append(inflight, h.Base+"/200/inflight")
+	}
+	_, err = call(p.base, "registerURLs", "plone", "site-password-1", inflight)
 	require.NoError(t, err)
+	until(t, 10*time.Second, "the slow checks started", func() bool { n, _ := requests(slow); return n == len(inflight) })
 
 	srv.Stop(t)
 	outage := time.Now()
@@ -502,6 +550,9 @@ func testRestart(t *testing.T, bin string) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "/healthz during the outage")
 	require.False(t, p.exited(), "lmsd exited during the outage: %v", p.err)
+	// The slow answers come while the server is away.
+	_, last := requests(slow)
+	time.Sleep(time.Until(last.Add(time.Second + 300*time.Millisecond)))
 
 	srv.Start(t)
 	back := time.Now()
@@ -512,6 +563,9 @@ func testRestart(t *testing.T, bin string) {
 	})
 	recovered := time.Since(back)
 	until(t, 20*time.Second, "the batch registered after the restart pushed", checked(after))
+	until(t, 20*time.Second, "the checks that were in flight at the outage checked again and pushed", checked(inflight))
+	n, _ := requests(slow)
+	require.Equal(t, 2*len(inflight), n, "the links in flight at the outage were requested again (once)")
 	v, err := call(p.base, "checkConnection", "plone", "site-password-1")
 	require.NoError(t, err)
 	require.Equal(t, int64(2), v, "the password survives")
@@ -530,7 +584,7 @@ func testRestart(t *testing.T, bin string) {
 		require.Equal(t, want, states[u.(string)], "state of %s checked before the outage", u)
 	}
 	require.False(t, p.exited(), "lmsd exited: %v", p.err)
-	t.Logf("outage of %v; registerURLs answered again %v after the server was back; links registered then were checked and pushed",
+	t.Logf("outage of %v; registerURLs answered again %v after the server was back; links registered then were checked and pushed, those in flight at the outage checked again after their lease",
 		back.Sub(outage).Round(time.Millisecond), recovered.Round(time.Millisecond))
 	p.stop(t)
 }
