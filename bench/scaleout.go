@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,8 @@ type scaleOutSpec struct {
 type scaleOutResult struct {
 	checkers   int
 	span       time.Duration // first request to last answer
+	steady     float64       // requests per second between the 10th and the 90th percentile request
+	tail       time.Duration // the 90th percentile request to the last answer
 	first      time.Duration // registerURLs → first request
 	violations int
 	minGap     time.Duration
@@ -69,7 +72,7 @@ func scaleOut(o *options) error {
 	defer f.stop()
 	fmt.Printf("## Workload 6: scale-out over PostgreSQL (%d hosts × 1 URL, %v latency, concurrency %d per checker process, durable PostgreSQL on the same machine)\n",
 		spec.hosts, spec.latency, spec.concurrency)
-	fmt.Printf("| checker processes | first request after registerURLs | first request to last answer | rate | speed-up | bound | violations | min gap | CPU: lmsd / PostgreSQL / farm | machine busy |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| checker processes | first request after registerURLs | first request to last answer | rate | speed-up | bound | steady rate (10th–90th percentile) | last 10 %% | violations | min gap | CPU: lmsd / PostgreSQL / farm | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var base float64
 	for n := 1; n <= 3; n++ {
 		r, err := scaleOutRun(bin, dir, srv, f, spec, n)
@@ -85,8 +88,8 @@ func scaleOut(o *options) error {
 		if r.minGap > 0 {
 			gap = r.minGap.Round(time.Millisecond).String()
 		}
-		fmt.Printf("| %d | %v | %.2f s | %.0f URLs/s | %.2f× | %.0f URLs/s | %d | %s | %.1f / %.1f / %.1f s | %.0f %% |\n",
-			n, r.first.Round(time.Millisecond), r.span.Seconds(), rate, rate/base, bound, r.violations, gap,
+		fmt.Printf("| %d | %v | %.2f s | %.0f URLs/s | %.2f× | %.0f URLs/s | %.0f URLs/s | %.2f s | %d | %s | %.1f / %.1f / %.1f s | %.0f %% |\n",
+			n, r.first.Round(time.Millisecond), r.span.Seconds(), rate, rate/base, bound, r.steady, r.tail.Seconds(), r.violations, gap,
 			r.lmsdCPU.Seconds(), r.pgCPU.Seconds(), r.farmCPU.Seconds(), 100*r.busy)
 	}
 	fmt.Println()
@@ -210,18 +213,16 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 		c, _ := procCPU(p.Process.Pid)
 		r.lmsdCPU += c
 	}
-	var first, last time.Time
+	var all []time.Time
 	for _, ts := range reqs {
-		for _, t := range ts {
-			if first.IsZero() || t.Before(first) {
-				first = t
-			}
-			if t.After(last) {
-				last = t
-			}
-		}
+		all = append(all, ts...)
 	}
+	slices.SortFunc(all, func(a, b time.Time) int { return a.Compare(b) })
+	first, last := all[0], all[len(all)-1]
 	r.first, r.span = first.Sub(t0), last.Sub(first)+spec.latency
+	p10, p90 := len(all)/10, len(all)*9/10
+	r.steady = float64(p90-p10) / all[p90].Sub(all[p10]).Seconds()
+	r.tail = last.Sub(all[p90]) + spec.latency
 	r.violations, r.minGap = violations(reqs, time.Second)
 	if r.minGap == time.Duration(1<<62) {
 		r.minGap = 0 // one request per host
