@@ -409,7 +409,7 @@ func TestWakeupsCoalesced(t *testing.T) {
 	}
 	if _, ok := next(time.Second); !ok {
 		t.Fatal("no wake-up for the last write")
-	} else if d := time.Since(start); d > 100*time.Millisecond {
+	} else if d := time.Since(start); d > 250*time.Millisecond {
 		t.Errorf("wake-up %v after a write in a quiet spell, want at once", d)
 	}
 }
