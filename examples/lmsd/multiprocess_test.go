@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,7 +263,8 @@ func testWakeups(t *testing.T, bin string) {
 	require.NoError(t, err)
 	defer f.Close()
 	rcv := newReceiver(t)
-	d := newDeployment(t, bin, pgtest.Start(t))
+	dsn := pgtest.Start(t)
+	d := newDeployment(t, bin, dsn)
 	api := d.start("api", "-components", "none")
 	checker := d.start("checker", "-components", "checker", "-claim-poll", "1m", "-host-interval", "1m")
 	notifier := d.start("notifier", "-components", "notifier", "-notify-poll", "1m", "-notify-interval", "20ms")
@@ -311,6 +313,17 @@ func testWakeups(t *testing.T, bin string) {
 	}
 	for _, p := range []*lmsdProc{api, checker, notifier} {
 		p.stop(t)
+	}
+	// The start-up line names the server and database, and no bolt file.
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	for _, p := range []*lmsdProc{api, checker, notifier} {
+		_, line, found := strings.Cut(p.logs.String(), `msg="lmsd serving"`)
+		require.True(t, found, "%s logged no start-up line", p.name)
+		line, _, _ = strings.Cut(line, "\n")
+		require.Contains(t, line, "store=postgres postgres="+u.Host+"/postgres components=")
+		require.Contains(t, line, "process="+p.name)
+		require.NotContains(t, line, " db=")
 	}
 }
 
