@@ -36,6 +36,9 @@ type pool struct {
 
 	slots    slots
 	inflight atomic.Int64 // checks in progress, waiting for a host or not
+	// shared: other processes share the store (it is a Waker), so a check
+	// keeps its slot until its result is written (see check).
+	shared bool
 
 	mu   sync.Mutex // serialises dispatching; guards hops
 	hops []*hopWait // ready redirect hops waiting for a slot, oldest first
@@ -44,12 +47,19 @@ type pool struct {
 
 func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, holds *hostHolds) *pool {
 	return &pool{
-		pacer: pacer, holds: holds, checker: cfg.Checker, store: store, policy: cfg.Policy,
+		pacer: pacer, holds: holds, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: sharedStore(store),
 		stats: newCheckStats(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 		slots: newSlots(cfg.Concurrency),
 		wake:  make(chan struct{}, 1),
 	}
+}
+
+// sharedStore reports whether other processes share store: the stores
+// made for that implement Waker.
+func sharedStore(store ScheduleStore) bool {
+	_, ok := store.(Waker)
+	return ok
 }
 
 // slots counts the requests in progress, at most its capacity. A check
@@ -194,9 +204,24 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 	res := p.safeCheck(ContextWithPacer(ctx, hp), l.URL)
 	took := time.Since(start)
 	p.pacer.Done(l.Host)
+	// The slot goes back now, or, when other processes share the store,
+	// once the result is written: then at most Concurrency checks are
+	// unfinished at any time, so a process that dies leaves at most that
+	// many links whose requests were sent and whose results are lost, the
+	// only ones another process asks for again within the interval (a
+	// redirect waiting for its hop's host lends its slot; see hopPacer).
+	// Alone on a store the slot goes back at once: a crash is followed by
+	// this same process, and with bbolt a write waits for a shared,
+	// fsynced commit (holding the slot through it took a fifth off the
+	// concurrency-bound workload 1b through lmsd).
+	release := p.slots.give
+	if !p.shared {
+		release()
+		release = func() {}
+	}
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
-		p.slots.give()
+		release()
 		abandon()
 		return
 	}
@@ -224,20 +249,19 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 		}
 		recs = append(recs, holdAll(p.sched.drop(q), until)...)
 	}
-	// The host is free for its next request before the result is durable
-	// (with bbolt a write waits for a shared, fsynced commit), but the slot
-	// is not: at most Concurrency checks are unfinished at any time, so a
-	// process that dies leaves at most that many links whose requests were
-	// sent and whose results are lost, the only ones another process asks
-	// for again within the interval (a redirect waiting for its hop's host
-	// lends its slot; see hopPacer).
+	// The host is free for its next request before the result is durable.
 	p.finish(q)
-	p.write(context.WithoutCancel(ctx), recs...)
-	p.slots.give()
+	if p.shared {
+		p.write(context.WithoutCancel(ctx), recs...)
+		release()
+	}
 	// Start the next check from here rather than waking the dispatcher:
 	// one goroutine hand-off less per check (≈ 10 ms sooner for the 500
 	// first requests of the skew workload).
 	p.dispatch(ctx, wg)
+	if !p.shared {
+		p.write(context.WithoutCancel(ctx), recs...)
+	}
 	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
 }
 
