@@ -12,6 +12,7 @@
 //
 //	go run ./examples/lmsd                  # 127.0.0.1:8080, lms.db, mails into ./lms-mail
 //	go run ./examples/lmsd -store postgres -dsn postgres://lms@db/lms -admin-secret S
+//	go run ./examples/lmsd -store postgres -components none …    # API only; checker, notifier,syncer elsewhere
 //	go run ./examples/lmsd -help            # every flag
 package main
 
