@@ -43,6 +43,48 @@ func TestMultiProcess(t *testing.T) {
 	t.Run("checkers", func(t *testing.T) { testCheckers(t, bin) })
 	t.Run("restart", func(t *testing.T) { testRestart(t, bin) })
 	t.Run("unreachable", func(t *testing.T) { testUnreachable(t, bin) })
+	t.Run("slowhost", func(t *testing.T) { testSlowHost(t, bin) })
+}
+
+// testSlowHost: a host with more links than its checker works through
+// within their lease (50 links answering after 100 ms, 50 ms apart, a
+// lease of 1.5 s) gets every link requested once. The checker claims three
+// links of the host at a time, again and again while it holds the host, so
+// links wait in its queue longer than their lease: such a link is the
+// store's again (it is claimed again, here by the same process, and
+// queued a second time), and must not be requested from the old claim.
+func testSlowHost(t *testing.T, bin string) {
+	slow, err := farm.Start(1, farm.Options{FirstAddr: 480, Latency: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer slow.Close()
+	rcv := newReceiver(t)
+	d := newDeployment(t, bin, pgtest.Start(t))
+	p := d.start("checker", "-host-interval", "50ms", "-lease", "1500ms", "-notify-interval", "100ms")
+	p.wait(t)
+	register(t, p, rcv)
+	h := slow.Hosts[0]
+	var urls []any
+	for i := range 50 {
+		urls = append(urls, fmt.Sprintf("%s/200/p%d", h.Base, i))
+	}
+	_, err = call(p.base, "registerURLs", "plone", "site-password-1", urls)
+	require.NoError(t, err)
+	until(t, 30*time.Second, "every state pushed", func() bool { return rcv.count() == len(urls) })
+	// A second request of a link would come within a lease of the last
+	// first one.
+	time.Sleep(2 * time.Second)
+	n := map[string]int{}
+	for _, r := range h.Requests() {
+		n[r.Path]++
+	}
+	var twice []string
+	for _, u := range urls {
+		if path := strings.TrimPrefix(u.(string), h.Base); n[path] != 1 {
+			twice = append(twice, fmt.Sprintf("%s×%d", path, n[path]))
+		}
+	}
+	require.Empty(t, twice, "links requested more than once (of %d requests)", len(h.Requests()))
+	p.stop(t)
 }
 
 // testUnreachable: lmsd started against a PostgreSQL that is not there
