@@ -166,8 +166,18 @@ func (p *pool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.write(context.WithoutCancel(ctx), holdAll(links, p.now())...)
+				now := p.now()
+				p.write(context.WithoutCancel(ctx), holdAll(links, now, now)...)
 			}()
+			continue
+		}
+		if !p.holds.current(l) {
+			// The claim's lease ends before a check could be answered and
+			// written: the link is the store's again (claimed again, it may
+			// be queued here a second time already, or be another
+			// process's). It is neither checked nor written back.
+			p.slots.give()
+			p.sched.finished(q)
 			continue
 		}
 		p.inflight.Add(1)
@@ -179,11 +189,16 @@ func (p *pool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
 	}
 }
 
-// holdAll returns outcomes that make links due at due, their state kept.
-func holdAll(links []Link, due time.Time) []Outcome {
-	out := make([]Outcome, len(links))
-	for i, l := range links {
-		out[i] = Outcome{URL: l.URL, Hold: true, NextDue: due}
+// holdAll returns outcomes that make links due at due, their state kept,
+// for those of links still leased to this process at now (NextDue is the
+// end of a claimed link's lease): a link whose lease has ended may have
+// been claimed again since, and is not this process's to write.
+func holdAll(links []Link, due, now time.Time) []Outcome {
+	out := make([]Outcome, 0, len(links))
+	for _, l := range links {
+		if l.NextDue.After(now) {
+			out = append(out, Outcome{URL: l.URL, Hold: true, NextDue: due})
+		}
 	}
 	return out
 }
@@ -192,7 +207,8 @@ func holdAll(links []Link, due time.Time) []Outcome {
 func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Link) {
 	abandon := func() {
 		p.finish(q)
-		p.write(context.WithoutCancel(ctx), Outcome{URL: l.URL, Hold: true, NextDue: p.now()})
+		now := p.now()
+		p.write(context.WithoutCancel(ctx), holdAll([]Link{l}, now, now)...)
 	}
 	if err := p.pacer.Wait(ctx, l.Host); err != nil {
 		p.slots.give()
@@ -247,7 +263,7 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 		if err := p.store.DeferHost(context.WithoutCancel(ctx), l.Host, until); err != nil {
 			p.log.Error("deferring host", "host", l.Host, "err", err)
 		}
-		recs = append(recs, holdAll(p.sched.drop(q), until)...)
+		recs = append(recs, holdAll(p.sched.drop(q), until, now)...)
 	}
 	// The host is free for its next request before the result is durable.
 	p.finish(q)
@@ -312,7 +328,8 @@ func (p *pool) write(ctx context.Context, recs ...Outcome) {
 // releaseQueued makes claimed links that were never started due again now;
 // it runs once the scheduler and the pool have stopped.
 func (p *pool) releaseQueued() {
-	p.write(context.Background(), holdAll(p.sched.releaseAll(), p.now())...)
+	now := p.now()
+	p.write(context.Background(), holdAll(p.sched.releaseAll(), now, now)...)
 }
 
 // safeCheck runs the checker and turns a panic into a result.
