@@ -207,6 +207,13 @@ func (h *hostHolds) usable(host string) bool {
 	return h.until[host].After(now.Add(h.margin))
 }
 
+// current reports whether a check of the claimed link l may start now:
+// its lease (l.NextDue) lasts the margin longer, so that the check is
+// answered and written before the store may hand the link out again.
+func (h *hostHolds) current(l Link) bool {
+	return l.NextDue.After(h.now().Add(h.margin))
+}
+
 // acquire makes sure this process holds host, asking the store if it does
 // not; it returns errHostBusy if another process holds it. A back-off the
 // store knows of rests the host in pacer.

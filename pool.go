@@ -36,6 +36,9 @@ type pool struct {
 
 	slots    slots
 	inflight atomic.Int64 // checks in progress, waiting for a host or not
+	// shared: other processes share the store (it is a Waker), so a check
+	// keeps its slot until its result is written (see check).
+	shared bool
 
 	mu   sync.Mutex // serialises dispatching; guards hops
 	hops []*hopWait // ready redirect hops waiting for a slot, oldest first
@@ -44,12 +47,19 @@ type pool struct {
 
 func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, holds *hostHolds) *pool {
 	return &pool{
-		pacer: pacer, holds: holds, checker: cfg.Checker, store: store, policy: cfg.Policy,
+		pacer: pacer, holds: holds, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: sharedStore(store),
 		stats: newCheckStats(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 		slots: newSlots(cfg.Concurrency),
 		wake:  make(chan struct{}, 1),
 	}
+}
+
+// sharedStore reports whether other processes share store: the stores
+// made for that implement Waker.
+func sharedStore(store ScheduleStore) bool {
+	_, ok := store.(Waker)
+	return ok
 }
 
 // slots counts the requests in progress, at most its capacity. A check
@@ -156,8 +166,18 @@ func (p *pool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.write(context.WithoutCancel(ctx), holdAll(links, p.now())...)
+				now := p.now()
+				p.write(context.WithoutCancel(ctx), holdAll(links, now, now)...)
 			}()
+			continue
+		}
+		if !p.holds.current(l) {
+			// The claim's lease ends before a check could be answered and
+			// written: the link is the store's again (claimed again, it may
+			// be queued here a second time already, or be another
+			// process's). It is neither checked nor written back.
+			p.slots.give()
+			p.sched.finished(q)
 			continue
 		}
 		p.inflight.Add(1)
@@ -169,11 +189,16 @@ func (p *pool) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
 	}
 }
 
-// holdAll returns outcomes that make links due at due, their state kept.
-func holdAll(links []Link, due time.Time) []Outcome {
-	out := make([]Outcome, len(links))
-	for i, l := range links {
-		out[i] = Outcome{URL: l.URL, Hold: true, NextDue: due}
+// holdAll returns outcomes that make links due at due, their state kept,
+// for those of links still leased to this process at now (NextDue is the
+// end of a claimed link's lease): a link whose lease has ended may have
+// been claimed again since, and is not this process's to write.
+func holdAll(links []Link, due, now time.Time) []Outcome {
+	out := make([]Outcome, 0, len(links))
+	for _, l := range links {
+		if l.NextDue.After(now) {
+			out = append(out, Outcome{URL: l.URL, Hold: true, NextDue: due})
+		}
 	}
 	return out
 }
@@ -182,7 +207,8 @@ func holdAll(links []Link, due time.Time) []Outcome {
 func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Link) {
 	abandon := func() {
 		p.finish(q)
-		p.write(context.WithoutCancel(ctx), Outcome{URL: l.URL, Hold: true, NextDue: p.now()})
+		now := p.now()
+		p.write(context.WithoutCancel(ctx), holdAll([]Link{l}, now, now)...)
 	}
 	if err := p.pacer.Wait(ctx, l.Host); err != nil {
 		p.slots.give()
@@ -194,9 +220,24 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 	res := p.safeCheck(ContextWithPacer(ctx, hp), l.URL)
 	took := time.Since(start)
 	p.pacer.Done(l.Host)
-	p.slots.give()
+	// The slot goes back now, or, when other processes share the store,
+	// once the result is written: then at most Concurrency checks are
+	// unfinished at any time, so a process that dies leaves at most that
+	// many links whose requests were sent and whose results are lost, the
+	// only ones another process asks for again within the interval (a
+	// redirect waiting for its hop's host lends its slot; see hopPacer).
+	// Alone on a store the slot goes back at once: a crash is followed by
+	// this same process, and with bbolt a write waits for a shared,
+	// fsynced commit (holding the slot through it took a fifth off the
+	// concurrency-bound workload 1b through lmsd).
+	release := p.slots.give
+	if !p.shared {
+		release()
+		release = func() {}
+	}
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
+		release()
 		abandon()
 		return
 	}
@@ -225,16 +266,21 @@ func (p *pool) check(ctx context.Context, wg *sync.WaitGroup, q *hostQueue, l Li
 		if err := p.store.DeferHost(context.WithoutCancel(ctx), l.Host, until); err != nil {
 			p.log.Error("deferring host", "host", l.Host, "err", err)
 		}
-		recs = append(recs, holdAll(p.sched.drop(q), until)...)
+		recs = append(recs, holdAll(p.sched.drop(q), until, now)...)
 	}
-	// The host is free for its next request before the result is durable:
-	// with bbolt a write waits for a shared, fsynced commit.
+	// The host is free for its next request before the result is durable.
 	p.finish(q)
+	if p.shared {
+		p.write(context.WithoutCancel(ctx), recs...)
+		release()
+	}
 	// Start the next check from here rather than waking the dispatcher:
 	// one goroutine hand-off less per check (≈ 10 ms sooner for the 500
 	// first requests of the skew workload).
 	p.dispatch(ctx, wg)
-	p.write(context.WithoutCancel(ctx), recs...)
+	if !p.shared {
+		p.write(context.WithoutCancel(ctx), recs...)
+	}
 	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
 }
 
@@ -285,7 +331,8 @@ func (p *pool) write(ctx context.Context, recs ...Outcome) {
 // releaseQueued makes claimed links that were never started due again now;
 // it runs once the scheduler and the pool have stopped.
 func (p *pool) releaseQueued() {
-	p.write(context.Background(), holdAll(p.sched.releaseAll(), p.now())...)
+	now := p.now()
+	p.write(context.Background(), holdAll(p.sched.releaseAll(), now, now)...)
 }
 
 // safeCheck runs the checker and turns a panic into a result.

@@ -9,6 +9,7 @@
 //	go run ./bench -workload scale -urls 100000
 //	go run ./bench -workload service     # the farm's own service time
 //	go run ./bench -workload lmsd        # workload 1b through the lmsd binary
+//	go run ./bench -workload scaleout    # 1, 2, 3 lmsd checker processes over PostgreSQL
 //
 // The workloads are listed in one table (workloads, in this file), one file
 // each; the farm child and its line protocol are in farmchild.go, the engine
@@ -44,6 +45,7 @@ func workloads() []workload {
 		{"raw", raw},                       // raw.go
 		{"service", service},               // service.go
 		{"lmsd", viaLmsd},                  // lmsd.go
+		{"scaleout", scaleOut},             // scaleout.go
 	}
 }
 

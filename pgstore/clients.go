@@ -114,13 +114,13 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 			c.ID, nanos(c.Created), c.Notify, text(c.PasswordHash), text(c.SealedPassword), text(c.ContactName), text(c.ContactEmail), text(c.CallbackURL), bk)
 		b.Queue(`INSERT INTO client_counts (client_id) VALUES ($1) ON CONFLICT (client_id) DO UPDATE
 			SET ok = 0, temporary = 0, unavailable = 0, unsupported = 0, unknown = 0`, c.ID)
-		if len(c.Outbox) > 0 {
-			s.queueWake(b, lms.WakeMail)
-		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if errors.Is(err, lms.ErrExists) {
 		return fmt.Errorf("pgstore: client %q: %w", c.ID, lms.ErrExists)
+	}
+	if err == nil && len(c.Outbox) > 0 {
+		s.wake(lms.WakeMail)
 	}
 	return err
 }
@@ -161,6 +161,7 @@ func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 // processes; fn may run again if the transaction has to be retried.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client) error) (lms.Client, error) {
 	var out lms.Client
+	mail := false
 	err := s.tx(ctx, "update client", func(tx pgx.Tx) error {
 		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id
 			WHERE c.id = $1 FOR UPDATE OF c`, id))
@@ -183,17 +184,17 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 		b.Queue(`UPDATE clients SET created = $2, notify = $3, password_hash = $4, sealed_password = $5, contact_name = $6,
 			contact_email = $7, callback_url = $8, book = $9 WHERE id = $1`,
 			id, nanos(cp.Created), cp.Notify, text(cp.PasswordHash), text(cp.SealedPassword), text(cp.ContactName), text(cp.ContactEmail), text(cp.CallbackURL), bk)
-		if mailAdded(old.Outbox, cp.Outbox) {
-			s.queueWake(b, lms.WakeMail)
-		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		out = cp.Clone()
+		out, mail = cp.Clone(), mailAdded(old.Outbox, cp.Outbox)
 		return nil
 	})
 	if err != nil {
 		return lms.Client{}, err
+	}
+	if mail {
+		s.wake(lms.WakeMail)
 	}
 	return out, nil
 }
@@ -219,7 +220,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM subscriptions WHERE client_id = $1 RETURNING url`, id)
+		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "true")+` RETURNING t.url`, id)
 		if err != nil {
 			return err
 		}

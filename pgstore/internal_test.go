@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/pgtest"
 )
@@ -211,5 +213,203 @@ func checkInvariants(t *testing.T, s *Store) {
 		if bad != 0 {
 			t.Errorf("%s: %d rows disagree", q.what, bad)
 		}
+	}
+}
+
+// TestDeleteLockOrder: the statements that delete a client's rows take
+// their row locks in URL order whatever the plan, as AckUpdates and result
+// writes do. Sequential scans (forced here) visit the rows in the heap's
+// order, which is made the reverse of URL order: a delete that locked rows
+// as the scan found them would hold the second URL's row while waiting for
+// the first, which the other transaction holds while asking for the
+// second — a deadlock, retried.
+func TestDeleteLockOrder(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	s := openT(t, dsn+"&enable_indexscan=off&enable_bitmapscan=off&enable_indexonlyscan=off")
+	// Each case has links of its own, in unknown state.
+	urls := func(client string) (string, string) {
+		return "http://x.example/" + client + "/1", "http://x.example/" + client + "/2"
+	}
+	unsubscribe := func(client string) error {
+		u1, u2 := urls(client)
+		_, err := s.Unsubscribe(ctx, client, []string{u1, u2})
+		return err
+	}
+	for _, c := range []struct {
+		name, table string
+		op          func(client string) error
+	}{
+		{"unsubscribe", "subscriptions", unsubscribe},
+		{"unsubscribe", "pending", unsubscribe},
+		{"delete-client", "pending", func(client string) error { return s.DeleteClient(ctx, client) }},
+	} {
+		t.Run(c.name+"/"+c.table, func(t *testing.T) {
+			client := c.name + "-" + c.table
+			u1, u2 := urls(client)
+			if err := s.CreateClient(ctx, lms.Client{ID: client}); err != nil {
+				t.Fatal(err)
+			}
+			// Rows go to the heap in the order they are written: u2 first.
+			for _, u := range []string{u2, u1} {
+				if _, err := s.Subscribe(ctx, client, []string{u}, t0); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.RecordResults(ctx, []lms.Outcome{{URL: u, Checked: t0, NextDue: t0.Add(time.Hour),
+					Result: lms.Result{State: lms.StateOK, Reason: "OK"}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			other, err := s.pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Release()
+			tx, err := other.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback(ctx) }()
+			lock := func(u string) error {
+				_, err := tx.Exec(ctx, `SELECT 1 FROM `+c.table+` WHERE client_id = $1 AND url = $2 FOR UPDATE`, client, u)
+				return err
+			}
+			if err := lock(u1); err != nil {
+				t.Fatal(err)
+			}
+			before := s.retries.Load()
+			done := make(chan error, 1)
+			go func() { done <- c.op(client) }()
+			defer func() {
+				_ = tx.Rollback(ctx)
+				if err := <-done; err != nil {
+					t.Errorf("%s: %v", c.name, err)
+				}
+				if n := s.retries.Load() - before; n != 0 {
+					t.Errorf("%s was retried %d times (deadlock)", c.name, n)
+				}
+			}()
+			// Wait until the delete waits for the row the other
+			// transaction holds.
+			pid := other.Conn().PgConn().PID()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var n int
+				if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, int32(pid)).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s never waited for the locked row", c.name)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			start := time.Now()
+			if err := lock(u2); err != nil {
+				t.Errorf("the other transaction's second lock: %v", err)
+			}
+			if d := time.Since(start); d > 500*time.Millisecond {
+				t.Errorf("the other transaction waited %v for the second row: %s took it out of order", d, c.name)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	checkInvariants(t, s)
+}
+
+// TestWakeupsCoalesced: result writes from 20 concurrent writers send at
+// most one NOTIFY per notifyEvery between them, the last write's wake-up
+// is not lost, and after a quiet spell a write is announced at once.
+func TestWakeupsCoalesced(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	s := openT(t, dsn)
+	ln, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close(ctx)
+	if _, err := ln.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateClient(ctx, lms.Client{ID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	const writers, writes = 20, 30
+	all := make([]string, writers)
+	for i := range all {
+		all[i] = testURL(i, 5)
+	}
+	if _, err := s.Subscribe(ctx, "c", all, t0); err != nil {
+		t.Fatal(err)
+	}
+	// The subscription's wake-up.
+	next := func(within time.Duration) (string, bool) {
+		wctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		n, err := ln.WaitForNotification(wctx)
+		if err != nil {
+			return "", false
+		}
+		return n.Payload, true
+	}
+	if _, ok := next(time.Second); !ok {
+		t.Fatal("no wake-up for the subscription")
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states := []lms.State{lms.StateOK, lms.StateUnavailable}
+			for i := range writes {
+				// Every write changes the link's state: each makes a
+				// notification pending.
+				err := s.RecordResults(ctx, []lms.Outcome{{URL: all[w], Checked: t0, NextDue: t0.Add(time.Hour),
+					Result: lms.Result{State: states[i%2], Reason: "r"}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// The NOTIFYs of the run, up to the one sent after the last commit.
+	got := 0
+	for {
+		p, ok := next(200 * time.Millisecond)
+		if !ok {
+			break
+		}
+		if !strings.HasPrefix(p, fmt.Sprint(int(lms.WakePending), " ")) {
+			t.Errorf("payload %q, want a pending wake-up", p)
+		}
+		got++
+	}
+	limit := int(elapsed/notifyEvery) + 2
+	t.Logf("%d writes in %v: %d NOTIFYs (at most %d allowed)", writers*writes, elapsed, got, limit)
+	if got == 0 || got > limit {
+		t.Errorf("%d NOTIFYs for %d writes in %v, want 1..%d", got, writers*writes, elapsed, limit)
+	}
+	// After a quiet spell a write is announced at once.
+	start = time.Now()
+	if err := s.RecordResults(ctx, []lms.Outcome{{URL: all[0], Checked: t0, Result: lms.Result{State: lms.StateTemporary, Reason: "r"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := next(time.Second); !ok {
+		t.Fatal("no wake-up for the last write")
+	} else if d := time.Since(start); d > 250*time.Millisecond {
+		t.Errorf("wake-up %v after a write in a quiet spell, want at once", d)
 	}
 }

@@ -116,10 +116,80 @@ func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms
 // payload is the lms.Wakeup bits and the sending Store's id.
 const wakeChannel = "lms_wake"
 
-// queueWake adds the notification of w to b: it is sent when the
-// transaction commits, and not at all if it rolls back.
-func (s *Store) queueWake(b *pgx.Batch, w lms.Wakeup) {
-	b.Queue(`SELECT pg_notify('`+wakeChannel+`', $1)`, fmt.Sprintf("%d %s", w, s.id))
+// notifyEvery is the least time between two NOTIFYs of one Store.
+// PostgreSQL serialises the commits of the transactions that NOTIFY (they
+// take one lock of the notification queue, held through the commit's
+// flush), so the wake-ups are not sent by the writes' transactions but
+// after their commits, at most one per notifyEvery: a wake-up waits at
+// most that long, and writes commit in parallel.
+const notifyEvery = 20 * time.Millisecond
+
+// wake asks for w to be sent to the other processes; the caller's write is
+// committed. The first wake-up after a quiet spell goes out at once, the
+// next ones together after notifyEvery.
+func (s *Store) wake(w lms.Wakeup) {
+	s.wakeMu.Lock()
+	s.wakeBits |= w
+	s.wakeMu.Unlock()
+	select {
+	case s.wakeKick <- struct{}{}:
+	default:
+	}
+}
+
+// takeWake returns and clears the wake-ups to send.
+func (s *Store) takeWake() lms.Wakeup {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	w := s.wakeBits
+	s.wakeBits = 0
+	return w
+}
+
+// sendWakeups sends the wake-ups wake asked for, one NOTIFY at a time and
+// at most one per notifyEvery, until the store is closed; what is left then
+// is sent before it returns. A NOTIFY that fails (the server is away) is
+// tried again with back-off; the listeners of the other processes wake up
+// for everything when they reconnect anyway.
+func (s *Store) sendWakeups() {
+	defer s.wg.Done()
+	delay := notifyEvery
+	for {
+		select {
+		case <-s.wakeKick:
+		case <-s.stop:
+			if w := s.takeWake(); w != 0 {
+				_ = s.notify(w, time.Second)
+			}
+			return
+		}
+		if w := s.takeWake(); w != 0 {
+			if err := s.notify(w, 5*time.Second); err != nil {
+				s.wake(w) // keep it for the next round
+				delay = min(2*delay, 5*time.Second)
+			} else {
+				delay = notifyEvery
+			}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.stop:
+			t.Stop()
+			if w := s.takeWake(); w != 0 {
+				_ = s.notify(w, time.Second)
+			}
+			return
+		}
+	}
+}
+
+// notify sends one NOTIFY of w.
+func (s *Store) notify(w lms.Wakeup, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `SELECT pg_notify('`+wakeChannel+`', $1)`, fmt.Sprintf("%d %s", w, s.id))
+	return err
 }
 
 // Wakeups implements lms.Waker. A dedicated connection LISTENs for the

@@ -19,7 +19,8 @@
 //     transaction.
 //   - Store implements lms.Waker with LISTEN/NOTIFY: a process learns within
 //     milliseconds that another one registered links, made notifications
-//     pending or queued a mail.
+//     pending or queued a mail. The NOTIFYs follow the commits, at most one
+//     per 20 ms per Store, so that they do not serialise the commits.
 //
 // Use a database (or a schema, through search_path) of its own.
 package pgstore
@@ -75,7 +76,11 @@ type Store struct {
 	wg      sync.WaitGroup // the listeners
 	once    sync.Once
 	hostIDs hostCache
-	retries atomic.Int64 // transactions run again (deadlocks, broken connections)
+	// wake-ups to send (see wake)
+	wakeMu   sync.Mutex
+	wakeBits lms.Wakeup
+	wakeKick chan struct{}
+	retries  atomic.Int64 // transactions run again (deadlocks, broken connections)
 }
 
 var (
@@ -116,6 +121,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		id:   hex.EncodeToString(b),
 		addr: net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
 		stop: make(chan struct{}),
+		// The kick is buffered: wake never waits.
+		wakeKick: make(chan struct{}, 1),
 	}
 	if strings.HasPrefix(cfg.ConnConfig.Host, "/") {
 		s.addr = fmt.Sprintf("%s/.s.PGSQL.%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
@@ -128,6 +135,8 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		s.pool.Close()
 		return nil, err
 	}
+	s.wg.Add(1)
+	go s.sendWakeups()
 	return s, nil
 }
 
@@ -139,7 +148,8 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-// Close implements lms.Store: it ends the listeners and closes the pool.
+// Close implements lms.Store: it ends the listeners, sends the wake-ups
+// that wait to be sent, and closes the pool.
 func (s *Store) Close() error {
 	s.once.Do(func() {
 		s.mu.Lock()
@@ -226,7 +236,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("pgstore: open: %w", ctx.Err())
 		}
-		return fmt.Errorf("pgstore: cannot connect to PostgreSQL at %s: %s (is the server running, and do -dsn, $LMS_DSN or the PG* variables name it?)", s.addr, oneLine(err))
+		return fmt.Errorf("pgstore: cannot connect to PostgreSQL at %s: %s (is the server running, and do -dsn, $LMS_DSN or the PG* variables name it?)", s.addr, connectError(err))
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockKey)); err != nil {
@@ -265,6 +275,17 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// connectError says on one line why a connection failed: the network's
+// error when there is one (pgx's lists every attempt, often the same one
+// twice: with and without TLS), else the driver's or the server's.
+func connectError(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return oneLine(op)
+	}
+	return oneLine(err)
+}
 
 // querier is what reads and writes run on: a pooled connection or a
 // transaction.

@@ -219,7 +219,9 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 	if len(urls) == 0 {
 		return nil
 	}
-	return s.tx(ctx, "record results", func(tx pgx.Tx) error {
+	pending := false
+	err := s.tx(ctx, "record results", func(tx pgx.Tx) error {
+		pending = false
 		type old struct {
 			state int16
 			subs  int32
@@ -319,11 +321,18 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 					unsupported = k.unsupported + d.unsupported, unknown = k.unknown + d.unknown
 				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = d.client_id`,
 				col.chURL, col.chOld, col.chNew)
-			s.queueWake(b, lms.WakePending)
 		}
 		queueLinkCounts(b, global)
-		return tx.SendBatch(ctx, b).Close()
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		pending = len(col.chURL) > 0
+		return nil
 	})
+	if err == nil && pending {
+		s.wake(lms.WakePending)
+	}
+	return err
 }
 
 // DeferHost implements lms.ScheduleStore.

@@ -25,8 +25,20 @@ import (
 //  6. client_counts, by client id
 //  7. one link_counts shard
 //
+// A DELETE locks rows in the order its plan happens to find them (the
+// heap's order for a sequential or bitmap scan), so every delete of several
+// rows first locks them in key order (lockedDelete).
+//
 // A claim takes hosts and then links, against this order, but with SKIP
 // LOCKED: it never waits, so it cannot close a cycle.
+
+// lockedDelete is a DELETE of one client's rows of table (subscriptions or
+// pending; the client id is $1) for which cond holds, that first locks them
+// in URL order. The deleted rows are t.
+func lockedDelete(table, cond string) string {
+	return `WITH lk AS (SELECT url FROM ` + table + ` WHERE client_id = $1 AND (` + cond + `) ORDER BY url FOR UPDATE)
+		DELETE FROM ` + table + ` t USING lk WHERE t.client_id = $1 AND t.url = lk.url`
+}
 
 func checkURLs(urls []string) error {
 	for _, u := range urls {
@@ -75,6 +87,9 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 	if err != nil {
 		return 0, err
 	}
+	if added > 0 {
+		s.wake(lms.WakeLinksAdded)
+	}
 	return added, nil
 }
 
@@ -86,7 +101,7 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM subscriptions WHERE client_id = $1 AND url = ANY($2) RETURNING url`, clientID, rm)
+		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "url = ANY($2)")+` RETURNING t.url`, clientID, rm)
 		if err != nil {
 			return err
 		}
@@ -124,8 +139,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM subscriptions s WHERE s.client_id = $1
-			AND NOT EXISTS (SELECT 1 FROM unnest($2::text[]) AS u(url) WHERE u.url = s.url) RETURNING s.url`, clientID, want)
+		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "NOT (url = ANY($2))")+` RETURNING t.url`, clientID, want)
 		if err != nil {
 			return err
 		}
@@ -139,6 +153,9 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	if added > 0 {
+		s.wake(lms.WakeLinksAdded)
 	}
 	return added, removed, nil
 }
@@ -232,9 +249,9 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 	}
 	b := &pgx.Batch{}
 	if ch.deleting {
-		b.Queue(`DELETE FROM pending WHERE client_id = $1`, ch.client)
+		b.Queue(lockedDelete("pending", "true"), ch.client)
 	} else if len(ch.removed) > 0 {
-		b.Queue(`DELETE FROM pending WHERE client_id = $1 AND url = ANY($2)`, ch.client, ch.removed)
+		b.Queue(lockedDelete("pending", "url = ANY($2)"), ch.client, ch.removed)
 	}
 	queueHostRefresh(b, touched)
 	if ch.deleting {
@@ -245,9 +262,6 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 			ch.client, client[0], client[1], client[2], client[3], client[4])
 	}
 	queueLinkCounts(b, global)
-	if len(added) > 0 {
-		s.queueWake(b, lms.WakeLinksAdded)
-	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err
 	}

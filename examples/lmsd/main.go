@@ -12,6 +12,7 @@
 //
 //	go run ./examples/lmsd                  # 127.0.0.1:8080, lms.db, mails into ./lms-mail
 //	go run ./examples/lmsd -store postgres -dsn postgres://lms@db/lms -admin-secret S
+//	go run ./examples/lmsd -store postgres -components none …    # API only; checker, notifier,syncer elsewhere
 //	go run ./examples/lmsd -help            # every flag
 package main
 
@@ -74,6 +75,8 @@ type options struct {
 	notifyInterval, syncInterval, shutdownTimeout       time.Duration
 	userAgent, components, logFormat, logLevel, onReady string
 	pg                                                  pgFlags
+	processID                                           string
+	lease, claimPoll, notifyPoll                        time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -103,7 +106,11 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.syncInterval, "sync-interval", 24*time.Hour, "time between full syncs of a client")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight work")
 	fs.StringVar(&o.userAgent, "user-agent", lms.DefaultUserAgent, "User-Agent of checks")
-	fs.StringVar(&o.components, "components", "checker,notifier,syncer", "components to run: any of checker, notifier, syncer (the API and pages always run)")
+	fs.StringVar(&o.components, "components", "checker,notifier,syncer", "components to run: any of checker, notifier, syncer, or none (the API and pages always run)")
+	fs.StringVar(&o.processID, "process-id", "", "this process's name among those sharing a store: it holds hosts and clients under it (default host/pid/random)")
+	fs.DurationVar(&o.lease, "lease", 10*time.Minute, "how long claimed links, held hosts and clients stay with this process before others may take them (a crashed process's work comes back after it)")
+	fs.DurationVar(&o.claimPoll, "claim-poll", 250*time.Millisecond, "how often an idle checker looks for due links (at most a quarter of -host-interval); other processes' registrations wake it at once")
+	fs.DurationVar(&o.notifyPoll, "notify-poll", time.Second, "how often the notifier looks for pending changes; changes made by other processes wake it at once")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.onReady, "ready-file", "", "write the listen address into this file once serving (for scripts and tests)")
@@ -131,8 +138,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		return nil, fmt.Errorf("-confirm-delay %v: must not be negative", o.confirmDelay)
 	case o.checkMaxBytes < 4096:
 		return nil, fmt.Errorf("-check-max-bytes %d: must be at least 4096", o.checkMaxBytes)
-	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0, o.snapshotTTL <= 0:
-		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout and -snapshot-ttl must be positive")
+	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0, o.snapshotTTL <= 0,
+		o.lease <= 0, o.claimPoll <= 0, o.notifyPoll <= 0:
+		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout, -snapshot-ttl, -lease, -claim-poll and -notify-poll must be positive")
 	case o.minRecheck > o.checkInterval:
 		return nil, fmt.Errorf("-min-recheck %v exceeds -check-interval %v", o.minRecheck, o.checkInterval)
 	}
@@ -152,9 +160,15 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	return o, nil
 }
 
+// componentSet returns the components of -components; none (the API and
+// the pages only) is 0.
 func (o *options) componentSet() (lms.Components, error) {
 	var c lms.Components
-	for _, name := range strings.FieldsFunc(o.components, func(r rune) bool { return r == ',' || r == ' ' }) {
+	names := strings.FieldsFunc(o.components, func(r rune) bool { return r == ',' || r == ' ' })
+	if len(names) == 1 && names[0] == "none" {
+		return 0, nil
+	}
+	for _, name := range names {
 		switch name {
 		case "checker", "scheduler":
 			c |= lms.RunChecker
@@ -163,11 +177,11 @@ func (o *options) componentSet() (lms.Components, error) {
 		case "syncer":
 			c |= lms.RunSyncer
 		default:
-			return 0, fmt.Errorf("-components: unknown component %q (want checker, notifier, syncer)", name)
+			return 0, fmt.Errorf("-components: unknown component %q (want checker, notifier, syncer, or none alone)", name)
 		}
 	}
 	if c == 0 {
-		return 0, errors.New("-components: name at least one of checker, notifier, syncer")
+		return 0, errors.New("-components: name at least one of checker, notifier, syncer, or none")
 	}
 	return c, nil
 }
@@ -265,6 +279,20 @@ func newMailer(o *options, getenv func(string) string) (lms.Mailer, error) {
 	return &mailer.SMTP{Host: host, Port: port, TLS: policy, Username: o.smtpUser, Password: getenv("LMS_SMTP_PASSWORD"), From: *from}, nil
 }
 
+// storeWhere is what the start-up log says of where the store is: the bolt
+// file, the PostgreSQL server and database (no credentials), and the
+// components, named as -components names them.
+func storeWhere(o *options) []any {
+	var out []any
+	switch o.store {
+	case "bolt":
+		out = append(out, "db", o.db)
+	case "postgres":
+		out = append(out, "postgres", o.pg.where())
+	}
+	return append(out, "components", o.components)
+}
+
 func openStore(ctx context.Context, o *options) (lms.Store, error) {
 	switch o.store {
 	case "memory":
@@ -328,7 +356,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	defer callbacks.Close()
 	e, err := lms.New(st, lms.Config{
 		AdminSecret: secret, PublicURL: o.publicURL, MailCC: cc, Mailer: mlr, Logger: log,
-		Notifier: callbacks, Lister: callbacks, Components: comps,
+		Notifier: callbacks, Lister: callbacks, Components: comps, ProcessID: o.processID,
+		Lease: o.lease, ClaimPoll: o.claimPoll, NotifyPoll: o.notifyPoll,
 		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent, HonestRetry: !o.browserUA, MaxBytes: o.checkMaxBytes},
 		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
 		Policy: lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval),
@@ -353,7 +382,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- e.Run(engineCtx) }()
+	go func() {
+		if comps == 0 { // -components none: the API and the pages only
+			<-engineCtx.Done()
+			engineDone <- nil
+			return
+		}
+		engineDone <- e.Run(engineCtx)
+	}()
 	serveDone := make(chan error, 2)
 	go func() { serveDone <- srv.Serve(ln) }()
 	var metricsSrv *http.Server
@@ -362,7 +398,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		go func() { serveDone <- metricsSrv.Serve(metricsLn) }()
 		log.Info("metrics serving", "addr", metricsLn.Addr().String())
 	}
-	log.Info("lmsd serving", "addr", ln.Addr().String(), "public_url", o.publicURL, "store", o.store, "db", o.db, "components", o.components)
+	where := append([]any{"addr", ln.Addr().String(), "public_url", o.publicURL, "store", o.store}, storeWhere(o)...)
+	where = append(where, "process", e.Config().ProcessID)
+	log.Info("lmsd serving", where...)
 	if o.onReady != "" {
 		if err := os.WriteFile(o.onReady, []byte(ln.Addr().String()), 0o644); err != nil {
 			return fmt.Errorf("-ready-file: %w", err)

@@ -5,7 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/pgstore"
@@ -43,6 +48,20 @@ func (p *pgFlags) check(getenv func(string) string) error {
 // in the database would put the key of the sealed client passwords beside
 // them.)
 var errPostgresSecret = errors.New("-store postgres needs -admin-secret or $LMS_ADMIN_SECRET (the same for every lmsd sharing the database)")
+
+// where names the server and database of the DSN, without credentials:
+// host:port/database.
+func (p *pgFlags) where() string {
+	cfg, err := pgconn.ParseConfig(p.dsn)
+	if err != nil {
+		return "(bad DSN)"
+	}
+	host := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		host = fmt.Sprintf("%s/.s.PGSQL.%d", cfg.Host, cfg.Port)
+	}
+	return host + "/" + cfg.Database
+}
 
 // openPostgres opens the database; the first process to open a fresh one
 // creates the schema.

@@ -71,6 +71,9 @@ type Host struct {
 type Request struct {
 	At   time.Time
 	Path string
+	// Agent is the request's User-Agent (empty for FTP), which tells
+	// apart the processes that share a farm when each has its own.
+	Agent string
 }
 
 // Addr returns the i-th farm address: 127.0.x.y with y in 2..251.
@@ -122,8 +125,13 @@ func Start(n int, opt Options) (*Farm, error) {
 
 // record notes a request and returns the function that ends it.
 func (f *Farm) record(h *Host, path string) (done func()) {
+	return f.recordRequest(h, Request{At: time.Now(), Path: path})
+}
+
+// recordRequest notes r and returns the function that ends it.
+func (f *Farm) recordRequest(h *Host, r Request) (done func()) {
 	h.mu.Lock()
-	h.reqs = append(h.reqs, Request{At: time.Now(), Path: path})
+	h.reqs = append(h.reqs, r)
 	h.mu.Unlock()
 	f.total.Add(1)
 	n := f.inflight.Add(1)
@@ -198,7 +206,7 @@ func (d *ftpDriver) GetTLSConfig() (*tls.Config, error) { return nil, errors.New
 
 func (f *Farm) handler(h *Host) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer f.record(h, r.URL.Path)()
+		defer f.recordRequest(h, Request{At: time.Now(), Path: r.URL.Path, Agent: r.UserAgent()})()
 		if f.opt.Latency > 0 {
 			time.Sleep(f.opt.Latency)
 		}

@@ -17,7 +17,8 @@
 //
 //	func TestX(t *testing.T) { dsn := pgtest.Start(t); … }
 //
-// New starts a server of a test's own (for restarts, or durable settings).
+// New starts a server of a test's own (for restarts, or durable settings);
+// Launch starts one outside of tests (benchmark commands).
 package pgtest
 
 import (
@@ -139,6 +140,31 @@ func New(t testing.TB, cfg Config) *Server {
 		_ = os.RemoveAll(srv.dir)
 	})
 	return srv
+}
+
+// Launch starts a server for a program that is not a test (a benchmark
+// command); Close stops it.
+func Launch(cfg Config) (*Server, error) {
+	bin, err := findBin()
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	return start(bin, cfg)
+}
+
+// Close stops a server of Launch and removes its directory.
+func (s *Server) Close() error {
+	err := s.stop()
+	return errors.Join(err, os.RemoveAll(s.dir))
+}
+
+// NewDatabase creates the database name (kept until the server is closed)
+// and returns its DSN.
+func (s *Server) NewDatabase(name string) (string, error) {
+	if err := s.exec(fmt.Sprintf("CREATE DATABASE %s", pgx.Identifier{name}.Sanitize())); err != nil {
+		return "", fmt.Errorf("pgtest: %w", err)
+	}
+	return s.DSN(name), nil
 }
 
 // binDir returns the directory of the newest installed PostgreSQL's
@@ -334,6 +360,81 @@ func (s *Server) Start(t testing.TB) {
 	if err := s.launch(); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+}
+
+// CPUTime returns the processor time (user and system) the running server's
+// processes have used so far: the postmaster, its live children and those
+// it has reaped (Linux /proc).
+func (s *Server) CPUTime() (time.Duration, error) {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return 0, errors.New("pgtest: the server is not running")
+	}
+	pid := p.cmd.Process.Pid
+	total, err := procCPU(pid, true)
+	if err != nil {
+		return 0, err
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		child, _ := strconv.Atoi(filepath.Base(d))
+		if ppid, err := procPPID(child); err == nil && ppid == pid {
+			if t, err := procCPU(child, false); err == nil {
+				total += t
+			}
+		}
+	}
+	return total, nil
+}
+
+// procStat returns the fields of /proc/PID/stat after the command name.
+func procStat(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil, fmt.Errorf("pgtest: /proc/%d/stat: no command", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return nil, fmt.Errorf("pgtest: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	return f, nil
+}
+
+func procPPID(pid int) (int, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[1])
+}
+
+// procCPU is the process's utime + stime (and its reaped children's,
+// when children is set). The kernel counts in ticks of 1/100 s
+// (USER_HZ, which Linux fixes at 100).
+func procCPU(pid int, children bool) (time.Duration, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	fields := []int{11, 12} // utime, stime (fields 14 and 15 of stat)
+	if children {
+		fields = append(fields, 13, 14) // cutime, cstime
+	}
+	var ticks int64
+	for _, i := range fields {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // Addr is the server's host:port.
