@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/linkmonitor/lms"
-	"github.com/linkmonitor/lms/internal/validate"
+	"github.com/linkmonitor/lms/internal/storerules"
 )
 
 func (t *txn) getClient(id string) (*lms.Client, error) {
@@ -37,10 +37,10 @@ func (t *txn) putClient(c *lms.Client) error {
 
 // CreateClient implements lms.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
-	if err := validate.ClientID(c.ID); err != nil {
-		return fmt.Errorf("boltstore: %w: %w", lms.ErrInvalid, err)
+	c, err := storerules.NewClient(c)
+	if err != nil {
+		return fmt.Errorf("boltstore: %w", err)
 	}
-	c.Counts = lms.StateCounts{}
 	return s.update(ctx, func(t *txn) error {
 		if t.b(bClients).Get([]byte(c.ID)) != nil {
 			return fmt.Errorf("boltstore: client %q: %w", c.ID, lms.ErrExists)
@@ -86,11 +86,10 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 		if err != nil {
 			return err
 		}
-		cp := *c
-		if err := fn(&cp); err != nil {
+		cp, err := storerules.UpdateClient(*c, fn)
+		if err != nil {
 			return err
 		}
-		cp.ID, cp.Counts = c.ID, c.Counts
 		*c, out = cp, cp
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 )
 
 func (t *txn) addPendCount(id string, d int64) error {
@@ -59,10 +60,7 @@ func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) 
 			if err != nil {
 				return err
 			}
-			if reason == "" {
-				reason = "unknown"
-			}
-			out = append(out, lms.PendingUpdate{Update: lms.Update{URL: string(k[len(pre):]), State: st, Reason: reason}, Seq: seq})
+			out = append(out, storerules.Pending(string(k[len(pre):]), st, reason, seq))
 			if limit > 0 && len(out) >= limit {
 				break
 			}

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // ClaimDue implements lms.ScheduleStore.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
-	if opt.Limit <= 0 || opt.PerHost <= 0 || opt.Lease <= 0 || opt.HostGap < 0 {
-		return nil, fmt.Errorf("boltstore: claim options %+v: %w", opt, lms.ErrInvalid)
+	if err := storerules.CheckClaim(opt); err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
 	}
 	n, lease := nanos(now), nanos(now.Add(opt.Lease))
 	var out []lms.Link
@@ -31,7 +32,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			if timeFromKey(k[:8]) > n {
 				break
 			}
-			if h := string(k[8:]); !s.holds[h].Held(now, opt.Holder) {
+			if h := string(k[8:]); !storerules.HeldByOther(s.holds[h], opt.Holder, now) {
 				hosts = append(hosts, h)
 			}
 		}
@@ -67,19 +68,19 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 					if l == nil {
 						return fmt.Errorf("due link %q has no record: %w", u, errCorrupt)
 					}
-					state, failures = l.state, l.failures
+					state, failures = l.State(), int64(l.Failures)
 				}
 				if err := t.lease(h, u, lease); err != nil {
 					return err
 				}
 				out = append(out, lms.Link{URL: u, Host: h, State: state, Failures: int(failures), NextDue: fromNanos(lease)})
 			}
-			if h != "" && opt.HostGap > 0 {
+			if until, ok := storerules.PacedUntil(h, now, len(due), opt.HostGap); ok {
 				hr, err := t.getHost(h)
 				if err != nil {
 					return err
 				}
-				hr.notBefore = max(hr.notBefore, nanos(now.Add(time.Duration(max(len(due)-1, 1))*opt.HostGap)))
+				hr.notBefore = max(hr.notBefore, nanos(until))
 				if err := t.b(bHosts).Put(hostKey(h), hr.encode()); err != nil {
 					return err
 				}
@@ -112,8 +113,8 @@ func (s *Store) pruneHolds(now time.Time) {
 
 // HoldHost implements lms.ScheduleStore.
 func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (time.Time, bool, error) {
-	if lease <= 0 {
-		return time.Time{}, false, fmt.Errorf("boltstore: hold host %q for %v: %w", host, lease, lms.ErrInvalid)
+	if err := storerules.CheckHold(host, lease); err != nil {
+		return time.Time{}, false, fmt.Errorf("boltstore: %w", err)
 	}
 	var notBefore int64
 	err := s.view(ctx, func(t *txn) error {
@@ -126,7 +127,7 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 	}
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
-	if s.holds[host].Held(now, holder) {
+	if storerules.HeldByOther(s.holds[host], holder, now) {
 		return time.Time{}, false, nil
 	}
 	s.pruneHolds(now)
@@ -140,10 +141,8 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 // RecordResults implements lms.ScheduleStore. Concurrent calls share
 // commits.
 func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
-	for _, r := range recs {
-		if !r.Hold && !r.Result.State.Valid() {
-			return fmt.Errorf("boltstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
-		}
+	if err := storerules.CheckOutcomes(recs); err != nil {
+		return fmt.Errorf("boltstore: %w", err)
 	}
 	return s.batch(ctx, func(t *txn) error {
 		for _, r := range recs {
@@ -174,23 +173,16 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 }
 
 func (t *txn) apply(url string, l *link, r lms.Outcome) error {
-	res := r.Result
-	old := l.state
-	l.reason, l.code, l.final, l.perm = res.Reason, int64(res.Code), res.FinalURL, res.Permanent
-	l.rt, l.failures, l.checked = int64(res.ResponseTime), int64(r.Failures), nanos(r.Checked)
-	if res.State == old {
+	old, changed := l.Apply(r)
+	if !changed || l.subs == 0 {
 		return nil
 	}
-	l.state, l.changed = res.State, nanos(r.Checked)
-	if l.subs == 0 {
-		return nil
-	}
+	st := l.State()
 	g, err := t.globalCounts()
 	if err != nil {
 		return err
 	}
-	g.Add(old, -1)
-	g.Add(res.State, 1)
+	storerules.Move(g, old, st)
 	ids, err := collect(t.b(bLinkSubs), prefix(url))
 	if err != nil {
 		return err
@@ -200,14 +192,13 @@ func (t *txn) apply(url string, l *link, r lms.Outcome) error {
 	if err != nil {
 		return err
 	}
-	val := encodePending(res.State, seq, res.Reason)
+	val := encodePending(st, seq, l.Reason)
 	for _, id := range ids {
 		c, err := t.getClient(id)
 		if err != nil {
 			return err
 		}
-		c.Counts.Add(old, -1)
-		c.Counts.Add(res.State, 1)
+		storerules.Move(&c.Counts, old, st)
 		k := join(id, url)
 		if pend.Get(k) == nil {
 			if err := t.addPendCount(id, 1); err != nil {

@@ -7,22 +7,14 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
-func checkURLs(urls []string) error {
-	for _, u := range urls {
-		if err := validate.URL(u); err != nil {
-			return fmt.Errorf("boltstore: %w: %w", lms.ErrInvalid, err)
-		}
-	}
-	return nil
-}
-
 // Subscribe implements lms.SubscriptionStore.
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
-	if err := checkURLs(urls); err != nil {
-		return 0, err
+	if err := storerules.CheckURLs(urls); err != nil {
+		return 0, fmt.Errorf("boltstore: %w", err)
 	}
 	// Large calls commit in parts: committing rewrites every page a
 	// transaction touched, and with 1,000 random URLs that pages ~75 MB of
@@ -78,7 +70,7 @@ func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
 		return false, err
 	}
 	if l == nil {
-		l = &link{host: lms.HostKey(url), state: lms.StateUnknown, due: now}
+		l = &link{host: lms.HostKey(url), due: now, Check: storerules.NewCheck()}
 	}
 	if err := subs.Put(sk, mark()); err != nil {
 		return false, err
@@ -87,13 +79,13 @@ func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
 		return false, err
 	}
 	l.subs++
-	c.Counts.Add(l.state, 1)
+	c.Counts.Add(l.State(), 1)
 	if l.subs == 1 {
 		g, err := t.globalCounts()
 		if err != nil {
 			return false, err
 		}
-		g.Add(l.state, 1)
+		g.Add(l.State(), 1)
 		if err := t.b(bHostDue).Put(dueKey(l.host, l.due, url), dueValue(l)); err != nil {
 			return false, err
 		}
@@ -123,14 +115,14 @@ func (t *txn) unsubscribe(c *lms.Client, url string) error {
 	if err := t.dropPending(c.ID, url); err != nil {
 		return err
 	}
-	c.Counts.Add(l.state, -1)
+	c.Counts.Add(l.State(), -1)
 	l.subs--
 	if l.subs == 0 {
 		g, err := t.globalCounts()
 		if err != nil {
 			return err
 		}
-		g.Add(l.state, -1)
+		g.Add(l.State(), -1)
 		if err := t.b(bHostDue).Delete(dueKey(l.host, l.due, url)); err != nil {
 			return err
 		}
@@ -167,8 +159,8 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 
 // ReplaceSubscriptions implements lms.SubscriptionStore.
 func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
-	if err := checkURLs(urls); err != nil {
-		return 0, 0, err
+	if err := storerules.CheckURLs(urls); err != nil {
+		return 0, 0, fmt.Errorf("boltstore: %w", err)
 	}
 	added, removed := 0, 0
 	err := s.update(ctx, func(t *txn) error {
@@ -211,9 +203,6 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 		c := t.b(bSubs).Cursor()
 		for k, _ := c.Seek(join(clientID, p.After)); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Next() {
 			url := string(k[len(pre):])
-			if p.After != "" && url == p.After {
-				continue
-			}
 			l, err := t.getLink(url)
 			if err != nil {
 				return err
@@ -221,11 +210,11 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 			if l == nil {
 				return fmt.Errorf("subscription to missing link %q: %w", url, errCorrupt)
 			}
-			if p.State != "" && l.state != p.State {
+			if !storerules.InPage(p, url, l.State()) {
 				continue
 			}
 			out = append(out, l.export(url))
-			if p.Limit > 0 && len(out) >= p.Limit {
+			if storerules.PageFull(p, len(out)) {
 				break
 			}
 		}
