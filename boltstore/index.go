@@ -70,6 +70,18 @@ func (t *txn) getHost(name string) (hostRec, error) {
 	return decodeHost(v)
 }
 
+// notBefore keeps the host from being offered before until (a later
+// deferral stays).
+func (t *txn) notBefore(name string, until int64) error {
+	h, err := t.getHost(name)
+	if err != nil {
+		return err
+	}
+	h.notBefore = max(h.notBefore, until)
+	t.touched[name] = struct{}{}
+	return t.b(bHosts).Put(hostKey(name), h.encode())
+}
+
 // fixHost recomputes the host's place in the ready index from its earliest
 // due link and its deferral.
 func (t *txn) fixHost(name string) error {

@@ -76,12 +76,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 				out = append(out, lms.Link{URL: u, Host: h, State: state, Failures: int(failures), NextDue: fromNanos(lease)})
 			}
 			if until, ok := storerules.PacedUntil(h, now, len(due), opt.HostGap); ok {
-				hr, err := t.getHost(h)
-				if err != nil {
-					return err
-				}
-				hr.notBefore = max(hr.notBefore, nanos(until))
-				if err := t.b(bHosts).Put(hostKey(h), hr.encode()); err != nil {
+				if err := t.notBefore(h, nanos(until)); err != nil {
 					return err
 				}
 			}
@@ -214,18 +209,7 @@ func (t *txn) apply(url string, l *link, r lms.Outcome) error {
 
 // DeferHost implements lms.ScheduleStore.
 func (s *Store) DeferHost(ctx context.Context, host string, until time.Time) error {
-	return s.update(ctx, func(t *txn) error {
-		h, err := t.getHost(host)
-		if err != nil {
-			return err
-		}
-		h.notBefore = max(h.notBefore, nanos(until))
-		if err := t.b(bHosts).Put(hostKey(host), h.encode()); err != nil {
-			return err
-		}
-		t.touched[host] = struct{}{}
-		return nil
-	})
+	return s.update(ctx, func(t *txn) error { return t.notBefore(host, nanos(until)) })
 }
 
 // LinkCounts implements lms.ScheduleStore.

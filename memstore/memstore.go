@@ -126,9 +126,15 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) client(id string) (*client, error) {
+// beginClient is begin followed by the lookup of client id; on success the
+// caller defers s.mu.Unlock().
+func (s *Store) beginClient(ctx context.Context, id string) (*client, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	c := s.clients[id]
 	if c == nil {
+		s.mu.Unlock()
 		return nil, fmt.Errorf("memstore: client %q: %w", id, lms.ErrNotFound)
 	}
 	return c, nil
@@ -157,14 +163,11 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 
 // GetClient implements lms.ClientStore.
 func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
-	if err := s.begin(ctx); err != nil {
-		return lms.Client{}, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(id)
+	c, err := s.beginClient(ctx, id)
 	if err != nil {
 		return lms.Client{}, err
 	}
+	defer s.mu.Unlock()
 	return c.c.Clone(), nil
 }
 
@@ -184,14 +187,11 @@ func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 
 // UpdateClient implements lms.ClientStore.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client) error) (lms.Client, error) {
-	if err := s.begin(ctx); err != nil {
-		return lms.Client{}, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(id)
+	c, err := s.beginClient(ctx, id)
 	if err != nil {
 		return lms.Client{}, err
 	}
+	defer s.mu.Unlock()
 	cp, err := storerules.UpdateClient(c.c, fn)
 	if err != nil {
 		return lms.Client{}, err
@@ -202,14 +202,11 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 
 // DeleteClient implements lms.ClientStore.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(id)
+	c, err := s.beginClient(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer s.mu.Unlock()
 	var all []*link
 	c.subs.Ascend(func(l *link) bool { all = append(all, l); return true })
 	for _, l := range all {
@@ -225,14 +222,11 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 	if err := storerules.CheckURLs(urls); err != nil {
 		return 0, fmt.Errorf("memstore: %w", err)
 	}
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, err
 	}
+	defer s.mu.Unlock()
 	return s.subscribeAll(c, urls, now), nil
 }
 
@@ -307,14 +301,11 @@ func (s *Store) unsubscribe(c *client, l *link) {
 
 // Unsubscribe implements lms.SubscriptionStore.
 func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, err
 	}
+	defer s.mu.Unlock()
 	removed := 0
 	for _, u := range urls {
 		l := s.links[u]
@@ -332,14 +323,11 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	if err := storerules.CheckURLs(urls); err != nil {
 		return 0, 0, fmt.Errorf("memstore: %w", err)
 	}
-	if err := s.begin(ctx); err != nil {
-		return 0, 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer s.mu.Unlock()
 	want := make(map[string]struct{}, len(urls))
 	for _, u := range urls {
 		want[u] = struct{}{}
@@ -361,14 +349,11 @@ func (l *link) export() lms.Link { return l.Link(l.url, l.host.name, l.due, len(
 
 // ClientLinks implements lms.SubscriptionStore.
 func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
+	defer s.mu.Unlock()
 	var out []lms.Link
 	c.subs.AscendGreaterOrEqual(&link{url: p.After}, func(l *link) bool {
 		if storerules.InPage(p, l.url, l.State()) {
@@ -576,14 +561,11 @@ func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
 
 // PendingUpdates implements lms.NotificationStore.
 func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.PendingUpdate, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
+	defer s.mu.Unlock()
 	out := make([]lms.PendingUpdate, 0, len(c.pending))
 	for l, p := range c.pending {
 		out = append(out, storerules.Pending(l.url, p.state, p.reason, p.seq))
@@ -597,27 +579,21 @@ func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) 
 
 // PendingCount implements lms.NotificationStore.
 func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, err
 	}
+	defer s.mu.Unlock()
 	return len(c.pending), nil
 }
 
 // AckUpdates implements lms.NotificationStore.
 func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return err
 	}
+	defer s.mu.Unlock()
 	for _, d := range delivered {
 		l := s.links[d.URL]
 		if l == nil {
