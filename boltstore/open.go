@@ -3,8 +3,11 @@ package boltstore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +36,8 @@ type Options struct {
 	// NoSync skips fsync after each commit: faster, and a crash may lose the
 	// latest acknowledged writes. For tests and benchmarks only.
 	NoSync bool
+
+	skipCheck bool // for measuring the check (export_test.go)
 }
 
 // Store is the bbolt lms.Store. Create it with Open.
@@ -53,45 +58,60 @@ type Store struct {
 
 var _ lms.Store = (*Store)(nil)
 
-// Open opens or creates the store file at path.
+// Open opens the store file at path, or creates it if there is none.
+//
+// A file that is not a readable store gives an error wrapping ErrDamaged
+// (damaged, truncated, empty without Open having created it, not an lms
+// file) or ErrIncompatible (another version), a file that another process
+// holds ErrInUse after Options.Timeout; the error names the file and says
+// what to do, in one line, and the file is left as it was. Before bbolt
+// maps an existing file, Open reads every page in use through the file and
+// checks its structure and the records the store relies on (see verifier):
+// bbolt trusts its file and panics or faults on damage.
 func Open(path string, opt Options) (*Store, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opt.Timeout,
-		NoSync:         opt.NoSync,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true,
-	})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("boltstore: %s is in use by another process (lock not released within %v)", path, opt.Timeout)
-	}
+	f, created, err := openFile(path, opt.Timeout)
 	if err != nil {
+		return nil, err
+	}
+	if !created && !opt.skipCheck {
+		if err := contain(path, func() error { return checkFile(f, path) }); err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+	}
+	var db *bolt.DB
+	err = contain(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:        opt.Timeout,
+			NoSync:         opt.NoSync,
+			FreelistType:   bolt.FreelistMapType,
+			NoFreelistSync: true,
+			// bbolt locks the file we locked (the same open file: no
+			// other process came in between) and initialises it if we
+			// just created it.
+			OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil },
+		})
+		return err
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, errInUse(path, opt.Timeout)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, errDamaged(path, err.Error(), err)
+	case err != nil:
+		_ = f.Close() // bbolt closed it unless it panicked
+		if errors.Is(err, ErrDamaged) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets() {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket([]byte(bMeta))
-		v := meta.Get([]byte(keySchema))
-		if v != nil && string(v) != "1" && string(v) != schemaVersion {
-			return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
-		}
-		// Leases belong to the process that held the file before: its
-		// claimed links are due again at once.
-		old := string(v) == "1"
-		if err := run(tx, nil, func(t *txn) error { return t.releaseLeases(old) }); err != nil {
-			return err
-		}
-		return meta.Put([]byte(keySchema), []byte(schemaVersion))
-	})
-	if err != nil {
+	if err := contain(path, func() error { return initFile(db, path) }); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("boltstore: init %s: %w", path, err)
+		return nil, err
 	}
 	if opt.BatchDelay > 0 {
 		db.MaxBatchDelay = opt.BatchDelay
@@ -113,6 +133,98 @@ func Open(path string, opt Options) (*Store, error) {
 	}
 	go s.trimLoop()
 	return s, nil
+}
+
+// initFile creates the buckets of a new file, converts a version 1 file,
+// and ends the leases of the process that held the file before.
+func initFile(db *bolt.DB, path string) error {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets() {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket([]byte(bMeta))
+		v := meta.Get([]byte(keySchema))
+		if v != nil && string(v) != "1" && string(v) != schemaVersion {
+			return errIncompatible(path, fmt.Sprintf("was written by another lms version (store schema %q; this build reads 1 and %s)", v, schemaVersion),
+				"open it with the lms version that wrote it, or restore a backup written by this version")
+		}
+		// Leases belong to the process that held the file before: its
+		// claimed links are due again at once.
+		old := string(v) == "1"
+		if err := run(tx, nil, func(t *txn) error { return t.releaseLeases(old) }); err != nil {
+			return err
+		}
+		return meta.Put([]byte(keySchema), []byte(schemaVersion))
+	})
+	if err != nil && !errors.Is(err, ErrIncompatible) {
+		return fmt.Errorf("boltstore: init %s: %w", path, err)
+	}
+	return err
+}
+
+// openFile opens the store file at path, creating it (created) if it does
+// not exist, and takes the lock bbolt takes, waiting up to timeout.
+func openFile(path string, timeout time.Duration) (f *os.File, created bool, err error) {
+	f, err = os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		created = err == nil
+		if errors.Is(err, fs.ErrExist) { // another process was faster
+			f, err = os.OpenFile(path, os.O_RDWR, 0)
+		}
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("boltstore: open %s: %w", quotePath(path), err)
+	}
+	locked, err := lockFile(f, timeout)
+	if err != nil || !locked {
+		_ = f.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("boltstore: lock %s: %w", quotePath(path), err)
+		}
+		return nil, false, errInUse(path, timeout)
+	}
+	return f, created, nil
+}
+
+// checkFile checks the existing file f before bbolt maps it.
+func checkFile(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("boltstore: %w", err)
+	}
+	if fi.Size() == 0 {
+		return errEmpty(path)
+	}
+	v, err := verifyFile(f, fi.Size())
+	if err == nil {
+		err = checkSchema(v)
+	}
+	if p, ok := asProblem(err); ok {
+		if p.incompatible {
+			return errIncompatible(path, p.what, p.advice)
+		}
+		return errDamaged(path, p.what, nil)
+	}
+	return err
+}
+
+// contain runs fn, turning a panic or a memory fault into an ErrDamaged
+// error: bbolt panics on some damage that the check cannot rule out.
+func contain(path string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			msg := strings.Join(strings.Fields(fmt.Sprint(r)), " ")
+			if len(msg) > 200 {
+				msg = msg[:200] + "…"
+			}
+			err = errDamaged(path, "bbolt failed reading it: "+msg, nil)
+		}
+	}()
+	return fn()
 }
 
 // Path returns the file the store lives in.
