@@ -12,4 +12,10 @@
 // bbolt's Batch. Large Subscribe calls commit in parts of 250 URLs, and the
 // store keeps the mapped file's share of the process's RSS bounded (see
 // Options.MaxResident).
+//
+// bbolt trusts its file and panics on damage, also where no recover can
+// reach. Open therefore reads an existing file through before bbolt maps
+// it, and refuses a damaged, truncated, foreign or empty one (that it did
+// not create) with an error that names the file and says what to do
+// (ErrDamaged, ErrIncompatible); another process's file gives ErrInUse.
 package boltstore

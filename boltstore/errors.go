@@ -48,11 +48,11 @@ func errDamaged(path, what string, cause error) error {
 		msg: fmt.Sprintf("boltstore: %s is damaged (%s): %s", quotePath(path), what, adviceDamaged)}
 }
 
-// errEmpty says that the file at path has 0 bytes and lms did not create
-// it in this Open.
+// errEmpty says that the file at path has 0 bytes and this Open did not
+// create it: only the Open that creates a file initialises it.
 func errEmpty(path string) error {
 	return &fileError{kind: ErrDamaged,
-		msg: fmt.Sprintf("boltstore: %s is empty (0 bytes) and lms did not create it (a store file lms creates is never empty): remove it to start with an empty store, or restore it from a backup", quotePath(path))}
+		msg: fmt.Sprintf("boltstore: %s is empty (0 bytes) and this Open did not create it, so it holds no store: remove it to start with an empty store, or restore it from a backup", quotePath(path))}
 }
 
 func errInUse(path string, timeout time.Duration) error {

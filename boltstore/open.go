@@ -66,15 +66,24 @@ var _ lms.Store = (*Store)(nil)
 // holds ErrInUse after Options.Timeout; the error names the file and says
 // what to do, in one line, and the file is left as it was. Before bbolt
 // maps an existing file, Open reads every page in use through the file and
-// checks its structure and the records the store relies on (see verifier):
+// checks its structure and the records the store relies on (verify.go):
 // bbolt trusts its file and panics or faults on damage.
-func Open(path string, opt Options) (*Store, error) {
+func Open(path string, opt Options) (_ *Store, err error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = time.Second
 	}
 	f, created, err := openFile(path, opt.Timeout)
 	if err != nil {
 		return nil, err
+	}
+	if created {
+		// A file this Open created and could not initialise goes: the next
+		// Open creates it again rather than refusing an empty file.
+		defer func() {
+			if err != nil {
+				_ = os.Remove(path)
+			}
+		}()
 	}
 	if !created && !opt.skipCheck {
 		if err := contain(path, func() error { return checkFile(f, path) }); err != nil {
@@ -109,7 +118,7 @@ func Open(path string, opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	if err := contain(path, func() error { return initFile(db, path) }); err != nil {
+	if err = contain(path, func() error { return initFile(db, path) }); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
