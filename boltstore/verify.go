@@ -70,7 +70,6 @@ type verifier struct {
 	hwm     uint64
 	seen    []uint64 // pages reached, a bit each
 	bufs    [][]byte // one page buffer per depth
-	pages   int
 	buckets map[string]bool // the store's buckets found
 	schema  string          // the value of meta/schema, if any
 }
@@ -122,7 +121,7 @@ func verifyFile(r io.ReaderAt, size int64) (*verifier, error) {
 func (v *verifier) readMeta(i int, off uint64) (meta, error) {
 	var b [metaEnd]byte
 	if off+metaEnd > uint64(v.size) {
-		return meta{}, damagef("the file is %d bytes long, too short for meta page %d: it was truncated", v.size, i)
+		return meta{}, damagef("the file is %d bytes long, too short for meta page %d: it was truncated, or it is not a store file", v.size, i)
 	}
 	if _, err := v.r.ReadAt(b[:], int64(off)); err != nil {
 		return meta{}, damagef("meta page %d cannot be read: %v", i, err)
@@ -200,7 +199,6 @@ func (v *verifier) read(id uint64, depth int) ([]byte, error) {
 		}
 		v.mark(p)
 	}
-	v.pages++
 	if overflow > 0 {
 		span := (overflow + 1) * v.ps
 		if uint64(cap(v.bufs[depth])) < span {
