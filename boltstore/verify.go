@@ -68,8 +68,8 @@ type verifier struct {
 	size    int64
 	ps      uint64 // page size
 	hwm     uint64
-	seen    []uint64 // pages reached, a bit each
-	bufs    [][]byte // one page buffer per depth
+	seen    []uint64        // pages reached, a bit each
+	bufs    [][]byte        // one page buffer per depth
 	buckets map[string]bool // the store's buckets found
 	schema  string          // the value of meta/schema, if any
 }
