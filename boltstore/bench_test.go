@@ -25,18 +25,24 @@ func BenchmarkSubscribe(b *testing.B) {
 	}
 }
 
-// populated returns a durable store holding n links, filled without fsync.
-func populated(b *testing.B, n int) lms.Store {
+// fill writes a store file of n links over clients (and 10,000 hosts),
+// without fsync, and returns its path.
+func fill(b *testing.B, n, clients int) string {
 	path := filepath.Join(b.TempDir(), "lms.db")
 	fast, err := boltstore.Open(path, boltstore.Options{NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	storebench.Populate(b, fast, n, 100, 10_000)
+	storebench.Populate(b, fast, n, clients, 10_000)
 	if err := fast.Close(); err != nil {
 		b.Fatal(err)
 	}
-	s, err := boltstore.Open(path, boltstore.Options{MaxResident: maxResident()})
+	return path
+}
+
+// populated returns a durable store holding n links, filled without fsync.
+func populated(b *testing.B, n int) lms.Store {
+	s, err := boltstore.Open(fill(b, n, 100), boltstore.Options{MaxResident: maxResident()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,15 +88,7 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("stored=%d", n), func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "lms.db")
-			fast, err := boltstore.Open(path, boltstore.Options{NoSync: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			storebench.Populate(b, fast, n, 1000, 10_000)
-			if err := fast.Close(); err != nil {
-				b.Fatal(err)
-			}
+			path := fill(b, n, 1000)
 			fi, err := os.Stat(path)
 			if err != nil {
 				b.Fatal(err)
