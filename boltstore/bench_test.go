@@ -25,18 +25,24 @@ func BenchmarkSubscribe(b *testing.B) {
 	}
 }
 
-// populated returns a durable store holding n links, filled without fsync.
-func populated(b *testing.B, n int) lms.Store {
+// fill writes a store file of n links over clients (and 10,000 hosts),
+// without fsync, and returns its path.
+func fill(b *testing.B, n, clients int) string {
 	path := filepath.Join(b.TempDir(), "lms.db")
 	fast, err := boltstore.Open(path, boltstore.Options{NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	storebench.Populate(b, fast, n, 100, 10_000)
+	storebench.Populate(b, fast, n, clients, 10_000)
 	if err := fast.Close(); err != nil {
 		b.Fatal(err)
 	}
-	s, err := boltstore.Open(path, boltstore.Options{MaxResident: maxResident()})
+	return path
+}
+
+// populated returns a durable store holding n links, filled without fsync.
+func populated(b *testing.B, n int) lms.Store {
+	s, err := boltstore.Open(fill(b, n, 100), boltstore.Options{MaxResident: maxResident()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,4 +74,67 @@ func maxResident() int64 {
 		return -1
 	}
 	return 0
+}
+
+// BenchmarkOpen opens and closes a store of n links: with the check of the
+// file, without it (OpenUnchecked; bbolt still walks every page in use to
+// rebuild its freelist), and the check alone, with the file in the page
+// cache and (Linux) out of it. LMS_BENCH_LARGE=1 adds n = 1,000,000, a
+// file of about 700 MB filled with Subscribe (minutes).
+func BenchmarkOpen(b *testing.B) {
+	sizes := []int{100_000}
+	if os.Getenv("LMS_BENCH_LARGE") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("stored=%d", n), func(b *testing.B) {
+			path := fill(b, n, 1000)
+			fi, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			openClose := func(open func(string, boltstore.Options) (*boltstore.Store, error)) func() error {
+				return func() error {
+					s, err := open(path, boltstore.Options{})
+					if err != nil {
+						return err
+					}
+					return s.Close()
+				}
+			}
+			for _, m := range []struct {
+				name string
+				run  func() error
+			}{
+				{"checked", openClose(boltstore.Open)},
+				{"unchecked", openClose(boltstore.OpenUnchecked)},
+				{"check-only", func() error { return boltstore.VerifyFile(path) }},
+			} {
+				for _, cold := range []bool{false, true} {
+					if cold && !canDropCache() {
+						continue
+					}
+					name := m.name + "/warm"
+					if cold {
+						name = m.name + "/cold"
+					}
+					b.Run(name, func(b *testing.B) {
+						for b.Loop() {
+							if cold {
+								b.StopTimer()
+								if err := dropCache(path); err != nil {
+									b.Fatal(err)
+								}
+								b.StartTimer()
+							}
+							if err := m.run(); err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.ReportMetric(float64(fi.Size())/1e6, "MB")
+					})
+				}
+			}
+		})
+	}
 }

@@ -284,3 +284,20 @@ func crashChild(path string) {
 		fmt.Println("ACK", u)
 	}
 }
+
+// TestEmptyHolderHolds: "" is a holder like any other (lms.ClaimOptions):
+// a host it claimed is not handed to another holder during the lease.
+func TestEmptyHolderHolds(t *testing.T) {
+	ctx, now := context.Background(), testNow()
+	s := subscribed(t, filepath.Join(t.TempDir(), "lms.db"), "http://h.example/1", "http://h.example/2")
+	defer s.Close()
+	ls, err := s.ClaimDue(ctx, now, lms.ClaimOptions{Limit: 10, PerHost: 1, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	ls, err = s.ClaimDue(ctx, now.Add(time.Second), lms.ClaimOptions{Limit: 10, PerHost: 1, Lease: time.Minute, Holder: "p1"})
+	require.NoError(t, err)
+	require.Empty(t, ls, `p1 claimed a link of the host "" holds`)
+	_, ok, err := s.HoldHost(ctx, "p1", "h.example", now.Add(time.Second), time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, `p1 held the host "" holds`)
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/unixnano"
 )
 
@@ -81,7 +82,7 @@ func dueKey(host string, due int64, url string) []byte {
 const dueVersion = 2
 
 func dueValue(l *link) []byte {
-	return binary.AppendVarint([]byte{dueVersion, stateByte(l.state)}, l.failures)
+	return binary.AppendVarint([]byte{dueVersion, l.St}, int64(l.Failures))
 }
 
 func decodeDueValue(v []byte) (state lms.State, failures int64, ok bool) {
@@ -92,7 +93,7 @@ func decodeDueValue(v []byte) (state lms.State, failures int64, ok bool) {
 	if n <= 0 {
 		return "", 0, false
 	}
-	return byteState(v[1]), f, true
+	return storerules.StateAt(v[1]), f, true
 }
 
 func readyKey(at int64, host string) []byte { return append(timeKey(at), host...) }
@@ -101,53 +102,30 @@ func nanos(t time.Time) int64 { return unixnano.From(t) }
 
 func fromNanos(n int64) time.Time { return unixnano.To(n) }
 
-func stateByte(s lms.State) byte {
-	for i, v := range lms.States() {
-		if v == s {
-			return byte(i)
-		}
-	}
-	return byte(len(lms.States()) - 1) // unknown
-}
-
-func byteState(b byte) lms.State {
-	if int(b) < len(lms.States()) {
-		return lms.States()[b]
-	}
-	return lms.StateUnknown
-}
-
-// link is the stored form of an lms.Link (without its URL, the key).
+// link is the stored form of an lms.Link (without its URL, the key). The
+// state is stored as its storerules.StateIndex.
 type link struct {
-	host     string
-	state    lms.State
-	reason   string
-	final    string
-	code     int64
-	failures int64
-	perm     bool
-	checked  int64
-	changed  int64
-	due      int64 // its place in the due index
-	rt       int64
-	subs     int64
-	lease    int64 // not stored: until when it is claimed (leases bucket), 0 if not
+	host  string
+	due   int64 // its place in the due index
+	subs  int64
+	lease int64 // not stored: until when it is claimed (leases bucket), 0 if not
+	storerules.Check
 }
 
 const linkVersion = 1
 
 func (l *link) encode() []byte {
-	b := make([]byte, 0, 48+len(l.host)+len(l.reason)+len(l.final))
-	b = append(b, linkVersion, stateByte(l.state))
-	if l.perm {
+	b := make([]byte, 0, 48+len(l.host)+len(l.Reason)+len(l.Final))
+	b = append(b, linkVersion, l.St)
+	if l.Perm {
 		b = append(b, 1)
 	} else {
 		b = append(b, 0)
 	}
-	for _, v := range []int64{l.code, l.failures, l.checked, l.changed, l.due, l.rt, l.subs} {
+	for _, v := range []int64{int64(l.Code), int64(l.Failures), l.Checked, l.Changed, l.due, l.RT, l.subs} {
 		b = binary.AppendVarint(b, v)
 	}
-	for _, s := range []string{l.host, l.reason, l.final} {
+	for _, s := range []string{l.host, l.Reason, l.Final} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -159,16 +137,18 @@ func decodeLink(b []byte) (link, error) {
 	if len(b) < 3 || b[0] != linkVersion {
 		return l, errCorrupt
 	}
-	l.state, l.perm = byteState(b[1]), b[2] == 1
+	l.St, l.Perm = storerules.StateIndex(storerules.StateAt(b[1])), b[2] == 1
 	b = b[3:]
-	for _, p := range []*int64{&l.code, &l.failures, &l.checked, &l.changed, &l.due, &l.rt, &l.subs} {
+	var code, failures int64
+	for _, p := range []*int64{&code, &failures, &l.Checked, &l.Changed, &l.due, &l.RT, &l.subs} {
 		v, n := binary.Varint(b)
 		if n <= 0 {
 			return l, errCorrupt
 		}
 		*p, b = v, b[n:]
 	}
-	for _, p := range []*string{&l.host, &l.reason, &l.final} {
+	l.Code, l.Failures = int32(code), int32(failures)
+	for _, p := range []*string{&l.host, &l.Reason, &l.Final} {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
 			return l, errCorrupt
@@ -179,21 +159,7 @@ func decodeLink(b []byte) (link, error) {
 }
 
 func (l *link) export(url string) lms.Link {
-	return lms.Link{
-		URL:          url,
-		Host:         l.host,
-		State:        l.state,
-		Reason:       l.reason,
-		Code:         int(l.code),
-		LastChecked:  fromNanos(l.checked),
-		LastChanged:  fromNanos(l.changed),
-		NextDue:      fromNanos(cmp.Or(l.lease, l.due)),
-		Failures:     int(l.failures),
-		FinalURL:     l.final,
-		Permanent:    l.perm,
-		ResponseTime: time.Duration(l.rt),
-		Subscribers:  int(l.subs),
-	}
+	return l.Link(url, l.host, cmp.Or(l.lease, l.due), int(l.subs))
 }
 
 // hostRec is the stored form of a host's scheduling state.
@@ -226,7 +192,7 @@ func decodeHost(b []byte) (hostRec, error) {
 }
 
 func encodePending(st lms.State, seq uint64, reason string) []byte {
-	b := []byte{stateByte(st)}
+	b := []byte{storerules.StateIndex(st)}
 	b = binary.AppendUvarint(b, seq)
 	return append(b, reason...)
 }
@@ -239,7 +205,7 @@ func decodePending(b []byte) (lms.State, uint64, string, error) {
 	if n <= 0 {
 		return "", 0, "", errCorrupt
 	}
-	return byteState(b[0]), seq, string(b[1+n:]), nil
+	return storerules.StateAt(b[0]), seq, string(b[1+n:]), nil
 }
 
 func encodeCounts(c lms.StateCounts) []byte {

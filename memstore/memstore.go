@@ -9,7 +9,6 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -20,8 +19,8 @@ import (
 	"github.com/google/btree"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/unixnano"
-	"github.com/linkmonitor/lms/internal/validate"
 )
 
 const degree = 16
@@ -55,30 +54,11 @@ type pend struct {
 // link keeps times as Unix nanoseconds (0 = zero time) to stay small: a
 // million links must fit in a few hundred megabytes.
 type link struct {
-	url      string
-	host     *host
-	reason   string
-	final    string
-	subs     []*client
-	checked  int64
-	changed  int64
-	due      int64
-	rt       int64
-	code     int32
-	failures int32
-	st       uint8 // index into lms.States()
-	perm     bool
-}
-
-func (l *link) state() lms.State { return lms.States()[l.st] }
-
-func stateIndex(s lms.State) uint8 {
-	for i, v := range lms.States() {
-		if v == s {
-			return uint8(i)
-		}
-	}
-	return uint8(len(lms.States()) - 1)
+	url  string
+	host *host
+	subs []*client
+	due  int64
+	storerules.Check
 }
 
 type host struct {
@@ -86,15 +66,9 @@ type host struct {
 	due       *btree.BTreeG[*link] // subscribed links by (due, url)
 	notBefore int64                // not offered before (claim spacing and back-off)
 	deferred  int64                // back-off of DeferHost alone
-	holder    string               // the claimer holding the host until heldUntil
-	heldUntil int64
-	readyAt   int64 // key in Store.ready while inReady
+	hold      lms.Lease            // the claimer holding the host
+	readyAt   int64                // key in Store.ready while inReady
 	inReady   bool
-}
-
-// heldByOther reports whether another holder than holder holds h at n.
-func (h *host) heldByOther(holder string, n int64) bool {
-	return h.holder != holder && h.heldUntil > n
 }
 
 func lessURL(a, b *link) bool { return a.url < b.url }
@@ -152,9 +126,15 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) client(id string) (*client, error) {
+// beginClient is begin followed by the lookup of client id; on success the
+// caller defers s.mu.Unlock().
+func (s *Store) beginClient(ctx context.Context, id string) (*client, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	c := s.clients[id]
 	if c == nil {
+		s.mu.Unlock()
 		return nil, fmt.Errorf("memstore: client %q: %w", id, lms.ErrNotFound)
 	}
 	return c, nil
@@ -162,8 +142,9 @@ func (s *Store) client(id string) (*client, error) {
 
 // CreateClient implements lms.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
-	if err := validate.ClientID(c.ID); err != nil {
-		return fmt.Errorf("memstore: %w: %w", lms.ErrInvalid, err)
+	c, err := storerules.NewClient(c)
+	if err != nil {
+		return fmt.Errorf("memstore: %w", err)
 	}
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -172,9 +153,8 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 	if s.clients[c.ID] != nil {
 		return fmt.Errorf("memstore: client %q: %w", c.ID, lms.ErrExists)
 	}
-	c.Counts = lms.StateCounts{}
 	s.clients[c.ID] = &client{
-		c:       c.Clone(),
+		c:       c,
 		subs:    btree.NewWithFreeListG(degree, lessURL, s.flLinks),
 		pending: make(map[*link]pend),
 	}
@@ -183,14 +163,11 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 
 // GetClient implements lms.ClientStore.
 func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
-	if err := s.begin(ctx); err != nil {
-		return lms.Client{}, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(id)
+	c, err := s.beginClient(ctx, id)
 	if err != nil {
 		return lms.Client{}, err
 	}
+	defer s.mu.Unlock()
 	return c.c.Clone(), nil
 }
 
@@ -210,33 +187,26 @@ func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 
 // UpdateClient implements lms.ClientStore.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client) error) (lms.Client, error) {
-	if err := s.begin(ctx); err != nil {
-		return lms.Client{}, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(id)
+	c, err := s.beginClient(ctx, id)
 	if err != nil {
 		return lms.Client{}, err
 	}
-	cp := c.c.Clone()
-	if err := fn(&cp); err != nil {
+	defer s.mu.Unlock()
+	cp, err := storerules.UpdateClient(c.c, fn)
+	if err != nil {
 		return lms.Client{}, err
 	}
-	cp.ID, cp.Counts = c.c.ID, c.c.Counts
 	c.c = cp.Clone()
 	return cp, nil
 }
 
 // DeleteClient implements lms.ClientStore.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(id)
+	c, err := s.beginClient(ctx, id)
 	if err != nil {
 		return err
 	}
+	defer s.mu.Unlock()
 	var all []*link
 	c.subs.Ascend(func(l *link) bool { all = append(all, l); return true })
 	for _, l := range all {
@@ -247,35 +217,29 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return nil
 }
 
-func checkURLs(urls []string) error {
-	for _, u := range urls {
-		if err := validate.URL(u); err != nil {
-			return fmt.Errorf("memstore: %w: %w", lms.ErrInvalid, err)
-		}
-	}
-	return nil
-}
-
 // Subscribe implements lms.SubscriptionStore.
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
-	if err := checkURLs(urls); err != nil {
-		return 0, err
+	if err := storerules.CheckURLs(urls); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
 	}
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, err
 	}
+	defer s.mu.Unlock()
+	return s.subscribeAll(c, urls, now), nil
+}
+
+// subscribeAll subscribes c to urls and returns how many subscriptions
+// were added.
+func (s *Store) subscribeAll(c *client, urls []string, now time.Time) int {
 	added := 0
 	for _, u := range urls {
 		if s.subscribe(c, u, now) {
 			added++
 		}
 	}
-	return added, nil
+	return added
 }
 
 func (s *Store) hostOf(name string) *host {
@@ -305,16 +269,16 @@ func (s *Store) reindex(h *host, fn func()) {
 func (s *Store) subscribe(c *client, u string, now time.Time) bool {
 	l := s.links[u]
 	if l == nil {
-		l = &link{url: strings.Clone(u), host: s.hostOf(lms.HostKey(u)), st: stateIndex(lms.StateUnknown), due: nanos(now)}
+		l = &link{url: strings.Clone(u), host: s.hostOf(lms.HostKey(u)), due: nanos(now), Check: storerules.NewCheck()}
 		s.links[l.url] = l
 	}
 	if _, ok := c.subs.ReplaceOrInsert(l); ok {
 		return false
 	}
 	l.subs = append(l.subs, c)
-	c.c.Counts.Add(l.state(), 1)
+	c.c.Counts.Add(l.State(), 1)
 	if len(l.subs) == 1 {
-		s.counts.Add(l.state(), 1)
+		s.counts.Add(l.State(), 1)
 		s.reindex(l.host, func() { l.host.due.ReplaceOrInsert(l) })
 	}
 	return true
@@ -323,28 +287,25 @@ func (s *Store) subscribe(c *client, u string, now time.Time) bool {
 func (s *Store) unsubscribe(c *client, l *link) {
 	c.subs.Delete(l)
 	l.subs = slices.DeleteFunc(l.subs, func(x *client) bool { return x == c })
-	c.c.Counts.Add(l.state(), -1)
+	c.c.Counts.Add(l.State(), -1)
 	delete(c.pending, l)
 	if len(c.pending) == 0 {
 		delete(s.pending, c)
 	}
 	if len(l.subs) == 0 {
 		l.subs = nil
-		s.counts.Add(l.state(), -1)
+		s.counts.Add(l.State(), -1)
 		s.reindex(l.host, func() { l.host.due.Delete(l) })
 	}
 }
 
 // Unsubscribe implements lms.SubscriptionStore.
 func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, err
 	}
+	defer s.mu.Unlock()
 	removed := 0
 	for _, u := range urls {
 		l := s.links[u]
@@ -359,17 +320,14 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 
 // ReplaceSubscriptions implements lms.SubscriptionStore.
 func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
-	if err := checkURLs(urls); err != nil {
-		return 0, 0, err
+	if err := storerules.CheckURLs(urls); err != nil {
+		return 0, 0, fmt.Errorf("memstore: %w", err)
 	}
-	if err := s.begin(ctx); err != nil {
-		return 0, 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer s.mu.Unlock()
 	want := make(map[string]struct{}, len(urls))
 	for _, u := range urls {
 		want[u] = struct{}{}
@@ -384,53 +342,24 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	for _, l := range drop {
 		s.unsubscribe(c, l)
 	}
-	added := 0
-	for _, u := range urls {
-		if s.subscribe(c, u, now) {
-			added++
-		}
-	}
-	return added, len(drop), nil
+	return s.subscribeAll(c, urls, now), len(drop), nil
 }
 
-func (l *link) export() lms.Link {
-	return lms.Link{
-		URL:          l.url,
-		Host:         l.host.name,
-		State:        l.state(),
-		Reason:       l.reason,
-		Code:         int(l.code),
-		LastChecked:  fromNanos(l.checked),
-		LastChanged:  fromNanos(l.changed),
-		NextDue:      fromNanos(l.due),
-		Failures:     int(l.failures),
-		FinalURL:     l.final,
-		Permanent:    l.perm,
-		ResponseTime: time.Duration(l.rt),
-		Subscribers:  len(l.subs),
-	}
-}
+func (l *link) export() lms.Link { return l.Link(l.url, l.host.name, l.due, len(l.subs)) }
 
 // ClientLinks implements lms.SubscriptionStore.
 func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
+	defer s.mu.Unlock()
 	var out []lms.Link
 	c.subs.AscendGreaterOrEqual(&link{url: p.After}, func(l *link) bool {
-		if p.After != "" && l.url == p.After {
-			return true
+		if storerules.InPage(p, l.url, l.State()) {
+			out = append(out, l.export())
 		}
-		if p.State != "" && l.state() != p.State {
-			return true
-		}
-		out = append(out, l.export())
-		return p.Limit <= 0 || len(out) < p.Limit
+		return !storerules.PageFull(p, len(out))
 	})
 	return out, nil
 }
@@ -452,8 +381,8 @@ func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.
 
 // ClaimDue implements lms.ScheduleStore.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
-	if opt.Limit <= 0 || opt.PerHost <= 0 || opt.Lease <= 0 || opt.HostGap < 0 {
-		return nil, fmt.Errorf("memstore: claim options %+v: %w", opt, lms.ErrInvalid)
+	if err := storerules.CheckClaim(opt); err != nil {
+		return nil, fmt.Errorf("memstore: %w", err)
 	}
 	if err := s.begin(ctx); err != nil {
 		return nil, err
@@ -473,10 +402,10 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		s.ready.Delete(h)
 		h.inReady = false
 		visited = append(visited, h)
-		if h.heldByOther(opt.Holder, n) {
+		if storerules.HeldByOther(h.hold, opt.Holder, now) {
 			continue
 		}
-		h.holder, h.heldUntil = opt.Holder, lease
+		h.hold = lms.Lease{Holder: opt.Holder, Until: fromNanos(lease)}
 		k := 0
 		for k < opt.PerHost && len(out) < opt.Limit {
 			l, ok := h.due.Min()
@@ -489,8 +418,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			out = append(out, l.export())
 			k++
 		}
-		if h.name != "" && opt.HostGap > 0 {
-			h.notBefore = max(h.notBefore, nanos(now.Add(time.Duration(max(k-1, 1))*opt.HostGap)))
+		if until, ok := storerules.PacedUntil(h.name, now, k, opt.HostGap); ok {
+			h.notBefore = max(h.notBefore, nanos(until))
 		}
 	}
 	for _, h := range visited {
@@ -501,10 +430,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 
 // RecordResults implements lms.ScheduleStore.
 func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
-	for _, r := range recs {
-		if !r.Hold && !r.Result.State.Valid() {
-			return fmt.Errorf("memstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
-		}
+	if err := storerules.CheckOutcomes(recs); err != nil {
+		return fmt.Errorf("memstore: %w", err)
 	}
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -533,29 +460,18 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 }
 
 func (s *Store) apply(l *link, r lms.Outcome) {
-	res := r.Result
-	old := l.state()
-	l.reason = res.Reason
-	l.code = int32(res.Code)
-	l.final = res.FinalURL
-	l.perm = res.Permanent
-	l.rt = int64(res.ResponseTime)
-	l.failures = int32(r.Failures)
-	l.checked = nanos(r.Checked)
-	if res.State == old {
+	old, changed := l.Apply(r)
+	if !changed {
 		return
 	}
-	l.st = stateIndex(res.State)
-	l.changed = nanos(r.Checked)
+	st := l.State()
 	if len(l.subs) > 0 {
-		s.counts.Add(old, -1)
-		s.counts.Add(res.State, 1)
+		storerules.Move(&s.counts, old, st)
 	}
 	s.seq++
 	for _, c := range l.subs {
-		c.c.Counts.Add(old, -1)
-		c.c.Counts.Add(res.State, 1)
-		c.pending[l] = pend{state: res.State, reason: res.Reason, seq: s.seq}
+		storerules.Move(&c.c.Counts, old, st)
+		c.pending[l] = pend{state: st, reason: l.Reason, seq: s.seq}
 		s.pending[c] = struct{}{}
 	}
 }
@@ -576,8 +492,8 @@ func (s *Store) DeferHost(ctx context.Context, name string, until time.Time) err
 
 // HoldHost implements lms.ScheduleStore.
 func (s *Store) HoldHost(ctx context.Context, holder, name string, now time.Time, lease time.Duration) (time.Time, bool, error) {
-	if lease <= 0 {
-		return time.Time{}, false, fmt.Errorf("memstore: hold host %q for %v: %w", name, lease, lms.ErrInvalid)
+	if err := storerules.CheckHold(name, lease); err != nil {
+		return time.Time{}, false, fmt.Errorf("memstore: %w", err)
 	}
 	if err := s.begin(ctx); err != nil {
 		return time.Time{}, false, err
@@ -585,10 +501,10 @@ func (s *Store) HoldHost(ctx context.Context, holder, name string, now time.Time
 	defer s.mu.Unlock()
 	n := nanos(now)
 	h := s.hostOf(name)
-	if h.heldByOther(holder, n) {
+	if storerules.HeldByOther(h.hold, holder, now) {
 		return time.Time{}, false, nil
 	}
-	h.holder, h.heldUntil = holder, nanos(now.Add(lease))
+	h.hold = lms.Lease{Holder: holder, Until: now.Add(lease)}
 	if h.deferred > n {
 		return fromNanos(h.deferred), true, nil
 	}
@@ -645,17 +561,14 @@ func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
 
 // PendingUpdates implements lms.NotificationStore.
 func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.PendingUpdate, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
+	defer s.mu.Unlock()
 	out := make([]lms.PendingUpdate, 0, len(c.pending))
 	for l, p := range c.pending {
-		out = append(out, lms.PendingUpdate{Update: lms.Update{URL: l.url, State: p.state, Reason: cmp.Or(p.reason, "unknown")}, Seq: p.seq})
+		out = append(out, storerules.Pending(l.url, p.state, p.reason, p.seq))
 	}
 	slices.SortFunc(out, func(a, b lms.PendingUpdate) int { return strings.Compare(a.URL, b.URL) })
 	if limit > 0 && len(out) > limit {
@@ -666,27 +579,21 @@ func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) 
 
 // PendingCount implements lms.NotificationStore.
 func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) {
-	if err := s.begin(ctx); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return 0, err
 	}
+	defer s.mu.Unlock()
 	return len(c.pending), nil
 }
 
 // AckUpdates implements lms.NotificationStore.
 func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	c, err := s.client(clientID)
+	c, err := s.beginClient(ctx, clientID)
 	if err != nil {
 		return err
 	}
+	defer s.mu.Unlock()
 	for _, d := range delivered {
 		l := s.links[d.URL]
 		if l == nil {

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package boltstore_test
+
+func canDropCache() bool { return false }
+
+func dropCache(string) error { return nil }
