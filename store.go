@@ -33,7 +33,9 @@ type ClientStore interface {
 	ListClients(ctx context.Context) ([]Client, error)
 	// UpdateClient atomically reads the client, calls fn on a copy and stores
 	// the result unless fn returns an error, which UpdateClient returns. The
-	// id and Counts cannot be changed by fn. fn must not block.
+	// id and Counts cannot be changed by fn. fn must not block, and may be
+	// called more than once (a store may retry its transaction, each time
+	// on a fresh copy): it must have no effect but on its argument.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	// DeleteClient removes the client, its subscriptions and its pending
 	// notifications. Links stay known to the server.
@@ -120,12 +122,14 @@ type ScheduleStore interface {
 	// it requests that no claim gave it (a redirect to another host), unless
 	// another holder holds it: then ok is false and nothing changes.
 	// notBefore is when the host may be asked next as far as the store knows
-	// (a DeferHost back-off); zero if at once.
+	// (a DeferHost back-off; a store may also include the spacing of its
+	// last claim); zero if at once.
 	HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (notBefore time.Time, ok bool, err error)
 	// LinkCounts returns the number of subscribed links by state.
 	LinkCounts(ctx context.Context) (StateCounts, error)
 	// DueCount returns how many subscribed links are due at now, counting at
-	// most max (the cost is O(min(due, max))).
+	// most max (the cost is O(min(due, max))). Links of a host that may not
+	// be claimed at now (deferred, or spaced after a claim) are not due yet.
 	DueCount(ctx context.Context, now time.Time, max int) (int, error)
 }
 
@@ -133,10 +137,12 @@ type ScheduleStore interface {
 // this process at once what others did, so that it need not wait for its
 // next poll. The Engine uses it when its Store implements it.
 type Waker interface {
-	// Wakeups returns a channel that receives a Wakeup whenever, in any
-	// process, links were subscribed or notifications became pending, until
-	// ctx ends (then the channel is closed). Wake-ups may be coalesced or
-	// lost while the store is unreachable: polling stays the fallback.
+	// Wakeups returns a channel that receives a Wakeup whenever another
+	// process subscribed links, made notifications pending or put a mail
+	// into the outbox, until ctx ends (then the channel is closed). A
+	// process need not be woken by its own writes (it wakes its components
+	// itself). Wake-ups may be delayed a little (coalesced, e.g. 20 ms),
+	// and lost while the store is unreachable: polling stays the fallback.
 	Wakeups(ctx context.Context) <-chan Wakeup
 }
 

@@ -648,6 +648,17 @@ func testHoldHost(t *testing.T, s lms.Store) {
 	if _, _, err := s.HoldHost(ctx(), "p1", "x.example", t0, 0); !errors.Is(err, lms.ErrInvalid) {
 		t.Errorf("HoldHost with no lease = %v, want ErrInvalid", err)
 	}
+	// "" is a holder like any other.
+	mustSubscribe(t, s, "a", "http://empty.example/1", "http://empty.example/2")
+	if got := claimAs(t, s, "", t0.Add(time.Second)); len(got) == 0 {
+		t.Fatalf("holder \"\" claimed nothing")
+	}
+	if got := claimAs(t, s, "p1", t0.Add(2*time.Second)); slices.ContainsFunc(got, func(l lms.Link) bool { return l.Host == "empty.example" }) {
+		t.Errorf("p1 claimed %v of a host holder \"\" holds", urlsOf(got))
+	}
+	if _, ok, err := s.HoldHost(ctx(), "p1", "empty.example", t0.Add(2*time.Second), time.Minute); err != nil || ok {
+		t.Errorf("p1 HoldHost of the host holder \"\" holds = %v, %v; want refused", ok, err)
+	}
 }
 
 func testClientLeasesAndOutbox(t *testing.T, s lms.Store) {
