@@ -22,7 +22,7 @@ import (
 
 const adminSecret = "test-admin-secret"
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -35,7 +35,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 // runEngine starts e.Run and returns a stop function that cancels it and
 // checks that Run returned nil promptly.
-func runEngine(t *testing.T, e *lms.Engine) (stop func()) {
+func runEngine(t testing.TB, e *lms.Engine) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -31,7 +31,7 @@ import (
 // receiver is a client's callback endpoint in Go: it decodes the calls with
 // the xmlrpcapi codec, records them, and can misbehave on demand.
 type receiver struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	mode  atomic.Value // "ok", "401", "fault", "hang", "down", "huge"
 	links []any
@@ -49,7 +49,7 @@ type rcall struct {
 	triples [][]string
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{t: t, closing: make(chan struct{})}
 	r.mode.Store("ok")
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
@@ -158,7 +158,7 @@ func registerAt(t *testing.T, e *lms.Engine, id, callback string, urls ...string
 }
 
 // setState records a check result as a checker (maybe in another process) would.
-func setState(t *testing.T, st lms.Store, u string, s lms.State, reason string) {
+func setState(t testing.TB, st lms.Store, u string, s lms.State, reason string) {
 	t.Helper()
 	require.NoError(t, st.RecordResults(context.Background(), []lms.Outcome{{URL: u, Checked: time.Now(), NextDue: time.Now().Add(time.Hour),
 		Result: lms.Result{State: s, Reason: reason}}}))
@@ -542,7 +542,7 @@ func urlsOf(ls []lms.Link) []string {
 
 // stuckListener accepts connections and never answers on them, like a
 // callback receiver whose site hangs.
-func stuckListener(t *testing.T) string {
+func stuckListener(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var mu sync.Mutex
@@ -569,36 +569,60 @@ func stuckListener(t *testing.T) string {
 	return "http://" + ln.Addr().String() + "/portal_linkchecker/database"
 }
 
-// 100 clients whose callbacks accept and never answer do not hold up a
-// healthy client: its changes arrive while every stuck call still hangs.
-func TestStuckClientsDoNotDelayHealthyOnes(t *testing.T) {
+// stuckRun registers stuck clients whose callbacks accept and never answer
+// and one healthy client, then measures how long the healthy client's two
+// changes take to arrive (the second while every stuck call still hangs).
+// It reports whether any stuck call had timed out by then.
+func stuckRun(tb testing.TB, stuck int) (first, second time.Duration, timedOut bool) {
 	st := memstore.New()
 	cfg := notifyConfig(nil)
 	cfg.Notifier = xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: true, Timeout: 5 * time.Second})
 	cfg.Components = lms.RunNotifier
 	e, err := lms.New(st, cfg)
-	require.NoError(t, err)
-	for i := range 100 { // generated passwords: no bcrypt, a fast set-up
+	require.NoError(tb, err)
+	for i := range stuck { // generated passwords: no bcrypt, a fast set-up
 		id := fmt.Sprintf("stuck%03d", i)
-		_, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: id, ContactEmail: id + "@example.org", CallbackURL: stuckListener(t)})
-		require.NoError(t, err)
+		_, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: id, ContactEmail: id + "@example.org", CallbackURL: stuckListener(tb)})
+		require.NoError(tb, err)
 		_, err = e.RegisterURLs(context.Background(), id, []string{"http://shared.example/"})
-		require.NoError(t, err)
+		require.NoError(tb, err)
 	}
-	good := newReceiver(t)
-	registerAt(t, e, "zz-healthy", good.srv.URL, "http://shared.example/", "http://own.example/")
-	setState(t, st, "http://shared.example/", lms.StateOK, "OK")
-	runEngine(t, e)
+	good := newReceiver(tb)
+	_, err = e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: "zz-healthy", ContactEmail: "h@example.org", CallbackURL: good.srv.URL})
+	require.NoError(tb, err)
+	_, err = e.RegisterURLs(context.Background(), "zz-healthy", []string{"http://shared.example/", "http://own.example/"})
+	require.NoError(tb, err)
+	setState(tb, st, "http://shared.example/", lms.StateOK, "OK")
+	stop := runEngine(tb, e)
+	defer stop()
 	start := time.Now()
-	waitFor(t, 4*time.Second, "the healthy client's first push", func() bool { return len(good.got("updateManyStates")) >= 1 })
-	first := time.Since(start)
-	// A second change, while the stuck calls are still hanging.
-	setState(t, st, "http://own.example/", lms.StateUnavailable, "Not Found")
+	waitFor(tb, 4*time.Second, "the healthy client's first push", func() bool { return len(good.got("updateManyStates")) >= 1 })
+	first = time.Since(start)
+	setState(tb, st, "http://own.example/", lms.StateUnavailable, "Not Found")
 	start = time.Now()
-	waitFor(t, 4*time.Second, "the healthy client's second push", func() bool { return len(good.got("updateManyStates")) >= 2 })
-	second := time.Since(start)
-	t.Logf("healthy client notified after %v and %v with 100 stuck clients", first, second)
+	waitFor(tb, 4*time.Second, "the healthy client's second push", func() bool { return len(good.got("updateManyStates")) >= 2 })
+	second = time.Since(start)
 	s, err := e.Stats(context.Background())
-	require.NoError(t, err)
-	require.Zero(t, s.NotifyFailures, "no stuck call has timed out yet: the healthy pushes did not wait for them")
+	require.NoError(tb, err)
+	return first, second, s.NotifyFailures > 0
+}
+
+// 100 clients whose callbacks accept and never answer do not hold up a
+// healthy client: its changes arrive while every stuck call still hangs.
+func TestStuckClientsDoNotDelayHealthyOnes(t *testing.T) {
+	first, second, timedOut := stuckRun(t, 100)
+	t.Logf("healthy client notified after %v and %v with 100 stuck clients", first, second)
+	require.False(t, timedOut, "no stuck call has timed out yet: the healthy pushes did not wait for them")
+}
+
+// BenchmarkStuckClients compares a healthy client's notification delay
+// with 100 stuck clients to the delay without them (issue 14: at most 2×).
+func BenchmarkStuckClients(b *testing.B) {
+	for range b.N {
+		f0, s0, _ := stuckRun(b, 0)
+		f1, s1, _ := stuckRun(b, 100)
+		b.ReportMetric(float64((f0 + s0).Milliseconds()), "ms-alone")
+		b.ReportMetric(float64((f1 + s1).Milliseconds()), "ms-with-100-stuck")
+		b.ReportMetric(float64(f1+s1)/float64(f0+s0), "ratio")
+	}
 }
