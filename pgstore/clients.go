@@ -220,11 +220,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "true")+` RETURNING t.url`, id)
-		if err != nil {
-			return err
-		}
-		removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		removed, err := deleteSubscriptions(ctx, tx, id, "true")
 		if err != nil {
 			return err
 		}
@@ -246,6 +242,33 @@ func lockClient(ctx context.Context, tx pgx.Tx, id, strength string) error {
 		return notFound(id)
 	}
 	return err
+}
+
+// clientRows reads one client's rows (a page of them) with sql, whose
+// args are args, scanning each with scan. No rows is an empty slice, or
+// ErrNotFound for an unknown client.
+func clientRows[T any](ctx context.Context, s *Store, op, clientID string, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	var out []T
+	err := s.read(ctx, op, func(q querier) error {
+		rows, err := q.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if out, err = pgx.CollectRows(rows, scan); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return clientExists(ctx, q, clientID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
 }
 
 // clientExists fails with ErrNotFound for an unknown client.
