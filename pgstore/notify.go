@@ -15,22 +15,8 @@ import (
 
 // PendingClients implements lms.NotificationStore.
 func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
-	var out []string
-	err := s.read(ctx, "pending clients", func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT c.id FROM clients c WHERE EXISTS (SELECT 1 FROM pending p WHERE p.client_id = c.id) ORDER BY c.id`)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, nil
+	return readRows(ctx, s, "pending clients", pgx.RowTo[string], nil,
+		`SELECT c.id FROM clients c WHERE EXISTS (SELECT 1 FROM pending p WHERE p.client_id = c.id) ORDER BY c.id`)
 }
 
 // PendingUpdates implements lms.NotificationStore.
