@@ -62,6 +62,19 @@ func (rec *recorder) requests() []*http.Request {
 
 func isBrowser(r *http.Request) bool { return strings.HasPrefix(r.UserAgent(), "Mozilla/5.0") }
 
+// botWall answers the requests that do not look like a browser's with
+// code, and the others with page (nil: an empty 200).
+func botWall(code int, page http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !isBrowser(r):
+			w.WriteHeader(code)
+		case page != nil:
+			page(w, r)
+		}
+	}
+}
+
 // Bot walls: what a browser gets decides.
 func TestBotWalls(t *testing.T) {
 	challenge := func(w http.ResponseWriter, _ *http.Request) {
@@ -80,26 +93,10 @@ func TestBotWalls(t *testing.T) {
 		code     int
 		requests int
 	}{
-		{"403 to bots, a page for browsers", func(w http.ResponseWriter, r *http.Request) {
-			if !isBrowser(r) {
-				w.WriteHeader(http.StatusForbidden)
-			}
-		}, lms.StateOK, 0, "a browser-like request got through", 200, 2},
-		{"429 without Retry-After to bots only", func(w http.ResponseWriter, r *http.Request) {
-			if !isBrowser(r) {
-				w.WriteHeader(http.StatusTooManyRequests)
-			}
-		}, lms.StateOK, 0, "browser-like", 200, 2},
-		{"406 to bots (ModSecurity)", func(w http.ResponseWriter, r *http.Request) {
-			if !isBrowser(r) {
-				w.WriteHeader(http.StatusNotAcceptable)
-			}
-		}, lms.StateOK, 0, "browser-like", 200, 2},
-		{"999 to bots (LinkedIn)", func(w http.ResponseWriter, r *http.Request) {
-			if !isBrowser(r) {
-				w.WriteHeader(999)
-			}
-		}, lms.StateOK, 0, "browser-like", 200, 2},
+		{"403 to bots, a page for browsers", botWall(http.StatusForbidden, nil), lms.StateOK, 0, "a browser-like request got through", 200, 2},
+		{"429 without Retry-After to bots only", botWall(http.StatusTooManyRequests, nil), lms.StateOK, 0, "browser-like", 200, 2},
+		{"406 to bots (ModSecurity)", botWall(http.StatusNotAcceptable, nil), lms.StateOK, 0, "browser-like", 200, 2},
+		{"999 to bots (LinkedIn)", botWall(999, nil), lms.StateOK, 0, "browser-like", 200, 2},
 		{"Cloudflare challenge for everyone", challenge, lms.StateTemporary, lms.FailureBlocked, "The site blocks automated checks (Cloudflare challenge)", 403, 2},
 		{"Cloudflare 'Just a moment' page with 503", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -181,11 +178,7 @@ func TestBotWalls(t *testing.T) {
 
 // The browser-like retry can keep lms's own User-Agent.
 func TestBotWallHonestRetry(t *testing.T) {
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if !isBrowser(r) {
-			w.WriteHeader(http.StatusForbidden)
-		}
-	})
+	srv := newRecorder(t, botWall(http.StatusForbidden, nil))
 	cfg := private()
 	cfg.HonestRetry = true
 	r := check(t, cfg, srv.URL)
@@ -204,26 +197,18 @@ func TestBotWallRetryCompressed(t *testing.T) {
 	zw := gzip.NewWriter(&page)
 	_, _ = zw.Write([]byte("<html><body>" + strings.Repeat("hello ", 1000) + "</body></html>"))
 	_ = zw.Close()
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if !isBrowser(r) {
-			w.WriteHeader(http.StatusForbidden)
-			return
-		}
+	srv := newRecorder(t, botWall(http.StatusForbidden, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Set("Content-Length", strconv.Itoa(page.Len()))
 		_, _ = w.Write(page.Bytes())
-	})
+	}))
 	r := check(t, private(), srv.URL)
 	require.Equal(t, lms.StateOK, r.State, r.Reason)
 
-	garbled := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		if !isBrowser(r) {
-			w.WriteHeader(http.StatusForbidden)
-			return
-		}
+	garbled := newRecorder(t, botWall(http.StatusForbidden, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Encoding", "gzip")
 		_, _ = w.Write([]byte("this is not gzip at all"))
-	})
+	}))
 	r = check(t, private(), garbled.URL)
 	require.Equal(t, lms.StateUnavailable, r.State, r.Reason)
 	require.Equal(t, "The server sent a garbled (badly compressed) page", r.Reason)

@@ -64,19 +64,12 @@ func (m *mailer) run(ctx context.Context) error {
 	if m.out == nil {
 		m.log.Warn("no mailer configured: mails wait in the outbox (registration passwords reach no one)")
 	}
-	t := time.NewTicker(m.cfg.MailPoll)
-	defer t.Stop()
-	for {
+	rounds(ctx, m.cfg.MailPoll, m.wake, func() {
 		if m.out != nil {
 			m.deliverAll(ctx)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-m.wake:
-		}
-	}
+	})
+	return nil
 }
 
 // deliverAll sends every mail that is due, one client after the other.

@@ -75,9 +75,7 @@ func (n *notifier) run(ctx context.Context) error {
 	// healthy ones.
 	workers := newClientWorkers(n.cfg.NotifyConcurrency, max(1, n.cfg.NotifyConcurrency/4))
 	defer workers.wait()
-	t := time.NewTicker(n.cfg.NotifyPoll)
-	defer t.Stop()
-	for {
+	rounds(ctx, n.cfg.NotifyPoll, n.wake, func() {
 		ids, err := n.store.PendingClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			n.log.Error("listing pending clients", "err", err)
@@ -93,13 +91,8 @@ func (n *notifier) run(ctx context.Context) error {
 			}
 			workers.try(id, lane, func() { n.serve(ctx, id) })
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-n.wake:
-		}
-	}
+	})
+	return nil
 }
 
 // serve takes the client's notify lease and delivers its pending changes.

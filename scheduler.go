@@ -264,6 +264,22 @@ func poke(c chan struct{}) {
 	}
 }
 
+// rounds calls round at once, then after every poll and at every wake-up
+// (wake may be nil: none), until ctx ends.
+func rounds(ctx context.Context, poll time.Duration, wake <-chan struct{}, round func()) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		round()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+	}
+}
+
 // run is the claim loop: it claims when the pool wants links, when links
 // were added, and every poll. After a claim that drained the store it waits
 // for the next poll (or new links) rather than asking the store again at

@@ -54,9 +54,7 @@ func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, e
 func (s *syncer) run(ctx context.Context) error {
 	workers := newClientWorkers(s.cfg.SyncConcurrency)
 	defer workers.wait()
-	t := time.NewTicker(s.cfg.SyncPoll)
-	defer t.Stop()
-	for {
+	rounds(ctx, s.cfg.SyncPoll, nil, func() {
 		clients, err := s.store.ListClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("listing clients", "err", err)
@@ -72,12 +70,8 @@ func (s *syncer) run(ctx context.Context) error {
 				}
 			})
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // due reports whether c should be synced at now by this process.

@@ -3,7 +3,7 @@ package main
 // Workload 1b through the reference server, examples/lmsd.
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,11 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
 
@@ -30,9 +30,9 @@ func viaLmsd(o *options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "lmsd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/linkmonitor/lms/examples/lmsd").CombinedOutput(); err != nil {
-		return fmt.Errorf("building lmsd: %v\n%s", err, out)
+	bin, err := lmsdproc.Build(context.Background(), dir)
+	if err != nil {
+		return err
 	}
 	f, err := startFarm(farmSpec{hosts: hosts, latency: latency, first: 1000})
 	if err != nil {
@@ -65,47 +65,22 @@ func viaLmsd(o *options) error {
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		_ = srv.Wait()
 	}()
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return errors.New("lmsd did not start")
-		}
-		b, _ := os.ReadFile(ready)
-		addr = strings.TrimSpace(string(b))
+	addr, err := lmsdproc.WaitReady(ready, 30*time.Second)
+	if err != nil {
+		return err
 	}
 	call := func(method string, params ...any) error {
-		body, err := xmlrpcapi.EncodeCall(method, params...)
-		if err != nil {
-			return err
-		}
-		resp, err := http.Post("http://"+addr+"/", "text/xml", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := xmlrpcapi.DecodeResponse(resp.Body, xmlrpcapi.Limits{}); err != nil || resp.StatusCode != 200 {
-			return fmt.Errorf("%s: HTTP %d: %v", method, resp.StatusCode, err)
-		}
-		return nil
+		_, err := lmsdproc.Call(context.Background(), nil, "http://"+addr+"/", method, params...)
+		return err
 	}
 	if err := call("registerClient", "bench", "site", cb.URL+"/", "Bench", "bench@example.org"); err != nil {
 		return err
 	}
 	// The password is only in the registration mail.
-	mails, _ := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
-	if len(mails) != 1 {
-		return fmt.Errorf("%d registration mails", len(mails))
-	}
-	mail, err := os.ReadFile(mails[0])
+	pw, err := lmsdproc.MailedPassword(filepath.Join(dir, "mail"))
 	if err != nil {
 		return err
 	}
-	_, rest, found := strings.Cut(string(mail), "Password:")
-	fields := strings.Fields(rest)
-	if !found || len(fields) == 0 {
-		return errors.New("no password in the registration mail")
-	}
-	pw := fields[0]
 	var urls []any
 	requests := 0
 	for i := range perHost {

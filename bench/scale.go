@@ -3,10 +3,8 @@ package main
 // Workload 3: scale, a million URLs registered through XML-RPC.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/memstore"
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
@@ -118,15 +117,8 @@ func scale(store string, total int) error {
 					urls = append(urls, fmt.Sprintf("http://h%05d.example.org/c%04d/page-%07d.html", n%hosts, j.c, n))
 				}
 				body, _ := xmlrpcapi.EncodeCall("registerURLs", fmt.Sprintf("client%04d", j.c), pws[j.c], urls)
-				resp, err := hc.Post(srv.URL+"/RPC2", "text/xml", bytes.NewReader(body))
-				if err != nil {
-					failed.Store(err)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Store(fmt.Errorf("status %d", resp.StatusCode))
+				if _, err := lmsdproc.Post(ctx, hc, srv.URL+"/RPC2", body); err != nil {
+					failed.Store(fmt.Errorf("registerURLs: %w", err)) // one type for the atomic.Value
 				}
 			}
 		}()

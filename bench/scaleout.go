@@ -4,10 +4,9 @@ package main
 // PostgreSQL database.
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/internal/pgtest"
-	"github.com/linkmonitor/lms/xmlrpcapi"
 )
 
 // scaleOutSpec is the workload: hosts farm hosts with one URL each,
@@ -56,9 +55,9 @@ func scaleOut(o *options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "lmsd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/linkmonitor/lms/examples/lmsd").CombinedOutput(); err != nil {
-		return fmt.Errorf("building lmsd: %v\n%s", err, out)
+	bin, err := lmsdproc.Build(context.Background(), dir)
+	if err != nil {
+		return err
 	}
 	srv, err := pgtest.Launch(pgtest.Config{Durable: true})
 	if err != nil {
@@ -139,7 +138,7 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 	}
 	var api string
 	for _, ready := range readies {
-		addr, err := waitReady(ready)
+		addr, err := lmsdproc.WaitReady(ready, 30*time.Second)
 		if err != nil {
 			return r, err
 		}
@@ -148,19 +147,8 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 		}
 	}
 	call := func(method string, params ...any) error {
-		body, err := xmlrpcapi.EncodeCall(method, params...)
-		if err != nil {
-			return err
-		}
-		resp, err := http.Post(api, "text/xml", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if _, err := xmlrpcapi.DecodeResponse(resp.Body, xmlrpcapi.Limits{}); err != nil || resp.StatusCode != 200 {
-			return fmt.Errorf("%s: HTTP %d: %v", method, resp.StatusCode, err)
-		}
-		return nil
+		_, err := lmsdproc.Call(context.Background(), nil, api, method, params...)
+		return err
 	}
 	if err := call("registerClient", "bench", "site", "http://127.0.0.1:9/", "Bench", "bench@example.org", "bench-password"); err != nil {
 		return r, err
@@ -240,16 +228,6 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 		}
 	}
 	return r, nil
-}
-
-// waitReady waits for lmsd's -ready-file and returns the address in it.
-func waitReady(path string) (string, error) {
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
-			return strings.TrimSpace(string(b)), nil
-		}
-	}
-	return "", fmt.Errorf("lmsd did not write %s within 30 s", path)
 }
 
 // procCPU returns the process's user and system time so far (Linux

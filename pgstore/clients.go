@@ -141,19 +141,8 @@ func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
 
 // ListClients implements lms.ClientStore.
 func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
-	var out []lms.Client
-	err := s.read(ctx, "list clients", func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id ORDER BY c.id`)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r) })
-		return err
-	})
-	if out == nil && err == nil {
-		out = []lms.Client{}
-	}
-	return out, err
+	return readRows(ctx, s, "list clients", func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r) }, nil,
+		`SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id ORDER BY c.id`)
 }
 
 // UpdateClient implements lms.ClientStore. The read-modify-write holds the
@@ -220,11 +209,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "true")+` RETURNING t.url`, id)
-		if err != nil {
-			return err
-		}
-		removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		removed, err := deleteSubscriptions(ctx, tx, id, "true")
 		if err != nil {
 			return err
 		}
@@ -246,6 +231,39 @@ func lockClient(ctx context.Context, tx pgx.Tx, id, strength string) error {
 		return notFound(id)
 	}
 	return err
+}
+
+// readRows reads the rows of sql (args are its parameters), scanning each
+// with scan; no rows is an empty slice. If there are none, none (when not
+// nil) runs in the same read, to fail if that is an error.
+func readRows[T any](ctx context.Context, s *Store, op string, scan pgx.RowToFunc[T], none func(querier) error, sql string, args ...any) ([]T, error) {
+	var out []T
+	err := s.read(ctx, op, func(q querier) error {
+		rows, err := q.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if out, err = pgx.CollectRows(rows, scan); err != nil {
+			return err
+		}
+		if len(out) == 0 && none != nil {
+			return none(q)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}
+
+// clientRows is readRows of one client's rows (a page of them): no rows of
+// an unknown client is ErrNotFound.
+func clientRows[T any](ctx context.Context, s *Store, op, clientID string, scan pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	return readRows(ctx, s, op, scan, func(q querier) error { return clientExists(ctx, q, clientID) }, sql, args...)
 }
 
 // clientExists fails with ErrNotFound for an unknown client.

@@ -15,22 +15,8 @@ import (
 
 // PendingClients implements lms.NotificationStore.
 func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
-	var out []string
-	err := s.read(ctx, "pending clients", func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT c.id FROM clients c WHERE EXISTS (SELECT 1 FROM pending p WHERE p.client_id = c.id) ORDER BY c.id`)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, nil
+	return readRows(ctx, s, "pending clients", pgx.RowTo[string], nil,
+		`SELECT c.id FROM clients c WHERE EXISTS (SELECT 1 FROM pending p WHERE p.client_id = c.id) ORDER BY c.id`)
 }
 
 // PendingUpdates implements lms.NotificationStore.
@@ -39,37 +25,16 @@ func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) 
 	if limit > 0 {
 		lim = &limit
 	}
-	var out []lms.PendingUpdate
-	err := s.read(ctx, "pending updates", func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT url, state, reason, seq FROM pending WHERE client_id = $1 ORDER BY url LIMIT $2`, clientID, lim)
-		if err != nil {
-			return err
+	return clientRows(ctx, s, "pending updates", clientID, func(r pgx.CollectableRow) (lms.PendingUpdate, error) {
+		var p lms.PendingUpdate
+		var st int16
+		var seq int64
+		if err := r.Scan(&p.URL, &st, &p.Reason, &seq); err != nil {
+			return p, err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (lms.PendingUpdate, error) {
-			var p lms.PendingUpdate
-			var st int16
-			var seq int64
-			if err := r.Scan(&p.URL, &st, &p.Reason, &seq); err != nil {
-				return p, err
-			}
-			p.State, p.Reason, p.Seq = stateOf(st), cmp.Or(p.Reason, "unknown"), uint64(seq)
-			return p, nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(out) == 0 {
-			return clientExists(ctx, q, clientID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = []lms.PendingUpdate{}
-	}
-	return out, nil
+		p.State, p.Reason, p.Seq = stateOf(st), cmp.Or(p.Reason, "unknown"), uint64(seq)
+		return p, nil
+	}, `SELECT url, state, reason, seq FROM pending WHERE client_id = $1 ORDER BY url LIMIT $2`, clientID, lim)
 }
 
 // PendingCount implements lms.NotificationStore.

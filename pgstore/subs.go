@@ -40,6 +40,16 @@ func lockedDelete(table, cond string) string {
 		DELETE FROM ` + table + ` t USING lk WHERE t.client_id = $1 AND t.url = lk.url`
 }
 
+// deleteSubscriptions deletes the client's subscriptions for which cond
+// holds (args are its $2…) and returns their URLs.
+func deleteSubscriptions(ctx context.Context, tx pgx.Tx, clientID, cond string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, lockedDelete("subscriptions", cond)+` RETURNING t.url`, append([]any{clientID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 func checkURLs(urls []string) error {
 	for _, u := range urls {
 		if err := validate.URL(u); err != nil {
@@ -101,11 +111,7 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "url = ANY($2)")+` RETURNING t.url`, clientID, rm)
-		if err != nil {
-			return err
-		}
-		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		gone, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2)", rm)
 		if err != nil {
 			return err
 		}
@@ -139,11 +145,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, lockedDelete("subscriptions", "NOT (url = ANY($2))")+` RETURNING t.url`, clientID, want)
-		if err != nil {
-			return err
-		}
-		gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		gone, err := deleteSubscriptions(ctx, tx, clientID, "NOT (url = ANY($2))", want)
 		if err != nil {
 			return err
 		}
@@ -380,30 +382,10 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 	if p.Limit > 0 {
 		limit = &p.Limit
 	}
-	var out []lms.Link
-	err := s.read(ctx, "client links", func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM subscriptions s
+	return clientRows(ctx, s, "client links", clientID, scanLink, `SELECT `+linkColumns+` FROM subscriptions s
 			JOIN links l ON l.url = s.url JOIN hosts h ON h.id = l.host_id
 			WHERE s.client_id = $1 AND s.url > $2 AND ($3 < 0 OR l.state = $3)
 			ORDER BY s.url LIMIT $4`, clientID, text(p.After), state, limit)
-		if err != nil {
-			return err
-		}
-		if out, err = pgx.CollectRows(rows, scanLink); err != nil {
-			return err
-		}
-		if len(out) == 0 {
-			return clientExists(ctx, q, clientID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = []lms.Link{}
-	}
-	return out, nil
 }
 
 // LookupLinks implements lms.SubscriptionStore.

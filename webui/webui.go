@@ -12,6 +12,7 @@
 package webui
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -108,9 +109,9 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	admin.HandleFunc("GET /admin/clients/new", u.newClient)
 	admin.HandleFunc("POST /admin/clients", u.createClient)
 	admin.HandleFunc("GET /admin/clients/{id}", u.client)
-	admin.HandleFunc("POST /admin/clients/{id}/remove", u.removeClient)
-	admin.HandleFunc("POST /admin/clients/{id}/sync", u.forceSync)
-	admin.HandleFunc("POST /admin/clients/{id}/password", u.newPassword)
+	admin.HandleFunc("POST /admin/clients/{id}/remove", u.clientAction(u.removeClient))
+	admin.HandleFunc("POST /admin/clients/{id}/sync", u.clientAction(u.forceSync))
+	admin.HandleFunc("POST /admin/clients/{id}/password", u.clientAction(u.newPassword))
 	cop := http.NewCrossOriginProtection()
 	u.mux.Handle("/admin", u.basicAuth(cop.Handler(admin)))
 	u.mux.Handle("/admin/", u.basicAuth(cop.Handler(admin)))
@@ -316,55 +317,39 @@ func (u *UI) client(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (u *UI) removeClient(w http.ResponseWriter, r *http.Request) {
-	if !u.checkForm(w, r) {
-		return
-	}
-	id := r.PathValue("id")
-	if err := u.e.RemoveClient(r.Context(), u.cfg.AdminSecret, id); err != nil {
-		if errors.Is(err, lms.ErrNotFound) {
-			http.NotFound(w, r)
+// clientAction handles a form posted about the client {id}: act does what
+// it asks and returns the message to flash and the page to go to next. An
+// unknown client is a 404.
+func (u *UI) clientAction(act func(ctx context.Context, id string) (flash, next string, err error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !u.checkForm(w, r) {
 			return
 		}
-		u.fail(w, err)
-		return
+		flash, next, err := act(r.Context(), r.PathValue("id"))
+		switch {
+		case errors.Is(err, lms.ErrNotFound):
+			http.NotFound(w, r)
+		case err != nil:
+			u.fail(w, err)
+		default:
+			u.setFlash(w, flash)
+			http.Redirect(w, r, next, http.StatusSeeOther)
+		}
 	}
-	u.setFlash(w, fmt.Sprintf("Client %q removed.", id))
-	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
-func (u *UI) forceSync(w http.ResponseWriter, r *http.Request) {
-	if !u.checkForm(w, r) {
-		return
-	}
-	id := r.PathValue("id")
-	if err := u.e.ForceSync(r.Context(), id); err != nil {
-		if errors.Is(err, lms.ErrNotFound) {
-			http.NotFound(w, r)
-			return
-		}
-		u.fail(w, err)
-		return
-	}
-	u.setFlash(w, "A full sync was requested; it runs within seconds if notifications are on.")
-	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id), http.StatusSeeOther)
+func (u *UI) removeClient(ctx context.Context, id string) (string, string, error) {
+	return fmt.Sprintf("Client %q removed.", id), "/admin", u.e.RemoveClient(ctx, u.cfg.AdminSecret, id)
+}
+
+func (u *UI) forceSync(ctx context.Context, id string) (string, string, error) {
+	return "A full sync was requested; it runs within seconds if notifications are on.",
+		"/admin/clients/" + url.PathEscape(id), u.e.ForceSync(ctx, id)
 }
 
 // newPassword gives the client a new password and mails it to the contact
 // (the way back when the registration mail was lost).
-func (u *UI) newPassword(w http.ResponseWriter, r *http.Request) {
-	if !u.checkForm(w, r) {
-		return
-	}
-	id := r.PathValue("id")
-	if err := u.e.NewPassword(r.Context(), u.cfg.AdminSecret, id); err != nil {
-		if errors.Is(err, lms.ErrNotFound) {
-			http.NotFound(w, r)
-			return
-		}
-		u.fail(w, err)
-		return
-	}
-	u.setFlash(w, "A new password was generated and mailed to the contact; the old one no longer works.")
-	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(id), http.StatusSeeOther)
+func (u *UI) newPassword(ctx context.Context, id string) (string, string, error) {
+	return "A new password was generated and mailed to the contact; the old one no longer works.",
+		"/admin/clients/" + url.PathEscape(id), u.e.NewPassword(ctx, u.cfg.AdminSecret, id)
 }

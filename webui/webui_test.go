@@ -16,30 +16,15 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/testkit"
 	"github.com/linkmonitor/lms/memstore"
 )
 
 const secret = "the-admin-secret"
 
-// countingStore counts the snapshots computed over it (Engine.Stats asks
-// DueCount once per snapshot) and can be made to fail.
-type countingStore struct {
-	lms.Store
-	dueCounts atomic.Int64
-	fail      atomic.Bool
-}
-
-func (s *countingStore) DueCount(ctx context.Context, now time.Time, max int) (int, error) {
-	s.dueCounts.Add(1)
-	if s.fail.Load() {
-		return 0, errors.New("disk on fire")
-	}
-	return s.Store.DueCount(ctx, now, max)
-}
-
-func newEngine(t *testing.T) (*lms.Engine, *countingStore) {
+func newEngine(t *testing.T) (*lms.Engine, *testkit.SnapshotStore) {
 	t.Helper()
-	st := &countingStore{Store: memstore.New()}
+	st := &testkit.SnapshotStore{Store: memstore.New()}
 	e, err := lms.New(st, lms.Config{AdminSecret: secret, Components: lms.RunChecker,
 		Mailer: lms.MailerFunc(func(context.Context, lms.Message) error { return nil })})
 	if err != nil {
@@ -78,17 +63,17 @@ func TestPublicPagesServeACachedSnapshot(t *testing.T) {
 				}
 			}
 		}
-		if n := st.dueCounts.Load(); n != 1 {
+		if n := st.DueCounts.Load(); n != 1 {
 			t.Fatalf("20 views computed %d snapshots, want 1", n)
 		}
 		time.Sleep(DefaultStatsTTL - time.Millisecond)
 		get(t, ui, "/", false)
-		if n := st.dueCounts.Load(); n != 1 {
+		if n := st.DueCounts.Load(); n != 1 {
 			t.Fatalf("within the TTL: %d snapshots, want 1", n)
 		}
 		time.Sleep(time.Millisecond)
 		get(t, ui, "/alerts", false)
-		if n := st.dueCounts.Load(); n != 2 {
+		if n := st.DueCounts.Load(); n != 2 {
 			t.Fatalf("after the TTL: %d snapshots, want 2", n)
 		}
 	})

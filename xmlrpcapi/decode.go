@@ -581,24 +581,19 @@ func (p *parser) describe(k kind) string {
 	return "end of document"
 }
 
-func (p *parser) expectStart(name string) error {
-	k, err := p.element()
-	if err != nil {
-		return err
-	}
-	if k != kindStart || !p.is(name) {
-		return syntaxErr("expected <%s>, got %s", name, p.describe(k))
-	}
-	return nil
-}
+func (p *parser) expectStart(name string) error { return p.expect(kindStart, "<", name) }
 
-func (p *parser) expectEnd(name string) error {
+func (p *parser) expectEnd(name string) error { return p.expect(kindEnd, "</", name) }
+
+// expect reads the next tag, which must be of kind want (opened by open,
+// "<" or "</") and named name.
+func (p *parser) expect(want kind, open, name string) error {
 	k, err := p.element()
 	if err != nil {
 		return err
 	}
-	if k != kindEnd || !p.is(name) {
-		return syntaxErr("expected </%s>, got %s", name, p.describe(k))
+	if k != want || !p.is(name) {
+		return syntaxErr("expected %s%s>, got %s", open, name, p.describe(k))
 	}
 	return nil
 }
@@ -937,6 +932,13 @@ func (p *parser) typed(name string, depth int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return scalar(name, text)
+}
+
+// scalar converts the text of a <name> value of a scalar type (string,
+// int, i4, i8, boolean, double, dateTime.iso8601, base64). It may modify
+// text.
+func scalar(name string, text []byte) (any, error) {
 	switch name {
 	case "string":
 		return string(text), nil
@@ -968,20 +970,22 @@ func (p *parser) typed(name string, depth int) (any, error) {
 			}
 		}
 		return nil, syntaxErr("bad <dateTime.iso8601> %.40q", s)
-	}
-	// base64, with whitespace anywhere.
-	compact := text[:0]
-	for _, b := range text {
-		if !isSpace(b) {
-			compact = append(compact, b)
+	case "base64":
+		// Whitespace may stand anywhere.
+		compact := text[:0]
+		for _, b := range text {
+			if !isSpace(b) {
+				compact = append(compact, b)
+			}
 		}
+		out := make([]byte, base64.StdEncoding.DecodedLen(len(compact)))
+		n, err := base64.StdEncoding.Decode(out, compact)
+		if err != nil {
+			return nil, syntaxErr("bad <base64>: %v", err)
+		}
+		return out[:n], nil
 	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(compact)))
-	n, err := base64.StdEncoding.Decode(out, compact)
-	if err != nil {
-		return nil, syntaxErr("bad <base64>: %v", err)
-	}
-	return out[:n], nil
+	return nil, syntaxErr("unknown type <%s>", name)
 }
 
 func (p *parser) array(depth int) ([]any, error) {

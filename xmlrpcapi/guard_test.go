@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/testkit"
 	"github.com/linkmonitor/lms/memstore"
 )
 
@@ -349,7 +350,7 @@ func TestConcurrentAttack(t *testing.T) {
 // request values at 200 bytes, and repeated failures are counted, not
 // repeated.
 func TestLogHygiene(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
@@ -381,21 +382,4 @@ func TestLogHygiene(t *testing.T) {
 	require.Equal(t, 6, strings.Count(out, "method=checkConnection status=200 fault=-32602"), out)
 	require.Contains(t, out, "suppressed=15")
 	require.NotContains(t, out, g.pw)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -207,22 +207,38 @@ func TestKoloClient(t *testing.T) {
 	require.ErrorContains(t, err, "401")
 }
 
-func pythons(t *testing.T) map[string][]string {
-	out := map[string][]string{}
+// python makes a command of one Python interpreter with args.
+type python func(args ...string) *exec.Cmd
+
+// pythons returns the machine's Pythons by name: python3, and python2 (as
+// the real Plone sites run) under pyenv's 2.7.18.
+func pythons(t *testing.T) map[string]python {
+	out := map[string]python{}
 	if p, err := exec.LookPath("python3"); err == nil {
-		out["python3"] = []string{p}
+		out["python3"] = func(args ...string) *exec.Cmd { return exec.Command(p, args...) }
 	}
 	if p, err := exec.LookPath("python"); err == nil {
-		cmd := exec.Command(p, "-c", "import sys; assert sys.version_info[0] == 2")
-		cmd.Env = append(os.Environ(), "PYENV_VERSION=2.7.18")
-		if cmd.Run() == nil {
-			out["python2"] = []string{p}
+		py2 := func(args ...string) *exec.Cmd {
+			cmd := exec.Command(p, args...)
+			cmd.Env = append(os.Environ(), "PYENV_VERSION=2.7.18")
+			return cmd
+		}
+		if py2("-c", "import sys; assert sys.version_info[0] == 2").Run() == nil {
+			out["python2"] = py2
 		}
 	}
 	if len(out) == 0 {
 		t.Skip("no python to act as an independent XML-RPC peer")
 	}
 	return out
+}
+
+// requireOK runs cmd, a Python script, which must succeed and print OK.
+func requireOK(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "OK")
 }
 
 // TestPythonClientReplay replays the real client's call patterns with
@@ -232,14 +248,7 @@ func TestPythonClientReplay(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
 			f.markChecked(t, "http://checked.example/", lms.StateOK, "OK")
-			cmd := exec.Command(py[0], "testdata/plone_client.py", f.srv.URL, cid, cpw, secret)
-			cmd.Env = append(os.Environ(), "PYENV_VERSION=2.7.18")
-			if name == "python3" {
-				cmd.Env = os.Environ()
-			}
-			out, err := cmd.CombinedOutput()
-			require.NoError(t, err, "%s", out)
-			require.Contains(t, string(out), "OK")
+			requireOK(t, py("testdata/plone_client.py", f.srv.URL, cid, cpw, secret))
 			ls, err := f.e.ClientLinks(context.Background(), cid, lms.Page{})
 			require.NoError(t, err)
 			var got []string
@@ -285,14 +294,7 @@ print("OK")
 			require.NoError(t, err)
 			srv := httptest.NewServer(xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Throttle: xmlrpcapi.Throttle{IDBurst: 1, IDEvery: time.Hour, Delay: -1}}))
 			defer srv.Close()
-			cmd := exec.Command(py[0], "-c", script, srv.URL+"/RPC2", cid, pw)
-			cmd.Env = append(os.Environ(), "PYENV_VERSION=2.7.18")
-			if name == "python3" {
-				cmd.Env = os.Environ()
-			}
-			out, err := cmd.CombinedOutput()
-			require.NoError(t, err, "%s", out)
-			require.Contains(t, string(out), "OK")
+			requireOK(t, py("-c", script, srv.URL+"/RPC2", cid, pw))
 		})
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
 
@@ -81,9 +82,8 @@ func run(bin string, phase time.Duration, bodies, size, guessers int, shape stri
 	}
 	defer os.RemoveAll(dir)
 	if bin == "" {
-		bin = filepath.Join(dir, "lmsd")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/linkmonitor/lms/examples/lmsd").CombinedOutput(); err != nil {
-			return fmt.Errorf("building lmsd: %v\n%s", err, out)
+		if bin, err = lmsdproc.Build(context.Background(), dir); err != nil {
+			return err
 		}
 	}
 	t, err := start(bin, dir)
@@ -106,35 +106,31 @@ func run(bin string, phase time.Duration, bodies, size, guessers int, shape stri
 	if err != nil {
 		return err
 	}
-	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, func(ctx context.Context, r *phaseResult) {
-		var wg sync.WaitGroup
-		for i := range bodies {
-			wg.Go(func() {
-				for n := 0; ctx.Err() == nil; n++ {
-					r.count(t.post(ctx, big[(i+n)%len(big)]))
-				}
-			})
-		}
-		wg.Wait()
-	}))
+	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, t.flood(bodies, big)))
 	big = nil
 
 	guesses, err := guessBodies(t.id)
 	if err != nil {
 		return err
 	}
-	report(fmt.Sprintf("%d password guessers", guessers), t.phase(phase, func(ctx context.Context, r *phaseResult) {
+	report(fmt.Sprintf("%d password guessers", guessers), t.phase(phase, t.flood(guessers, guesses)))
+	return nil
+}
+
+// flood is an attack of n concurrent clients that post bodies in turn,
+// back to back, until the phase ends.
+func (t *target) flood(n int, bodies [][]byte) func(ctx context.Context, r *phaseResult) {
+	return func(ctx context.Context, r *phaseResult) {
 		var wg sync.WaitGroup
-		for i := range guessers {
+		for i := range n {
 			wg.Go(func() {
-				for n := 0; ctx.Err() == nil; n++ {
-					r.count(t.post(ctx, guesses[(i+n)%len(guesses)]))
+				for k := 0; ctx.Err() == nil; k++ {
+					r.count(t.post(ctx, bodies[(i+k)%len(bodies)]))
 				}
 			})
 		}
 		wg.Wait()
-	}))
-	return nil
+	}
 }
 
 // start runs lmsd and registers the legitimate client.
@@ -155,43 +151,30 @@ func start(bin, dir string) (*target, error) {
 		http:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: time.Minute},
 		legit: &http.Client{Transport: &http.Transport{DialContext: from.DialContext, DisableCompression: true}, Timeout: time.Minute},
 	}
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.stop()
-			return nil, errors.New("lmsd did not start")
-		}
-		if b, err := os.ReadFile(ready); err == nil {
-			addr = strings.TrimSpace(string(b))
-		}
+	if err := t.register(ready, filepath.Join(dir, "mail")); err != nil {
+		t.stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+// register waits until lmsd serves and registers the legitimate client,
+// whose password lmsd mails into mailDir.
+func (t *target) register(ready, mailDir string) error {
+	addr, err := lmsdproc.WaitReady(ready, 30*time.Second)
+	if err != nil {
+		return err
 	}
 	t.url = "http://" + addr + "/RPC2"
-	body, err := xmlrpcapi.EncodeCall("registerClient", adminSecret, "site", "http://site.example/portal_linkchecker/database", "Site", "site@example.org")
+	if _, err := lmsdproc.Call(context.Background(), t.http, t.url, "registerClient", adminSecret, "site", "http://site.example/portal_linkchecker/database", "Site", "site@example.org"); err != nil {
+		return err
+	}
+	pw, err := lmsdproc.MailedPassword(mailDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if res := t.post(context.Background(), body); res.status != http.StatusOK || res.fault {
-		t.stop()
-		return nil, fmt.Errorf("registerClient: %+v", res)
-	}
-	mails, err := filepath.Glob(filepath.Join(dir, "mail", "*.eml"))
-	if err != nil || len(mails) != 1 {
-		t.stop()
-		return nil, fmt.Errorf("%d registration mails (%v)", len(mails), err)
-	}
-	mail, err := os.ReadFile(mails[0])
-	if err != nil {
-		t.stop()
-		return nil, err
-	}
-	_, rest, found := strings.Cut(string(mail), "Password:")
-	fields := strings.Fields(rest)
-	if !found || len(fields) == 0 {
-		t.stop()
-		return nil, errors.New("no password in the registration mail")
-	}
-	t.id, t.pw = "site", fields[0]
-	return t, nil
+	t.id, t.pw = "site", pw
+	return nil
 }
 
 func (t *target) stop() {

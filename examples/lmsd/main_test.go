@@ -22,6 +22,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/farm"
+	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/memstore"
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
@@ -75,16 +76,14 @@ func TestBoltFileInUse(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func waitFile(t *testing.T, path string) string {
+// waitFile waits for run's -ready-file at path and returns the address in it.
+func waitFile(t testing.TB, path string) string {
 	t.Helper()
-	for range 500 {
-		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
-			return string(b)
-		}
-		time.Sleep(20 * time.Millisecond)
+	addr, err := lmsdproc.WaitReady(path, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("%s never appeared", path)
-	return ""
+	return addr
 }
 
 // testHandler is the server's handler over a memstore engine.
@@ -235,10 +234,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "lmsd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin, err := lmsdproc.Build(context.Background(), t.TempDir())
+	require.NoError(t, err)
 
 	f, err := farm.Start(2, farm.Options{FirstAddr: 120})
 	require.NoError(t, err)
@@ -323,15 +320,11 @@ type rpc struct{ url string }
 
 func newRPC(t *testing.T, u string) *rpc { return &rpc{url: u} }
 
+// call makes an XML-RPC call, which must answer 200 OK with no fault, and
+// returns its result.
 func (r *rpc) call(t *testing.T, method string, params ...any) any {
 	t.Helper()
-	body, err := xmlrpcapi.EncodeCall(method, params...)
-	require.NoError(t, err)
-	resp, err := http.Post(r.url, "text/xml", bytes.NewReader(body))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, 200, resp.StatusCode)
-	v, err := xmlrpcapi.DecodeResponse(resp.Body, xmlrpcapi.Limits{})
+	v, err := lmsdproc.Call(context.Background(), nil, r.url, method, params...)
 	require.NoError(t, err)
 	return v
 }

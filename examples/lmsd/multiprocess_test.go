@@ -7,6 +7,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms/internal/farm"
+	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/internal/pgtest"
 	"github.com/linkmonitor/lms/xmlrpcapi"
 )
@@ -36,9 +38,8 @@ func TestMultiProcess(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	pgtest.Start(t) // skips (or fails) before the build when PostgreSQL is missing
-	bin := filepath.Join(t.TempDir(), "lmsd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin, err := lmsdproc.Build(context.Background(), t.TempDir())
+	require.NoError(t, err)
 	t.Run("wakeups", func(t *testing.T) { testWakeups(t, bin) })
 	t.Run("checkers", func(t *testing.T) { testCheckers(t, bin) })
 	t.Run("restart", func(t *testing.T) { testRestart(t, bin) })
@@ -212,19 +213,7 @@ func (p *lmsdProc) kill(t *testing.T) {
 
 // call makes an XML-RPC call and returns its result or its fault.
 func call(base, method string, params ...any) (any, error) {
-	body, err := xmlrpcapi.EncodeCall(method, params...)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.Post(base, "text/xml", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return xmlrpcapi.DecodeResponse(resp.Body, xmlrpcapi.Limits{})
+	return lmsdproc.Call(context.Background(), nil, base, method, params...)
 }
 
 // receiver is a client's callback endpoint: it records the states pushed

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,29 +19,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/testkit"
 	"github.com/linkmonitor/lms/memstore"
 )
-
-// failingStore fails the snapshot's reads once fail is set.
-type failingStore struct {
-	lms.Store
-	fail      atomic.Bool
-	dueCounts atomic.Int64
-}
-
-func (s *failingStore) DueCount(ctx context.Context, now time.Time, max int) (int, error) {
-	s.dueCounts.Add(1)
-	if s.fail.Load() {
-		return 0, errors.New("bolt: /var/lib/lms/lms.db: input/output error")
-	}
-	return s.Store.DueCount(ctx, now, max)
-}
 
 // /, /alerts, /healthz and /metrics share one snapshot per -snapshot-ttl;
 // /healthz tells a failure by its status, not its text.
 func TestPublicEndpointsShareACachedSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &failingStore{Store: memstore.New()}
+		st := &testkit.SnapshotStore{Store: memstore.New()}
 		e, err := lms.New(st, lms.Config{AdminSecret: secret, Components: lms.RunChecker, Mailer: lms.MailerFunc(func(context.Context, lms.Message) error { return nil })})
 		require.NoError(t, err)
 		h, _, err := newHandlers(e, handlerConfig{secret: secret, log: slog.New(slog.DiscardHandler), snapshotTTL: 3 * time.Second})
@@ -52,9 +37,9 @@ func TestPublicEndpointsShareACachedSnapshot(t *testing.T) {
 				require.Equal(t, 200, do(t, h, "GET", p, "", false).Code, p)
 			}
 		}
-		require.Equal(t, int64(1), st.dueCounts.Load(), "20 requests, one snapshot")
+		require.Equal(t, int64(1), st.DueCounts.Load(), "20 requests, one snapshot")
 
-		st.fail.Store(true)
+		st.Fail.Store(true)
 		require.Equal(t, 200, do(t, h, "GET", "/healthz", "", false).Code, "the snapshot is still fresh")
 		time.Sleep(3 * time.Second)
 		for range 3 {
@@ -63,8 +48,8 @@ func TestPublicEndpointsShareACachedSnapshot(t *testing.T) {
 			require.Equal(t, "unavailable\n", rec.Body.String(), "no error text for anyone who asks")
 			require.Equal(t, 500, do(t, h, "GET", "/", "", false).Code)
 		}
-		require.Equal(t, int64(2), st.dueCounts.Load(), "the failure is cached too")
-		st.fail.Store(false)
+		require.Equal(t, int64(2), st.DueCounts.Load(), "the failure is cached too")
+		st.Fail.Store(false)
 		time.Sleep(3 * time.Second)
 		require.Equal(t, 200, do(t, h, "GET", "/healthz", "", false).Code)
 	})
@@ -92,24 +77,6 @@ func TestMetricsNameClientsOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink that run writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // logRecords parses run's JSON log lines.
 func logRecords(t *testing.T, logs string) []map[string]any {
 	t.Helper()
@@ -126,10 +93,10 @@ func logRecords(t *testing.T, logs string) []map[string]any {
 // startRun runs lmsd in-process with args (plus a free port and a ready
 // file) and returns its address, its logs and a function that stops it
 // (also called when the test ends).
-func startRun(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer, func()) {
+func startRun(t *testing.T, getenv func(string) string, args ...string) (string, *testkit.SyncBuffer, func()) {
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -453,18 +453,7 @@ func (s *Server) DSN(db string) string {
 // DSN.
 func (s *Server) CreateDB(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("t%d", s.dbs.Add(1))
-	if err := s.exec(fmt.Sprintf("CREATE DATABASE %s", name)); err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		running := s.proc != nil
-		s.mu.Unlock()
-		if running {
-			_ = s.exec(fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
-		}
-	})
+	name := s.create(t, "CREATE DATABASE %s", "DROP DATABASE IF EXISTS %s WITH (FORCE)")
 	return s.DSN(name)
 }
 
@@ -472,8 +461,16 @@ func (s *Server) CreateDB(t testing.TB) string {
 // when t ends, and returns a DSN whose search_path is that schema alone.
 func (s *Server) CreateSchema(t testing.TB) string {
 	t.Helper()
+	name := s.create(t, "CREATE SCHEMA %s", "DROP SCHEMA IF EXISTS %s CASCADE")
+	return s.DSN("postgres") + "&search_path=" + name
+}
+
+// create runs the statement create with a fresh name (its %s) and, when t
+// ends and the server still runs, drop with it; it returns the name.
+func (s *Server) create(t testing.TB, create, drop string) string {
+	t.Helper()
 	name := fmt.Sprintf("t%d", s.dbs.Add(1))
-	if err := s.exec(fmt.Sprintf("CREATE SCHEMA %s", name)); err != nil {
+	if err := s.exec(fmt.Sprintf(create, name)); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
@@ -481,10 +478,10 @@ func (s *Server) CreateSchema(t testing.TB) string {
 		running := s.proc != nil
 		s.mu.Unlock()
 		if running {
-			_ = s.exec(fmt.Sprintf("DROP SCHEMA IF EXISTS %s CASCADE", name))
+			_ = s.exec(fmt.Sprintf(drop, name))
 		}
 	})
-	return s.DSN("postgres") + "&search_path=" + name
+	return name
 }
 
 func (s *Server) exec(sql string) error {
