@@ -30,6 +30,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/throttle"
 )
 
 //go:embed templates/*.html
@@ -70,6 +71,7 @@ type UI struct {
 	csrf string
 	// flashKey signs flash cookies (flash.go).
 	flashKey []byte
+	logins   *loginGuard
 }
 
 // New returns the web UI for e.
@@ -80,7 +82,7 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	if cfg.Stats == nil {
 		cfg.Stats = NewStatsCache(e, CacheConfig{Logger: cfg.Logger})
 	}
-	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret)}
+	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret), logins: newLoginGuard()}
 	m := hmac.New(sha256.New, []byte(cfg.AdminSecret))
 	m.Write([]byte("lms csrf token v1"))
 	u.csrf = hex.EncodeToString(m.Sum(nil))
@@ -129,12 +131,22 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (u *UI) basicAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pw, ok := r.BasicAuth()
+		addr, now := throttle.SourceKey(r.RemoteAddr), time.Now()
+		if ok && !u.logins.allow(addr, now) {
+			w.Header().Set("Retry-After", "6")
+			http.Error(w, "429 Too Many Requests: too many wrong passwords, try again later", http.StatusTooManyRequests)
+			return
+		}
 		if !ok || u.cfg.AdminSecret == "" || subtle.ConstantTimeEq(int32(len(user)), 5) == 0 ||
 			subtle.ConstantTimeCompare([]byte(user), []byte("admin")) == 0 || u.e.CheckAdminSecret(pw) != nil {
+			if ok {
+				u.logins.failed(addr, now)
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="LMS admin", charset="UTF-8"`)
 			http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
 			return
 		}
+		u.logins.succeeded(addr, now)
 		next.ServeHTTP(w, r)
 	})
 }
