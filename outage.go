@@ -15,10 +15,13 @@ import (
 //
 // It cannot be tripped by one client: it judges only links that were ok
 // before (a client registering hosts that never answered moves nothing),
-// and before it holds anything back for long it asks a probe: a few URLs
-// that answered recently, or the operator's reference targets
-// (Config.OutageProbes), are requested again. If any answers, the network
-// works and the failures are real; only if none does is it an outage.
+// any answer from any host while it suspects an outage proves the network
+// works, and before it holds anything back for long it asks a probe: the
+// operator's reference targets (Config.OutageProbes), then a few of the
+// hosts that last answered ok, spread over the last 64 such hosts (so that
+// one client's hosts that answered just before dying cannot be all the
+// probe asks), are requested again. If any answers, the network works and
+// the failures are real; only if none does is it an outage.
 //
 // The statistics: within window, network failures of links that were ok
 // make up at least ratio of the checks of links that were ok, across at
@@ -63,9 +66,14 @@ type answered struct {
 	at        time.Time
 }
 
-// maxAnswered is how many recently answering URLs the guard remembers as
-// probe candidates.
-const maxAnswered = 8
+// maxAnswered is how many hosts that answered ok the guard remembers as
+// probe candidates; a probe asks probeNewest of the newest and probeSpread
+// more spread over the rest.
+const (
+	maxAnswered = 64
+	probeNewest = 3
+	probeSpread = 5
+)
 
 func newOutageGuard(cfg Config, probe func(ctx context.Context, rawURL string) bool) *outageGuard {
 	return &outageGuard{
@@ -82,8 +90,15 @@ func (g *outageGuard) observe(now time.Time, l Link, res Result) bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !res.NetworkError && l.Host != "" {
-		g.remember(answered{l.URL, l.Host, now})
+	if !res.NetworkError {
+		if res.State == StateOK && l.Host != "" {
+			g.remember(answered{l.URL, l.Host, now})
+		}
+		if g.state != guardIdle && l.Host != "" && res.State != StateUnknown && res.State != StateUnsupported {
+			// A host answered: the network works, whatever the statistics.
+			g.log.Info("no network outage: a check was answered", "host", l.Host, "since", g.since)
+			g.state, g.cleared = guardIdle, now
+		}
 	}
 	if l.State == StateOK {
 		g.events = append(g.events, guardEvent{now, l.Host, res.NetworkError})
@@ -150,14 +165,24 @@ func (g *outageGuard) remember(a answered) {
 	g.answered = append(g.answered, a)
 }
 
-// candidates returns what the probe asks: the reference targets, then the
-// latest answering URLs of hosts that are not failing now, newest first.
+// candidates returns what the probe asks: the reference targets, then of
+// the hosts that answered ok and are not failing now the probeNewest
+// newest and probeSpread more spread evenly over the older ones.
 func (g *outageGuard) candidates(failing map[string]bool) []string {
 	out := append([]string(nil), g.refs...)
+	var ok []string // newest first
 	for i := len(g.answered) - 1; i >= 0; i-- {
 		if a := g.answered[i]; !failing[a.host] {
-			out = append(out, a.url)
+			ok = append(ok, a.url)
 		}
+	}
+	if len(ok) <= probeNewest+probeSpread {
+		return append(out, ok...)
+	}
+	out = append(out, ok[:probeNewest]...)
+	rest := ok[probeNewest:]
+	for i := range probeSpread {
+		out = append(out, rest[i*(len(rest)-1)/(probeSpread-1)])
 	}
 	return out
 }

@@ -65,6 +65,7 @@ func main() {
 type options struct {
 	addr, store, db, secret, publicURL                  string
 	smtp, smtpUser, smtpTLS, mailFrom, mailCC, mailDir  string
+	outageProbes                                        string
 	allowPrivate, metricsPerClient, browserUA           bool
 	metricsAddr                                         string
 	snapshotTTL                                         time.Duration
@@ -93,6 +94,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.smtpTLS, "smtp-tls", "mandatory", "SMTP TLS: mandatory, opportunistic, none or implicit")
 	fs.StringVar(&o.mailFrom, "mail-from", "lms@localhost", "sender of mails")
 	fs.StringVar(&o.mailCC, "mail-cc", "", `copy every registration mail to these addresses ("a@x b@y")`)
+	fs.StringVar(&o.outageProbes, "outage-probe", "", `URLs that should always answer ("https://a.example/ https://b.example/"): the "is it us?" guard asks them first when it suspects a local outage`)
 	fs.StringVar(&o.mailDir, "mail-dir", "lms-mail", "directory for .eml files when -smtp is not set")
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "let checks and callbacks reach loopback and private networks (intranets, tests)")
 	fs.IntVar(&o.concurrency, "concurrency", 20, "most checks in flight")
@@ -359,6 +361,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Notifier: callbacks, Lister: callbacks, Components: comps, ProcessID: o.processID,
 		Lease: o.lease, ClaimPoll: o.claimPoll, NotifyPoll: o.notifyPoll,
 		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent, HonestRetry: !o.browserUA, MaxBytes: o.checkMaxBytes},
+		OutageProbes:  strings.Fields(o.outageProbes),
 		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
 		Policy: lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval),
 			ConfirmDelay: o.confirmDelay},

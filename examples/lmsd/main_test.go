@@ -46,6 +46,7 @@ func TestFlagErrors(t *testing.T) {
 		"-claim-poll":      {"-claim-poll", "-1s"},
 		"-log-format":      {"-log-format", "xml"},
 		"-mail-cc":         {"-mail-cc", "not-an-address"},
+		"OutageProbes":     {"-outage-probe", "not a url", "-store", "memory"},
 		"-smtp-tls":        {"-smtp", "mail.example:25", "-smtp-tls", "sometimes"},
 		"unexpected":       {"extra"},
 		"not defined":      {"-no-such-flag"},
