@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -184,6 +185,23 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}, lms.StateOK, "OK"},
+		// A 101 hands the raw connection over as the "body"; the check ends
+		// at once instead of reading it (issue: a 101 held checks forever).
+		{"101 Switching Protocols, held open", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+			_, _ = io.Copy(io.Discard, c)
+		}, lms.StateUnavailable, "switched to another protocol"},
+		{"a sloppy 101 (the tolerant parser), held open", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nThis is sloppy\r\n\r\n"))
+			_, _ = io.Copy(io.Discard, c)
+		}, lms.StateUnavailable, "switched to another protocol"},
+		{"101 and data for ever", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"))
+			sent.Add(endless(c, bytes.Repeat([]byte("x"), 32<<10)))
+		}, lms.StateUnavailable, "switched to another protocol"},
 		{"trickling body", func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))

@@ -168,6 +168,7 @@ type answer struct {
 	retryAfter time.Duration
 	marker     string // who put up a bot wall, "" if no marker
 	bodyErr    error  // reading the body failed
+	upgrade    string // the Upgrade header of a 101
 	complete   bool   // the page's closing </html> arrived
 	n          int64  // body bytes read
 }
@@ -341,9 +342,23 @@ func redirectCode(code int) bool {
 // read reads what the check needs of resp's body and closes it: a little of
 // a redirect, enough of an error page to find a bot wall's marker, and of a
 // page up to the check's budget, noting whether it arrived complete.
+//
+// The body is closed when the check's time runs out, whatever is reading
+// it: the transport's own cancellation does not reach every body (a 101's
+// is the raw connection, which no context closes).
 func (h *httpRun) read(resp *http.Response) *answer {
-	defer resp.Body.Close()
+	stop := context.AfterFunc(h.ctx, func() { _ = resp.Body.Close() })
+	defer func() {
+		stop()
+		_ = resp.Body.Close()
+	}()
 	a := &answer{code: resp.StatusCode, url: resp.Request.URL}
+	if a.code == http.StatusSwitchingProtocols {
+		// No upgrade was asked for: whatever the server speaks next is no
+		// page, and the "body" is the raw connection, closed at once.
+		a.upgrade = resp.Header.Get("Upgrade")
+		return a
+	}
 	if redirectCode(a.code) {
 		a.location = resp.Header.Get("Location")
 	}
@@ -368,6 +383,12 @@ func (h *httpRun) read(resp *http.Response) *answer {
 		a.n = n
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
+		if cerr := h.ctx.Err(); cerr != nil {
+			// The check's time ran out (or the check was cancelled) and
+			// the body was closed under the reader: that is the failure,
+			// not how the read broke off.
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
 		a.bodyErr = err
 	}
 	a.complete = scan.end
@@ -399,6 +420,11 @@ func (h *httpRun) decoded(resp *http.Response) (io.Reader, error) {
 
 // finish turns the final answer into a Result.
 func (h *httpRun) finish(a *answer) Result {
+	if a.code == http.StatusSwitchingProtocols {
+		r := failSwitched.result(h.c.cfg, h.name, fmt.Errorf("%w (Upgrade: %q)", errSwitched, a.upgrade))
+		r.Code = a.code
+		return r
+	}
 	r := statusResult(a.code)
 	if h.blocked != nil {
 		switch who := cmpOr(a.marker, h.blocked.marker); {
@@ -440,7 +466,7 @@ func cmpOr(a, b string) string {
 }
 
 // statusResult maps an HTTP status to a Result: 1xx, 2xx, 3xx and 401 are
-// ok (PROTOCOL.md §3); 429 is a rate limit, never a broken link; 408, 425
+// ok (PROTOCOL.md §3; the one final 1xx, 101, is judged by finish); 429 is a rate limit, never a broken link; 408, 425
 // and the 5xx codes may pass (501 and 505 excepted); every other code is a
 // definitive failure. The reason is the status's standard phrase.
 func statusResult(code int) Result {

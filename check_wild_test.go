@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -431,5 +432,34 @@ func TestHTTPLikeABrowser(t *testing.T) {
 				require.Equal(t, tc.kind, r.Failure)
 			}
 		})
+	}
+}
+
+// A GET answered with 101 Switching Protocols (no upgrade was asked for)
+// is no page a browser shows: unavailable, with the code, and the check
+// lets go of the connection at once rather than read it as a body.
+func TestHTTP101IsNoPage(t *testing.T) {
+	for _, sloppy := range []string{"", "This is sloppy\r\n"} {
+		released := make(chan struct{}, 2)
+		addr := rawServer(t, func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + sloppy + "\r\n"))
+			_, _ = io.Copy(io.Discard, c) // until the checker closes its end
+			released <- struct{}{}
+		})
+		cfg := private()
+		cfg.Timeout = 3 * time.Second
+		start := time.Now()
+		r := check(t, cfg, "http://"+addr+"/")
+		require.Equal(t, lms.StateUnavailable, r.State, "%s (%s)", r.Reason, r.Detail)
+		require.Equal(t, lms.FailureDefinitive, r.Failure)
+		require.Equal(t, "The server's answer is not a web page (it switched to another protocol)", r.Reason)
+		require.Equal(t, http.StatusSwitchingProtocols, r.Code)
+		require.Less(t, time.Since(start), cfg.Timeout/2, "the 101 ends the check, not its timeout")
+		select {
+		case <-released:
+		case <-time.After(cfg.Timeout):
+			t.Fatal("the checker kept the switched connection open")
+		}
 	}
 }

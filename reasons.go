@@ -46,6 +46,7 @@ const (
 	failDropped
 	failBodyCut
 	failNotHTTP
+	failSwitched
 	failProtocol
 	failHeadersTooLarge
 	failBadEncoding
@@ -96,6 +97,7 @@ func failTable() [numFailClasses]failInfo {
 		failDropped:          {StateTemporary, FailureTransient, false, "The server broke off its answer in the middle"},
 		failBodyCut:          {StateTemporary, FailureTransient, false, "The page was cut off before it was complete"},
 		failNotHTTP:          {StateUnavailable, FailureDefinitive, false, "The server's answer is not a web page (not HTTP)"},
+		failSwitched:         {StateUnavailable, FailureDefinitive, false, "The server's answer is not a web page (it switched to another protocol)"},
 		failProtocol:         {StateUnavailable, FailureDefinitive, false, "The server's answer could not be understood"},
 		failHeadersTooLarge:  {StateUnavailable, FailureDefinitive, false, "The server's answer has far too many or too large headers"},
 		failBadEncoding:      {StateUnavailable, FailureDefinitive, false, "The server sent a garbled (badly compressed) page"},
@@ -161,6 +163,7 @@ var (
 	errRedirectScheme   = errors.New("redirect to a scheme other than http or https")
 	errBadRedirect      = errors.New("redirect to an invalid URL")
 	errNotHTTP          = errors.New("the answer is not HTTP")
+	errSwitched         = errors.New("101 Switching Protocols to a request that asked for no upgrade")
 	errHeadTooLarge     = errors.New("response head too large")
 	errTooMuchData      = errors.New("the server sent more than the check reads")
 	errNotFTP           = errors.New("the answer is not FTP")
@@ -203,6 +206,8 @@ func classify(err error) failClass {
 		return failBadRedirect
 	case errors.Is(err, errNotHTTP):
 		return failNotHTTP
+	case errors.Is(err, errSwitched):
+		return failSwitched
 	case errors.Is(err, errHeadTooLarge):
 		return failHeadersTooLarge
 	case errors.Is(err, errTooMuchData):

@@ -73,6 +73,7 @@ func TestReasonTable(t *testing.T) {
 		failDropped:          wrap(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", io.ErrUnexpectedEOF)),
 		failBodyCut:          errBodyCut,
 		failNotHTTP:          fmt.Errorf("%w: malformed HTTP response", errNotHTTP),
+		failSwitched:         fmt.Errorf("%w (Upgrade: %q)", errSwitched, "websocket"),
 		failProtocol:         textproto.ProtocolError("short response: SSH-2.0"),
 		failHeadersTooLarge:  wrap(errHeadTooLarge),
 		failBadEncoding:      gzip.ErrHeader,
