@@ -56,6 +56,7 @@ const (
 	failBadRedirect
 	failTLSNotTLS
 	failTLSHandshake
+	failTLSTimeout
 	failTLSExpired
 	failTLSNotYetValid
 	failTLSWrongHost
@@ -107,6 +108,7 @@ func failTable() [numFailClasses]failInfo {
 		failBadRedirect:      {StateUnavailable, FailureDefinitive, false, "The link redirects to an invalid address"},
 		failTLSNotTLS:        {StateUnavailable, FailureDefinitive, false, "The server does not offer a secure connection (HTTPS) at this address"},
 		failTLSHandshake:     {StateUnavailable, FailureDefinitive, false, "The secure connection to the server failed"},
+		failTLSTimeout:       {StateTemporary, FailureTransient, true, "The secure connection (HTTPS) to the server was not set up within {connect}"},
 		failTLSExpired:       {StateUnavailable, FailureDefinitive, false, "The site's certificate has expired"},
 		failTLSNotYetValid:   {StateUnavailable, FailureDefinitive, false, "The site's certificate is not valid yet"},
 		failTLSWrongHost:     {StateUnavailable, FailureDefinitive, false, "The site's certificate belongs to a different site"},
@@ -169,6 +171,7 @@ var (
 	errNotFTP           = errors.New("the answer is not FTP")
 	errBodyCut          = errors.New("body shorter than announced")
 	errTLSHandshake     = errors.New("TLS handshake")
+	errTLSTimeout       = errors.New("TLS handshake not done within the connect timeout")
 )
 
 // classify maps an error of a check to its class.
@@ -204,6 +207,8 @@ func classify(err error) failClass {
 		return failRedirectScheme
 	case errors.Is(err, errBadRedirect):
 		return failBadRedirect
+	case errors.Is(err, errTLSTimeout):
+		return failTLSTimeout
 	case errors.Is(err, errNotHTTP):
 		return failNotHTTP
 	case errors.Is(err, errSwitched):

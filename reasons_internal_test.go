@@ -83,6 +83,7 @@ func TestReasonTable(t *testing.T) {
 		failBadRedirect:      errBadRedirect,
 		failTLSNotTLS:        wrap(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}),
 		failTLSHandshake:     wrap(fmt.Errorf("%w: %w", errTLSHandshake, errors.New("tls: server selected unsupported protocol version 301"))),
+		failTLSTimeout:       wrap(fmt.Errorf("%w: %w", errTLSTimeout, context.DeadlineExceeded)),
 		failTLSExpired:       wrap(x509.CertificateInvalidError{Cert: past, Reason: x509.Expired}),
 		failTLSNotYetValid:   wrap(x509.CertificateInvalidError{Cert: future, Reason: x509.Expired}),
 		failTLSWrongHost:     wrap(x509.HostnameError{Certificate: leaf, Host: "y.example"}),
