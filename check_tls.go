@@ -44,7 +44,7 @@ func (c *httpChecker) dialTLS(ctx context.Context, network, addr string, protos 
 	// The connect timeout bounds the connection and the handshake together.
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
-	raw, err := c.dial.DialContext(hctx, network, addr)
+	raw, err := c.dialContext(hctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -136,12 +136,12 @@ type aiaEntry struct {
 	until time.Time
 }
 
-func newAIACache(cfg CheckerConfig, d *net.Dialer) *aiaCache {
+func newAIACache(cfg CheckerConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *aiaCache {
 	return &aiaCache{
 		m: make(map[string]*aiaEntry),
 		client: &http.Client{
 			Transport: &http.Transport{
-				DialContext:            d.DialContext,
+				DialContext:            dial,
 				DisableKeepAlives:      true,
 				MaxResponseHeaderBytes: 16 << 10,
 				ResponseHeaderTimeout:  cfg.ConnectTimeout,
