@@ -596,9 +596,11 @@ func cmpOr(a, b string) string {
 }
 
 // statusResult maps an HTTP status to a Result: 1xx, 2xx, 3xx and 401 are
-// ok (PROTOCOL.md §3; the one final 1xx, 101, is judged by finish); 429 is a rate limit, never a broken link; 408, 425
-// and the 5xx codes may pass (501 and 505 excepted); every other code is a
-// definitive failure. The reason is the status's standard phrase.
+// ok (PROTOCOL.md §3; the one final 1xx, 101, is judged by finish); 429 is
+// a rate limit, never a broken link; 408, 425 and the 5xx codes may pass
+// (501 and 505 excepted), and so may a code beyond 599, which has no class
+// (RFC 9110 §15) and is taken for an unknown server error; every other
+// code is a definitive failure. The reason is the status's standard phrase.
 func statusResult(code int) Result {
 	r := Result{Code: code, Reason: statusReason(code)}
 	switch {
@@ -607,7 +609,7 @@ func statusResult(code int) Result {
 	case code == http.StatusTooManyRequests:
 		r.State, r.Failure = StateTemporary, FailureBlocked
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly,
-		code >= 500 && code <= 599 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported:
+		code >= 500 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported: // 600 and up too
 		r.State, r.Failure = StateTemporary, FailureTransient
 	default:
 		r.State, r.Failure = StateUnavailable, FailureDefinitive

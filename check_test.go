@@ -55,7 +55,9 @@ func TestHTTPStatusMapping(t *testing.T) {
 		{501, lms.StateUnavailable}, {505, lms.StateUnavailable},
 		// A non-standard code that stays for the browser-like retry is a
 		// wall, not a broken link (999 is LinkedIn's).
-		{999, lms.StateTemporary}, {600, lms.StateTemporary},
+		{999, lms.StateTemporary},
+		// Beyond 599: like an unknown server error.
+		{600, lms.StateTemporary},
 	}
 	for _, tc := range cases {
 		r := check(t, private(), fmt.Sprintf("%s/%d", srv.URL, tc.code))

@@ -105,6 +105,14 @@ func TestBotWalls(t *testing.T) {
 		}, lms.StateTemporary, lms.FailureBlocked, "Cloudflare challenge", 503, 2},
 		{"999 for everyone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(999) },
 			lms.StateTemporary, lms.FailureBlocked, "The site blocks automated checks (HTTP status 999)", 999, 2},
+		// Beyond 599 there is no class of status: a browser shows the page as
+		// whatever it is, so it is judged like an unknown server error (it
+		// may pass; the policy confirms it), not as a wall for ever. 999
+		// alone is LinkedIn's answer to bots.
+		{"600 for everyone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(600) },
+			lms.StateTemporary, lms.FailureTransient, "HTTP status 600", 600, 1},
+		{"777 for everyone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(777) },
+			lms.StateTemporary, lms.FailureTransient, "HTTP status 777", 777, 1},
 		{"DataDome 403", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("X-Datadome", "protected")
 			w.Header().Set("Set-Cookie", "datadome=abc; Path=/")
