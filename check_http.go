@@ -401,7 +401,10 @@ func (h *httpRun) get(u string) (*answer, error) {
 		lenient = true
 	}
 	if err != nil && lenient && needsLenient(err) {
-		err = fmt.Errorf("%w: %w", errNotHTTP, err)
+		// The tolerant parser found an HTTP head (it refuses what is not
+		// HTTP itself); what Go's parser still refuses is what browsers
+		// refuse too, such as two different Content-Lengths.
+		err = fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	if err != nil {
 		return nil, err

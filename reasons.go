@@ -165,6 +165,7 @@ var (
 	errRedirectScheme   = errors.New("redirect to a scheme other than http or https")
 	errBadRedirect      = errors.New("redirect to an invalid URL")
 	errNotHTTP          = errors.New("the answer is not HTTP")
+	errMalformed        = errors.New("the HTTP answer is malformed")
 	errSwitched         = errors.New("101 Switching Protocols to a request that asked for no upgrade")
 	errHeadTooLarge     = errors.New("response head too large")
 	errTooMuchData      = errors.New("the server sent more than the check reads")
@@ -213,6 +214,8 @@ func classify(err error) failClass {
 		return failNotHTTP
 	case errors.Is(err, errSwitched):
 		return failSwitched
+	case errors.Is(err, errMalformed):
+		return failProtocol
 	case errors.Is(err, errHeadTooLarge):
 		return failHeadersTooLarge
 	case errors.Is(err, errTooMuchData):

@@ -142,6 +142,9 @@ func TestReasonTable(t *testing.T) {
 	if classify(fmt.Errorf("%w: %w", errTLSHandshake, os.ErrDeadlineExceeded)) != failTimeout {
 		t.Error("a handshake that timed out is a timeout")
 	}
+	if classify(fmt.Errorf("%w: %w", errMalformed, errors.New("http: message cannot contain multiple Content-Length headers"))) != failProtocol {
+		t.Error("a head the tolerant parser passed but Go's refuses is malformed, not \"not HTTP\"")
+	}
 	var corrupt error = flate.CorruptInputError(3)
 	if classify(corrupt) != failBadEncoding {
 		t.Error("a corrupt deflate stream is a garbled page")
