@@ -168,6 +168,15 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 			}
 			_, _ = c.Write([]byte(fmt.Sprintf("HTTP/1.1 302 Found\r\nLocation: /%d\r\n%sContent-Length: 0\r\n\r\n", n+1, cookies[:len(cookies)/4])))
 		}, lms.StateUnavailable, "redirects more than 20 times"},
+		{"a sloppy head (the tolerant parser), trickling", func(c net.Conn) {
+			readRequest(c)
+			trickle(c, "HTTP/1.1 200 OK\r\nThis is sloppy\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
+		}, lms.StateTemporary, "The page took longer than 1 s"},
+		{"a sloppy head (the tolerant parser), trickling body", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nThis is sloppy\r\nContent-Length: 100000\r\n\r\n"))
+			trickle(c, "slow ", 20*time.Millisecond)
+		}, lms.StateTemporary, "The page took longer than 1 s"},
 		{"trickling head", func(c net.Conn) {
 			readRequest(c)
 			trickle(c, "HTTP/1.1 200 OK\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
