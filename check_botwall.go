@@ -20,7 +20,8 @@ const maxMarkerBody = 64 << 10
 // botCandidate reports whether an answer may come from a bot wall, so that
 // it deserves the browser-like retry: 403, 406 (ModSecurity's answer to
 // clients it dislikes), 429 without Retry-After, 999 and other
-// non-standard 4xx codes, and any failing answer with a marker.
+// non-standard 4xx codes, and any failing answer with a marker. Other codes
+// beyond 599 are no wall (statusResult).
 func botCandidate(a *answer) bool {
 	switch {
 	case statusResult(a.code).State == StateOK: // 401 too
@@ -30,12 +31,22 @@ func botCandidate(a *answer) bool {
 	case a.marker != "", a.code == http.StatusForbidden, a.code == http.StatusNotAcceptable:
 		return true
 	}
-	return nonStandard(a.code) && (a.code < 500 || a.code > 599)
+	return wallCode(a.code)
 }
 
 // nonStandard reports whether code is not a registered HTTP status (999 is
 // LinkedIn's answer to bots, 430 Shopify's, …).
 func nonStandard(code int) bool { return http.StatusText(code) == "" }
+
+// statusLinkedIn is LinkedIn's answer to clients it takes for bots.
+const statusLinkedIn = 999
+
+// wallCode reports whether a non-standard code is one that walls answer
+// with: a 4xx, or 999. A code beyond 599 has no class, and a browser shows
+// its page as whatever it is: it is judged like an unknown server error.
+func wallCode(code int) bool {
+	return nonStandard(code) && (code >= 400 && code < 500 || code == statusLinkedIn)
+}
 
 // blockingCode reports whether a final answer with this code may be a wall
 // rather than the page's real state: a 404 served through a bot-protection
@@ -46,7 +57,7 @@ func blockingCode(code int) bool {
 		http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		return true
 	}
-	return nonStandard(code) && (code < 500 || code > 599)
+	return wallCode(code)
 }
 
 // botMarker returns who put up the wall ("Cloudflare challenge", "DataDome",

@@ -55,7 +55,7 @@ func TestBotMarker(t *testing.T) {
 }
 
 func TestBotCandidate(t *testing.T) {
-	for code, want := range map[int]bool{200: false, 301: false, 401: false, 403: true, 404: false, 406: true, 429: true, 430: true, 500: false, 503: false, 520: false, 999: true} {
+	for code, want := range map[int]bool{200: false, 301: false, 401: false, 403: true, 404: false, 406: true, 429: true, 430: true, 500: false, 503: false, 520: false, 599: false, 600: false, 700: false, 998: false, 999: true} {
 		if got := botCandidate(&answer{code: code}); got != want {
 			t.Errorf("botCandidate(%d) = %v, want %v", code, got, want)
 		}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -167,6 +168,15 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 			}
 			_, _ = c.Write([]byte(fmt.Sprintf("HTTP/1.1 302 Found\r\nLocation: /%d\r\n%sContent-Length: 0\r\n\r\n", n+1, cookies[:len(cookies)/4])))
 		}, lms.StateUnavailable, "redirects more than 20 times"},
+		{"a sloppy head (the tolerant parser), trickling", func(c net.Conn) {
+			readRequest(c)
+			trickle(c, "HTTP/1.1 200 OK\r\nThis is sloppy\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
+		}, lms.StateTemporary, "The page took longer than 1 s"},
+		{"a sloppy head (the tolerant parser), trickling body", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nThis is sloppy\r\nContent-Length: 100000\r\n\r\n"))
+			trickle(c, "slow ", 20*time.Millisecond)
+		}, lms.StateTemporary, "The page took longer than 1 s"},
 		{"trickling head", func(c net.Conn) {
 			readRequest(c)
 			trickle(c, "HTTP/1.1 200 OK\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
@@ -184,6 +194,23 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}, lms.StateOK, "OK"},
+		// A 101 hands the raw connection over as the "body"; the check ends
+		// at once instead of reading it (issue: a 101 held checks forever).
+		{"101 Switching Protocols, held open", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+			_, _ = io.Copy(io.Discard, c)
+		}, lms.StateUnavailable, "switched to another protocol"},
+		{"a sloppy 101 (the tolerant parser), held open", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nThis is sloppy\r\n\r\n"))
+			_, _ = io.Copy(io.Discard, c)
+		}, lms.StateUnavailable, "switched to another protocol"},
+		{"101 and data for ever", func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"))
+			sent.Add(endless(c, bytes.Repeat([]byte("x"), 32<<10)))
+		}, lms.StateUnavailable, "switched to another protocol"},
 		{"trickling body", func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -38,7 +40,11 @@ import (
 //   - a response head that Go's strict parser refuses gets one retry
 //     through a parser as tolerant as browsers are (check_http_lenient.go);
 //   - certificates are verified like Chrome does, fetching a missing
-//     intermediate from the certificate's AIA address (check_tls.go).
+//     intermediate from the certificate's AIA address (check_tls.go);
+//   - hosts are read as browsers read them: a host that ends in a number is
+//     an IPv4 address in any of its old forms (127.1, 0x7f.1, 2130706433)
+//     and is asked for as the dotted quad (browserHost); a name with a
+//     trailing dot (an absolute name) is looked up without it (dialContext).
 //
 // Every further request of a check (a redirect hop, a retry) is paced like
 // the first through the Pacer in the context. Failures map to plain-words
@@ -73,9 +79,9 @@ func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	cfg = cfg.withDefaults()
 	c := &httpChecker{cfg: cfg, dial: cfg.dialer()}
 	c.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
-	c.aia = newAIACache(cfg, c.dial)
+	c.aia = newAIACache(cfg, c.dialContext)
 	c.tr = &http.Transport{
-		DialContext: c.dial.DialContext,
+		DialContext: c.dialContext,
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return c.dialTLS(ctx, network, addr, []string{"h2", "http/1.1"})
 		},
@@ -89,7 +95,7 @@ func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	}
 	c.lenient = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			cn, err := c.dial.DialContext(ctx, network, addr)
+			cn, err := c.dialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
@@ -110,6 +116,17 @@ func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	return c
 }
 
+// dialContext dials addr through the checker's dialer (connect timeout,
+// address policy). A host name with a trailing dot is looked up without it,
+// as browsers do: it names the same host, and Go's resolver would not find
+// a one-label name such as "localhost." in the hosts file.
+func (c *httpChecker) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(addr); err == nil && len(host) > 1 && strings.HasSuffix(host, ".") {
+		addr = net.JoinHostPort(strings.TrimSuffix(host, "."), port)
+	}
+	return c.dial.DialContext(ctx, network, addr)
+}
+
 // Check implements Checker.
 func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
@@ -122,10 +139,17 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 		}
 		return failInvalidURL.result(c.cfg, "", err)
 	}
+	cur := rawURL
+	switch changed, ok := browserURL(u); {
+	case !ok:
+		return failInvalidURL.result(c.cfg, "", fmt.Errorf("%w in %q", errNotIPv4, rawURL))
+	case changed:
+		cur = u.String()
+	}
 	h := &httpRun{c: c, ctx: ctx, pacer: PacerFromContext(ctx), jar: &checkJar{left: maxCookies}, budget: c.cfg.MaxBytes}
-	h.host = HostKey(rawURL)
+	h.host = HostKey(rawURL) // the key the pool paced the first request by
 	first := h.host
-	r := h.follow(rawURL, u)
+	r := h.follow(cur, u)
 	if h.host != first {
 		// The pool reports the answer of the first host; this one is ours.
 		h.pacer.Done(h.host)
@@ -136,6 +160,109 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	}
 	r.ResponseTime = time.Since(start)
 	return r
+}
+
+// errNotIPv4 is a host that ends in a number but is no IPv4 address.
+var errNotIPv4 = errors.New("the host ends in a number but is no IPv4 address")
+
+// browserURL rewrites u's host as browsers read it (browserHost) and
+// reports whether it changed; ok is false if browsers refuse the host.
+func browserURL(u *url.URL) (changed, ok bool) {
+	h := u.Hostname()
+	b, ok := browserHost(h)
+	switch {
+	case !ok:
+		return false, false
+	case b == h:
+		return false, true
+	case u.Port() != "":
+		u.Host = net.JoinHostPort(b, u.Port())
+	default:
+		u.Host = b
+	}
+	return true, true
+}
+
+// browserHost returns host as browsers read the host of an http(s) URL
+// (WHATWG URL Standard: the "ends in a number" checker and the IPv4
+// parser). A host whose last label is a number is an IPv4 address in any
+// of the forms browsers still accept: shorthand (127.1), hex or octal
+// parts (0x7f.1, 0177.0.0.1), one number (2130706433), a trailing dot; it
+// is returned as the dotted quad. If it is no IPv4 address (127.0.0.256,
+// example.123), ok is false: browsers refuse the URL. Other hosts (names,
+// IPv6 literals) come back unchanged.
+func browserHost(host string) (_ string, ok bool) {
+	if strings.Contains(host, ":") {
+		return host, true // IPv6
+	}
+	parts := strings.Split(host, ".")
+	if parts[len(parts)-1] == "" {
+		if len(parts) == 1 {
+			return host, true
+		}
+		parts = parts[:len(parts)-1]
+	}
+	last := parts[len(parts)-1]
+	if _, number := ipv4Number(last); !number && !digits(last) {
+		return host, true // a name
+	}
+	if len(parts) > 4 {
+		return "", false
+	}
+	nums := make([]uint64, len(parts))
+	for i, p := range parts {
+		n, ok := ipv4Number(p)
+		if !ok {
+			return "", false
+		}
+		nums[i] = n
+	}
+	ip := nums[len(nums)-1]
+	if ip >= 1<<(8*(5-len(nums))) {
+		return "", false
+	}
+	for i, n := range nums[:len(nums)-1] {
+		if n > 255 {
+			return "", false
+		}
+		ip += n << (8 * (3 - i))
+	}
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}).String(), true
+}
+
+// ipv4Number parses one part of an IPv4 address as browsers do: "0x"
+// starts a hex number ("0x" alone is 0), another leading "0" an octal one,
+// anything else is decimal. A number too large for 64 bits is
+// math.MaxUint64 (still a number, but no part of an address).
+func ipv4Number(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	base := 10
+	switch {
+	case len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) >= 2 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(s, base, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return math.MaxUint64, true
+	}
+	return n, err == nil
+}
+
+// digits reports whether s is ASCII digits only.
+func digits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func validPort(p string) bool {
@@ -168,6 +295,7 @@ type answer struct {
 	retryAfter time.Duration
 	marker     string // who put up a bot wall, "" if no marker
 	bodyErr    error  // reading the body failed
+	upgrade    string // the Upgrade header of a 101
 	complete   bool   // the page's closing </html> arrived
 	n          int64  // body bytes read
 }
@@ -190,6 +318,9 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 				return h.fail(fmt.Errorf("%w: %q", errRedirectScheme, a.location))
 			case redirects >= h.c.cfg.MaxRedirects:
 				return h.fail(errTooManyRedirects)
+			}
+			if _, ok := browserURL(next); !ok {
+				return h.fail(fmt.Errorf("%w: %q: %w", errBadRedirect, a.location, errNotIPv4))
 			}
 			redirects++
 			permanent = permanent && (a.code == http.StatusMovedPermanently || a.code == http.StatusPermanentRedirect)
@@ -270,7 +401,10 @@ func (h *httpRun) get(u string) (*answer, error) {
 		lenient = true
 	}
 	if err != nil && lenient && needsLenient(err) {
-		err = fmt.Errorf("%w: %w", errNotHTTP, err)
+		// The tolerant parser found an HTTP head (it refuses what is not
+		// HTTP itself); what Go's parser still refuses is what browsers
+		// refuse too, such as two different Content-Lengths.
+		err = fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	if err != nil {
 		return nil, err
@@ -341,9 +475,23 @@ func redirectCode(code int) bool {
 // read reads what the check needs of resp's body and closes it: a little of
 // a redirect, enough of an error page to find a bot wall's marker, and of a
 // page up to the check's budget, noting whether it arrived complete.
+//
+// The body is closed when the check's time runs out, whatever is reading
+// it: the transport's own cancellation does not reach every body (a 101's
+// is the raw connection, which no context closes).
 func (h *httpRun) read(resp *http.Response) *answer {
-	defer resp.Body.Close()
+	stop := context.AfterFunc(h.ctx, func() { _ = resp.Body.Close() })
+	defer func() {
+		stop()
+		_ = resp.Body.Close()
+	}()
 	a := &answer{code: resp.StatusCode, url: resp.Request.URL}
+	if a.code == http.StatusSwitchingProtocols {
+		// No upgrade was asked for: whatever the server speaks next is no
+		// page, and the "body" is the raw connection, closed at once.
+		a.upgrade = resp.Header.Get("Upgrade")
+		return a
+	}
 	if redirectCode(a.code) {
 		a.location = resp.Header.Get("Location")
 	}
@@ -368,6 +516,12 @@ func (h *httpRun) read(resp *http.Response) *answer {
 		a.n = n
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
+		if cerr := h.ctx.Err(); cerr != nil {
+			// The check's time ran out (or the check was cancelled) and
+			// the body was closed under the reader: that is the failure,
+			// not how the read broke off.
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
 		a.bodyErr = err
 	}
 	a.complete = scan.end
@@ -399,6 +553,11 @@ func (h *httpRun) decoded(resp *http.Response) (io.Reader, error) {
 
 // finish turns the final answer into a Result.
 func (h *httpRun) finish(a *answer) Result {
+	if a.code == http.StatusSwitchingProtocols {
+		r := failSwitched.result(h.c.cfg, h.name, fmt.Errorf("%w (Upgrade: %q)", errSwitched, a.upgrade))
+		r.Code = a.code
+		return r
+	}
 	r := statusResult(a.code)
 	if h.blocked != nil {
 		switch who := cmpOr(a.marker, h.blocked.marker); {
@@ -440,9 +599,11 @@ func cmpOr(a, b string) string {
 }
 
 // statusResult maps an HTTP status to a Result: 1xx, 2xx, 3xx and 401 are
-// ok (PROTOCOL.md §3); 429 is a rate limit, never a broken link; 408, 425
-// and the 5xx codes may pass (501 and 505 excepted); every other code is a
-// definitive failure. The reason is the status's standard phrase.
+// ok (PROTOCOL.md §3; the one final 1xx, 101, is judged by finish); 429 is
+// a rate limit, never a broken link; 408, 425 and the 5xx codes may pass
+// (501 and 505 excepted), and so may a code beyond 599, which has no class
+// (RFC 9110 §15) and is taken for an unknown server error; every other
+// code is a definitive failure. The reason is the status's standard phrase.
 func statusResult(code int) Result {
 	r := Result{Code: code, Reason: statusReason(code)}
 	switch {
@@ -451,7 +612,7 @@ func statusResult(code int) Result {
 	case code == http.StatusTooManyRequests:
 		r.State, r.Failure = StateTemporary, FailureBlocked
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly,
-		code >= 500 && code <= 599 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported:
+		code >= 500 && code != http.StatusNotImplemented && code != http.StatusHTTPVersionNotSupported: // 600 and up too
 		r.State, r.Failure = StateTemporary, FailureTransient
 	default:
 		r.State, r.Failure = StateUnavailable, FailureDefinitive

@@ -22,3 +22,41 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// The host forms of the WHATWG URL Standard's IPv4 parser, which browsers
+// apply to every http(s) host that ends in a number.
+func TestBrowserHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.1":            "127.0.0.1",
+		"0x7f.1":           "127.0.0.1",
+		"0X7F.0.0.1":       "127.0.0.1",
+		"2130706433":       "127.0.0.1",
+		"017700000001":     "127.0.0.1",
+		"0300.0250.0.1":    "192.168.0.1",
+		"127.0.0.1.":       "127.0.0.1",
+		"1.2.3":            "1.2.0.3",
+		"0x":               "0.0.0.0",
+		"4294967295":       "255.255.255.255",
+		"example.org":      "example.org",
+		"example.org.":     "example.org.",
+		"Example.ORG":      "Example.ORG",
+		"0x1g":             "0x1g", // not a number: a name
+		"1.2.3.4a":         "1.2.3.4a",
+		"xn--nxasmq6b.com": "xn--nxasmq6b.com",
+		"::1":              "::1",
+		".":                ".",
+	} {
+		got, ok := browserHost(in)
+		if !ok || got != want {
+			t.Errorf("browserHost(%q) = %q, %v; want %q, true", in, got, ok, want)
+		}
+	}
+	// Hosts that end in a number but are no IPv4 address: browsers refuse
+	// the URL.
+	for _, in := range []string{"4294967296", "127.0.0.256", "256.1", "1.2.3.4.5", "1..2", "example.123", "09", "1.2.3.0x100",
+		"99999999999999999999999999", "1.2.3.4.0", "a.0x"} {
+		if got, ok := browserHost(in); ok {
+			t.Errorf("browserHost(%q) = %q, true; want invalid", in, got)
+		}
+	}
+}

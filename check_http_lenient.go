@@ -24,7 +24,8 @@ import (
 //   - The head is at most max bytes (errHeadTooLarge).
 //
 // Strictness browsers share stays: two different Content-Length headers
-// still fail in Go's parser, as they fail in Chrome.
+// still fail in Go's parser, as they fail in Chrome, and such an answer is
+// reported as malformed (errMalformed), not as one that is not HTTP.
 type lenientConn struct {
 	net.Conn
 	br      *bufio.Reader

@@ -55,7 +55,9 @@ func TestHTTPStatusMapping(t *testing.T) {
 		{501, lms.StateUnavailable}, {505, lms.StateUnavailable},
 		// A non-standard code that stays for the browser-like retry is a
 		// wall, not a broken link (999 is LinkedIn's).
-		{999, lms.StateTemporary}, {600, lms.StateTemporary},
+		{999, lms.StateTemporary},
+		// Beyond 599: like an unknown server error.
+		{600, lms.StateTemporary},
 	}
 	for _, tc := range cases {
 		r := check(t, private(), fmt.Sprintf("%s/%d", srv.URL, tc.code))
@@ -358,4 +360,73 @@ func TestCheckerFuncAndMux(t *testing.T) {
 	require.Equal(t, "custom x-test:1", m.Check(context.Background(), "x-test:1").Reason)
 	require.Equal(t, lms.StateUnsupported, m.Check(context.Background(), "other:1").State)
 	require.Equal(t, lms.StateUnsupported, m.Check(context.Background(), "no-scheme").State)
+}
+
+// Browsers read a host that ends in a number as an IPv4 address in any of
+// its old forms (127.1, 0x7f.1, 2130706433) and ask for the dotted quad;
+// they look up a name with a trailing dot (an absolute name). The address
+// policy applies to the address so found.
+func TestHostFormsLikeABrowser(t *testing.T) {
+	hosts := make(chan string, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts <- r.Host
+		if r.URL.Path == "/hop" {
+			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]
+	for form, host := range map[string]string{
+		"127.1": "127.0.0.1", "0x7f.1": "127.0.0.1", "2130706433": "127.0.0.1", "0177.0.0.1": "127.0.0.1",
+		"127.0.0.1.": "127.0.0.1", "localhost.": "localhost.",
+	} {
+		u := "http://" + form + ":" + port + "/"
+		r := check(t, private(), u)
+		require.Equal(t, lms.StateOK, r.State, "%s: %s (%s)", u, r.Reason, r.Detail)
+		require.Equal(t, host+":"+port, <-hosts, u)
+
+		r = check(t, lms.CheckerConfig{}, u)
+		require.Equal(t, lms.StateUnsupported, r.State, "%s: %s (%s)", u, r.Reason, r.Detail)
+		require.Equal(t, lms.ReasonPolicy, r.Reason, "%s: loopback, refused by policy", u)
+	}
+
+	// A redirect to such a host is followed the same way.
+	r := check(t, private(), srv.URL+"/hop?to=http://0x7f.1:"+port+"/landing")
+	require.Equal(t, lms.StateOK, r.State, "%s (%s)", r.Reason, r.Detail)
+	require.Equal(t, "127.0.0.1:"+port, <-hosts)
+	require.Equal(t, "127.0.0.1:"+port, <-hosts)
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	require.NoError(t, err)
+	hop := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.1:"+port+"/secret", http.StatusFound)
+	})}}
+	hop.Start()
+	defer hop.Close()
+	r = check(t, lms.CheckerConfig{AllowedPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}, hop.URL+"/")
+	require.Equal(t, lms.StateUnsupported, r.State, "%s (%s)", r.Reason, r.Detail)
+	require.Equal(t, lms.ReasonPolicy, r.Reason)
+
+	// A host that ends in a number but is no IPv4 address is no valid
+	// address for a browser either.
+	for _, form := range []string{"127.0.0.256", "1.2.3.4.5", "4294967296", "example.123"} {
+		r := check(t, private(), "http://"+form+"/")
+		require.Equal(t, lms.StateUnavailable, r.State, form)
+		require.Equal(t, "The link is not a valid address", r.Reason, form)
+	}
+	r = check(t, private(), srv.URL+"/hop?to=http://127.0.0.256/")
+	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Equal(t, "The link redirects to an invalid address", r.Reason)
+	<-hosts
+
+	// HTTPS to an absolute name: the certificate of the name matches.
+	now := time.Now()
+	ca := certFor(t, nil, nil, nil, now.Add(-time.Hour), now.Add(time.Hour), true)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Leaf)
+	cfg := private()
+	cfg.TLSConfig = &tls.Config{RootCAs: pool}
+	secure := tlsServer(t, certFor(t, &ca, []string{"localhost"}, nil, now.Add(-time.Hour), now.Add(time.Hour), false))
+	sport := secure.URL[strings.LastIndexByte(secure.URL, ':')+1:]
+	r = check(t, cfg, "https://localhost.:"+sport+"/")
+	require.Equal(t, lms.StateOK, r.State, "%s (%s)", r.Reason, r.Detail)
 }

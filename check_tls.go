@@ -41,12 +41,13 @@ func (c *httpChecker) dialTLS(ctx context.Context, network, addr string, protos 
 	if err != nil {
 		return nil, err
 	}
-	raw, err := c.dial.DialContext(ctx, network, addr)
+	// The connect timeout bounds the connection and the handshake together.
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	raw, err := c.dialContext(hctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
 	cfg := &tls.Config{}
 	if c.cfg.TLSConfig != nil {
 		cfg = c.cfg.TLSConfig.Clone()
@@ -66,6 +67,10 @@ func (c *httpChecker) dialTLS(ctx context.Context, network, addr string, protos 
 	tc := tls.Client(raw, cfg)
 	if err := tc.HandshakeContext(hctx); err != nil {
 		_ = raw.Close()
+		if errors.Is(hctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			// The connect timeout ran out, not the check's time.
+			return nil, fmt.Errorf("%w: %w", errTLSTimeout, err)
+		}
 		return nil, fmt.Errorf("%w: %w", errTLSHandshake, err)
 	}
 	return tc, nil
@@ -131,12 +136,12 @@ type aiaEntry struct {
 	until time.Time
 }
 
-func newAIACache(cfg CheckerConfig, d *net.Dialer) *aiaCache {
+func newAIACache(cfg CheckerConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *aiaCache {
 	return &aiaCache{
 		m: make(map[string]*aiaEntry),
 		client: &http.Client{
 			Transport: &http.Transport{
-				DialContext:            d.DialContext,
+				DialContext:            dial,
 				DisableKeepAlives:      true,
 				MaxResponseHeaderBytes: 16 << 10,
 				ResponseHeaderTimeout:  cfg.ConnectTimeout,

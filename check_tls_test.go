@@ -218,3 +218,28 @@ func TestTLSRefusedLikeABrowser(t *testing.T) {
 	r = check(t, cfg, h2.URL)
 	require.Equal(t, lms.StateOK, r.State, r.Reason)
 }
+
+// A server that accepts the connection but never answers the TLS
+// handshake: the check gives up after the connect timeout and says that
+// the secure connection was not set up in that time, not that the page
+// took longer than the check's timeout.
+func TestTLSHandshakeStall(t *testing.T) {
+	addr := rawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }) // reads the ClientHello, says nothing
+	cfg := private()
+	cfg.ConnectTimeout = 300 * time.Millisecond
+	cfg.Timeout = 5 * time.Second
+	start := time.Now()
+	r := check(t, cfg, "https://"+addr+"/")
+	took := time.Since(start)
+	require.Equal(t, lms.StateTemporary, r.State, "%s (%s)", r.Reason, r.Detail)
+	require.Equal(t, lms.FailureTransient, r.Failure)
+	require.Equal(t, "The secure connection (HTTPS) to the server was not set up within 300 ms", r.Reason)
+	require.True(t, r.NetworkError, "a stalled handshake is below the protocol")
+	require.Less(t, took, cfg.Timeout/2, "the connect timeout, not the check's, ends it")
+
+	// When the check's own time runs out first, that is what it says.
+	cfg.ConnectTimeout, cfg.Timeout = 5*time.Second, 300*time.Millisecond
+	r = check(t, cfg, "https://"+addr+"/")
+	require.Equal(t, lms.StateTemporary, r.State)
+	require.Equal(t, "The page took longer than 300 ms", r.Reason)
+}

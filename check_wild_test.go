@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +105,14 @@ func TestBotWalls(t *testing.T) {
 		}, lms.StateTemporary, lms.FailureBlocked, "Cloudflare challenge", 503, 2},
 		{"999 for everyone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(999) },
 			lms.StateTemporary, lms.FailureBlocked, "The site blocks automated checks (HTTP status 999)", 999, 2},
+		// Beyond 599 there is no class of status: a browser shows the page as
+		// whatever it is, so it is judged like an unknown server error (it
+		// may pass; the policy confirms it), not as a wall for ever. 999
+		// alone is LinkedIn's answer to bots.
+		{"600 for everyone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(600) },
+			lms.StateTemporary, lms.FailureTransient, "HTTP status 600", 600, 1},
+		{"777 for everyone", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(777) },
+			lms.StateTemporary, lms.FailureTransient, "HTTP status 777", 777, 1},
 		{"DataDome 403", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("X-Datadome", "protected")
 			w.Header().Set("Set-Cookie", "datadome=abc; Path=/")
@@ -407,7 +416,8 @@ func TestHTTPLikeABrowser(t *testing.T) {
 		}, lms.StateUnavailable, lms.FailureDefinitive, "The server's answer is not a web page (not HTTP)"},
 		{"no status line at all (HTTP/0.9)", respond(page), lms.StateUnavailable, lms.FailureDefinitive, "not a web page"},
 		{"binary garbage", respond("\x00\x01\x02\x03\xff\xfe garbage"), lms.StateUnavailable, lms.FailureDefinitive, "not a web page"},
-		{"two different Content-Lengths (Chrome refuses too)", respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"), lms.StateUnavailable, lms.FailureDefinitive, "not a web page"},
+		{"two different Content-Lengths (Chrome refuses too)", respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"), lms.StateUnavailable, lms.FailureDefinitive, "The server's answer could not be understood"},
+		{"two different Content-Lengths after a sloppy line", respond("HTTP/1.1 200 OK\r\nSloppy line\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"), lms.StateUnavailable, lms.FailureDefinitive, "The server's answer could not be understood"},
 		{"a page cut off mid-way", respond("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(page)+1000) + "\r\n\r\n" + page[:len(page)/2]),
 			lms.StateTemporary, lms.FailureTransient, "The page was cut off before it was complete"},
 		{"a complete page with a miscounted Content-Length", respond("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(page)+1000) + "\r\n\r\n" + page),
@@ -431,5 +441,34 @@ func TestHTTPLikeABrowser(t *testing.T) {
 				require.Equal(t, tc.kind, r.Failure)
 			}
 		})
+	}
+}
+
+// A GET answered with 101 Switching Protocols (no upgrade was asked for)
+// is no page a browser shows: unavailable, with the code, and the check
+// lets go of the connection at once rather than read it as a body.
+func TestHTTP101IsNoPage(t *testing.T) {
+	for _, sloppy := range []string{"", "This is sloppy\r\n"} {
+		released := make(chan struct{}, 2)
+		addr := rawServer(t, func(c net.Conn) {
+			readRequest(c)
+			_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + sloppy + "\r\n"))
+			_, _ = io.Copy(io.Discard, c) // until the checker closes its end
+			released <- struct{}{}
+		})
+		cfg := private()
+		cfg.Timeout = 3 * time.Second
+		start := time.Now()
+		r := check(t, cfg, "http://"+addr+"/")
+		require.Equal(t, lms.StateUnavailable, r.State, "%s (%s)", r.Reason, r.Detail)
+		require.Equal(t, lms.FailureDefinitive, r.Failure)
+		require.Equal(t, "The server's answer is not a web page (it switched to another protocol)", r.Reason)
+		require.Equal(t, http.StatusSwitchingProtocols, r.Code)
+		require.Less(t, time.Since(start), cfg.Timeout/2, "the 101 ends the check, not its timeout")
+		select {
+		case <-released:
+		case <-time.After(cfg.Timeout):
+			t.Fatal("the checker kept the switched connection open")
+		}
 	}
 }

@@ -46,6 +46,7 @@ const (
 	failDropped
 	failBodyCut
 	failNotHTTP
+	failSwitched
 	failProtocol
 	failHeadersTooLarge
 	failBadEncoding
@@ -55,6 +56,7 @@ const (
 	failBadRedirect
 	failTLSNotTLS
 	failTLSHandshake
+	failTLSTimeout
 	failTLSExpired
 	failTLSNotYetValid
 	failTLSWrongHost
@@ -96,6 +98,7 @@ func failTable() [numFailClasses]failInfo {
 		failDropped:          {StateTemporary, FailureTransient, false, "The server broke off its answer in the middle"},
 		failBodyCut:          {StateTemporary, FailureTransient, false, "The page was cut off before it was complete"},
 		failNotHTTP:          {StateUnavailable, FailureDefinitive, false, "The server's answer is not a web page (not HTTP)"},
+		failSwitched:         {StateUnavailable, FailureDefinitive, false, "The server's answer is not a web page (it switched to another protocol)"},
 		failProtocol:         {StateUnavailable, FailureDefinitive, false, "The server's answer could not be understood"},
 		failHeadersTooLarge:  {StateUnavailable, FailureDefinitive, false, "The server's answer has far too many or too large headers"},
 		failBadEncoding:      {StateUnavailable, FailureDefinitive, false, "The server sent a garbled (badly compressed) page"},
@@ -105,6 +108,7 @@ func failTable() [numFailClasses]failInfo {
 		failBadRedirect:      {StateUnavailable, FailureDefinitive, false, "The link redirects to an invalid address"},
 		failTLSNotTLS:        {StateUnavailable, FailureDefinitive, false, "The server does not offer a secure connection (HTTPS) at this address"},
 		failTLSHandshake:     {StateUnavailable, FailureDefinitive, false, "The secure connection to the server failed"},
+		failTLSTimeout:       {StateTemporary, FailureTransient, true, "The secure connection (HTTPS) to the server was not set up within {connect}"},
 		failTLSExpired:       {StateUnavailable, FailureDefinitive, false, "The site's certificate has expired"},
 		failTLSNotYetValid:   {StateUnavailable, FailureDefinitive, false, "The site's certificate is not valid yet"},
 		failTLSWrongHost:     {StateUnavailable, FailureDefinitive, false, "The site's certificate belongs to a different site"},
@@ -161,11 +165,14 @@ var (
 	errRedirectScheme   = errors.New("redirect to a scheme other than http or https")
 	errBadRedirect      = errors.New("redirect to an invalid URL")
 	errNotHTTP          = errors.New("the answer is not HTTP")
+	errMalformed        = errors.New("the HTTP answer is malformed")
+	errSwitched         = errors.New("101 Switching Protocols to a request that asked for no upgrade")
 	errHeadTooLarge     = errors.New("response head too large")
 	errTooMuchData      = errors.New("the server sent more than the check reads")
 	errNotFTP           = errors.New("the answer is not FTP")
 	errBodyCut          = errors.New("body shorter than announced")
 	errTLSHandshake     = errors.New("TLS handshake")
+	errTLSTimeout       = errors.New("TLS handshake not done within the connect timeout")
 )
 
 // classify maps an error of a check to its class.
@@ -201,8 +208,14 @@ func classify(err error) failClass {
 		return failRedirectScheme
 	case errors.Is(err, errBadRedirect):
 		return failBadRedirect
+	case errors.Is(err, errTLSTimeout):
+		return failTLSTimeout
 	case errors.Is(err, errNotHTTP):
 		return failNotHTTP
+	case errors.Is(err, errSwitched):
+		return failSwitched
+	case errors.Is(err, errMalformed):
+		return failProtocol
 	case errors.Is(err, errHeadTooLarge):
 		return failHeadersTooLarge
 	case errors.Is(err, errTooMuchData):

@@ -73,6 +73,7 @@ func TestReasonTable(t *testing.T) {
 		failDropped:          wrap(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", io.ErrUnexpectedEOF)),
 		failBodyCut:          errBodyCut,
 		failNotHTTP:          fmt.Errorf("%w: malformed HTTP response", errNotHTTP),
+		failSwitched:         fmt.Errorf("%w (Upgrade: %q)", errSwitched, "websocket"),
 		failProtocol:         textproto.ProtocolError("short response: SSH-2.0"),
 		failHeadersTooLarge:  wrap(errHeadTooLarge),
 		failBadEncoding:      gzip.ErrHeader,
@@ -82,6 +83,7 @@ func TestReasonTable(t *testing.T) {
 		failBadRedirect:      errBadRedirect,
 		failTLSNotTLS:        wrap(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}),
 		failTLSHandshake:     wrap(fmt.Errorf("%w: %w", errTLSHandshake, errors.New("tls: server selected unsupported protocol version 301"))),
+		failTLSTimeout:       wrap(fmt.Errorf("%w: %w", errTLSTimeout, context.DeadlineExceeded)),
 		failTLSExpired:       wrap(x509.CertificateInvalidError{Cert: past, Reason: x509.Expired}),
 		failTLSNotYetValid:   wrap(x509.CertificateInvalidError{Cert: future, Reason: x509.Expired}),
 		failTLSWrongHost:     wrap(x509.HostnameError{Certificate: leaf, Host: "y.example"}),
@@ -139,6 +141,9 @@ func TestReasonTable(t *testing.T) {
 	}
 	if classify(fmt.Errorf("%w: %w", errTLSHandshake, os.ErrDeadlineExceeded)) != failTimeout {
 		t.Error("a handshake that timed out is a timeout")
+	}
+	if classify(fmt.Errorf("%w: %w", errMalformed, errors.New("http: message cannot contain multiple Content-Length headers"))) != failProtocol {
+		t.Error("a head the tolerant parser passed but Go's refuses is malformed, not \"not HTTP\"")
 	}
 	var corrupt error = flate.CorruptInputError(3)
 	if classify(corrupt) != failBadEncoding {
