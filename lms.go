@@ -410,7 +410,8 @@ func networkScheme(s string) bool {
 }
 
 // HostKey returns the politeness key of a URL: its lower-cased IDNA (ASCII)
-// host name, without port. URLs that are checked without touching the
+// host name, without port and trailing dot, an IPv4 address as its dotted
+// quad. URLs that are checked without touching the
 // network (mailto:, unknown schemes, unparsable URLs) have key "".
 func HostKey(rawURL string) string {
 	i := strings.IndexByte(rawURL, ':')
@@ -428,5 +429,11 @@ func HostKey(rawURL string) string {
 	if a, err := idna.Lookup.ToASCII(h); err == nil {
 		h = a
 	}
-	return h
+	// One host, one key, however it is spelt: IPv4 in the forms browsers
+	// read (127.1, 0x7f.0.0.1, 2130706433) as the dotted quad, a name with
+	// or without its trailing dot.
+	if b, ok := browserHost(h); ok {
+		h = b
+	}
+	return strings.TrimSuffix(h, ".")
 }
