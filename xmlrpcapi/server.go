@@ -216,15 +216,73 @@ var errNoMethod = errors.New("unknown method")
 // errThrottled marks calls refused by the throttle (HTTP 429).
 var errThrottled = errors.New("too many failed credential checks; try again later")
 
+// errInternal marks failures of the server itself (fault -32603).
+var errInternal = errors.New("internal error")
+
+// paramErr returns an errParams error whose text is shown to the client.
 func paramErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errParams, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	return &shown{msg: msg, err: fmt.Errorf("%w: %s", errParams, msg)}
 }
 
+// noMethod is the error of an unknown method name, cut to 40 characters.
+func noMethod(name string) error { return fmt.Errorf("%w: %.40q", errNoMethod, name) }
+
+// shown is an error with the text a client is shown for it (wireError):
+// what went wrong in the protocol's terms. The error's own text, which may
+// name the packages, files and hosts of the layers below, goes to the log
+// line only.
+type shown struct {
+	msg string
+	err error
+}
+
+// Error implements error: the text for the log.
+func (e *shown) Error() string { return e.err.Error() }
+
+// Unwrap returns the error shown.
+func (e *shown) Unwrap() error { return e.err }
+
+// show returns err with the client's text made of format and args if err
+// is kind (errors.Is), and err unchanged otherwise (nil included). Values
+// from the request in args should be cut (%.40q).
+func show(err, kind error, format string, args ...any) error {
+	if err == nil || !errors.Is(err, kind) {
+		return err
+	}
+	return &shown{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// shownText returns the text err carries for the client, or def.
+func shownText(err error, def string) string {
+	var s *shown
+	if errors.As(err, &s) {
+		return s.msg
+	}
+	return def
+}
+
+// maxFaultString bounds a faultString: whatever a fault quotes from the
+// request is cut to 40 characters, this is the backstop.
+const maxFaultString = 1 << 10
+
 // wireError maps an error to the wire, in one place: the HTTP status (401
-// for credentials, 429 when throttled), or a fault code and string.
+// for credentials, 429 when throttled, 503 without decoding budget, 408
+// when the credentials came too late), or a fault code and string. A
+// faultString is the package's own text: the errors of the Engine and the
+// Store are shown by their kind (lms.ErrNotFound, lms.ErrExists,
+// lms.ErrInvalid) with the text a method gave them (show), anything else
+// as an unexpected exception without its text, which only the log gets.
 func wireError(err error) (status, code int, msg string) {
+	status, code, msg = wireText(err)
+	return status, code, cut(msg, maxFaultString)
+}
+
+func wireText(err error) (status, code int, msg string) {
 	var f *Fault
 	switch {
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, 0, "server busy, try again"
 	case errors.Is(err, errThrottled):
 		return http.StatusTooManyRequests, 0, "Too many failed attempts; try again later"
 	case errors.Is(err, lms.ErrUnauthorized):
@@ -235,14 +293,16 @@ func wireError(err error) (status, code int, msg string) {
 		return http.StatusOK, FaultParse, "Parse error: " + err.Error()
 	case errors.Is(err, errNoMethod):
 		return http.StatusOK, FaultUnknownMethod, err.Error()
+	case errors.Is(err, errInternal):
+		return http.StatusOK, FaultInternal, "Internal error: " + shownText(err, "internal error")
 	case errors.Is(err, errParams), errors.Is(err, lms.ErrInvalid):
-		return http.StatusOK, FaultInvalidParams, "Invalid params: " + err.Error()
+		return http.StatusOK, FaultInvalidParams, "Invalid params: " + shownText(err, "invalid argument")
 	case errors.Is(err, lms.ErrNotFound):
-		return http.StatusOK, FaultApplication, "Unexpected LMS exception: NotFound: " + err.Error()
+		return http.StatusOK, FaultApplication, "Unexpected LMS exception: NotFound: " + shownText(err, "not found")
 	case errors.Is(err, lms.ErrExists):
-		return http.StatusOK, FaultApplication, "Unexpected LMS exception: Exists: " + err.Error()
+		return http.StatusOK, FaultApplication, "Unexpected LMS exception: Exists: " + shownText(err, "already exists")
 	}
-	return http.StatusOK, FaultApplication, "Unexpected LMS exception: " + err.Error()
+	return http.StatusOK, FaultApplication, "Unexpected LMS exception: Error: the server could not complete the call; try again later"
 }
 
 // ServeHTTP implements http.Handler.
@@ -284,7 +344,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var out []byte
 	if err == nil {
 		if out, err = EncodeResponse(result); err != nil {
-			err = &Fault{Code: FaultInternal, String: err.Error()}
+			err = &shown{msg: "the result cannot be encoded", err: fmt.Errorf("%w: %w", errInternal, err)}
 		}
 	}
 	if rc.throttled {
@@ -337,7 +397,7 @@ func (s *Server) handle(ctx context.Context, body io.Reader) (name string, resul
 		params = append(params, v)
 	}
 	if !known {
-		return name, nil, fmt.Errorf("%w: %q", errNoMethod, name)
+		return name, nil, noMethod(name)
 	}
 	result, err = m.fn(ctx, params)
 	return name, result, err
@@ -354,7 +414,7 @@ func (s *Server) write(w http.ResponseWriter, b []byte) {
 func (s *Server) call(ctx context.Context, name string, params []any) (any, error) {
 	m, ok := s.methods[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", errNoMethod, name)
+		return nil, noMethod(name)
 	}
 	return m.fn(ctx, params)
 }
