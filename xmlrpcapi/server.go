@@ -20,8 +20,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/throttle"
 )
@@ -35,17 +33,33 @@ type ServerConfig struct {
 	// Default 16 MiB.
 	MaxBodyBytes int64
 	// MaxDecodingBytes bounds the request bytes decoded at once across all
-	// requests over 64 KiB (by their Content-Length; MaxBodyBytes without
-	// one); requests up to 64 KiB draw from a separate budget of a quarter
-	// of it, so that small calls never queue behind large ones. A request
-	// holds its share until its answer is written. The decoder allocates
-	// about 1× the body (at most ~2.5× for arrays of one-character
-	// strings), so memory for requests stays near 1.25 × MaxDecodingBytes
-	// × that. Default 32 MiB (at least MaxBodyBytes).
+	// requests over 64 KiB (by their Content-Length; all without one);
+	// requests up to 64 KiB draw from a separate budget of a quarter of
+	// it, so that small calls never queue behind large ones. A request is
+	// charged what its decoder has read, not what it declares (a peer
+	// that sends nothing holds nothing), and once its credentials are
+	// checked the rest of its Content-Length at once; it holds that until
+	// its answer is written. One source address (RemoteAddr) may hold at
+	// most a quarter of the small budget and half of the large one (at
+	// least MaxBodyBytes): a request that would hold more is answered HTTP
+	// 503 at once. The decoder allocates about 1× the body (at most ~2.5×
+	// for arrays of one-character strings), so memory for requests stays
+	// near 1.25 × MaxDecodingBytes × that. Default 32 MiB (at least
+	// MaxBodyBytes).
 	MaxDecodingBytes int64
-	// DecodeWait is how long a request waits for its share before it is
-	// answered HTTP 503 with Retry-After. Default 10 s.
+	// DecodeWait is how long a request waits for more of its budget before
+	// it is answered HTTP 503 with Retry-After. Default 10 s.
 	DecodeWait time.Duration
+	// CredentialsTimeout is how long a request may take, from its header,
+	// to deliver its method name and credentials (a call without
+	// credentials, such as system.multicall: all of it), so that an
+	// anonymous peer cannot keep a request open by sending slowly. One that
+	// takes longer is answered HTTP 408 and its connection closed (by a
+	// read deadline, where the ResponseWriter supports them: net/http's
+	// does). Only the time spent reading counts, not the server's waits
+	// for its decoding budget nor its check of the credentials. Default
+	// 5 s; negative: no limit.
+	CredentialsTimeout time.Duration
 	// MaxURLs is the most URLs one registerURLs, unregisterURLs or
 	// getURLStates call may carry; more get fault -32602. It also bounds
 	// answers: a getURLStates answer is at most MaxURLs structs. Default
@@ -123,6 +137,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.DecodeWait <= 0 {
 		c.DecodeWait = 10 * time.Second
 	}
+	if c.CredentialsTimeout == 0 {
+		c.CredentialsTimeout = 5 * time.Second
+	}
 	if c.MaxURLs <= 0 {
 		c.MaxURLs = 10_000
 	}
@@ -172,10 +189,10 @@ type Server struct {
 	log     *slog.Logger
 	methods map[string]method
 
-	small, large *semaphore.Weighted // decoding budgets
-	ids, addrs   *throttle.Limiter   // failed credential checks
-	good         *goodCreds          // the last good credentials of each id
-	delayed      chan struct{}       // slots of held throttled answers
+	small, large *budget           // decoding budgets
+	ids, addrs   *throttle.Limiter // failed credential checks
+	good         *goodCreds        // the last good credentials of each id
+	delayed      chan struct{}     // slots of held throttled answers
 	failures     *failureLog
 }
 
@@ -193,10 +210,11 @@ type method struct {
 func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 	cfg = cfg.withDefaults()
 	t := cfg.Throttle
+	small := max(cfg.MaxDecodingBytes/4, smallBody)
 	s := &Server{
 		e: e, cfg: cfg, log: cfg.Logger,
-		small:    semaphore.NewWeighted(max(cfg.MaxDecodingBytes/4, smallBody)),
-		large:    semaphore.NewWeighted(cfg.MaxDecodingBytes),
+		small:    newBudget(small, max(small/4, smallBody)),
+		large:    newBudget(cfg.MaxDecodingBytes, max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes)),
 		ids:      throttle.New(throttle.Config{Burst: t.IDBurst, Every: t.IDEvery, MaxKeys: t.MaxKeys}),
 		addrs:    throttle.New(throttle.Config{Burst: t.AddrBurst, Every: t.AddrEvery, MaxKeys: t.MaxKeys}),
 		good:     newGoodCreds(10 * t.MaxKeys),
@@ -283,6 +301,8 @@ func wireText(err error) (status, code int, msg string) {
 	switch {
 	case errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable, 0, "server busy, try again"
+	case errors.Is(err, errSlow):
+		return http.StatusRequestTimeout, 0, "request too slow: send the method name and the credentials at once"
 	case errors.Is(err, errThrottled):
 		return http.StatusTooManyRequests, 0, "Too many failed attempts; try again later"
 	case errors.Is(err, lms.ErrUnauthorized):
@@ -316,24 +336,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.tooLarge(w)
 		return
 	}
-	release, err := s.admit(r)
-	if err != nil {
-		s.logFailure("", http.StatusServiceUnavailable, 0, s.cfg.RemoteAddr(r), err)
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "server busy, try again", http.StatusServiceUnavailable)
-		return
-	}
-	defer release()
-	rc := &request{addr: s.cfg.RemoteAddr(r)}
-	ctx := context.WithValue(r.Context(), requestKey{}, rc)
+	head := s.startHead(w)
+	defer head.stop()
+	rc := &request{addr: s.cfg.RemoteAddr(r), head: head}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	name, result, err := s.handle(ctx, body)
+	rc.meter = s.newMeter(r.Context(), body, r.ContentLength, rc)
+	defer rc.meter.release()
+	ctx := context.WithValue(r.Context(), requestKey{}, rc)
+	name, result, err := s.handle(ctx, rc)
+	if err != nil && !errors.Is(err, errSlow) && head.expired() {
+		err = fmt.Errorf("%w: %w", errSlow, err)
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		s.tooLarge(w)
 		return
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSlow) {
 		// A call refused before its end was read: read (not decode) the
 		// rest of a modest body, so that a client still writing it gets the
 		// answer rather than a reset connection; larger ones are cut off.
@@ -348,14 +367,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if rc.throttled {
-		release() // a held answer holds no decoding budget
+		rc.meter.release() // a held answer holds no decoding budget
 		s.hold(ctx, w)
 	}
 	if err != nil {
 		status, code, msg := wireError(err)
 		s.logFailure(name, status, code, rc.addr, err)
-		if status == http.StatusTooManyRequests {
+		switch status {
+		case http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))))
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", "1")
+		case http.StatusRequestTimeout:
+			w.Header().Set("Connection", "close")
 		}
 		if status != http.StatusOK {
 			http.Error(w, msg, status)
@@ -371,11 +395,11 @@ func (s *Server) tooLarge(w http.ResponseWriter) {
 	http.Error(w, fmt.Sprintf("request body over %d bytes", s.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
 }
 
-// handle reads a call and runs it. Credentials are checked as soon as
-// they are read, so that a refused call is answered without reading (and
-// decoding) the rest of its body.
-func (s *Server) handle(ctx context.Context, body io.Reader) (name string, result any, err error) {
-	p := newParser(body, s.cfg.Limits)
+// handle reads a call through rc's meter and runs it. Credentials are
+// checked as soon as they are read, so that a refused call is answered
+// without reading (and decoding) the rest of its body.
+func (s *Server) handle(ctx context.Context, rc *request) (name string, result any, err error) {
+	p := newParser(rc.meter, s.cfg.Limits)
 	if name, err = p.methodName(); err != nil {
 		return "", nil, err
 	}
@@ -383,7 +407,7 @@ func (s *Server) handle(ctx context.Context, body io.Reader) (name string, resul
 	params := []any{}
 	for {
 		if known && m.creds > 0 && len(params) == m.creds {
-			if err := s.precheck(ctx, m, params); err != nil {
+			if err := s.admitCall(ctx, rc, m, params); err != nil {
 				return name, nil, err
 			}
 		}
@@ -395,6 +419,9 @@ func (s *Server) handle(ctx context.Context, body io.Reader) (name string, resul
 			break
 		}
 		params = append(params, v)
+	}
+	if !rc.head.stop() {
+		return name, nil, errSlow
 	}
 	if !known {
 		return name, nil, noMethod(name)
