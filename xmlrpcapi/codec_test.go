@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -88,23 +89,26 @@ func TestDecodeLatin1(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	deep := strings.Repeat("<value><array><data>", 100) + strings.Repeat("</data></array></value>", 100)
 	cases := map[string]string{
-		"not xml":        `hello`,
-		"truncated":      `<methodCall><methodName>m</methodName><params>`,
-		"wrong root":     `<methodResponse/>`,
-		"empty name":     `<methodCall><methodName> </methodName></methodCall>`,
-		"bad int":        `<methodCall><methodName>m</methodName><params><param><value><int>x</int></value></param></params></methodCall>`,
-		"bad bool":       `<methodCall><methodName>m</methodName><params><param><value><boolean>2</boolean></value></param></params></methodCall>`,
-		"bad base64":     `<methodCall><methodName>m</methodName><params><param><value><base64>!!</base64></value></param></params></methodCall>`,
-		"bad date":       `<methodCall><methodName>m</methodName><params><param><value><dateTime.iso8601>yesterday</dateTime.iso8601></value></param></params></methodCall>`,
-		"nan":            `<methodCall><methodName>m</methodName><params><param><value><double>NaN</double></value></param></params></methodCall>`,
-		"unknown type":   `<methodCall><methodName>m</methodName><params><param><value><float>1</float></value></param></params></methodCall>`,
-		"mixed":          `<methodCall><methodName>m</methodName><params><param><value>x<string>y</string></value></param></params></methodCall>`,
-		"trailing":       `<methodCall><methodName>m</methodName></methodCall><x/>`,
-		"deep":           `<methodCall><methodName>m</methodName><params><param>` + deep + `</param></params></methodCall>`,
-		"billion laughs": `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><methodCall><methodName>&lol2;</methodName></methodCall>`,
-		"entity":         `<methodCall><methodName>&xxe;</methodName></methodCall>`,
-		"invalid utf8":   "<methodCall><methodName>m\xff</methodName></methodCall>",
-		"struct no name": `<methodCall><methodName>m</methodName><params><param><value><struct><member><value>1</value></member></struct></value></param></params></methodCall>`,
+		"not xml":         `hello`,
+		"truncated":       `<methodCall><methodName>m</methodName><params>`,
+		"wrong root":      `<methodResponse/>`,
+		"empty name":      `<methodCall><methodName> </methodName></methodCall>`,
+		"bad int":         `<methodCall><methodName>m</methodName><params><param><value><int>x</int></value></param></params></methodCall>`,
+		"bad bool":        `<methodCall><methodName>m</methodName><params><param><value><boolean>2</boolean></value></param></params></methodCall>`,
+		"bad base64":      `<methodCall><methodName>m</methodName><params><param><value><base64>!!</base64></value></param></params></methodCall>`,
+		"bad date":        `<methodCall><methodName>m</methodName><params><param><value><dateTime.iso8601>yesterday</dateTime.iso8601></value></param></params></methodCall>`,
+		"nan":             `<methodCall><methodName>m</methodName><params><param><value><double>NaN</double></value></param></params></methodCall>`,
+		"unknown type":    `<methodCall><methodName>m</methodName><params><param><value><float>1</float></value></param></params></methodCall>`,
+		"mixed":           `<methodCall><methodName>m</methodName><params><param><value>x<string>y</string></value></param></params></methodCall>`,
+		"trailing":        `<methodCall><methodName>m</methodName></methodCall><x/>`,
+		"deep":            `<methodCall><methodName>m</methodName><params><param>` + deep + `</param></params></methodCall>`,
+		"billion laughs":  `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><methodCall><methodName>&lol2;</methodName></methodCall>`,
+		"entity":          `<methodCall><methodName>&xxe;</methodName></methodCall>`,
+		"invalid utf8":    "<methodCall><methodName>m\xff</methodName></methodCall>",
+		"struct no name":  `<methodCall><methodName>m</methodName><params><param><value><struct><member><value>1</value></member></struct></value></param></params></methodCall>`,
+		"long name":       `<methodCall><methodName>` + strings.Repeat("m", maxMethodName+1) + `</methodName></methodCall>`,
+		"long CDATA name": `<methodCall><methodName><![CDATA[` + strings.Repeat("m", maxMethodName+1) + `]]></methodName></methodCall>`,
+		"attribute &":     `<methodCall><methodName>m</methodName><params><param><value><nil a="&"/></value></param></params></methodCall>`,
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -194,6 +198,8 @@ func FuzzDecodeDifferential(f *testing.F) {
 	f.Add([]byte("<methodCall><methodName>m</methodName><params><param><value><string>a&amp;b&#13;\r\n<![CDATA[<x>]]><!-- c --></string></value></param></params></methodCall>"))
 	f.Add([]byte(`<?xml version="1.0" encoding="iso-8859-1"?><methodCall><methodName>m` + "\xe9" + `</methodName><params/></methodCall>`))
 	f.Add([]byte(`<methodCall><methodName>m</methodName><params><param><value><ex:nil xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"/></value></param><param><value><i8>-5</i8></value></param><param><value><dateTime.iso8601>20261123T12:30:00</dateTime.iso8601></value></param></params></methodCall>`))
+	f.Add([]byte(`<methodCall><methodName>0</methodName><params><param><value><nil A="&"/></value></param></params></methodCall>`))
+	f.Add([]byte(`<methodCall><methodName><![CDATA[` + strings.Repeat("m", maxMethodName) + `]]></methodName></methodCall>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim := Limits{MaxDepth: 8, MaxValues: 1000}
 		m, ps, err := DecodeCall(bytes.NewReader(b), lim)
@@ -259,4 +265,38 @@ func FuzzDecodeLinks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeMethodNameBound: a method name of maxMethodName bytes is read,
+// a longer one refused once it passes the bound, without reading the rest.
+func TestDecodeMethodNameBound(t *testing.T) {
+	name := strings.Repeat("m", maxMethodName)
+	m, _, err := call(`<methodCall><methodName>` + name + `</methodName></methodCall>`)
+	require.NoError(t, err)
+	require.Equal(t, name, m)
+	r := &countingReader{r: io.MultiReader(strings.NewReader(`<methodCall><methodName>`), neverEnding('m'))}
+	_, _, err = DecodeCall(r, Limits{})
+	require.ErrorIs(t, err, errSyntax)
+	require.ErrorContains(t, err, "methodName over 256 bytes")
+	require.Less(t, r.n, 64<<10, "bytes read of an endless method name")
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -50,6 +50,10 @@ const (
 	maxAttrs    = 16
 	maxDeclLen  = 1024
 	maxEntityLn = 10
+	// maxMethodName bounds the text of <methodName> (whitespace
+	// included): no method is named in more, and a longer one is refused
+	// as it is read, not read whole and echoed back.
+	maxMethodName = 256
 )
 
 // callState is how far a methodCall has been read.
@@ -73,6 +77,7 @@ type parser struct {
 	emptyEnd  bool   // the last tag was <x/>: its end comes next
 	pendingLT bool   // text ended at a '<' that starts a tag: the tag comes next
 	prolog    bool   // the XML declaration has been handled
+	textMax   int    // > 0: the most bytes of text next may read (maxMethodName)
 
 	call callState
 }
@@ -155,6 +160,9 @@ func (p *parser) next() (kind, error) {
 			if err := p.char(b); err != nil {
 				return 0, err
 			}
+			if err := p.checkTextLen(); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		c, err := p.readByte()
@@ -217,6 +225,14 @@ func (p *parser) char(b byte) error {
 		return syntaxErr("illegal character code %U", rune(b))
 	default:
 		p.text = append(p.text, b)
+	}
+	return nil
+}
+
+// checkTextLen refuses text beyond p.textMax (when set).
+func (p *parser) checkTextLen() error {
+	if p.textMax > 0 && len(p.text) > p.textMax {
+		return syntaxErr("methodName over %d bytes", p.textMax)
 	}
 	return nil
 }
@@ -320,10 +336,12 @@ func (p *parser) bang() (cdata bool, err error) {
 			}
 			if b == '&' {
 				p.text = append(p.text, b) // no references inside CDATA
-				continue
-			}
-			if err := p.char(b); err != nil {
+			} else if err := p.char(b); err != nil {
 				return false, err
+			}
+			// The text may end in the "]]" of the section's end.
+			if p.textMax > 0 && len(p.text) > p.textMax+2 {
+				return false, p.checkTextLen()
 			}
 		}
 	}
@@ -535,6 +553,10 @@ func (p *parser) skipAttr(b byte) error {
 	if q != '"' && q != '\'' {
 		return syntaxErr("unquoted attribute value in <%s>", p.full)
 	}
+	// The value is checked as text is (characters, references) and
+	// dropped.
+	keep := len(p.text)
+	defer func() { p.text = p.text[:keep] }()
 	for {
 		b, err := p.readByte()
 		if err != nil {
@@ -545,6 +567,9 @@ func (p *parser) skipAttr(b byte) error {
 			return nil
 		case '<':
 			return syntaxErr("'<' in an attribute value")
+		}
+		if err := p.char(b); err != nil {
+			return err
 		}
 	}
 }
@@ -648,7 +673,9 @@ func (p *parser) methodName() (string, error) {
 	if err := p.expectStart("methodName"); err != nil {
 		return "", err
 	}
+	p.textMax = maxMethodName
 	text, err := p.textOf("methodName")
+	p.textMax = 0
 	if err != nil {
 		return "", err
 	}

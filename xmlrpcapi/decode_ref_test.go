@@ -129,6 +129,9 @@ func refDecodeCall(r io.Reader, lim Limits) (method string, params []any, err er
 	if method, err = p.text("methodName"); err != nil {
 		return "", nil, err
 	}
+	if len(method) > maxMethodName {
+		return "", nil, syntaxErr("methodName over %d bytes", maxMethodName)
+	}
 	method = strings.TrimSpace(method)
 	if method == "" {
 		return "", nil, syntaxErr("empty methodName")

@@ -1,8 +1,10 @@
 package xmlrpcapi
 
-// What protects the server from hostile clients: the decoding budget,
-// credential checks before the body is read, the throttles and their held
-// answers, and log lines that cannot be flooded or carry secrets.
+// What protects the server from hostile clients: the decoding budgets,
+// charged as bytes arrive and shared out per source address, the deadline
+// of a request's credentials, credential checks before the body is read,
+// the throttles and their held answers, and log lines that cannot be
+// flooded or carry secrets.
 
 import (
 	"context"
@@ -12,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/validate"
@@ -30,6 +35,9 @@ type request struct {
 	goodPW    string
 	goodAdmin string // the admin secret already verified in this request
 	throttled bool   // a credential check was refused by a throttle: hold the answer
+
+	meter *meter     // the request body as the decoder reads it
+	head  *headTimer // the deadline of the method name and credentials
 }
 
 type requestKey struct{}
@@ -41,44 +49,260 @@ func requestFrom(ctx context.Context) *request {
 	return &request{}
 }
 
-// admit waits for the request's share of the decoding budget. release
-// gives it back; calling it again does nothing.
-func (s *Server) admit(r *http.Request) (release func(), err error) {
-	n := r.ContentLength
-	if n < 0 {
-		n = s.cfg.MaxBodyBytes // unknown (chunked): the most it may be
-	}
-	budget := s.large
-	if n <= smallBody {
-		budget = s.small
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DecodeWait)
-	defer cancel()
-	if err := budget.Acquire(ctx, n); err != nil {
-		return nil, errBusy
-	}
-	var once sync.Once
-	return func() { once.Do(func() { budget.Release(n) }) }, nil
-}
-
 // errBusy marks requests that found no decoding budget in time (HTTP 503).
 var errBusy = errors.New("decoding budget exhausted")
 
+// errAddrBusy marks requests whose source address holds its share of the
+// decoding budget (HTTP 503 at once).
+var errAddrBusy = fmt.Errorf("%w: the source address holds its share", errBusy)
+
+// errSlow marks requests whose method name and credentials did not arrive
+// within CredentialsTimeout (HTTP 408).
+var errSlow = errors.New("method name and credentials not received in time")
+
+// budget is one decoding budget: the bytes of request bodies that may be
+// decoded at once, and what each source address holds of them.
+type budget struct {
+	sem     *semaphore.Weighted
+	size    int64 // of sem
+	perAddr int64 // the most one address may hold
+
+	mu    sync.Mutex
+	addrs map[string]int64 // the addresses that hold some
+}
+
+func newBudget(size, perAddr int64) *budget {
+	return &budget{sem: semaphore.NewWeighted(size), size: size, perAddr: min(perAddr, size), addrs: map[string]int64{}}
+}
+
+// takeShare charges n bytes to addr's share: errAddrBusy if addr would
+// hold more than perAddr.
+func (b *budget) takeShare(addr string, n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.addrs[addr]+n > b.perAddr {
+		return errAddrBusy
+	}
+	b.addrs[addr] += n
+	return nil
+}
+
+// giveShare returns n bytes of addr's share.
+func (b *budget) giveShare(addr string, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.addrs[addr] -= n; b.addrs[addr] <= 0 {
+		delete(b.addrs, addr)
+	}
+}
+
+// held returns what addr holds.
+func (b *budget) held(addr string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addrs[addr]
+}
+
+// meter is a request body as the decoder reads it: every byte read is
+// charged to a decoding budget before the decoder sees it, so a peer that
+// declares a body and sends nothing holds nothing. Once the call's
+// credentials are checked, prepay charges the rest of the declared
+// Content-Length at once (one wait, as when the budget was taken before
+// the body was read). Only the handler's goroutine uses it.
+type meter struct {
+	r      io.Reader
+	ctx    context.Context // the request's: ends the waits for the budget
+	b      *budget
+	addr   string
+	wait   time.Duration
+	length int64      // the declared Content-Length; -1: unknown
+	head   *headTimer // paused while the meter waits
+
+	read, held int64
+	err        error // sticky: the budget refused
+}
+
+// newMeter returns the meter of a request body: a body declared at most 64
+// KiB draws from the small budget, others from the large one.
+func (s *Server) newMeter(ctx context.Context, body io.Reader, length int64, rc *request) *meter {
+	b := s.large
+	if length >= 0 && length <= smallBody {
+		b = s.small
+	}
+	return &meter{r: body, ctx: ctx, b: b, addr: rc.addr, wait: s.cfg.DecodeWait, length: length, head: rc.head}
+}
+
+// Read implements io.Reader.
+func (m *meter) Read(p []byte) (int, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	n, err := m.r.Read(p)
+	m.read += int64(n)
+	if m.read > m.held {
+		if cerr := m.charge(m.read - m.held); cerr != nil {
+			return 0, cerr
+		}
+	}
+	return n, err
+}
+
+// charge takes n more bytes of the budget: at once, or within DecodeWait.
+// The wait does not count against the credentials' deadline: it is the
+// server's time, not the client's.
+func (m *meter) charge(n int64) error {
+	if err := m.b.takeShare(m.addr, n); err != nil {
+		m.err = err
+		return err
+	}
+	if !m.b.sem.TryAcquire(n) {
+		resume := m.head.pause()
+		ctx, cancel := context.WithTimeout(m.ctx, m.wait)
+		err := m.b.sem.Acquire(ctx, n)
+		cancel()
+		resume()
+		if err != nil {
+			m.b.giveShare(m.addr, n)
+			m.err = errBusy
+			return m.err
+		}
+	}
+	m.held += n
+	return nil
+}
+
+// prepay charges the rest of the declared body.
+func (m *meter) prepay() error {
+	if m.length <= m.held {
+		return nil
+	}
+	return m.charge(m.length - m.held)
+}
+
+// release gives back all the meter holds; calling it again does nothing.
+func (m *meter) release() {
+	if m.held > 0 {
+		m.b.sem.Release(m.held)
+		m.b.giveShare(m.addr, m.held)
+		m.held = 0
+	}
+}
+
+// headTimer is the deadline of a request's head, its method name and
+// credentials (all of a call without credentials): CredentialsTimeout of
+// the time the handler spends reading, not counting its waits for the
+// decoding budget. When it passes before stop, it sets the connection's
+// read deadline to the past, which fails the read in progress.
+type headTimer struct {
+	mu       sync.Mutex
+	t        *time.Timer // nil: no deadline
+	deadline time.Time
+	left     time.Duration // while paused
+	paused   bool
+	stopped  bool
+	late     bool
+}
+
+// startHead starts the deadline of a request's head.
+func (s *Server) startHead(w http.ResponseWriter) *headTimer {
+	h := &headTimer{}
+	if s.cfg.CredentialsTimeout < 0 {
+		h.stopped = true
+		return h
+	}
+	rc := http.NewResponseController(w)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deadline = time.Now().Add(s.cfg.CredentialsTimeout)
+	h.t = time.AfterFunc(s.cfg.CredentialsTimeout, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.stopped || h.paused {
+			return
+		}
+		h.late = true
+		if err := rc.SetReadDeadline(time.Now()); err != nil {
+			// Not supported by this ResponseWriter: the server's
+			// ReadTimeout ends the read.
+			s.log.Debug("cutting off a slow request", "err", err)
+		}
+	})
+	return h
+}
+
+// pause stops the clock of the deadline until resume is called.
+func (h *headTimer) pause() (resume func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.t == nil || h.stopped || h.late || h.paused || !h.t.Stop() {
+		return func() {} // no deadline, or it has passed
+	}
+	h.paused, h.left = true, time.Until(h.deadline)
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.paused = false
+		if !h.stopped {
+			h.deadline = time.Now().Add(h.left)
+			h.t.Reset(h.left)
+		}
+	}
+}
+
+// stop ends the deadline (the head has arrived); it reports false if the
+// deadline had passed before. The handler calls it before it returns, so
+// that the timer never touches a connection serving a later request.
+func (h *headTimer) stop() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.t != nil {
+		h.t.Stop()
+	}
+	h.stopped = true
+	return !h.late
+}
+
+// expired reports whether the deadline passed.
+func (h *headTimer) expired() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.late
+}
+
+// admitCall lets a call whose credentials have been read go on: they came
+// in time (the deadline of the head stops), they are right (precheck), and
+// the rest of the declared body is charged at once.
+func (s *Server) admitCall(ctx context.Context, rc *request, m method, params []any) error {
+	if !rc.head.stop() {
+		return errSlow
+	}
+	if err := s.precheck(ctx, m, params); err != nil {
+		return err
+	}
+	return rc.meter.prepay()
+}
+
 // precheck checks the leading credentials of a call as soon as they are
-// read. Params of the wrong type are left to the method, which refuses
-// them with a fault.
+// read; credentials of the wrong type are refused as the method would
+// refuse them.
 func (s *Server) precheck(ctx context.Context, m method, params []any) error {
 	switch m.creds {
 	case 2:
-		id, ok1 := params[0].(string)
-		pw, ok2 := params[1].(string)
-		if ok1 && ok2 {
-			return s.authClient(ctx, id, pw)
+		id, err := str(params, 0, "client id")
+		if err != nil {
+			return err
 		}
+		pw, err := str(params, 1, "password")
+		if err != nil {
+			return err
+		}
+		return s.authClient(ctx, id, pw)
 	case 1:
-		if secret, ok := params[0].(string); ok {
-			return s.authAdmin(ctx, secret)
+		secret, err := str(params, 0, "admin secret")
+		if err != nil {
+			return err
 		}
+		return s.authAdmin(ctx, secret)
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package xmlrpcapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,11 +41,12 @@ func (c *countingStore) GetClient(ctx context.Context, id string) (lms.Client, e
 }
 
 type guarded struct {
-	pw    string // of gID and "other": generated (SHA-256, not bcrypt: fast)
-	s     *Server
-	srv   *httptest.Server
-	store *countingStore
-	e     *lms.Engine
+	pw      string // of gID and "other": generated (SHA-256, not bcrypt: fast)
+	s       *Server
+	srv     *httptest.Server
+	store   *countingStore
+	e       *lms.Engine
+	arrived chan struct{} // a request reached the handler
 }
 
 func newGuarded(t *testing.T, cfg ServerConfig) *guarded {
@@ -56,9 +59,20 @@ func newGuarded(t *testing.T, cfg ServerConfig) *guarded {
 	_, err = e.RegisterClient(context.Background(), gSecret, lms.Registration{ID: "other", ContactEmail: "a@site.example", CallbackURL: "http://site.example/db"})
 	require.NoError(t, err)
 	s := NewServer(e, cfg)
-	srv := httptest.NewServer(s)
+	arrived := make(chan struct{}, 1024)
+	// Served as lmsd serves it: the attacks hold their connections until
+	// these timeouts.
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		s.ServeHTTP(w, r)
+	}))
+	srv.Config.ReadHeaderTimeout, srv.Config.ReadTimeout = 10*time.Second, time.Minute
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &guarded{pw: pw, s: s, srv: srv, store: st, e: e}
+	return &guarded{pw: pw, s: s, srv: srv, store: st, e: e, arrived: arrived}
 }
 
 func (g *guarded) post(t *testing.T, method string, params ...any) (int, string) {
@@ -111,7 +125,9 @@ func TestCredentialsBeforeBody(t *testing.T) {
 }
 
 // TestDecodingBudget: while large bodies hold the budget, another large
-// one waits and gets 503; small calls are not queued behind them.
+// one (from another address) waits and gets 503; small calls are not
+// queued behind them. An authenticated call holds its whole declared
+// body from when its credentials are checked.
 func TestDecodingBudget(t *testing.T) {
 	g := newGuarded(t, ServerConfig{MaxBodyBytes: 1 << 20, MaxDecodingBytes: 1 << 20, DecodeWait: 200 * time.Millisecond})
 	// A large, authenticated call whose body trickles in holds 1 MiB.
@@ -136,16 +152,20 @@ func TestDecodingBudget(t *testing.T) {
 		}
 	}()
 	<-held
-	// Wait until the server holds the budget (the first bytes were read).
-	require.Eventually(t, func() bool { return !g.s.large.TryAcquire(1) || func() bool { g.s.large.Release(1); return false }() },
+	// Wait until the server holds the budget (the credentials were read).
+	require.Eventually(t, func() bool {
+		return !g.s.large.sem.TryAcquire(1) || func() bool { g.s.large.sem.Release(1); return false }()
+	},
 		5*time.Second, time.Millisecond)
 
 	big := bytes.Repeat([]byte(" "), smallBody+1)
-	resp, err := http.Post(g.srv.URL+"/RPC2", "text/xml", bytes.NewReader(big))
+	start := time.Now()
+	resp, err := clientFrom("127.0.0.2").Post(g.srv.URL+"/RPC2", "text/xml", bytes.NewReader(big))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a second large body while the budget is held")
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "answered before DecodeWait")
 
 	// Drawing from the held large budget, it would get 503 too.
 	status, body := g.post(t, "checkConnection", gID, g.pw)
@@ -382,4 +402,267 @@ func TestLogHygiene(t *testing.T) {
 	require.Equal(t, 6, strings.Count(out, "method=checkConnection status=200 fault=-32602"), out)
 	require.Contains(t, out, "suppressed=15")
 	require.NotContains(t, out, g.pw)
+}
+
+// clientFrom returns an HTTP client whose connections come from ip, a
+// loopback address: another host than the attackers on 127.0.0.1, with
+// a timeout well under the 10 s of DecodeWait.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 3 * time.Second}
+}
+
+// stall opens n connections from 127.0.0.1 that each send head (the
+// request's header and the start of its body) and then nothing, and
+// returns once the server has read every header. The connections are
+// closed at the end of the test.
+func (g *guarded) stall(t *testing.T, n int, head string) []net.Conn {
+	t.Helper()
+	for len(g.arrived) > 0 {
+		<-g.arrived
+	}
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", g.srv.Listener.Addr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		_, err = io.WriteString(c, head)
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range n {
+		select {
+		case <-g.arrived:
+		case <-timeout:
+			t.Fatalf("%d of %d stalled requests reached the handler", i, n)
+		}
+	}
+	return conns
+}
+
+// legit makes calls from 127.0.0.2 that must all be answered 200 OK
+// promptly, and returns the slowest.
+func (g *guarded) legit(t *testing.T, n int, method string, params ...any) time.Duration {
+	t.Helper()
+	body, err := EncodeCall(method, params...)
+	require.NoError(t, err)
+	c := clientFrom("127.0.0.2")
+	var slowest time.Duration
+	for i := range n {
+		start := time.Now()
+		resp, err := c.Post(g.srv.URL+"/RPC2", "text/xml", bytes.NewReader(body))
+		require.NoError(t, err, "legitimate %s %d of %d", method, i+1, n)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "legitimate %s %d: %s", method, i+1, b)
+		require.NotContains(t, string(b), "faultCode", method)
+		slowest = max(slowest, time.Since(start))
+	}
+	return slowest
+}
+
+// TestIdleConnectionsHoldNoBudget: connections that declare a body and
+// send (almost) nothing of it hold no decoding budget. 130 that declare
+// 64 KiB and send the XML declaration used to hold all of the small
+// budget (128 × 64 KiB), 2 chunked ones all of the large one (2 × 16
+// MiB), so that another host's calls waited 10 s for 503.
+func TestIdleConnectionsHoldNoBudget(t *testing.T) {
+	t.Run("declared", func(t *testing.T) {
+		g := newGuarded(t, ServerConfig{})
+		g.stall(t, 130, "POST /RPC2 HTTP/1.1\r\nHost: lms\r\nContent-Type: text/xml\r\nContent-Length: 65536\r\n\r\n<?xml version=\"1.0\"?>\n")
+		slowest := g.legit(t, 5, "checkConnection", gID, g.pw)
+		t.Logf("slowest checkConnection beside 130 idle connections: %v", slowest)
+		require.Less(t, slowest, 2*time.Second)
+	})
+	t.Run("chunked", func(t *testing.T) {
+		g := newGuarded(t, ServerConfig{})
+		g.stall(t, 2, "POST /RPC2 HTTP/1.1\r\nHost: lms\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n")
+		urls := make([]string, 3000)
+		for i := range urls {
+			urls[i] = fmt.Sprintf("http://site.example/some/page/path/%06d", i)
+		}
+		body, err := EncodeCall("registerURLs", gID, g.pw, urls)
+		require.NoError(t, err)
+		require.Greater(t, len(body), 180<<10)
+		slowest := g.legit(t, 3, "registerURLs", gID, g.pw, urls)
+		t.Logf("slowest registerURLs of %d KiB beside 2 idle chunked connections: %v", len(body)>>10, slowest)
+		require.Less(t, slowest, 2*time.Second)
+	})
+}
+
+// requireBudgetsFree waits until the budgets are whole again: nothing
+// leaked once every request has ended.
+func (g *guarded) requireBudgetsFree(t *testing.T) {
+	t.Helper()
+	for _, b := range []*budget{g.s.small, g.s.large} {
+		require.Eventually(t, func() bool {
+			if !b.sem.TryAcquire(b.size) {
+				return false
+			}
+			b.sem.Release(b.size)
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return len(b.addrs) == 0
+		}, 5*time.Second, time.Millisecond, "budget not returned")
+	}
+}
+
+// readStatus reads the status line of the answer on c.
+func readStatus(t *testing.T, c net.Conn) string {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err, "no answer")
+	return strings.TrimSpace(line)
+}
+
+// TestAddressShare: one source address that sends bodies slowly holds at
+// most its share of a budget (not all of it, which would make other
+// addresses wait 10 s for 503); its next request is answered 503 at once,
+// while another address is served as before.
+func TestAddressShare(t *testing.T) {
+	// Small budget 1 MiB, of which one address may hold 256 KiB.
+	g := newGuarded(t, ServerConfig{MaxBodyBytes: 1 << 20, MaxDecodingBytes: 4 << 20})
+	require.Equal(t, int64(256<<10), g.s.small.perAddr)
+	// 20 multicalls (no credentials to check) of 64 KiB from 127.0.0.1
+	// each send 60 KiB and stall: 1.2 MiB.
+	head := "<?xml version=\"1.0\"?><methodCall><methodName>system.multicall</methodName><params><param><value><array><data><value><string>"
+	stalled := "POST /RPC2 HTTP/1.1\r\nHost: lms\r\nContent-Type: text/xml\r\nContent-Length: 65536\r\n\r\n" + head + strings.Repeat("s", 60<<10-len(head))
+	g.stall(t, 20, stalled)
+	// The server has read what the share allows (it reads 4 KiB at a
+	// time).
+	require.Eventually(t, func() bool { return g.s.small.held("127.0.0.1") > g.s.small.perAddr-4<<10 }, 5*time.Second, time.Millisecond)
+	require.LessOrEqual(t, g.s.small.held("127.0.0.1"), g.s.small.perAddr)
+
+	calls := make([]any, 0, 300)
+	for len(calls) < cap(calls) {
+		calls = append(calls, map[string]any{"methodName": "getInfoFrameURL", "params": []any{}})
+	}
+	multi, err := EncodeCall("system.multicall", calls)
+	require.NoError(t, err)
+	require.Greater(t, len(multi), 32<<10)
+	require.LessOrEqual(t, len(multi), smallBody)
+	for i := range 10 {
+		start := time.Now()
+		resp, err := http.Post(g.srv.URL+"/RPC2", "text/xml", bytes.NewReader(multi))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "request %d from the address holding its share", i)
+		require.Equal(t, "1", resp.Header.Get("Retry-After"))
+		require.Less(t, time.Since(start), time.Second, "a 503 after a wait")
+	}
+	slowest := g.legit(t, 5, "system.multicall", calls)
+	t.Logf("slowest multicall of %d KiB from another address: %v", len(multi)>>10, slowest)
+	require.Less(t, slowest, 2*time.Second)
+}
+
+// TestCredentialsTimeout: a request that has not delivered its method name
+// and credentials (all of a call without them) within CredentialsTimeout
+// is answered 408 and its connection closed; once the credentials are
+// checked, the rest of the body may take its time; the budget is whole
+// again afterwards.
+func TestCredentialsTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	g := newGuarded(t, ServerConfig{CredentialsTimeout: timeout})
+	header := "POST /RPC2 HTTP/1.1\r\nHost: lms\r\nContent-Type: text/xml\r\nContent-Length: 200000\r\n\r\n"
+	for name, head := range map[string]string{
+		"declaration":         `<?xml version="1.0"?>`,
+		"half the password":   `<methodCall><methodName>checkConnection</methodName><params><param><value>` + gID + `</value></param><param><value>` + g.pw[:5],
+		"a stalled multicall": `<methodCall><methodName>system.multicall</methodName><params><param><value><array><data>`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			c := g.stall(t, 1, header+head)[0]
+			require.Equal(t, "HTTP/1.1 408 Request Timeout", readStatus(t, c))
+			took := time.Since(start)
+			require.GreaterOrEqual(t, took, timeout)
+			require.Less(t, took, 3*time.Second)
+			_, err := io.Copy(io.Discard, c)
+			require.NoError(t, err, "the connection is closed after the answer")
+		})
+	}
+
+	// Credentials at once, the rest after the deadline: answered.
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, g.srv.URL+"/RPC2", pr)
+	require.NoError(t, err)
+	go func() {
+		head := `<methodCall><methodName>registerURLs</methodName><params><param><value>` + gID + `</value></param><param><value>` + g.pw + `</value></param>`
+		if _, err := io.WriteString(pw, head); err != nil {
+			return
+		}
+		<-time.After(3 * timeout) // the deadline passes
+		_, err := io.WriteString(pw, `<param><value><array><data><value>http://slow.example/</value></data></array></value></param></params></methodCall>`)
+		pw.CloseWithError(err)
+	}()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", b)
+	require.NotContains(t, string(b), "faultCode")
+	g.requireBudgetsFree(t)
+}
+
+// TestCredentialsTimeoutWait: a wait for the decoding budget is the
+// server's time, not the client's: a call that waits longer than
+// CredentialsTimeout for it is answered, not cut off.
+func TestCredentialsTimeoutWait(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	g := newGuarded(t, ServerConfig{MaxBodyBytes: 1 << 20, MaxDecodingBytes: 1 << 20, CredentialsTimeout: timeout})
+	// An authenticated call of 1 MiB holds all of the large budget
+	// until the rest of its body comes.
+	head := `<methodCall><methodName>registerURLs</methodName><params><param><value>` + gID + `</value></param><param><value>` + g.pw + `</value></param><param><value><array><data>`
+	tail := `</data></array></value></param></params></methodCall>`
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	holder, err := http.NewRequest(http.MethodPost, g.srv.URL+"/RPC2", pr)
+	require.NoError(t, err)
+	holder.ContentLength = 1 << 20
+	held := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(holder)
+		if err != nil {
+			held <- 0
+			return
+		}
+		resp.Body.Close()
+		held <- resp.StatusCode
+	}()
+	_, err = io.WriteString(pw, head)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return g.s.large.held("127.0.0.1") == 1<<20 }, 5*time.Second, time.Millisecond)
+
+	// Another host's call over 64 KiB waits for the budget.
+	for len(g.arrived) > 0 {
+		<-g.arrived
+	}
+	urls := make([]string, 2000)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://waiting.example/%06d", i)
+	}
+	body, err := EncodeCall("registerURLs", gID, g.pw, urls)
+	require.NoError(t, err)
+	require.Greater(t, len(body), smallBody)
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := clientFrom("127.0.0.2").Post(g.srv.URL+"/RPC2", "text/xml", bytes.NewReader(body))
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- resp
+	}()
+	<-g.arrived
+	<-time.After(3 * timeout) // the deadline would pass while it waits
+	_, err = io.WriteString(pw, strings.Repeat(" ", 1<<20-len(head)-len(tail))+tail)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, <-held)
+	resp := <-answered
+	require.NotNil(t, resp)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "a call cut off while the server made it wait")
+	g.requireBudgetsFree(t)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // argument helpers
@@ -77,6 +78,11 @@ func (s *Server) urlList(args []any, i int) ([]string, error) {
 	return out, nil
 }
 
+// clientErr gives a not-found error of the Engine the client's text.
+func clientErr(id string, err error) error {
+	return show(err, lms.ErrNotFound, "client %.40q not found", id)
+}
+
 // client authenticates the (id, pw) pair in args[0:2].
 func (s *Server) client(ctx context.Context, args []any, lo, hi int) (string, error) {
 	if err := want(args, lo, hi); err != nil {
@@ -122,7 +128,7 @@ func (s *Server) namedMethod(args []any) (method, error) {
 	}
 	m, ok := s.methods[n]
 	if !ok {
-		return method{}, fmt.Errorf("%w: %q", errNoMethod, n)
+		return method{}, noMethod(n)
 	}
 	return m, nil
 }
@@ -165,7 +171,7 @@ func (s *Server) registerURLs(ctx context.Context, a []any) (any, error) {
 	}
 	ups, err := s.e.RegisterURLs(ctx, id, urls)
 	if err != nil {
-		return nil, err
+		return nil, clientErr(id, err)
 	}
 	return triples(ups), nil
 }
@@ -175,7 +181,7 @@ func (s *Server) unregisterURLs(ctx context.Context, a []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return true, s.e.UnregisterURLs(ctx, id, urls)
+	return true, clientErr(id, s.e.UnregisterURLs(ctx, id, urls))
 }
 
 func (s *Server) getClientNotifications(ctx context.Context, a []any) (any, error) {
@@ -183,7 +189,8 @@ func (s *Server) getClientNotifications(ctx context.Context, a []any) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return s.e.Notifications(ctx, id)
+	on, err := s.e.Notifications(ctx, id)
+	return on, clientErr(id, err)
 }
 
 func (s *Server) setClientNotifications(ctx context.Context, a []any) (any, error) {
@@ -195,7 +202,7 @@ func (s *Server) setClientNotifications(ctx context.Context, a []any) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.e.SetNotifications(ctx, id, on)
+	return nil, clientErr(id, s.e.SetNotifications(ctx, id, on))
 }
 
 func (s *Server) forceSynchronization(ctx context.Context, a []any) (any, error) {
@@ -203,7 +210,7 @@ func (s *Server) forceSynchronization(ctx context.Context, a []any) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.e.ForceSync(ctx, id)
+	return nil, clientErr(id, s.e.ForceSync(ctx, id))
 }
 
 func (s *Server) getInfoFrameURL(_ context.Context, a []any) (any, error) {
@@ -229,7 +236,20 @@ func (s *Server) registerClient(ctx context.Context, a []any) (any, error) {
 	if err := s.authAdmin(ctx, f[0]); err != nil {
 		return nil, err
 	}
+	// The id and the callback URL by the Engine's rules, for a message
+	// that says which is wrong.
+	if err := validate.ClientID(f[1]); err != nil {
+		return nil, paramErr("%v", err)
+	}
+	if err := validate.URL(f[2]); err != nil {
+		return nil, paramErr("callback URL: %v", err)
+	}
+	if err := validate.CallbackURL(f[2]); err != nil {
+		return nil, paramErr("callback URL %.40q: want an http or https URL", f[2])
+	}
 	_, err := s.e.RegisterClient(ctx, f[0], lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
+	err = show(err, lms.ErrExists, "client %.40q already exists", f[1])
+	err = show(err, lms.ErrInvalid, "the contact e-mail (an address of at most 254 bytes), the contact name (one line of at most 256 bytes) or the password (8 to 72 bytes) is not accepted")
 	return true, err
 }
 
@@ -240,7 +260,7 @@ func (s *Server) getURLStates(ctx context.Context, a []any) (any, error) {
 	}
 	ls, err := s.e.LinkStates(ctx, id, urls)
 	if err != nil {
-		return nil, err
+		return nil, clientErr(id, err)
 	}
 	out := make([]any, len(ls))
 	for i, l := range ls {
@@ -256,7 +276,7 @@ func (s *Server) listURLs(ctx context.Context, a []any) (any, error) {
 	}
 	ls, err := s.e.ClientLinks(ctx, id, lms.Page{})
 	if err != nil {
-		return nil, err
+		return nil, clientErr(id, err)
 	}
 	out := make([]string, len(ls))
 	for i, l := range ls {
@@ -302,7 +322,10 @@ func (s *Server) removeClient(ctx context.Context, a []any) (any, error) {
 	if err := s.authAdmin(ctx, secret); err != nil {
 		return nil, err
 	}
-	return true, s.e.RemoveClient(ctx, secret, id)
+	if err := validate.ClientID(id); err != nil {
+		return nil, paramErr("%v", err)
+	}
+	return true, clientErr(id, s.e.RemoveClient(ctx, secret, id))
 }
 
 func (s *Server) listMethods(_ context.Context, a []any) (any, error) {

@@ -20,8 +20,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/throttle"
 )
@@ -35,17 +33,33 @@ type ServerConfig struct {
 	// Default 16 MiB.
 	MaxBodyBytes int64
 	// MaxDecodingBytes bounds the request bytes decoded at once across all
-	// requests over 64 KiB (by their Content-Length; MaxBodyBytes without
-	// one); requests up to 64 KiB draw from a separate budget of a quarter
-	// of it, so that small calls never queue behind large ones. A request
-	// holds its share until its answer is written. The decoder allocates
-	// about 1× the body (at most ~2.5× for arrays of one-character
-	// strings), so memory for requests stays near 1.25 × MaxDecodingBytes
-	// × that. Default 32 MiB (at least MaxBodyBytes).
+	// requests over 64 KiB (by their Content-Length; all without one);
+	// requests up to 64 KiB draw from a separate budget of a quarter of
+	// it, so that small calls never queue behind large ones. A request is
+	// charged what its decoder has read, not what it declares (a peer
+	// that sends nothing holds nothing), and once its credentials are
+	// checked the rest of its Content-Length at once; it holds that until
+	// its answer is written. One source address (RemoteAddr) may hold at
+	// most a quarter of the small budget and half of the large one (at
+	// least MaxBodyBytes): a request that would hold more is answered HTTP
+	// 503 at once. The decoder allocates about 1× the body (at most ~2.5×
+	// for arrays of one-character strings), so memory for requests stays
+	// near 1.25 × MaxDecodingBytes × that. Default 32 MiB (at least
+	// MaxBodyBytes).
 	MaxDecodingBytes int64
-	// DecodeWait is how long a request waits for its share before it is
-	// answered HTTP 503 with Retry-After. Default 10 s.
+	// DecodeWait is how long a request waits for more of its budget before
+	// it is answered HTTP 503 with Retry-After. Default 10 s.
 	DecodeWait time.Duration
+	// CredentialsTimeout is how long a request may take, from its header,
+	// to deliver its method name and credentials (a call without
+	// credentials, such as system.multicall: all of it), so that an
+	// anonymous peer cannot keep a request open by sending slowly. One that
+	// takes longer is answered HTTP 408 and its connection closed (by a
+	// read deadline, where the ResponseWriter supports them: net/http's
+	// does). Only the time spent reading counts, not the server's waits
+	// for its decoding budget nor its check of the credentials. Default
+	// 5 s; negative: no limit.
+	CredentialsTimeout time.Duration
 	// MaxURLs is the most URLs one registerURLs, unregisterURLs or
 	// getURLStates call may carry; more get fault -32602. It also bounds
 	// answers: a getURLStates answer is at most MaxURLs structs. Default
@@ -123,6 +137,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.DecodeWait <= 0 {
 		c.DecodeWait = 10 * time.Second
 	}
+	if c.CredentialsTimeout == 0 {
+		c.CredentialsTimeout = 5 * time.Second
+	}
 	if c.MaxURLs <= 0 {
 		c.MaxURLs = 10_000
 	}
@@ -172,10 +189,10 @@ type Server struct {
 	log     *slog.Logger
 	methods map[string]method
 
-	small, large *semaphore.Weighted // decoding budgets
-	ids, addrs   *throttle.Limiter   // failed credential checks
-	good         *goodCreds          // the last good credentials of each id
-	delayed      chan struct{}       // slots of held throttled answers
+	small, large *budget           // decoding budgets
+	ids, addrs   *throttle.Limiter // failed credential checks
+	good         *goodCreds        // the last good credentials of each id
+	delayed      chan struct{}     // slots of held throttled answers
 	failures     *failureLog
 }
 
@@ -193,10 +210,11 @@ type method struct {
 func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 	cfg = cfg.withDefaults()
 	t := cfg.Throttle
+	small := max(cfg.MaxDecodingBytes/4, smallBody)
 	s := &Server{
 		e: e, cfg: cfg, log: cfg.Logger,
-		small:    semaphore.NewWeighted(max(cfg.MaxDecodingBytes/4, smallBody)),
-		large:    semaphore.NewWeighted(cfg.MaxDecodingBytes),
+		small:    newBudget(small, max(small/4, smallBody)),
+		large:    newBudget(cfg.MaxDecodingBytes, max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes)),
 		ids:      throttle.New(throttle.Config{Burst: t.IDBurst, Every: t.IDEvery, MaxKeys: t.MaxKeys}),
 		addrs:    throttle.New(throttle.Config{Burst: t.AddrBurst, Every: t.AddrEvery, MaxKeys: t.MaxKeys}),
 		good:     newGoodCreds(10 * t.MaxKeys),
@@ -216,15 +234,75 @@ var errNoMethod = errors.New("unknown method")
 // errThrottled marks calls refused by the throttle (HTTP 429).
 var errThrottled = errors.New("too many failed credential checks; try again later")
 
+// errInternal marks failures of the server itself (fault -32603).
+var errInternal = errors.New("internal error")
+
+// paramErr returns an errParams error whose text is shown to the client.
 func paramErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errParams, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	return &shown{msg: msg, err: fmt.Errorf("%w: %s", errParams, msg)}
 }
 
+// noMethod is the error of an unknown method name, cut to 40 characters.
+func noMethod(name string) error { return fmt.Errorf("%w: %.40q", errNoMethod, name) }
+
+// shown is an error with the text a client is shown for it (wireError):
+// what went wrong in the protocol's terms. The error's own text, which may
+// name the packages, files and hosts of the layers below, goes to the log
+// line only.
+type shown struct {
+	msg string
+	err error
+}
+
+// Error implements error: the text for the log.
+func (e *shown) Error() string { return e.err.Error() }
+
+// Unwrap returns the error shown.
+func (e *shown) Unwrap() error { return e.err }
+
+// show returns err with the client's text made of format and args if err
+// is kind (errors.Is), and err unchanged otherwise (nil included). Values
+// from the request in args should be cut (%.40q).
+func show(err, kind error, format string, args ...any) error {
+	if err == nil || !errors.Is(err, kind) {
+		return err
+	}
+	return &shown{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// shownText returns the text err carries for the client, or def.
+func shownText(err error, def string) string {
+	var s *shown
+	if errors.As(err, &s) {
+		return s.msg
+	}
+	return def
+}
+
+// maxFaultString bounds a faultString: whatever a fault quotes from the
+// request is cut to 40 characters, this is the backstop.
+const maxFaultString = 1 << 10
+
 // wireError maps an error to the wire, in one place: the HTTP status (401
-// for credentials, 429 when throttled), or a fault code and string.
+// for credentials, 429 when throttled, 503 without decoding budget, 408
+// when the credentials came too late), or a fault code and string. A
+// faultString is the package's own text: the errors of the Engine and the
+// Store are shown by their kind (lms.ErrNotFound, lms.ErrExists,
+// lms.ErrInvalid) with the text a method gave them (show), anything else
+// as an unexpected exception without its text, which only the log gets.
 func wireError(err error) (status, code int, msg string) {
+	status, code, msg = wireText(err)
+	return status, code, cut(msg, maxFaultString)
+}
+
+func wireText(err error) (status, code int, msg string) {
 	var f *Fault
 	switch {
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, 0, "server busy, try again"
+	case errors.Is(err, errSlow):
+		return http.StatusRequestTimeout, 0, "request too slow: send the method name and the credentials at once"
 	case errors.Is(err, errThrottled):
 		return http.StatusTooManyRequests, 0, "Too many failed attempts; try again later"
 	case errors.Is(err, lms.ErrUnauthorized):
@@ -235,14 +313,16 @@ func wireError(err error) (status, code int, msg string) {
 		return http.StatusOK, FaultParse, "Parse error: " + err.Error()
 	case errors.Is(err, errNoMethod):
 		return http.StatusOK, FaultUnknownMethod, err.Error()
+	case errors.Is(err, errInternal):
+		return http.StatusOK, FaultInternal, "Internal error: " + shownText(err, "internal error")
 	case errors.Is(err, errParams), errors.Is(err, lms.ErrInvalid):
-		return http.StatusOK, FaultInvalidParams, "Invalid params: " + err.Error()
+		return http.StatusOK, FaultInvalidParams, "Invalid params: " + shownText(err, "invalid argument")
 	case errors.Is(err, lms.ErrNotFound):
-		return http.StatusOK, FaultApplication, "Unexpected LMS exception: NotFound: " + err.Error()
+		return http.StatusOK, FaultApplication, "Unexpected LMS exception: NotFound: " + shownText(err, "not found")
 	case errors.Is(err, lms.ErrExists):
-		return http.StatusOK, FaultApplication, "Unexpected LMS exception: Exists: " + err.Error()
+		return http.StatusOK, FaultApplication, "Unexpected LMS exception: Exists: " + shownText(err, "already exists")
 	}
-	return http.StatusOK, FaultApplication, "Unexpected LMS exception: " + err.Error()
+	return http.StatusOK, FaultApplication, "Unexpected LMS exception: Error: the server could not complete the call; try again later"
 }
 
 // ServeHTTP implements http.Handler.
@@ -256,24 +336,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.tooLarge(w)
 		return
 	}
-	release, err := s.admit(r)
-	if err != nil {
-		s.logFailure("", http.StatusServiceUnavailable, 0, s.cfg.RemoteAddr(r), err)
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "server busy, try again", http.StatusServiceUnavailable)
-		return
-	}
-	defer release()
-	rc := &request{addr: s.cfg.RemoteAddr(r)}
-	ctx := context.WithValue(r.Context(), requestKey{}, rc)
+	head := s.startHead(w)
+	defer head.stop()
+	rc := &request{addr: s.cfg.RemoteAddr(r), head: head}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	name, result, err := s.handle(ctx, body)
+	rc.meter = s.newMeter(r.Context(), body, r.ContentLength, rc)
+	defer rc.meter.release()
+	ctx := context.WithValue(r.Context(), requestKey{}, rc)
+	name, result, err := s.handle(ctx, rc)
+	if err != nil && !errors.Is(err, errSlow) && head.expired() {
+		err = fmt.Errorf("%w: %w", errSlow, err)
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		s.tooLarge(w)
 		return
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSlow) {
 		// A call refused before its end was read: read (not decode) the
 		// rest of a modest body, so that a client still writing it gets the
 		// answer rather than a reset connection; larger ones are cut off.
@@ -284,18 +363,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var out []byte
 	if err == nil {
 		if out, err = EncodeResponse(result); err != nil {
-			err = &Fault{Code: FaultInternal, String: err.Error()}
+			err = &shown{msg: "the result cannot be encoded", err: fmt.Errorf("%w: %w", errInternal, err)}
 		}
 	}
 	if rc.throttled {
-		release() // a held answer holds no decoding budget
+		rc.meter.release() // a held answer holds no decoding budget
 		s.hold(ctx, w)
 	}
 	if err != nil {
 		status, code, msg := wireError(err)
 		s.logFailure(name, status, code, rc.addr, err)
-		if status == http.StatusTooManyRequests {
+		switch status {
+		case http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))))
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", "1")
+		case http.StatusRequestTimeout:
+			w.Header().Set("Connection", "close")
 		}
 		if status != http.StatusOK {
 			http.Error(w, msg, status)
@@ -311,11 +395,11 @@ func (s *Server) tooLarge(w http.ResponseWriter) {
 	http.Error(w, fmt.Sprintf("request body over %d bytes", s.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
 }
 
-// handle reads a call and runs it. Credentials are checked as soon as
-// they are read, so that a refused call is answered without reading (and
-// decoding) the rest of its body.
-func (s *Server) handle(ctx context.Context, body io.Reader) (name string, result any, err error) {
-	p := newParser(body, s.cfg.Limits)
+// handle reads a call through rc's meter and runs it. Credentials are
+// checked as soon as they are read, so that a refused call is answered
+// without reading (and decoding) the rest of its body.
+func (s *Server) handle(ctx context.Context, rc *request) (name string, result any, err error) {
+	p := newParser(rc.meter, s.cfg.Limits)
 	if name, err = p.methodName(); err != nil {
 		return "", nil, err
 	}
@@ -323,7 +407,7 @@ func (s *Server) handle(ctx context.Context, body io.Reader) (name string, resul
 	params := []any{}
 	for {
 		if known && m.creds > 0 && len(params) == m.creds {
-			if err := s.precheck(ctx, m, params); err != nil {
+			if err := s.admitCall(ctx, rc, m, params); err != nil {
 				return name, nil, err
 			}
 		}
@@ -336,8 +420,11 @@ func (s *Server) handle(ctx context.Context, body io.Reader) (name string, resul
 		}
 		params = append(params, v)
 	}
+	if !rc.head.stop() {
+		return name, nil, errSlow
+	}
 	if !known {
-		return name, nil, fmt.Errorf("%w: %q", errNoMethod, name)
+		return name, nil, noMethod(name)
 	}
 	result, err = m.fn(ctx, params)
 	return name, result, err
@@ -354,7 +441,7 @@ func (s *Server) write(w http.ResponseWriter, b []byte) {
 func (s *Server) call(ctx context.Context, name string, params []any) (any, error) {
 	m, ok := s.methods[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", errNoMethod, name)
+		return nil, noMethod(name)
 	}
 	return m.fn(ctx, params)
 }

@@ -1,7 +1,9 @@
 package xmlrpcapi_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -297,4 +299,89 @@ print("OK")
 			requireOK(t, py("-c", script, srv.URL+"/RPC2", cid, pw))
 		})
 	}
+}
+
+// failingStore fails the way a store whose disk or database went away
+// does, with the store's own words.
+type failingStore struct{ lms.Store }
+
+func (failingStore) ListClients(context.Context) ([]lms.Client, error) {
+	return nil, errors.New("boltstore: /var/lib/lms/lms.db: read: input/output error")
+}
+
+// TestFaultStrings: faults say what went wrong in the protocol's terms:
+// no package names of the layers below, no internal errors, and values
+// from the request cut (a 15 MiB method name was echoed in full).
+func TestFaultStrings(t *testing.T) {
+	f := newFixture(t)
+	fault := func(t *testing.T, body string) (int, string) {
+		t.Helper()
+		status, answer := f.post(t, body)
+		require.Equal(t, http.StatusOK, status, answer)
+		v, err := xmlrpcapi.DecodeResponse(strings.NewReader(answer), xmlrpcapi.Limits{})
+		var fl *xmlrpcapi.Fault
+		require.True(t, errors.As(err, &fl), "want a fault, got %v %v", v, err)
+		return fl.Code, fl.String
+	}
+	code, msg := fault(t, callXML("registerClient", secret, cid, "http://c.example/", "N", "n@example.org"))
+	require.Equal(t, xmlrpcapi.FaultApplication, code)
+	require.Equal(t, `Unexpected LMS exception: Exists: client "plone" already exists`, msg)
+	code, msg = fault(t, callXML("removeClient", secret, "ghost"))
+	require.Equal(t, xmlrpcapi.FaultApplication, code)
+	require.Equal(t, `Unexpected LMS exception: NotFound: client "ghost" not found`, msg)
+
+	long := strings.Repeat("a", 1000)
+	for name, body := range map[string]string{
+		"unknown method":          callXML("no."+long, cid, cpw),
+		"methodHelp":              callXML("system.methodHelp", long),
+		"unknown in a multicall":  callXML("system.multicall", []any{map[string]any{"methodName": long, "params": []any{}}}),
+		"bad e-mail":              callXML("registerClient", secret, "c4", "http://c4.example/", "N", long+"@"),
+		"bad callback":            callXML("registerClient", secret, "c5", "ftp://"+long, "N", "n@example.org"),
+		"bad id":                  callXML("registerClient", secret, long, "http://c6.example/", "N", "n@example.org"),
+		"remove a bad id":         callXML("removeClient", secret, long),
+		"wrong type":              callXML("registerURLs", cid, cpw, "http://x/"),
+		"too many args":           callXML("checkConnection", cid, cpw, long),
+		"malformed":               `<methodCall><methodName>checkConnection</methodName><params><param>` + long,
+		"notifications, bad bool": callXML("setClientNotifications", cid, cpw, long),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, answer := f.post(t, body)
+			require.Less(t, len(answer), 1000, "%.300s", answer)
+			require.NotContains(t, answer, strings.Repeat("a", 41), "a value echoed beyond 40 characters")
+			for _, internal := range []string{"lms:", "memstore", "invalid params: "} {
+				require.NotContains(t, answer, internal)
+			}
+		})
+	}
+
+	// A 15 MiB method name is refused once it passes 256 bytes.
+	huge := "<?xml version=\"1.0\"?><methodCall><methodName>" + strings.Repeat("a", 15<<20) + "</methodName></methodCall>"
+	srv := httptest.NewServer(xmlrpcapi.NewServer(f.e, xmlrpcapi.ServerConfig{}))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/RPC2", "text/xml", strings.NewReader(huge))
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Less(t, len(b), 1000, "%.300s", b)
+	require.Contains(t, string(b), "<int>-32700</int>")
+	require.Contains(t, string(b), "methodName over 256 bytes")
+
+	// A store's own failure is not shown to the client.
+	e, err := lms.New(failingStore{memstore.New()}, lms.Config{AdminSecret: secret, Components: lms.RunChecker})
+	require.NoError(t, err)
+	broken := httptest.NewServer(xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{}))
+	defer broken.Close()
+	resp, err = http.Post(broken.URL+"/RPC2", "text/xml", strings.NewReader(callXML("listClients", secret)))
+	require.NoError(t, err)
+	b, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	_, err = xmlrpcapi.DecodeResponse(bytes.NewReader(b), xmlrpcapi.Limits{})
+	var fl *xmlrpcapi.Fault
+	require.True(t, errors.As(err, &fl), "%s", b)
+	require.Equal(t, xmlrpcapi.FaultApplication, fl.Code)
+	require.True(t, strings.HasPrefix(fl.String, "Unexpected LMS exception: "), fl.String)
+	require.NotContains(t, fl.String, "boltstore")
+	require.NotContains(t, fl.String, "/var/lib")
 }
