@@ -10,20 +10,28 @@
 //   - bodies: 32 concurrent clients POST 15 MiB unauthenticated calls in a
 //     loop (half registerURLs with a wrong password, half system.multicall
 //     of such calls, which cannot be refused before decoding);
+//   - idle: 130 connections declare a 64 KiB body and send only the XML
+//     declaration, 2 more declare a chunked body and send nothing; each
+//     waits for the server to give up and connects again;
 //   - guessing: 64 concurrent clients guess passwords in a loop (wrong
 //     passwords of the legitimate id, unknown ids, the admin secret, and
 //     system.multicall batches of 50 guesses).
 //
-// Every request goes to 127.0.0.1 only, every loop ends with its phase.
+// Every request goes to lmsd on 127.0.0.1, every loop ends with its phase.
+// The attackers connect from 127.0.0.1 (one host), or with -sources N from
+// N addresses (127.0.1.1, 127.0.1.2, …: as many hosts, which no share per
+// address can hold back); the legitimate client connects from 127.0.0.2.
 //
 //	go run ./bench/attack                     # about a minute
 //	go run ./bench/attack -phase 20s -lmsd /tmp/lmsd-old
 //	go run ./bench/attack -shape structs       # the most memory per body byte
+//	go run ./bench/attack -sources 64          # attackers on 64 addresses
 //
 // See BENCHMARKS.md, "Under attack".
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -57,9 +65,13 @@ func main() {
 	size := flag.Int("size", 15<<20, "bytes of each large body")
 	guessers := flag.Int("guessers", 64, "concurrent password guessers")
 	shape := flag.String("shape", "urls", "elements of the large bodies: urls, or structs (empty structs: the most memory per body byte)")
+	sources := flag.Int("sources", 1, "source addresses of the attackers (1: 127.0.0.1; more: 127.0.1.1 onwards)")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := run(*lmsd, *phase, *bodies, *size, *guessers, *shape); err != nil {
+	if *sources < 1 || *sources > 250 {
+		log.Fatal("-sources: 1 to 250")
+	}
+	if err := run(*lmsd, *phase, *bodies, *size, *guessers, *shape, *sources); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -71,11 +83,14 @@ type target struct {
 	id    string
 	pw    string
 	pid   int
-	http  *http.Client // the attackers', from 127.0.0.1
-	legit *http.Client // the legitimate client's, from 127.0.0.2
+	addr  string         // lmsd's host:port
+	http  *http.Client   // for registering the legitimate client
+	from  []*http.Client // the attackers', one per source address
+	dial  []*net.Dialer  // the same addresses, for raw connections
+	legit *http.Client   // the legitimate client's, from 127.0.0.2
 }
 
-func run(bin string, phase time.Duration, bodies, size, guessers int, shape string) error {
+func run(bin string, phase time.Duration, bodies, size, guessers int, shape string, sources int) error {
 	dir, err := os.MkdirTemp("", "lms-attack-")
 	if err != nil {
 		return err
@@ -86,13 +101,13 @@ func run(bin string, phase time.Duration, bodies, size, guessers int, shape stri
 			return err
 		}
 	}
-	t, err := start(bin, dir)
+	t, err := start(bin, dir, sources)
 	if err != nil {
 		return err
 	}
 	defer t.stop()
 
-	fmt.Printf("## lmsd under attack (%s per phase; lmsd -store memory; attackers and the measuring client in this process)\n\n", phase)
+	fmt.Printf("## lmsd under attack (%s per phase; lmsd -store memory; attackers from %d address(es) and the measuring client in this process)\n\n", phase, sources)
 	fmt.Println("| phase | checkConnection p50 / p99 | registerURLs(100) p50 / p99 | legit failures | attack requests: answers | lmsd peak VmRSS (sampled) / VmHWM |")
 	fmt.Println("|---|---|---|---|---|---|")
 	report := func(name string, r *phaseResult) {
@@ -109,6 +124,8 @@ func run(bin string, phase time.Duration, bodies, size, guessers int, shape stri
 	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, t.flood(bodies, big)))
 	big = nil
 
+	report("130 idle 64 KiB bodies + 2 idle chunked bodies", t.phase(phase, t.idle(130, 2)))
+
 	guesses, err := guessBodies(t.id)
 	if err != nil {
 		return err
@@ -124,8 +141,9 @@ func (t *target) flood(n int, bodies [][]byte) func(ctx context.Context, r *phas
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
+				c := t.from[i%len(t.from)]
 				for k := 0; ctx.Err() == nil; k++ {
-					r.count(t.post(ctx, bodies[(i+k)%len(bodies)]))
+					r.count(t.postWith(ctx, c, bodies[(i+k)%len(bodies)]))
 				}
 			})
 		}
@@ -133,8 +151,61 @@ func (t *target) flood(n int, bodies [][]byte) func(ctx context.Context, r *phas
 	}
 }
 
+// idle is an attack of sized connections that declare a 64 KiB body and
+// send only the XML declaration, and chunked ones that declare a chunked
+// body and send nothing, each until the server answers or closes the
+// connection, then again, until the phase ends. The server's answers are
+// counted (status, or "closed" without one).
+func (t *target) idle(sized, chunked int) func(ctx context.Context, r *phaseResult) {
+	head := func(framing string) string {
+		return "POST /RPC2 HTTP/1.1\r\nHost: " + t.addr + "\r\nContent-Type: text/xml\r\n" + framing + "\r\n"
+	}
+	sizedHead := head("Content-Length: 65536\r\n") + `<?xml version="1.0"?>`
+	chunkedHead := head("Transfer-Encoding: chunked\r\n")
+	return func(ctx context.Context, r *phaseResult) {
+		var wg sync.WaitGroup
+		for i := range sized + chunked {
+			send := sizedHead
+			if i >= sized {
+				send = chunkedHead
+			}
+			wg.Go(func() {
+				d := t.dial[i%len(t.dial)]
+				for ctx.Err() == nil {
+					r.count(holdOpen(ctx, d, t.addr, send))
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// holdOpen sends head on a new connection and sends nothing more: it
+// returns the server's answer once it comes, or when the connection closes.
+func holdOpen(ctx context.Context, d *net.Dialer, addr, head string) result {
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return result{err: err}
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if _, err := io.WriteString(c, head); err != nil {
+		return result{err: err}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if ctx.Err() != nil {
+		return result{err: ctx.Err()}
+	}
+	if err != nil {
+		return result{closed: true}
+	}
+	resp.Body.Close()
+	return result{status: resp.StatusCode}
+}
+
 // start runs lmsd and registers the legitimate client.
-func start(bin, dir string) (*target, error) {
+func start(bin, dir string, sources int) (*target, error) {
 	ready := filepath.Join(dir, "ready")
 	// The checker runs but checks nothing on the network: the registered
 	// URLs are loopback addresses, which lmsd refuses by policy.
@@ -151,6 +222,15 @@ func start(bin, dir string) (*target, error) {
 		http:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: time.Minute},
 		legit: &http.Client{Transport: &http.Transport{DialContext: from.DialContext, DisableCompression: true}, Timeout: time.Minute},
 	}
+	for i := range sources {
+		ip := net.IPv4(127, 0, 0, 1)
+		if sources > 1 {
+			ip = net.IPv4(127, 0, 1, byte(1+i))
+		}
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 10 * time.Second}
+		t.dial = append(t.dial, d)
+		t.from = append(t.from, &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: time.Minute})
+	}
 	if err := t.register(ready, filepath.Join(dir, "mail")); err != nil {
 		t.stop()
 		return nil, err
@@ -165,7 +245,7 @@ func (t *target) register(ready, mailDir string) error {
 	if err != nil {
 		return err
 	}
-	t.url = "http://" + addr + "/RPC2"
+	t.addr, t.url = addr, "http://"+addr+"/RPC2"
 	if _, err := lmsdproc.Call(context.Background(), t.http, t.url, "registerClient", adminSecret, "site", "http://site.example/portal_linkchecker/database", "Site", "site@example.org"); err != nil {
 		return err
 	}
@@ -191,11 +271,8 @@ type result struct {
 	status int // 0: transport error
 	fault  bool
 	inner  bool // faults inside a system.multicall answer
+	closed bool // the server closed the connection without an answer
 	err    error
-}
-
-func (t *target) post(ctx context.Context, body []byte) result {
-	return t.postWith(ctx, t.http, body)
 }
 
 func (t *target) postWith(ctx context.Context, c *http.Client, body []byte) result {
@@ -232,6 +309,8 @@ func (r *phaseResult) count(res result) {
 	case res.err != nil && res.status == 0 && (errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded)):
 		return // the phase ended
 	case res.err != nil && res.status == 0:
+	case res.closed:
+		key = "closed"
 	case res.fault:
 		key = "fault"
 	case res.inner:
