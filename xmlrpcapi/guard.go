@@ -16,7 +16,6 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/throttle"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -435,17 +435,7 @@ func (g *goodCreds) matches(key, secret string) bool {
 // remoteAddr is the default ServerConfig.RemoteAddr: the host of
 // r.RemoteAddr, an IPv6 address by its /64 prefix (one subscriber's
 // network).
-func remoteAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.To4() != nil {
-		return host
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
+func remoteAddr(r *http.Request) string { return throttle.SourceKey(r.RemoteAddr) }
 
 // Log lines of failed calls.
 
