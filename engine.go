@@ -374,7 +374,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.pool.sched = e.sched
 	e.mailer = newMailer(store, cfg, e.sealer)
 	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed)
-	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded)
+	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed)
 	return e, nil
 }
 

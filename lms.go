@@ -79,6 +79,9 @@ var (
 	ErrUnauthorized = errors.New("lms: unauthorized")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("lms: store closed")
+	// ErrTooLarge means a peer's answer is over a limit lms sets, such as
+	// a client's link list (LinkLister) over the callback client's caps.
+	ErrTooLarge = errors.New("lms: over a limit")
 )
 
 // Limits on identifiers, enforced by the Engine and by every Store.
@@ -197,6 +200,10 @@ type Client struct {
 	LastSync      time.Time // last successful sync
 	SyncForced    bool      // forceSynchronization was called; sync at the next tick
 	LastSyncError string    // text of the last failed sync, "" after a success
+	// SyncTooLargeMailed is set when the contact was mailed that the link
+	// list is over a limit; a successful sync clears it, so that one run
+	// of such failures costs one mail.
+	SyncTooLargeMailed bool
 
 	// NotifyLease and SyncLease say which process serves the client's
 	// notifications and syncs (and its mails, with NotifyLease) until when,
@@ -239,6 +246,9 @@ const (
 	// MailDisabled says that notifications were switched off after
 	// repeated failures.
 	MailDisabled MailKind = "notifications disabled"
+	// MailSyncTooLarge says that the client's link list is over a limit
+	// (ErrTooLarge), so the daily sync cannot reconcile it.
+	MailSyncTooLarge MailKind = "link list too large"
 )
 
 // OutboxMail is a mail owed to a client's contact. The text is made when

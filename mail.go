@@ -175,6 +175,8 @@ func (m *mailer) message(c Client, owed OutboxMail) (Message, error) {
 		return registrationMail(m.cfg, c, pw), nil
 	case MailDisabled:
 		return disabledMail(m.cfg, c), nil
+	case MailSyncTooLarge:
+		return syncTooLargeMail(m.cfg, c), nil
 	}
 	return Message{}, fmt.Errorf("unknown mail kind %q", owed.Kind)
 }
@@ -226,6 +228,24 @@ func disabledMail(cfg Config, c Client) Message {
 	fmt.Fprintf(&b, "back on in the site's link checker settings (setClientNotifications) and\n")
 	fmt.Fprintf(&b, "everything pending will be delivered.\n")
 	return Message{To: contact(c), Subject: fmt.Sprintf("Notifications of client id %q disabled", c.ID), Body: b.String()}
+}
+
+// syncTooLargeMail tells the contact that the site's link list is over a
+// limit, so the daily sync cannot reconcile it.
+func syncTooLargeMail(cfg Config, c Client) Message {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", c.ContactName)
+	fmt.Fprintf(&b, "the Link Monitoring Server at %s/ could not synchronise with your client\n", cfg.PublicURL)
+	fmt.Fprintf(&b, "%q: the list of links your site sent (xmlrpc_getAllLinks) is larger than\n", c.ID)
+	fmt.Fprintf(&b, "this server accepts.\n\n")
+	fmt.Fprintf(&b, "Callback URL:        %s\n", logsafe.URL(c.CallbackURL))
+	fmt.Fprintf(&b, "Last success:        %s\n", fmtTime(c.LastSync))
+	fmt.Fprintf(&b, "Error:               %s\n\n", c.LastSyncError)
+	fmt.Fprintf(&b, "Nothing was removed: the links registered so far are still checked and\n")
+	fmt.Fprintf(&b, "their changes still notified. The server tries again at the next daily\n")
+	fmt.Fprintf(&b, "synchronisation and writes again only after one has succeeded. If the\n")
+	fmt.Fprintf(&b, "list is right, ask the server's operator to raise the limit.\n")
+	return Message{To: contact(c), Subject: fmt.Sprintf("Link list of client id %q too large to synchronise", c.ID), Body: b.String()}
 }
 
 func fmtTime(t time.Time) string {

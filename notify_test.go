@@ -626,3 +626,58 @@ func BenchmarkStuckClients(b *testing.B) {
 		b.ReportMetric(float64(f1+s1)/float64(f0+s0), "ratio")
 	}
 }
+
+// A link list over the callback client's cap fails the sync without
+// changing any subscription, and mails the contact once per run of such
+// failures; a successful sync ends the run.
+func TestSyncOfTooLargeListMailsTheContactOnce(t *testing.T) {
+	st := memstore.New()
+	rcv := newReceiver(t)
+	mb := &flakyMailer{}
+	cfg := notifyConfig(mb)
+	cfg.Components = lms.RunNotifier | lms.RunSyncer
+	cb := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: true, Timeout: 500 * time.Millisecond, MaxLinks: 3})
+	cfg.Notifier, cfg.Lister = cb, cb
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	registerAt(t, e, "site", rcv.srv.URL, "http://keep.example/")
+	rcv.links = []any{"http://a.example/", "http://b.example/", "http://c.example/", "http://d.example/"}
+	stop := runEngine(t, e)
+	defer stop()
+	ctx := context.Background()
+	syncs := func() int { return len(rcv.got("xmlrpc_getAllLinks")) }
+	forceAndWait := func(what string) {
+		t.Helper()
+		n := syncs()
+		require.NoError(t, e.ForceSync(ctx, "site"))
+		waitFor(t, 5*time.Second, what, func() bool {
+			c, _ := st.GetClient(ctx, "site")
+			return syncs() > n && !c.SyncForced
+		})
+	}
+	forceAndWait("the first sync")
+	waitFor(t, 5*time.Second, "the mail to the contact", func() bool { return len(mb.subjects()) == 2 })
+	m := mb.delivered()[1]
+	require.Equal(t, `Link list of client id "site" too large to synchronise`, m.Subject)
+	require.Equal(t, "site@example.org", m.To[0].Address)
+	require.Contains(t, m.Body, "Nothing was removed")
+	require.Contains(t, m.Body, "more than 3")
+	c, _ := st.GetClient(ctx, "site")
+	require.Contains(t, c.LastSyncError, "more than 3")
+	require.True(t, c.SyncTooLargeMailed)
+	ls, _ := e.ClientLinks(ctx, "site", lms.Page{})
+	require.Equal(t, []string{"http://keep.example/"}, urlsOf(ls), "a list over the cap changes nothing")
+
+	forceAndWait("the second sync")
+	time.Sleep(100 * time.Millisecond) // a mail would be sent at once (the mailer is woken)
+	require.Len(t, mb.subjects(), 2, "one mail per run of failures")
+
+	rcv.links = []any{"http://a.example/"}
+	forceAndWait("a good sync")
+	c, _ = st.GetClient(ctx, "site")
+	require.False(t, c.SyncTooLargeMailed)
+	require.Empty(t, c.LastSyncError)
+	rcv.links = []any{"http://a.example/", "http://b.example/", "http://c.example/", "http://d.example/"}
+	forceAndWait("a sync over the cap again")
+	waitFor(t, 5*time.Second, "a new mail", func() bool { return len(mb.subjects()) == 3 })
+}

@@ -41,14 +41,15 @@ type syncer struct {
 	out        Notifier
 	endpoint   func(Client) (Endpoint, error)
 	linksAdded func() // wakes the scheduler
+	mailOwed   func() // wakes the mailer
 	cfg        Config
 	log        *slog.Logger
 
 	ok, failed atomic.Uint64
 }
 
-func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, error), linksAdded func()) *syncer {
-	return &syncer{store: store, lister: cfg.Lister, out: cfg.Notifier, endpoint: endpoint, linksAdded: linksAdded, cfg: cfg, log: cfg.Logger}
+func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, error), linksAdded, mailOwed func()) *syncer {
+	return &syncer{store: store, lister: cfg.Lister, out: cfg.Notifier, endpoint: endpoint, linksAdded: linksAdded, mailOwed: mailOwed, cfg: cfg, log: cfg.Logger}
 }
 
 func (s *syncer) run(ctx context.Context) error {
@@ -104,19 +105,27 @@ func (s *syncer) sync(ctx context.Context, id string) error {
 	defer cancel()
 	err := s.pullAndPush(ctx, id)
 	now := s.cfg.Now()
+	mailed := false
 	_, uerr := s.store.UpdateClient(context.WithoutCancel(ctx), id, func(c *Client) error {
 		c.SyncForced = false
 		c.NextSync = now.Add(s.cfg.SyncInterval)
 		if err != nil {
 			c.LastSyncError = logsafe.Value(err.Error())
+			if errors.Is(err, ErrTooLarge) && !c.SyncTooLargeMailed {
+				c.SyncTooLargeMailed, mailed = true, true
+				c.Outbox = append(c.Outbox, OutboxMail{Kind: MailSyncTooLarge, Queued: now})
+			}
 		} else {
-			c.LastSync, c.LastSyncError = now, ""
+			c.LastSync, c.LastSyncError, c.SyncTooLargeMailed = now, "", false
 		}
 		if c.SyncLease.Holder == s.cfg.ProcessID {
 			c.SyncLease = Lease{}
 		}
 		return nil
 	})
+	if mailed && uerr == nil {
+		s.mailOwed()
+	}
 	if err != nil {
 		s.failed.Add(1)
 		s.log.Warn("sync failed", "client", id, "err", err)

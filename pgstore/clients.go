@@ -25,6 +25,7 @@ type book struct {
 	LastSync         int64      `json:"last_sync,omitempty"`
 	SyncForced       bool       `json:"sync_forced,omitempty"`
 	LastSyncError    string     `json:"last_sync_error,omitempty"`
+	SyncTooLarge     bool       `json:"sync_too_large_mailed,omitempty"`
 	NotifyLease      lease      `json:"notify_lease"`
 	SyncLease        lease      `json:"sync_lease"`
 	Outbox           []bookMail `json:"outbox,omitempty"`
@@ -49,8 +50,9 @@ func bookOf(c lms.Client) ([]byte, error) {
 		NotifyFailures: c.NotifyFailures, NextNotify: nanos(c.NextNotify), LastNotified: nanos(c.LastNotified),
 		LastNotifyError: text(c.LastNotifyError), NotifyDisabledAt: nanos(c.NotifyDisabledAt),
 		NextSync: nanos(c.NextSync), LastSync: nanos(c.LastSync), SyncForced: c.SyncForced, LastSyncError: text(c.LastSyncError),
-		NotifyLease: lease{Holder: text(c.NotifyLease.Holder), Until: nanos(c.NotifyLease.Until)},
-		SyncLease:   lease{Holder: text(c.SyncLease.Holder), Until: nanos(c.SyncLease.Until)},
+		SyncTooLarge: c.SyncTooLargeMailed,
+		NotifyLease:  lease{Holder: text(c.NotifyLease.Holder), Until: nanos(c.NotifyLease.Until)},
+		SyncLease:    lease{Holder: text(c.SyncLease.Holder), Until: nanos(c.SyncLease.Until)},
 	}
 	for _, m := range c.Outbox {
 		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: nanos(m.Queued), SealedPassword: text(m.SealedPassword),
@@ -63,6 +65,7 @@ func (b book) apply(c *lms.Client) {
 	c.NotifyFailures, c.NextNotify, c.LastNotified = b.NotifyFailures, fromNanos(b.NextNotify), fromNanos(b.LastNotified)
 	c.LastNotifyError, c.NotifyDisabledAt = b.LastNotifyError, fromNanos(b.NotifyDisabledAt)
 	c.NextSync, c.LastSync, c.SyncForced, c.LastSyncError = fromNanos(b.NextSync), fromNanos(b.LastSync), b.SyncForced, b.LastSyncError
+	c.SyncTooLargeMailed = b.SyncTooLarge
 	c.NotifyLease = lms.Lease{Holder: b.NotifyLease.Holder, Until: fromNanos(b.NotifyLease.Until)}
 	c.SyncLease = lms.Lease{Holder: b.SyncLease.Holder, Until: fromNanos(b.SyncLease.Until)}
 	c.Outbox = nil

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"HostHolders", testHostHolders},
 		{"HoldHost", testHoldHost},
 		{"ClientLeasesAndOutbox", testClientLeasesAndOutbox},
+		{"ClientBookkeeping", testClientBookkeeping},
 		{"OrphanNotClaimed", testOrphan},
 		{"RecordResults", testRecordResults},
 		{"RecordHold", testRecordHold},
@@ -219,6 +220,38 @@ func testUpdateClient(t *testing.T, s lms.Store) {
 	}
 	if c, _ := s.GetClient(ctx(), "a"); c.NotifyFailures != 3 {
 		t.Errorf("failed UpdateClient changed the client: failures = %d", c.NotifyFailures)
+	}
+}
+
+// testClientBookkeeping: every field of the notifier's and the syncer's
+// bookkeeping that UpdateClient sets comes back from GetClient.
+func testClientBookkeeping(t *testing.T, s lms.Store) {
+	mustClient(t, s, "a")
+	set := func(c *lms.Client) {
+		c.NotifyFailures, c.NextNotify, c.LastNotified = 4, t0.Add(time.Minute), t0.Add(-time.Hour)
+		c.LastNotifyError, c.NotifyDisabledAt = "push failed", t0.Add(-time.Minute)
+		c.NextSync, c.LastSync, c.SyncForced = t0.Add(24*time.Hour), t0.Add(-24*time.Hour), true
+		c.LastSyncError, c.SyncTooLargeMailed = "list too large", true
+	}
+	if _, err := s.UpdateClient(ctx(), "a", func(c *lms.Client) error { set(c); return nil }); err != nil {
+		t.Fatalf("UpdateClient: %v", err)
+	}
+	got, err := s.GetClient(ctx(), "a")
+	if err != nil {
+		t.Fatalf("GetClient: %v", err)
+	}
+	var want lms.Client
+	set(&want)
+	times := [][2]time.Time{{got.NextNotify, want.NextNotify}, {got.LastNotified, want.LastNotified},
+		{got.NotifyDisabledAt, want.NotifyDisabledAt}, {got.NextSync, want.NextSync}, {got.LastSync, want.LastSync}}
+	for i, tt := range times {
+		if !tt[0].Equal(tt[1]) {
+			t.Errorf("time field %d = %v, want %v", i, tt[0], tt[1])
+		}
+	}
+	if got.NotifyFailures != want.NotifyFailures || got.LastNotifyError != want.LastNotifyError || got.SyncForced != want.SyncForced ||
+		got.LastSyncError != want.LastSyncError || got.SyncTooLargeMailed != want.SyncTooLargeMailed {
+		t.Errorf("bookkeeping = %+v, want the fields of %+v", got, want)
 	}
 }
 

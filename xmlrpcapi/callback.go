@@ -28,8 +28,9 @@ type CallbackConfig struct {
 	// Default 64 MiB (a client's full link list can be long).
 	MaxResponseBytes int64
 	// MaxLinks bounds the links of one xmlrpc_getAllLinks answer; more
-	// fail the sync with an error saying so. Default 2,000,000 (64 MiB
-	// holds at most about that many).
+	// fail the sync with an error saying so (an lms.ErrTooLarge: the
+	// Engine mails the client's contact). Default 2,000,000 (64 MiB holds
+	// at most about that many).
 	MaxLinks int
 	// MaxConcurrentLists is how many xmlrpc_getAllLinks calls run at once;
 	// others wait for a slot. The answers are decoded as they arrive into
@@ -193,7 +194,7 @@ func (c *CallbackClient) ListLinks(ctx context.Context, cb lms.Endpoint) ([]stri
 }
 
 // errTooManyLinks fails a link list over MaxLinks.
-var errTooManyLinks = errors.New("too many links")
+var errTooManyLinks error = limitError("too many links")
 
 // decodeLinks reads a methodResponse whose value is an array and returns
 // its strings, decoding as it reads: no other value of the array is kept.
@@ -290,7 +291,16 @@ type roundTripper func(*http.Request) (*http.Response, error)
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // errTooLarge fails a response over MaxResponseBytes.
-var errTooLarge = errors.New("response too large")
+var errTooLarge error = limitError("response too large")
+
+// limitError is an answer over a limit of the callback client: it is an
+// lms.ErrTooLarge (the syncer tells the client's contact).
+type limitError string
+
+func (e limitError) Error() string { return string(e) }
+
+// Is makes the error an lms.ErrTooLarge.
+func (e limitError) Is(target error) bool { return target == lms.ErrTooLarge }
 
 type limitedBody struct {
 	r    io.ReadCloser

@@ -66,11 +66,13 @@ func TestListLinksUntyped(t *testing.T) {
 	defer few.Close()
 	_, err = few.ListLinks(ctx, lms.Endpoint{ClientID: "small", Password: peerPassword, URL: url})
 	require.ErrorContains(t, err, "more than 3 (CallbackConfig.MaxLinks)")
+	require.ErrorIs(t, err, lms.ErrTooLarge, "the syncer tells the contact")
 
 	small := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: true, MaxResponseBytes: 100})
 	defer small.Close()
 	_, err = small.ListLinks(ctx, lms.Endpoint{ClientID: "small", Password: peerPassword, URL: url})
 	require.ErrorContains(t, err, "over 100 bytes (CallbackConfig.MaxResponseBytes)")
+	require.ErrorIs(t, err, lms.ErrTooLarge)
 
 	// kolo/xmlrpc, for the record, cannot read this answer.
 	kc, err := xmlrpc.NewClient(url, nil)
