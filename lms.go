@@ -275,7 +275,7 @@ type Link struct {
 	LastChecked  time.Time     // zero if never checked
 	LastChanged  time.Time     // last change of State
 	NextDue      time.Time     // when the scheduler hands it out next
-	Failures     int           // consecutive failed checks
+	Failures     int           // consecutive failed checks; -n: n in a row from a site that blocks checks (see Policy.Next)
 	FinalURL     string        // where a chain of permanent redirects ends; "" otherwise
 	Permanent    bool          // the link redirects, and every hop is permanent (301/308)
 	ResponseTime time.Duration // of the last check
@@ -371,7 +371,7 @@ func (r Result) failure() FailureKind {
 type Outcome struct {
 	URL      string
 	Result   Result
-	Failures int       // consecutive failures after this check
+	Failures int       // consecutive failures after this check (Link.Failures)
 	NextDue  time.Time // when the link is due again
 	Checked  time.Time // when the check ran
 	// Hold keeps State, Reason and the rest as they are and only reschedules

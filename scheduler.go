@@ -123,7 +123,9 @@ func (p Policy) confirmAfter(failures int) time.Duration {
 //   - A failure increments Failures. A site that blocks automated checks or
 //     limits their rate (FailureBlocked) is reported temporary unavailable,
 //     never unavailable, and re-checked after RetryInterval, doubling per
-//     failure up to Interval.
+//     such result up to Interval; a run of them is counted as -1, -2, …, so
+//     it never counts toward unavailable: a real failure after it is
+//     confirmed like a first one.
 //   - Any other failure is reported unavailable once the link has failed
 //     FailuresToUnavailable times in a row (definitive answers) or
 //     TransientFailuresToUnavailable times (the last failure may pass), and
@@ -148,18 +150,21 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 	case !r.State.Failing():
 		next = jittered(p.Interval)
 	case kind == FailureBlocked:
-		rec.Failures = prev.Failures + 1
+		// A run of blocked results counts down from -1, so that it never
+		// counts toward unavailable: a real failure after it starts its
+		// own confirmation at 1.
+		rec.Failures = min(prev.Failures, 0) - 1
 		rec.Result.State = StateTemporary
-		next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, rec.Failures))
+		next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, -rec.Failures))
 	case p.FailuresToUnavailable == 1:
-		rec.Failures = prev.Failures + 1
+		rec.Failures = max(prev.Failures, 0) + 1
 		if r.State == StateUnavailable {
 			next = jittered(p.Interval)
 		} else {
 			next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, rec.Failures))
 		}
 	default:
-		rec.Failures = prev.Failures + 1
+		rec.Failures = max(prev.Failures, 0) + 1
 		need := p.FailuresToUnavailable
 		if kind == FailureTransient {
 			need = p.TransientFailuresToUnavailable
