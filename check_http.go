@@ -88,6 +88,7 @@ func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           256,
 		MaxIdleConnsPerHost:    2,
+		DisableCompression:     true, // decoded like a browser: see decoded
 		IdleConnTimeout:        5 * time.Second,
 		MaxResponseHeaderBytes: cfg.headBytes(),
 		ExpectContinueTimeout:  time.Second,
@@ -109,6 +110,7 @@ func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 			return newLenientConn(cn, cfg.headBytes()), nil
 		},
 		DisableKeepAlives:      true,
+		DisableCompression:     true,
 		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
 		MaxResponseHeaderBytes: cfg.headBytes() + 4<<10, // the lenient conn enforces the limit
 		ResponseHeaderTimeout:  cfg.Timeout,
@@ -442,6 +444,7 @@ func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused 
 	} else {
 		req.Header.Set("User-Agent", h.c.cfg.UserAgent)
 		req.Header.Set("Accept", "*/*")
+		req.Header.Set("Accept-Encoding", "gzip") // decoded by decoded, as browsers do
 	}
 	if ui := req.URL.User; ui != nil {
 		pw, _ := ui.Password()
@@ -531,24 +534,45 @@ func (h *httpRun) read(resp *http.Response) *answer {
 	return a
 }
 
-// decoded returns resp's body decoded, when the browser-like request asked
-// for compression itself (Go's transport decodes gzip for the others).
-// Brotli and zstd bodies stay encoded: only their length counts.
+// decoded returns resp's body decoded as a browser decodes it: gzip and
+// deflate (the transport's own decoding is off), up to the end of the
+// first compressed stream (what follows it, such as a caching plugin's
+// comment, is ignored) and without holding a wrong checksum against a
+// page that decoded whole. Brotli and zstd bodies, which only the
+// browser-like request asks for, stay encoded: only their length counts.
 func (h *httpRun) decoded(resp *http.Response) (io.Reader, error) {
-	if !h.browser || resp.Uncompressed {
-		return resp.Body, nil
-	}
 	switch strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))) {
 	case "gzip", "x-gzip":
-		return gzip.NewReader(resp.Body)
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		zr.Multistream(false)
+		return checksumBlind{zr}, nil
 	case "deflate":
 		br := bufio.NewReader(resp.Body)
 		if b, err := br.Peek(2); err == nil && b[0]&0x0f == 8 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0 {
-			return zlib.NewReader(br)
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				return nil, err
+			}
+			return checksumBlind{zr}, nil
 		}
 		return flate.NewReader(br), nil
 	}
 	return resp.Body, nil
+}
+
+// checksumBlind ends a decompressed body at a checksum mismatch as at its
+// end: the data decoded whole, and browsers show it.
+type checksumBlind struct{ r io.Reader }
+
+func (c checksumBlind) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, zlib.ErrChecksum) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // finish turns the final answer into a Result.
