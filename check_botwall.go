@@ -86,6 +86,8 @@ func botMarker(code int, h http.Header, body []byte) string {
 		return ""
 	}
 	switch {
+	case bytes.Contains(bytes.ToLower(body), []byte("captcha")):
+		return "a CAPTCHA page"
 	case h.Get("X-Datadome") != "", h.Get("X-Datadome-Cid") != "", h.Get("X-Dd-B") != "", server == "datadome",
 		strings.Contains(cookies, "datadome="):
 		return "DataDome"
@@ -141,6 +143,9 @@ func bodyMarkers() [][2]string {
 		{"enable javascript and cookies to continue", "a challenge page"},
 		{"please enable js and disable any ad blocker", "DataDome"},
 		{"ddos protection by", "a challenge page"},
+		{"api-services-support@amazon.com", "Amazon robot check"},
+		{"/errors/validatecaptcha", "Amazon robot check"},
+		{"not a robot", "a challenge page"},
 	}
 }
 

@@ -187,8 +187,9 @@ func amazonRobotCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 // A 503 given to automated clients only (Amazon). A person sees the page;
-// lms never makes the browser-like retry for a 503 without a marker, and
-// the policy paints the link red after the confirmations.
+// lms must recognise the robot page (Amazon's texts, "not a robot", a
+// CAPTCHA on a blocking code) and make the browser-like retry, or the
+// policy paints the link red after the confirmations.
 func TestRedTeamFinding503ToBotsOnly(t *testing.T) {
 	srv := newRecorder(t, amazonRobotCheck)
 	r := check(t, private(), srv.URL+"/dp/B000000000")
