@@ -134,14 +134,14 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	u, err := url.Parse(rawURL)
+	cur := browserEscape(rawURL)
+	u, err := url.Parse(cur)
 	if err != nil || u.Hostname() == "" || !validPort(u.Port()) {
 		if err == nil {
 			err = fmt.Errorf("no host or bad port in %q", rawURL)
 		}
 		return failInvalidURL.result(c.cfg, "", err)
 	}
-	cur := rawURL
 	switch changed, ok := browserURL(u); {
 	case !ok:
 		return failInvalidURL.result(c.cfg, "", fmt.Errorf("%w in %q", errNotIPv4, rawURL))
@@ -162,6 +162,47 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	}
 	r.ResponseTime = time.Since(start)
 	return r
+}
+
+// browserEscape returns a link or a Location as a browser sends it, so
+// that Go's parser takes what browsers take and the request line carries
+// what browsers put there: leading and trailing spaces dropped, a "%" that
+// starts no escape ("50%-off") sent as "%25", and spaces, '"', '<', '>' and
+// bytes beyond ASCII percent-encoded (Go leaves them raw in a query, where
+// servers refuse a raw space). Everything else stays byte for byte.
+func browserEscape(raw string) string {
+	raw = strings.TrimSpace(raw)
+	clean := true
+	for i := 0; i < len(raw) && clean; i++ {
+		clean = !needsEscape(raw, i)
+	}
+	if clean {
+		return raw
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if needsEscape(raw, i) {
+			fmt.Fprintf(&b, "%%%02X", raw[i])
+		} else {
+			b.WriteByte(raw[i])
+		}
+	}
+	return b.String()
+}
+
+// needsEscape reports whether browserEscape encodes raw[i].
+func needsEscape(raw string, i int) bool {
+	switch c := raw[i]; {
+	case c == '%':
+		return i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2])
+	case c == ' ', c == '"', c == '<', c == '>', c >= 0x80:
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // errNotIPv4 is a host that ends in a number but is no IPv4 address.
@@ -312,7 +353,7 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 			return h.fail(err)
 		}
 		if a.location != "" {
-			next, err := a.url.Parse(a.location)
+			next, err := a.url.Parse(browserEscape(a.location))
 			switch {
 			case err != nil || (next.Scheme == "http" || next.Scheme == "https") && (next.Hostname() == "" || !validPort(next.Port())):
 				return h.fail(fmt.Errorf("%w: %q", errBadRedirect, a.location))
