@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -549,7 +550,19 @@ func (h *httpRun) read(resp *http.Response) *answer {
 	case a.code >= 400:
 		limit, keep = min(limit, maxMarkerBody), maxMarkerBody
 	}
-	scan := &bodyScan{keep: keep}
+	// A page whose closing tag arrived is shown whole by a browser even if
+	// the server then sends nothing more on an open connection (a
+	// Content-Length counted too high): once it is seen, the rest of the
+	// body gets endGrace, then the body is closed and the page taken as
+	// complete.
+	var ended atomic.Bool
+	var graceTimer *time.Timer
+	scan := &bodyScan{keep: keep, ended: func() {
+		graceTimer = time.AfterFunc(min(endGrace, h.c.cfg.Timeout/4), func() {
+			ended.Store(true)
+			_ = resp.Body.Close()
+		})
+	}}
 	body, err := h.decoded(resp)
 	if err == nil {
 		var n int64
@@ -558,6 +571,9 @@ func (h *httpRun) read(resp *http.Response) *answer {
 		h.c.bufs.Put(buf)
 		h.budget -= n
 		a.n = n
+	}
+	if graceTimer != nil && !graceTimer.Stop() && ended.Load() && h.ctx.Err() == nil {
+		err = nil // the page was complete; the server kept the rest back
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		if cerr := h.ctx.Err(); cerr != nil {
@@ -711,7 +727,12 @@ type bodyScan struct {
 	head  []byte
 	carry []byte // the last bytes of the previous write, for a tag split across writes
 	end   bool
+	ended func() // called once when end turns true; nil: not called
 }
+
+// endGrace is the longest the rest of a body is waited for after the
+// page's closing tag arrived (at most a quarter of the check's timeout).
+const endGrace = 2 * time.Second
 
 const closingTag = "</html"
 
@@ -722,6 +743,9 @@ func (s *bodyScan) Write(p []byte) (int, error) {
 	if !s.end {
 		const k = len(closingTag) - 1
 		s.end = containsFold(append(s.carry, p[:min(len(p), k)]...), closingTag) || containsFold(p, closingTag)
+		if s.end && s.ended != nil {
+			s.ended()
+		}
 		if len(p) >= k {
 			s.carry = append(s.carry[:0], p[len(p)-k:]...)
 		} else {
