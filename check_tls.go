@@ -57,6 +57,9 @@ func (c *httpChecker) dialTLS(ctx context.Context, network, addr string, protos 
 	}
 	cfg.ServerName = host
 	cfg.NextProtos = protos
+	if cfg.CipherSuites == nil {
+		cfg.CipherSuites = browserCipherSuites()
+	}
 	if !cfg.InsecureSkipVerify {
 		roots := cfg.RootCAs
 		cfg.InsecureSkipVerify = true // verified below, like a browser
@@ -263,4 +266,19 @@ func (a *aiaCache) fetch(ctx context.Context, u string) (*x509.Certificate, erro
 		b = blk.Bytes
 	}
 	return x509.ParseCertificate(b)
+}
+
+// browserCipherSuites returns the TLS 1.2 cipher suites browsers offer: Go's
+// secure ones and the RSA key exchanges that Chrome and Firefox still
+// accept (old IIS servers and load balancers offer nothing else) but Go
+// no longer offers by default. A link checker reads public pages; what a
+// browser opens must not be reported broken.
+func browserCipherSuites() []uint16 {
+	var ids []uint16
+	for _, cs := range tls.CipherSuites() {
+		ids = append(ids, cs.ID)
+	}
+	return append(ids,
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_256_CBC_SHA)
 }
