@@ -2,6 +2,7 @@ package lms
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -336,6 +337,7 @@ type answer struct {
 	code       int
 	url        *url.URL
 	location   string // of a redirect
+	refresh    string // where a page sends the browser at once (Refresh header, meta refresh)
 	retryAfter time.Duration
 	marker     string // who put up a bot wall, "" if no marker
 	bodyErr    error  // reading the body failed
@@ -381,6 +383,19 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 			h.name = next.Hostname()
 			continue
 		}
+		if next, ok := h.refreshTo(a, seen, redirects); ok {
+			// A page that sends the browser on at once: the person lands
+			// where it points (never a permanent move).
+			redirects++
+			permanent = false
+			seen[h.key(next)] = true
+			cur = next.String()
+			if err := h.pace(HostKey(cur)); err != nil {
+				return h.fail(err)
+			}
+			h.name = next.Hostname()
+			continue
+		}
 		if !h.browser && botCandidate(a) {
 			h.browser, h.blocked = true, a
 			if err := h.pace(h.host); err != nil {
@@ -393,6 +408,101 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 			r.Permanent, r.FinalURL = true, a.url.String()
 		}
 		return r
+	}
+}
+
+// refreshTo returns where a's page sends the browser at once, if it does
+// and that is an http(s) URL not yet visited within the redirect limit; a
+// refresh that cannot be followed leaves the page as it is (a browser
+// shows it).
+func (h *httpRun) refreshTo(a *answer, seen map[uint64]bool, redirects int) (*url.URL, bool) {
+	if a.refresh == "" || redirects >= h.c.cfg.MaxRedirects {
+		return nil, false
+	}
+	next, err := a.url.Parse(browserEscape(a.refresh))
+	if err != nil || next.Scheme != "http" && next.Scheme != "https" || next.Hostname() == "" || !validPort(next.Port()) {
+		return nil, false
+	}
+	if _, ok := browserURL(next); !ok {
+		return nil, false
+	}
+	next.Fragment, next.RawFragment = "", ""
+	if seen[h.key(next)] {
+		return nil, false // a page that reloads itself
+	}
+	return next, true
+}
+
+// maxRefreshDelay is the longest refresh delay followed: a page that
+// moves on later is read by the person first.
+const maxRefreshDelay = 5
+
+// refreshURL returns the URL of a Refresh header's or a meta refresh's
+// content ("0; url=/new", "3;URL='/new'") when its delay is at most
+// maxRefreshDelay seconds, else "".
+func refreshURL(content string) string {
+	content = strings.TrimSpace(content)
+	i := 0
+	for i < len(content) && (content[i] >= '0' && content[i] <= '9' || content[i] == '.') {
+		i++
+	}
+	delay, err := strconv.ParseFloat(content[:i], 64)
+	if i == 0 || err != nil || delay > maxRefreshDelay {
+		return ""
+	}
+	rest := strings.TrimLeft(content[i:], " \t;,")
+	if len(rest) >= 4 && strings.EqualFold(rest[:3], "url") {
+		if r := strings.TrimLeft(rest[3:], " \t"); strings.HasPrefix(r, "=") {
+			rest = strings.TrimSpace(r[1:])
+		}
+	}
+	if len(rest) >= 2 && (rest[0] == '\'' || rest[0] == '"') {
+		if j := strings.IndexByte(rest[1:], rest[0]); j >= 0 {
+			rest = rest[1 : j+1]
+		}
+	}
+	return strings.TrimSpace(rest)
+}
+
+// metaRefresh returns the content of the first <meta http-equiv="refresh">
+// in head, or "".
+func metaRefresh(head []byte) string {
+	low := bytes.ToLower(head)
+	for off := 0; ; {
+		i := bytes.Index(low[off:], []byte("<meta"))
+		if i < 0 {
+			return ""
+		}
+		start := off + i
+		end := bytes.IndexByte(low[start:], '>')
+		if end < 0 {
+			return ""
+		}
+		tag, ltag := head[start:start+end], low[start:start+end]
+		off = start + end
+		if !bytes.Contains(ltag, []byte("http-equiv")) || !bytes.Contains(ltag, []byte("refresh")) ||
+			bytes.LastIndex(low[:start], []byte("<noscript")) > bytes.LastIndex(low[:start], []byte("</noscript")) {
+			continue // a browser with scripts skips <noscript>
+		}
+		j := bytes.Index(ltag, []byte("content"))
+		if j < 0 {
+			continue
+		}
+		v := bytes.TrimLeft(tag[j+len("content"):], " \t\r\n")
+		if len(v) == 0 || v[0] != '=' {
+			continue
+		}
+		v = bytes.TrimLeft(v[1:], " \t\r\n")
+		if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+			if k := bytes.IndexByte(v[1:], v[0]); k >= 0 {
+				return string(v[1 : k+1])
+			}
+			return ""
+		}
+		if k := bytes.IndexAny(v, " \t\r\n"); k >= 0 {
+			v = v[:k]
+		}
+		return string(v)
 	}
 }
 
@@ -549,6 +659,11 @@ func (h *httpRun) read(resp *http.Response) *answer {
 		limit = min(limit, maxRedirectBody)
 	case a.code >= 400:
 		limit, keep = min(limit, maxMarkerBody), maxMarkerBody
+	case a.code >= 200 && a.code < 300:
+		a.refresh = refreshURL(resp.Header.Get("Refresh"))
+		if a.refresh == "" && strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "html") {
+			keep = maxMetaHead
+		}
 	}
 	// A page whose closing tag arrived is shown whole by a browser even if
 	// the server then sends nothing more on an open connection (a
@@ -585,6 +700,9 @@ func (h *httpRun) read(resp *http.Response) *answer {
 		a.bodyErr = err
 	}
 	a.complete = scan.end
+	if keep == maxMetaHead {
+		a.refresh = refreshURL(metaRefresh(scan.head))
+	}
 	if a.code >= 400 {
 		a.marker = botMarker(a.code, resp.Header, scan.head)
 	}
@@ -729,6 +847,9 @@ type bodyScan struct {
 	end   bool
 	ended func() // called once when end turns true; nil: not called
 }
+
+// maxMetaHead is how much of an HTML page is searched for a meta refresh.
+const maxMetaHead = 8 << 10
 
 // endGrace is the longest the rest of a body is waited for after the
 // page's closing tag arrived (at most a quarter of the check's timeout).
