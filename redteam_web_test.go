@@ -2,9 +2,10 @@ package lms_test
 
 // Red team of the checker's accuracy (issue 13): loopback servers that
 // behave the way real websites behave towards link checkers. Each case
-// states what a person with a browser experiences. Cases lms gets right are
-// plain assertions; cases it gets wrong are written so that they FAIL and
-// are named TestRedTeamFinding*.
+// states what a person with a browser experiences. TestRedTeamFinding*
+// are the cases lms got wrong when the red team wrote them (2026-12-01;
+// their comments say what lms answered then); each failed then and passes
+// since its fix. The others are controls lms got right.
 
 import (
 	"bytes"
