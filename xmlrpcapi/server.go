@@ -122,8 +122,10 @@ type Throttle struct {
 const (
 	// smallBody is the largest request that draws from the small budget.
 	smallBody = 64 << 10
-	// drainBytes is how much of a refused request's body is read.
+	// drainBytes is how much of a refused request's body is read, and
+	// drainTime for how long at most.
 	drainBytes = 1 << 20
+	drainTime  = time.Second
 )
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -356,6 +358,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A call refused before its end was read: read (not decode) the
 		// rest of a modest body, so that a client still writing it gets the
 		// answer rather than a reset connection; larger ones are cut off.
+		// The drain holds no decoding budget and has drainTime at most: a
+		// peer that stops sending holds neither for long.
+		rc.meter.release()
+		if derr := http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainTime)); derr != nil {
+			s.log.Debug("limiting the drain of a refused request", "err", derr)
+		}
 		if _, derr := io.CopyN(io.Discard, body, drainBytes); derr != nil && !errors.Is(derr, io.EOF) {
 			s.log.Debug("draining a refused request", "err", derr)
 		}
