@@ -90,8 +90,12 @@ func (p *parser) readErr(err error) error {
 	if err == io.EOF {
 		return syntaxErr("unexpected end of document")
 	}
-	return fmt.Errorf("%w: %w", errSyntax, err)
+	return fmt.Errorf("%w: %w: %w", errSyntax, errReadBody, err)
 }
+
+// errReadBody marks a decoding failure of the input's reader (a timeout,
+// a dropped connection, a budget or size limit), not of the document.
+var errReadBody = errors.New("reading the body")
 
 func (p *parser) readByte() (byte, error) {
 	b, err := p.r.ReadByte()

@@ -51,6 +51,12 @@ type guarded struct {
 
 func newGuarded(t *testing.T, cfg ServerConfig) *guarded {
 	t.Helper()
+	return newGuardedReadTimeout(t, cfg, time.Minute)
+}
+
+// newGuardedReadTimeout is newGuarded with the server's ReadTimeout rt.
+func newGuardedReadTimeout(t *testing.T, cfg ServerConfig, rt time.Duration) *guarded {
+	t.Helper()
 	st := &countingStore{Store: memstore.New()}
 	e, err := lms.New(st, lms.Config{AdminSecret: gSecret, Components: lms.RunChecker})
 	require.NoError(t, err)
@@ -69,7 +75,7 @@ func newGuarded(t *testing.T, cfg ServerConfig) *guarded {
 		}
 		s.ServeHTTP(w, r)
 	}))
-	srv.Config.ReadHeaderTimeout, srv.Config.ReadTimeout = 10*time.Second, time.Minute
+	srv.Config.ReadHeaderTimeout, srv.Config.ReadTimeout = 10*time.Second, rt
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &guarded{pw: pw, s: s, srv: srv, store: st, e: e, arrived: arrived}

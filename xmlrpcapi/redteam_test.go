@@ -59,3 +59,29 @@ func TestRedteamRefusedCallHoldsBudgetWhileDrained(t *testing.T) {
 		require.Zero(t, g.s.small.held(fmt.Sprintf("127.0.1.%d", a)))
 	}
 }
+
+// TestRedteamSlowBodyAfterCredentials (a red team's finding): an
+// authenticated call whose body does not arrive within the server's
+// ReadTimeout was answered with a parse error naming the connection's
+// addresses ("read tcp 127.0.0.1:…->…: i/o timeout"). It is HTTP 408 now,
+// and no transport text reaches the client.
+func TestRedteamSlowBodyAfterCredentials(t *testing.T) {
+	g := newGuardedReadTimeout(t, ServerConfig{}, 500*time.Millisecond)
+	full, err := EncodeCall("registerURLs", gID, g.pw, []string{"http://a.example/", "http://b.example/"})
+	require.NoError(t, err)
+	c, err := net.Dial("tcp", g.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	// The head and the credentials at once, then the rest never comes.
+	cut := strings.Index(string(full), "http://a.example/")
+	_, err = fmt.Fprintf(c, "POST /RPC2 HTTP/1.1\r\nHost: lms\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(full), full[:cut])
+	require.NoError(t, err)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusRequestTimeout, resp.StatusCode, "%s", b)
+	require.NotContains(t, string(b), "127.0.0.1")
+	require.NotContains(t, string(b), "i/o timeout")
+}

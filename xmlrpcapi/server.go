@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -311,6 +312,11 @@ func wireText(err error) (status, code int, msg string) {
 		return http.StatusUnauthorized, 0, "Unauthorized"
 	case errors.As(err, &f):
 		return http.StatusOK, f.Code, f.String
+	case errors.Is(err, errReadBody) && errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout, 0, "request body not received in time"
+	case errors.Is(err, errReadBody):
+		// The transport's text (addresses, syscalls) stays in the log.
+		return http.StatusOK, FaultParse, "Parse error: the request body could not be read"
 	case errors.Is(err, errSyntax):
 		return http.StatusOK, FaultParse, "Parse error: " + err.Error()
 	case errors.Is(err, errNoMethod):
