@@ -293,6 +293,14 @@ func TestThrottleDelay(t *testing.T) {
 	status, _ = g.post(t, "checkConnection", gID, "guess-2")
 	require.Equal(t, http.StatusTooManyRequests, status)
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+	// Every further guess on the kept-alive connection is held too (a
+	// refused call's drain must not end the hold early).
+	start = time.Now()
+	for i := range 4 {
+		status, _ = g.post(t, "checkConnection", gID, fmt.Sprintf("guess-%d", i+3))
+		require.Equal(t, http.StatusTooManyRequests, status)
+	}
+	require.GreaterOrEqual(t, time.Since(start), 4*300*time.Millisecond)
 }
 
 // TestConcurrentAttack runs real concurrent attackers (large

@@ -367,11 +367,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The drain holds no decoding budget and has drainTime at most: a
 		// peer that stops sending holds neither for long.
 		rc.meter.release()
-		if derr := http.NewResponseController(w).SetReadDeadline(time.Now().Add(drainTime)); derr != nil {
-			s.log.Debug("limiting the drain of a refused request", "err", derr)
-		}
-		if _, derr := io.CopyN(io.Discard, body, drainBytes); derr != nil && !errors.Is(derr, io.EOF) {
-			s.log.Debug("draining a refused request", "err", derr)
+		if r.ContentLength < 0 || rc.meter.read < r.ContentLength {
+			s.drain(w, body)
 		}
 	}
 	var out []byte
@@ -403,6 +400,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.write(w, out)
+}
+
+// drain reads (and drops) up to drainBytes of a refused request's body
+// within drainTime. Only a body still being sent is drained: a read
+// deadline moved under the server's own read of a finished body would end
+// the request's context.
+func (s *Server) drain(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(drainTime)); err != nil {
+		s.log.Debug("limiting the drain of a refused request", "err", err)
+	}
+	_, err := io.CopyN(io.Discard, body, drainBytes)
+	switch {
+	case errors.Is(err, io.EOF):
+		// All of it came: the connection may serve the next request,
+		// whose own deadlines the http.Server sets.
+		if derr := rc.SetReadDeadline(time.Time{}); derr != nil {
+			s.log.Debug("resetting the read deadline", "err", derr)
+		}
+	case err != nil:
+		s.log.Debug("draining a refused request", "err", err)
+	}
 }
 
 func (s *Server) tooLarge(w http.ResponseWriter) {
