@@ -355,8 +355,10 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 		if err != nil {
 			return h.fail(err)
 		}
+		var next *url.URL
 		if a.location != "" {
-			next, err := a.url.Parse(browserEscape(a.location))
+			var err error
+			next, err = a.url.Parse(browserEscape(a.location))
 			switch {
 			case err != nil || (next.Scheme == "http" || next.Scheme == "https") && (next.Hostname() == "" || !validPort(next.Port())):
 				return h.fail(fmt.Errorf("%w: %q", errBadRedirect, a.location))
@@ -368,26 +370,18 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 			if _, ok := browserURL(next); !ok {
 				return h.fail(fmt.Errorf("%w: %q: %w", errBadRedirect, a.location, errNotIPv4))
 			}
-			redirects++
 			permanent = permanent && (a.code == http.StatusMovedPermanently || a.code == http.StatusPermanentRedirect)
 			next.Fragment, next.RawFragment = "", ""
-			k := h.key(next)
-			if seen[k] {
+			if seen[h.key(next)] {
 				return h.fail(fmt.Errorf("%w at %s", errRedirectLoop, next))
 			}
-			seen[k] = true
-			cur = next.String()
-			if err := h.pace(HostKey(cur)); err != nil {
-				return h.fail(err)
-			}
-			h.name = next.Hostname()
-			continue
-		}
-		if next, ok := h.refreshTo(a, seen, redirects); ok {
+		} else if n, ok := h.refreshTo(a, seen, redirects); ok {
 			// A page that sends the browser on at once: the person lands
 			// where it points (never a permanent move).
+			next, permanent = n, false
+		}
+		if next != nil {
 			redirects++
-			permanent = false
 			seen[h.key(next)] = true
 			cur = next.String()
 			if err := h.pace(HostKey(cur)); err != nil {
