@@ -39,6 +39,7 @@ func TestFlagErrors(t *testing.T) {
 		"-min-recheck":     {"-min-recheck", "48h"},
 		"-addr":            {"-addr", "nonsense"},
 		"-metrics-addr":    {"-metrics-addr", "nonsense"},
+		"-allow-networks":  {"-allow-networks", "10.1.0.0/16 intranet"},
 		"-snapshot-ttl":    {"-snapshot-ttl", "0"},
 		"-components":      {"-components", "checker,teleporter"},
 		"none alone":       {"-components", "none,checker"},
