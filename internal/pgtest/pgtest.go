@@ -389,6 +389,44 @@ func (s *Server) CPUTime() (time.Duration, error) {
 	return total, nil
 }
 
+// Freeze stops the running server (SIGSTOP to the postmaster, then to each
+// of its children: the backends of existing connections are processes of
+// their own, in the test binary's process group): it keeps its sockets, so
+// clients still connect and send, as to a server stuck on a disk or cut off,
+// but nothing answers. Thaw resumes it. A test that freezes a server of New
+// should thaw it before it ends (the stop at its end waits for a frozen
+// server for 20 s, then kills it).
+func (s *Server) Freeze() error { return s.signalAll(syscall.SIGSTOP) }
+
+// Thaw resumes a server that Freeze stopped.
+func (s *Server) Thaw() error { return s.signalAll(syscall.SIGCONT) }
+
+// signalAll sends sig to the postmaster first (a stopped postmaster forks no
+// new backend), then to every child of it.
+func (s *Server) signalAll(sig syscall.Signal) error {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return errors.New("pgtest: the server is not running")
+	}
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("pgtest: %v to the postmaster: %w", sig, err)
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		child, _ := strconv.Atoi(filepath.Base(d))
+		if ppid, err := procPPID(child); err == nil && ppid == pid {
+			// A child may have exited since the listing.
+			if err := syscall.Kill(child, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("pgtest: %v to backend %d: %w", sig, child, err)
+			}
+		}
+	}
+	return nil
+}
+
 // procStat returns the fields of /proc/PID/stat after the command name.
 func procStat(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
