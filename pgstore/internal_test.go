@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,7 @@ func TestClaimPlan(t *testing.T) {
 		{"claimHostsHeld", claimHostsHeld, []any{"p1", now, []int32{}, 34}},
 		{"claimHostsFree", claimHostsFree, []any{now, []int32{}, 34}},
 		{"claimLinks", claimLinks, []any{ids, now, 3}},
-		{"claimUpdateHosts", claimUpdateHosts, []any{ids, []int32{3, 3, 3, 3, 3, 3, 3, 3, 3, 3}, "p1", lease, now, int64(time.Second)}},
+		{"claimUpdateHosts", claimUpdateHosts, []any{ids, []int32{3, 3, 3, 3, 3, 3, 3, 3, 3, 3}, "p1", lease, slices.Repeat([]int64{now + 2*int64(time.Second)}, 10)}},
 		{"refreshHosts", refreshHosts, []any{ids}},
 		{"dueCount", dueCount, []any{now, 1000}},
 	} {
