@@ -216,7 +216,11 @@ func mailAdded(before, after []lms.OutboxMail) bool {
 
 // DeleteClient implements lms.ClientStore.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	ctx, cancel := s.call(ctx)
+	n, err := s.clientLinkCount(ctx, id)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.callN(ctx, int(n))
 	defer cancel()
 	return s.tx(ctx, "delete client", func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
@@ -232,6 +236,22 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 		return err
 	})
+}
+
+// clientLinkCount returns how many links client id has (0 for an unknown
+// client), for the deadline of DeleteClient.
+func (s *Store) clientLinkCount(ctx context.Context, id string) (int64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	var n int64
+	err := s.read(ctx, "delete client", func(q querier) error {
+		err := q.QueryRow(ctx, `SELECT ok + temporary + unavailable + unsupported + unknown FROM client_counts WHERE client_id = $1`, id).Scan(&n)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the deletion says ErrNotFound
+		}
+		return err
+	})
+	return n, err
 }
 
 // lockClient takes the client's row lock of the given strength (KEY SHARE

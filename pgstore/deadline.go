@@ -45,13 +45,33 @@ const (
 	listenQuiet = 10 * time.Second
 )
 
+// callItems is how many items (URLs, records) CallTimeout bounds: the most
+// URLs of one XML-RPC call. A call on more (the syncer replacing a client's
+// links with a site's whole list) gets a proportionally longer deadline.
+const callItems = 10_000
+
 // call bounds one call of the store: its context ends after the call
-// timeout, with s.timeout as its cause (which wrap returns).
+// timeout, with a timeoutError as its cause (which wrap returns).
 func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return s.callN(ctx, 0)
+}
+
+// callN is call for a call on n items: past callItems, the deadline grows
+// with n.
+func (s *Store) callN(ctx context.Context, n int) (context.Context, context.CancelFunc) {
 	if s.callTimeout <= 0 {
 		return context.WithCancel(ctx)
 	}
-	return context.WithTimeoutCause(ctx, s.callTimeout, s.timeout)
+	d := s.callTimeout
+	if n > callItems {
+		d = time.Duration(float64(d) * float64(n) / callItems)
+	}
+	return context.WithTimeoutCause(ctx, d, s.timeoutError(d))
+}
+
+// timeoutError is the error of a call that got no answer within d.
+func (s *Store) timeoutError(d time.Duration) error {
+	return fmt.Errorf("PostgreSQL at %s: %w (%v)", s.addr, ErrTimeout, d)
 }
 
 // dialer returns the DialFunc of the store's connections.

@@ -173,3 +173,47 @@ func TestFrozenServer(t *testing.T) {
 	}
 	waitWake("after")
 }
+
+// TestCallDeadline: a call's deadline is the call timeout for up to
+// callItems items and grows in proportion past them; its cause names the
+// server and the bound, and wraps ErrTimeout; a negative call timeout sets
+// no deadline.
+func TestCallDeadline(t *testing.T) {
+	s := &Store{callTimeout: 2 * time.Second, addr: "db.example:5432"}
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{{0, 2 * time.Second}, {callItems, 2 * time.Second}, {4 * callItems, 8 * time.Second}} {
+		start := time.Now()
+		ctx, cancel := s.callN(context.Background(), c.n)
+		dl, ok := ctx.Deadline()
+		cancel()
+		if got := dl.Sub(start); !ok || got < c.want || got > c.want+time.Second {
+			t.Errorf("%d items: deadline in %v (set: %v), want %v", c.n, got, ok, c.want)
+		}
+		if err := context.Cause(ctx); err != context.Canceled {
+			t.Errorf("%d items: cause after cancel %v", c.n, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cctx, ccancel := s.call(ctx)
+	defer ccancel()
+	if err := s.wrap(cctx, "op", errors.New("x")); !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Errorf("the caller's cancellation: %v", err)
+	}
+	s.callTimeout = time.Millisecond
+	tctx, tcancel := s.call(context.Background())
+	defer tcancel()
+	<-tctx.Done()
+	err := s.wrap(tctx, "op", errors.New("x"))
+	if !errors.Is(err, ErrTimeout) || err.Error() != "pgstore: op: PostgreSQL at db.example:5432: no answer within the call timeout (1ms)" {
+		t.Errorf("the call timeout: %v", err)
+	}
+	s.callTimeout = -1
+	nctx, ncancel := s.call(context.Background())
+	defer ncancel()
+	if _, ok := nctx.Deadline(); ok {
+		t.Error("a negative call timeout set a deadline")
+	}
+}

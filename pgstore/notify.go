@@ -59,7 +59,7 @@ func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) 
 
 // AckUpdates implements lms.NotificationStore.
 func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, len(delivered))
 	defer cancel()
 	urls := make([]string, 0, len(delivered))
 	seqs := make([]int64, 0, len(delivered))

@@ -90,8 +90,11 @@ type Options struct {
 	// retries, pool waits and connection attempts included: a call that
 	// gets no answer within it fails with an error wrapping ErrTimeout,
 	// even when the server is frozen or cut off and cannot enforce
-	// StatementTimeout. Open's schema migration is bounded by ten times
-	// it. Default DefaultCallTimeout; negative disables.
+	// StatementTimeout. It is the bound of a call on up to 10,000 URLs or
+	// records (the most of one XML-RPC call); a call on more, or a
+	// DeleteClient of a client with more links, gets proportionally
+	// longer. Open's schema migration is bounded by ten times it.
+	// Default DefaultCallTimeout; negative disables.
 	CallTimeout time.Duration
 }
 
@@ -108,14 +111,11 @@ type Store struct {
 	once    sync.Once
 	hostIDs hostCache
 	// wake-ups to send (see wake)
-	wakeMu   sync.Mutex
-	wakeBits lms.Wakeup
-	wakeKick chan struct{}
-	retries  atomic.Int64 // transactions run again (deadlocks, broken connections)
-	// callTimeout bounds each call (see call); timeout is the cause of
-	// its deadline.
-	callTimeout time.Duration
-	timeout     error
+	wakeMu      sync.Mutex
+	wakeBits    lms.Wakeup
+	wakeKick    chan struct{}
+	retries     atomic.Int64  // transactions run again (deadlocks, broken connections)
+	callTimeout time.Duration // bounds each call (see call)
 	listenQuiet time.Duration // see listenOnce
 	// listenEnded, when set (by tests), receives without blocking the
 	// error that ended each LISTEN connection.
@@ -169,7 +169,6 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if strings.HasPrefix(cfg.ConnConfig.Host, "/") {
 		s.addr = fmt.Sprintf("%s/.s.PGSQL.%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
 	}
-	s.timeout = fmt.Errorf("PostgreSQL at %s: %w (%v)", s.addr, ErrTimeout, s.callTimeout)
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
@@ -276,7 +275,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if s.callTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, 10*s.callTimeout, s.timeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, 10*s.callTimeout, s.timeoutError(10*s.callTimeout))
 		defer cancel()
 	}
 	actx, cancel := context.WithTimeout(ctx, s.conn.ConnectTimeout+time.Second)
@@ -428,7 +427,7 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 		return pe.error
 	}
 	if ctx.Err() != nil {
-		// The caller's cancellation, or the call timeout (s.timeout).
+		// The caller's cancellation, or the call timeout (timeoutError).
 		return fmt.Errorf("pgstore: %s: %w", op, context.Cause(ctx))
 	}
 	if s.closed.Load() {

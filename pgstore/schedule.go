@@ -70,7 +70,7 @@ type claimHost struct {
 // links of each (SKIP LOCKED too), leases them, and holds the hosts. Every
 // step is an index range scan: O(log n) per link.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, opt.Limit)
 	defer cancel()
 	if err := storerules.CheckClaim(opt); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
@@ -213,7 +213,7 @@ func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited 
 // subscriber of a link whose state changed (by URL and client), the hosts'
 // readiness, and the client and link counts.
 func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, len(recs))
 	defer cancel()
 	if err := storerules.CheckOutcomes(recs); err != nil {
 		return fmt.Errorf("pgstore: %w", err)

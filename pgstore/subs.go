@@ -74,7 +74,7 @@ func sortedUnique(urls []string) []string {
 
 // Subscribe implements lms.SubscriptionStore.
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
 	if err := checkURLs(urls); err != nil {
 		return 0, err
@@ -106,7 +106,7 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 
 // Unsubscribe implements lms.SubscriptionStore.
 func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
 	rm := sortedUnique(urls)
 	var removed int
@@ -132,7 +132,7 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 // client's row lock, so no other change of the client's subscriptions
 // interleaves.
 func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
 	if err := checkURLs(urls); err != nil {
 		return 0, 0, err
@@ -397,7 +397,7 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 
 // LookupLinks implements lms.SubscriptionStore.
 func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
-	ctx, cancel := s.call(ctx)
+	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
 	out := make(map[string]lms.Link)
 	want := sortedUnique(urls)
