@@ -537,8 +537,27 @@ func (s *Server) exec(sql string) error {
 // tail keeps the last lines of the server's log and signals when a line
 // containing a marker was seen.
 type tail struct {
-	mu    sync.Mutex
-	lines []string
+	mu       sync.Mutex
+	lines    []string
+	watchers []logWatch
+}
+
+// logWatch is a channel to close when a line containing text is logged.
+type logWatch struct {
+	text string
+	seen chan struct{}
+}
+
+// WatchLog returns a channel that is closed when the server logs a line
+// containing text, from now on: a signal of what only the server sees,
+// such as a session waiting for a lock (log_lock_waits=on, with a short
+// deadlock_timeout, in Config.Settings).
+func (s *Server) WatchLog(text string) <-chan struct{} {
+	w := logWatch{text: text, seen: make(chan struct{})}
+	s.logTail.mu.Lock()
+	s.logTail.watchers = append(s.logTail.watchers, w)
+	s.logTail.mu.Unlock()
+	return w.seen
 }
 
 func (l *tail) read(r io.Reader, marker string, seen chan<- struct{}) {
@@ -551,6 +570,13 @@ func (l *tail) read(r io.Reader, marker string, seen chan<- struct{}) {
 		if len(l.lines) > 50 {
 			l.lines = l.lines[len(l.lines)-50:]
 		}
+		l.watchers = slices.DeleteFunc(l.watchers, func(w logWatch) bool {
+			if strings.Contains(line, w.text) {
+				close(w.seen)
+				return true
+			}
+			return false
+		})
 		l.mu.Unlock()
 		if !signalled && strings.Contains(line, marker) {
 			signalled = true
