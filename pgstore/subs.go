@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -51,10 +52,8 @@ func deleteSubscriptions(ctx context.Context, tx pgx.Tx, clientID, cond string, 
 }
 
 func checkURLs(urls []string) error {
-	for _, u := range urls {
-		if err := validate.URL(u); err != nil {
-			return fmt.Errorf("pgstore: %w: %w", lms.ErrInvalid, err)
-		}
+	if err := storerules.CheckURLs(urls); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	return nil
 }
@@ -75,6 +74,8 @@ func sortedUnique(urls []string) []string {
 
 // Subscribe implements lms.SubscriptionStore.
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	if err := checkURLs(urls); err != nil {
 		return 0, err
 	}
@@ -105,6 +106,8 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 
 // Unsubscribe implements lms.SubscriptionStore.
 func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	rm := sortedUnique(urls)
 	var removed int
 	err := s.tx(ctx, "unsubscribe", func(tx pgx.Tx) error {
@@ -129,6 +132,8 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 // client's row lock, so no other change of the client's subscriptions
 // interleaves.
 func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	if err := checkURLs(urls); err != nil {
 		return 0, 0, err
 	}
@@ -371,6 +376,8 @@ func scanLink(row pgx.CollectableRow) (lms.Link, error) {
 
 // ClientLinks implements lms.SubscriptionStore.
 func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	state := int16(-1)
 	if p.State != "" {
 		if !p.State.Valid() {
@@ -390,6 +397,8 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 
 // LookupLinks implements lms.SubscriptionStore.
 func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	out := make(map[string]lms.Link)
 	want := sortedUnique(urls)
 	err := s.read(ctx, "lookup links", func(q querier) error {
