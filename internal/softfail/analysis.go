@@ -58,6 +58,9 @@ func Analyze(p *Page) *Analysis {
 	case a.home.cross:
 		a.add(cand{}, "root-redirect")
 	}
+	if len(p.Hops) > 0 && saleRedirect(p.URL, a.final) {
+		a.add(cand{Parked, Confirmed, reasonParked, []string{"sale-redirect"}}, "")
+	}
 	if len(p.Hops) > 0 && errorURL(a.final) && !errorURL(p.URL) {
 		a.add(cand{Soft404, Confirmed, reasonSoft404, []string{"redirect-to-error-page"}}, "")
 	}
@@ -82,6 +85,8 @@ func Analyze(p *Page) *Analysis {
 			a.echo = append(a.echo, hash32(w))
 		}
 	}
+	slices.Sort(a.echo)
+	a.echo = slices.Compact(a.echo)
 	return a
 }
 

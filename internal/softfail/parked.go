@@ -44,7 +44,7 @@ var saleLinks = []string{
 
 // forSale are generic statements of landers that a domain is parked or for
 // sale, in the six languages.
-var forSale = []string{
+var forSale = compile(
 	"this domain is for sale", "this domain may be for sale", "this domain name is for sale",
 	"the domain is for sale", "this domain is available for purchase", "this domain is parked",
 	"is parked free", "courtesy of godaddy", "this domain is registered at",
@@ -59,7 +59,7 @@ var forSale = []string{
 	"questo dominio e parcheggiato",
 	"dit domein is te koop", "deze domeinnaam is te koop", "dit domein kan te koop zijn",
 	"koop dit domein", "dit domein is geparkeerd",
-}
+)
 
 // ownSale are the endings of statements that name the link's own domain:
 // "<domain> is for sale".
@@ -77,10 +77,30 @@ var ownBuy = []string{
 }
 
 // relatedSearches head the link lists of pay-per-click landers.
-var relatedSearches = []string{
+var relatedSearches = compile(
 	"related searches", "related links", "ahnliche suchanfragen", "verwandte suchanfragen",
 	"recherches associees", "liens associes", "busquedas relacionadas", "enlaces relacionados",
 	"ricerche correlate", "link correlati", "gerelateerde zoekopdrachten", "gerelateerde links",
+)
+
+// saleRedirect reports whether a link's redirects end on a parking or
+// marketplace lander for its own domain: a marketplace address that names
+// the domain (hugedomains.com/domain_profile.cfm?d=example.com), or a
+// parking subdomain with a tracking query (Bodis' ww25.example.com/?subid1=…).
+func saleRedirect(link, final string) bool {
+	lh, fh := strings.ToLower(hostOf(link)), strings.ToLower(hostOf(final))
+	if lh == "" || fh == "" || marketplaces[site(lh)] {
+		return false
+	}
+	name := strings.TrimPrefix(lh, "www.")
+	if marketplaces[site(fh)] {
+		return strings.Contains(strings.ToLower(final), name)
+	}
+	if site(fh) == site(lh) && strings.HasPrefix(fh, "ww") && fh != "www."+name {
+		n, _, _ := strings.Cut(fh[2:], ".")
+		return isNumber(n) && strings.Contains(strings.ToLower(final), "subid")
+	}
+	return false
 }
 
 // parkedCand reads the signs of a parking or marketplace lander. host is
@@ -108,19 +128,20 @@ func parkedCand(d *doc, h http.Header, host, final string) (c cand, doubt string
 	if h.Get("X-Adblock-Key") != "" && d.words < tinyWords {
 		return found(Confirmed, "x-adblock-key")
 	}
-	main := d.mainText()
+	main := d.mainBag()
+	title := " " + norm(d.title) + " "
 	for _, name := range names(host, final) {
 		n := strings.TrimSpace(norm(name))
-		for _, e := range ownSale {
-			if has(main, n+" "+e) || has(" "+norm(d.title)+" ", n+" "+e) {
-				if d.words < shortWords {
+		if d.words < shortWords && (has(main.t, n) || has(title, n)) {
+			for _, e := range ownSale {
+				if has(main.t, n+" "+e) || has(title, n+" "+e) {
 					return found(Confirmed, "own-sale")
 				}
 			}
-		}
-		for _, b := range ownBuy {
-			if has(main, b+" "+n) && hasAny(main, forSale) != "" && d.words < shortWords {
-				return found(Confirmed, "own-sale")
+			for _, b := range ownBuy {
+				if has(main.t, b+" "+n) && main.first(forSale) != "" {
+					return found(Confirmed, "own-sale")
+				}
 			}
 		}
 		for _, a := range d.anchors {
@@ -129,13 +150,13 @@ func parkedCand(d *doc, h http.Header, host, final string) (c cand, doubt string
 			}
 		}
 	}
-	if p := hasAny(main, forSale); p != "" {
+	if main.first(forSale) != "" {
 		if d.words < tinyWords && d.prose < landerProse {
 			return found(Confirmed, "for-sale")
 		}
 		return cand{}, "for-sale" // an article may quote a lander: only a probe can tell
 	}
-	if hasAny(main, relatedSearches) != "" && d.words < tinyWords && titleIsName(d.title, host, final) {
+	if main.first(relatedSearches) != "" && d.words < tinyWords && titleIsName(d.title, host, final) {
 		return cand{}, "related-searches"
 	}
 	return cand{}, ""
@@ -178,7 +199,7 @@ func containsAny(s string, parts []string) string {
 
 // defaultTitles are title phrases of web servers' and hosting panels'
 // default pages.
-var defaultTitles = []string{
+var defaultTitles = compile(
 	"apache2 ubuntu default page", "apache2 debian default page", "apache2 default page",
 	"apache http server test page", "test page for the apache http server",
 	"test page for the nginx http server", "test page for the http server", "http server test page",
@@ -187,10 +208,10 @@ var defaultTitles = []string{
 	"web server default page", "default web site page", "domain default page", "default web page",
 	"future home of something quite cool", "welcome to centos", "test page for nginx",
 	"welcome to your new website", "coming soon default page", "default parallels plesk page",
-}
+)
 
 // defaultTexts are sentences of default pages.
-var defaultTexts = []string{
+var defaultTexts = compile(
 	"this is the default welcome page used to test the correct operation of the apache2 server",
 	"if you see this page the nginx web server is successfully installed",
 	"this page is used to test the proper operation of the apache http server",
@@ -207,7 +228,7 @@ var defaultTexts = []string{
 	"diese seite wird angezeigt weil", "der webserver wurde erfolgreich installiert",
 	"si vous voyez cette page le serveur web", "si usted ve esta pagina el servidor web",
 	"se vedi questa pagina il server web", "als u deze pagina ziet is de webserver",
-}
+)
 
 // suspendedCores are "account suspended" statements for titles and
 // headings, with suspendedFillers around them.
@@ -227,7 +248,7 @@ var suspendedFillers = set(
 )
 
 // suspendedTexts are sentences of suspended placeholders.
-var suspendedTexts = []string{
+var suspendedTexts = compile(
 	"this account has been suspended", "this website has been suspended", "this site has been suspended",
 	"the account has been suspended", "this account is suspended", "account has been suspended",
 	"contact your hosting provider for more information", "dieser account wurde gesperrt",
@@ -235,7 +256,7 @@ var suspendedTexts = []string{
 	"ce site a ete suspendu", "esta cuenta ha sido suspendida", "este sitio ha sido suspendido",
 	"questo account e stato sospeso", "questo sito e stato sospeso", "dit account is opgeschort",
 	"deze website is opgeschort",
-}
+)
 
 // deadHostingCand reads a default server page or a suspended placeholder:
 // confirmed when the title or a heading and the text agree or the page is
@@ -251,8 +272,8 @@ func deadHostingCand(d *doc, final string) cand {
 	if d.words >= shortWords {
 		return cand{}
 	}
-	main, title := d.mainText(), " "+norm(d.title)+" "
-	tTitle, tText := hasAny(title, defaultTitles) != "", hasAny(main, defaultTexts) != ""
+	main, title := d.mainBag(), newBag(" "+norm(d.title)+" ")
+	tTitle, tText := title.first(defaultTitles) != "", main.first(defaultTexts) != ""
 	itWorks := len(d.headings) > 0 && norm(d.headings[0]) == " it works " && d.words < 20
 	if itWorks || tTitle && (tText || d.words < 200) || tText && d.words < placeholderWords {
 		return cand{DefaultPage, Confirmed, reasonDefault, []string{"default-page"}}
@@ -264,7 +285,7 @@ func deadHostingCand(d *doc, final string) cand {
 			break
 		}
 	}
-	sText := hasAny(main, suspendedTexts) != ""
+	sText := main.first(suspendedTexts) != ""
 	if sTitle && (sText || d.words < 200) || sText && d.words < placeholderWords {
 		return cand{Suspended, Confirmed, reasonSuspended, []string{"suspended-page"}}
 	}

@@ -30,6 +30,7 @@ type doc struct {
 	marker    string   // a "not found" class or id on html, body, main or h1
 	text      []byte   // normalised visible text (see appendNorm), capped
 	main      []byte   // the same outside nav, header, footer and aside, capped at mainWindow
+	bag       *bag     // main as a bag, once asked for
 	words     int      // visible words outside nav, header, footer and aside
 	prose     int      // of those, the words inside <p>
 	canonical string   // <link rel=canonical> or og:url
@@ -82,6 +83,9 @@ func readDoc(header http.Header, body []byte) *doc {
 		d.main = d.text[:min(len(d.text), mainWindow)]
 		return d
 	}
+	d.text = make([]byte, 1, min(len(body), maxText)+64)
+	d.text[0] = ' '
+	d.main = make([]byte, 0, min(len(body)/2, mainWindow)+64)
 	d.parse(body)
 	return d
 }
@@ -322,12 +326,17 @@ func block(a atom.Atom) bool {
 	return false
 }
 
-// mainText returns the normalised text outside the page's chrome.
-func (d *doc) mainText() string {
-	if len(d.main) == 0 {
-		return " "
+// mainBag returns the bag of the normalised text outside the page's
+// chrome, built once.
+func (d *doc) mainBag() *bag {
+	if d.bag == nil {
+		t := " "
+		if len(d.main) > 0 {
+			t = string(d.main)
+		}
+		d.bag = newBag(t)
 	}
-	return string(d.main)
+	return d.bag
 }
 
 // collapse trims s and turns every run of white space into one space.

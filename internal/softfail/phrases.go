@@ -79,7 +79,7 @@ var notFoundFillers = set(
 // notFoundRefs name the page a visitor asked for; with a core in the same
 // opening text they make a "not found" sentence ("The page you requested
 // could not be found.").
-var notFoundRefs = []string{
+var notFoundRefs = compile(
 	// English
 	"page you are looking for", "page you were looking for", "page you're looking for",
 	"page you requested", "requested page", "requested url", "requested file",
@@ -97,23 +97,23 @@ var notFoundRefs = []string{
 	"la pagina che", "la pagina richiesta", "questa pagina", "la pagina",
 	// Dutch
 	"de pagina die", "de opgevraagde pagina", "de gezochte pagina", "deze pagina", "de pagina",
-}
+)
 
 // notFoundBody are the cores a "not found" sentence in running text may
 // use: notFoundCores and the ways pages say a page was removed or moved.
-var notFoundBody = append(joined(notFoundCores),
+var notFoundBody = compile(append(joined(notFoundCores),
 	"might have been removed", "may have been removed", "has been removed", "was removed",
 	"been deleted", "had its name changed", "not at this address", "no longer here",
 	"wurde entfernt", "wurde geloscht", "verschoben oder geloscht", "a ete supprimee",
 	"a ete deplacee", "ha sido eliminada", "ha sido borrada", "e stata rimossa",
 	"e stata spostata", "is verwijderd", "is verplaatst", "nicht finden", "niet vinden",
 	"no podemos encontrar", "no pudimos encontrar", "non riusciamo a trovare", "pas pu trouver",
-)
+)...)
 
 // aboutErrors are the terms of a page that discusses errors rather than
 // being one (an article about 404 pages, a status code reference, an SEO
 // guide). Two of them cancel the text signals.
-var aboutErrors = []string{
+var aboutErrors = compile(
 	"status code", "status codes", "http status", "error code", "error codes", "response code",
 	"response codes", "http response", "http responses", "client error",
 	"status line", "search engine", "search engines", "seo", "search console", "broken links",
@@ -125,7 +125,7 @@ var aboutErrors = []string{
 	"pagina de error", "paginas de error", "codigo de estado", "motores de busqueda",
 	"pagina di errore", "pagine di errore", "codice di stato", "motori di ricerca",
 	"foutpagina", "foutpagina's", "zoekmachines",
-}
+)
 
 // markerClasses are class and id tokens on <html>, <body>, <main> or <h1>
 // that CMS templates put on their "not found" page (WordPress error404,

@@ -81,7 +81,7 @@ func readSoft404(d *doc) textSignals {
 			break
 		}
 	}
-	main := d.mainText()
+	main := d.mainBag()
 	s.body = notFoundSentence(main)
 	s.about = aboutErrorsIn(main, d.code)
 	return s
@@ -90,18 +90,22 @@ func readSoft404(d *doc) textSignals {
 // notFoundSentence reports whether the normalised text t says that the page
 // asked for was not found: a core ("could not be found") with a reference to
 // the page ("the page you requested") within a sentence's reach.
-func notFoundSentence(t string) bool {
+func notFoundSentence(b *bag) bool {
+	t := b.t
 	for _, c := range notFoundBody {
+		if !b.mayHave(c) {
+			continue
+		}
 		for off := 0; ; {
-			i := strings.Index(t[off:], " "+c+" ")
+			i := strings.Index(t[off:], " "+c.text+" ")
 			if i < 0 {
 				break
 			}
 			i += off
-			lo, hi := max(i-sentenceAt, 0), min(i+len(c)+2+sentenceAt, len(t))
+			lo, hi := max(i-sentenceAt, 0), min(i+len(c.text)+2+sentenceAt, len(t))
 			win := t[lo:hi]
 			for _, r := range notFoundRefs {
-				if has(win, r) {
+				if b.mayHave(r) && has(win, r.text) {
 					return true
 				}
 			}
@@ -113,10 +117,10 @@ func notFoundSentence(t string) bool {
 
 // aboutErrorsIn reports whether t discusses errors: two distinct terms of
 // aboutErrors, or one on a page that shows code.
-func aboutErrorsIn(t string, code bool) bool {
+func aboutErrorsIn(b *bag, code bool) bool {
 	n := 0
 	for _, p := range aboutErrors {
-		if has(t, p) {
+		if b.has(p) {
 			n++
 			if n >= 2 || code {
 				return true

@@ -1,7 +1,6 @@
 package softfail
 
 import (
-	"hash/fnv"
 	"slices"
 	"strings"
 	"unicode"
@@ -136,16 +135,6 @@ func has(t, p string) bool {
 	return false
 }
 
-// hasAny returns the first of phrases that t holds, or "".
-func hasAny(t string, phrases []string) string {
-	for _, p := range phrases {
-		if has(t, p) {
-			return p
-		}
-	}
-	return ""
-}
-
 // segments splits a title at the separators sites put between a page's
 // name and the site's (" | ", " - ", " – ", " — ", " · ", " : ", " :: ",
 // " » ", " • ") and returns the parts.
@@ -171,10 +160,13 @@ func statement(s string, cores [][]string, fillers map[string]bool) bool {
 	if len(w) == 0 || len(w) > 16 {
 		return false
 	}
-	if allFillers(w, fillers) {
-		return slices.Contains(w, "404")
+	if slices.Contains(w, "404") && allFillers(w, fillers) {
+		return true
 	}
 	for _, c := range cores {
+		if !slices.Contains(w, c[0]) {
+			continue
+		}
 		for i := 0; i+len(c) <= len(w); i++ {
 			if slices.Equal(w[i:i+len(c)], c) &&
 				allFillers(w[:i], fillers) && allFillers(w[i+len(c):], fillers) {
@@ -217,9 +209,83 @@ func wordHashes(t string) []uint32 {
 
 // hash32 returns the FNV-1a hash of a word.
 func hash32(w string) uint32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(w))
-	return h.Sum32()
+	h := uint32(2166136261)
+	for i := 0; i < len(w); i++ {
+		h ^= uint32(w[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// phrase is a phrase of normalised words and their hashes, so that a page
+// that lacks one of its words rejects it without a scan.
+type phrase struct {
+	text   string
+	hashes []uint32
+}
+
+// compile returns the phrases with their word hashes.
+func compile(ps ...string) []phrase {
+	out := make([]phrase, len(ps))
+	for i, p := range ps {
+		out[i].text = p
+		for w := range strings.FieldsSeq(p) {
+			out[i].hashes = append(out[i].hashes, hash32(w))
+		}
+	}
+	return out
+}
+
+// texts returns the phrases' text.
+func texts(ps []phrase) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.text
+	}
+	return out
+}
+
+// bag is a normalised text with a 4096-bit filter of its words: a phrase
+// with a word whose bit is clear is not in the text.
+type bag struct {
+	t    string
+	bits [64]uint64
+}
+
+// newBag returns the bag of the normalised text t.
+func newBag(t string) *bag {
+	b := &bag{t: t}
+	for w := range strings.FieldsSeq(t) {
+		h := hash32(w) & 4095
+		b.bits[h>>6] |= 1 << (h & 63)
+	}
+	return b
+}
+
+// mayHave reports whether every word of p may be in the text.
+func (b *bag) mayHave(p phrase) bool {
+	for _, h := range p.hashes {
+		h &= 4095
+		if b.bits[h>>6]&(1<<(h&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// has reports whether the text holds p.
+func (b *bag) has(p phrase) bool {
+	return b.mayHave(p) && has(b.t, p.text)
+}
+
+// first returns the first of ps that the text holds, or "".
+func (b *bag) first(ps []phrase) string {
+	for _, p := range ps {
+		if b.has(p) {
+			return p.text
+		}
+	}
+	return ""
 }
 
 // shingles returns the sorted distinct 3-word runs of words, leaving out
