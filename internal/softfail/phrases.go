@@ -16,7 +16,7 @@ var notFoundCores = fields(
 	"can't find", "cannot find", "couldn't find", "could not find", "can not find",
 	"doesn't exist", "does not exist", "no longer exists", "not exist", "does not seem to exist",
 	"doesn't seem to exist", "doesn't appear to exist", "does not appear to exist",
-	"isn't here", "is not here", "nothing here", "nothing was found", "nothing found",
+	"isn't here", "is not here", "nothing here",
 	"been removed", "is no longer available", "are lost", "you're lost", "not be found",
 	"went missing",
 	// German
@@ -103,7 +103,7 @@ var notFoundRefs = compile(
 // use: notFoundCores and the ways pages say a page was removed or moved.
 var notFoundBody = compile(append(joined(notFoundCores),
 	"might have been removed", "may have been removed", "has been removed", "was removed",
-	"been deleted", "had its name changed", "not at this address", "no longer here",
+	"been deleted", "had its name changed", "not at this address", "no longer here", "nothing was found",
 	"wurde entfernt", "wurde geloscht", "verschoben oder geloscht", "a ete supprimee",
 	"a ete deplacee", "ha sido eliminada", "ha sido borrada", "e stata rimossa",
 	"e stata spostata", "is verwijderd", "is verplaatst", "nicht finden", "niet vinden",
