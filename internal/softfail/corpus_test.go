@@ -135,25 +135,25 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-// lookAlikes returns the pages under ordinary/ and controls/ that the
-// manifest does not list: each must stay none.
+// lookAlikes returns the pages under ordinary/ (with the holdout's ok-*
+// pages) and controls/ that the manifest does not list: each must stay none.
 func lookAlikes(t testing.TB) (ordinary, controls []string) {
 	t.Helper()
 	listed := map[string]bool{}
 	for _, c := range readCorpus(t) {
 		listed[c.file] = true
 	}
-	for _, dir := range []string{"ordinary", "controls"} {
+	for _, dir := range []string{"ordinary", "controls", "holdout"} {
 		ents, err := os.ReadDir(filepath.Join("testdata", dir))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
 			f := dir + "/" + e.Name()
-			if listed[f] {
+			if listed[f] || dir == "holdout" && !strings.HasPrefix(e.Name(), "ok-") {
 				continue
 			}
-			if dir == "ordinary" {
+			if dir != "controls" {
 				ordinary = append(ordinary, f)
 			} else {
 				controls = append(controls, f)
@@ -210,7 +210,7 @@ func TestCorpusComplete(t *testing.T) {
 			return err
 		}
 		if !used[p] && !strings.HasPrefix(p, "ordinary/") && !strings.HasPrefix(p, "controls/") &&
-			!strings.HasPrefix(p, "fuzz/") {
+			!strings.HasPrefix(p, "holdout/ok-") {
 			t.Errorf("testdata/%s is in no test", p)
 		}
 		return nil

@@ -48,6 +48,7 @@ var forSale = compile(
 	"this domain is for sale", "this domain may be for sale", "this domain name is for sale",
 	"the domain is for sale", "this domain is available for purchase", "this domain is parked",
 	"is parked free", "courtesy of godaddy", "this domain is registered at",
+	"this domain was recently registered", "this domain has recently been registered",
 	"this domain name may be for sale",
 	"diese domain steht zum verkauf", "diese domain ist zu verkaufen", "diese domain kann erworben werden",
 	"diese domain kaufen", "diese domain ist geparkt", "diese domain wurde registriert",

@@ -125,6 +125,10 @@ var aboutErrors = compile(
 	"pagina de error", "paginas de error", "codigo de estado", "motores de busqueda",
 	"pagina di errore", "pagine di errore", "codice di stato", "motori di ricerca",
 	"foutpagina", "foutpagina's", "zoekmachines",
+	"broken link", "broken links", "dead links", "link rot", "link checker", "301 redirect",
+	"redirect 301", "defekte links", "tote links", "toten links", "301 weiterleitung",
+	"liens casses", "liens morts", "redirection 301", "enlaces rotos", "redireccion 301",
+	"link rotti", "link interrotti", "kapotte links", "dode links",
 )
 
 // markerClasses are class and id tokens on <html>, <body>, <main> or <h1>
