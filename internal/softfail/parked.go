@@ -14,11 +14,13 @@ var parkingLoads = []string{
 	"dsparking.com", "parklogic.com", "domainsponsor.com", "/parking.2.", "skenzo.com",
 }
 
-// parkingInline are fragments of the inline scripts of parking landers:
-// Bodis' window.park blob, the AdSense for Domains page options with a
-// "dp-" publisher id, and the services' names.
+// parkingInline are fragments of the inline scripts of parking landers
+// (lower-cased): Bodis' window.park blob, the AdSense for Domains options
+// (domainRegistrant exists only there), and the services' names. A "dp-"
+// publisher id counts only next to "pubid": date pickers use dp- classes.
 var parkingInline = []string{
-	"window.park", "caf.js", "'dp-", "\"dp-", "parkingcrew", "sedoparking", "pageoptions.domainregistrant",
+	"window.park =", "window.park=", "adsense/domains/caf", "domainregistrant", "parkingcrew",
+	"sedoparking",
 }
 
 // marketplaces are the registrable domains of parking and domain-sale
@@ -124,6 +126,11 @@ func parkedCand(d *doc, h http.Header, host, final string) (c cand, doubt string
 	for _, f := range parkingInline {
 		if strings.Contains(inline, f) {
 			return found(Confirmed, "script:"+f)
+		}
+	}
+	if i := strings.Index(inline, "pubid"); i >= 0 {
+		if near := inline[i:min(i+40, len(inline))]; strings.Contains(near, "'dp-") || strings.Contains(near, "\"dp-") {
+			return found(Confirmed, "script:pubid-dp")
 		}
 	}
 	if h.Get("X-Adblock-Key") != "" && d.words < tinyWords {

@@ -101,6 +101,7 @@ func (d *doc) parse(body []byte) {
 		inP      bool
 		heading  = -1 // index in d.headings being read
 		title    []byte
+		titled   bool // the document's <title> has ended (an SVG's <title> is no page title)
 		inlineOK bool // the current script is inline
 	)
 	for {
@@ -113,7 +114,7 @@ func (d *doc) parse(body []byte) {
 			t := z.Text()
 			switch raw {
 			case atom.Title:
-				if len(title) < maxTitle {
+				if !titled && hidden == 0 && len(title) < maxTitle {
 					title = append(title, t[:min(len(t), maxTitle-len(title))]...)
 				}
 				continue
@@ -176,6 +177,8 @@ func (d *doc) parse(body []byte) {
 			a := atom.Lookup(name)
 			raw = 0
 			switch a {
+			case atom.Title:
+				titled = titled || hidden == 0 && len(title) > 0
 			case atom.Nav, atom.Header, atom.Footer, atom.Aside:
 				chrome = max(chrome-1, 0)
 			case atom.Noscript, atom.Template, atom.Svg:

@@ -140,3 +140,15 @@ func TestKindNames(t *testing.T) {
 		}
 	}
 }
+
+// TestTitleSVG checks that an icon's <title> is not read as the page's.
+func TestTitleSVG(t *testing.T) {
+	d := readDoc(nil, []byte(`<html><head><title>Page not found | Site</title></head><body><svg><title>Search</title></svg><h1>x</h1></body></html>`))
+	if d.title != "Page not found | Site" {
+		t.Errorf("title = %q", d.title)
+	}
+	d = readDoc(nil, []byte(`<html><body><svg><title>Menu</title></svg><title>Real</title></body></html>`))
+	if d.title != "Real" {
+		t.Errorf("title = %q, want the first title outside svg", d.title)
+	}
+}
