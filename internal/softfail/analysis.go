@@ -68,6 +68,12 @@ func Analyze(p *Page) *Analysis {
 	if !d.html {
 		return a
 	}
+	if a.home.target == "" {
+		if h := scriptHome(p.URL, a.final, d.words, d.inline); h.same {
+			a.home = h
+			a.add(cand{HomeRedirect, Weak, reasonHome, []string{"script-redirect"}}, "root-redirect")
+		}
+	}
 	host, final := hostOf(p.URL), hostOf(a.final)
 	a.add(deadHostingCand(d, a.final), "")
 	a.add(parkedCand(d, p.Header, host, final))

@@ -53,6 +53,46 @@ func readHome(p *Page) (h homeInfo, login bool) {
 	return h, false
 }
 
+// scriptHome reads a page that does nothing but send the reader on with a
+// script (location.href = "/", location.replace('/')): if a deep link's
+// tiny page sends it to its own site's root, it returns that root as a
+// homeInfo like readHome's, never permanent (a script is no 301).
+func scriptHome(link, final string, words int, inline []byte) homeInfo {
+	if words > 20 || len(inline) == 0 {
+		return homeInfo{}
+	}
+	from, err := url.Parse(link)
+	if err != nil || !deep(from.Path) {
+		return homeInfo{}
+	}
+	base, err := url.Parse(final)
+	if err != nil {
+		return homeInfo{}
+	}
+	js := string(inline)
+	for _, m := range []string{"location.href", "location.replace(", "location.assign(", "location =", "location="} {
+		i := strings.Index(js, m)
+		if i < 0 {
+			continue
+		}
+		rest := strings.TrimLeft(js[i+len(m):], " =(\t")
+		if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+			continue
+		}
+		target, _, ok := strings.Cut(rest[1:], rest[:1])
+		if !ok {
+			continue
+		}
+		to, err := base.Parse(target)
+		if err != nil || loginURL(to) || !rootish(to.Path) || returnsTo(to, from) ||
+			site(to.Hostname()) != site(from.Hostname()) {
+			continue
+		}
+		return homeInfo{same: true, target: strings.TrimPrefix(strings.ToLower(to.Hostname()), "www.") + cleanRoot(to.Path)}
+	}
+	return homeInfo{}
+}
+
 // deep reports whether a link's path names a page below the site's home:
 // not "/", not an index page, not a language root.
 func deep(p string) bool {

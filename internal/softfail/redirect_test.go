@@ -196,3 +196,38 @@ func TestRootish(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptHome checks a tiny page whose script sends a deep link home.
+func TestScriptHome(t *testing.T) {
+	page := func(link, js string) *Page {
+		return &Page{URL: link, Status: 200, Body: []byte("<html><head><title>Redirecting</title><script>" + js + "</script></head><body></body></html>")}
+	}
+	tests := []struct {
+		name        string
+		page, probe *Page
+		want        Kind
+		str         Strength
+	}{
+		{"script to the root", page("https://example.org/news/old", `window.location.href = "/";`), nil, HomeRedirect, Weak},
+		{"script to the root, probe too",
+			page("https://example.org/news/old", `window.location.href = "/";`),
+			page("https://example.org/news/"+probeName, `window.location.href = "/";`), HomeRedirect, Confirmed},
+		{"script to the root, probe 404", page("https://example.org/news/old", `location.replace('https://www.example.org/');`),
+			&Page{URL: "https://example.org/news/" + probeName, Status: 404}, None, Unsure},
+		{"script to a login page", page("https://example.org/members/report", `location.replace('/login?next=/members/report');`), nil, None, Unsure},
+		{"script to another page", page("https://example.org/news/old", `location.href = "/news/new-address";`), nil, None, Unsure},
+		{"script to another site", page("https://example.org/news/old", `location.href = "https://other.example/";`), nil, None, Unsure},
+		{"home link's script", page("https://example.org/", `location.href = "/en/";`), nil, None, Unsure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pa *Analysis
+			if tt.probe != nil {
+				pa = Analyze(tt.probe)
+			}
+			if v := Analyze(tt.page).Verdict(pa); v.Kind != tt.want || v.Strength != tt.str {
+				t.Errorf("Verdict = %s/%s %v, want %s/%s", v.Kind, v.Strength, v.Evidence, tt.want, tt.str)
+			}
+		})
+	}
+}
