@@ -47,7 +47,18 @@ func BenchmarkDetect(b *testing.B) {
 // BenchmarkDetectLarge measures a page of MaxBody bytes (a long article),
 // the most one page can cost.
 func BenchmarkDetectLarge(b *testing.B) {
-	p := largePage(b)
+	p := largePage(b, MaxBody)
+	b.SetBytes(int64(len(p.Body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Detect(p, nil)
+	}
+}
+
+// BenchmarkDetect64K measures a page of 64 KiB, what the HTTP checker
+// keeps of a body today.
+func BenchmarkDetect64K(b *testing.B) {
+	p := largePage(b, 64<<10)
 	b.SetBytes(int64(len(p.Body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -67,15 +78,15 @@ func BenchmarkVerdictWithProbe(b *testing.B) {
 	}
 }
 
-// largePage is an ordinary article repeated up to MaxBody bytes.
-func largePage(tb testing.TB) *Page {
+// largePage is an ordinary article repeated up to size bytes.
+func largePage(tb testing.TB, size int) *Page {
 	tb.Helper()
 	p := loadPage(tb, "ordinary/en-news.html", "https://valleycourier.example/local/a", 200, "-")
 	start := bytes.Index(p.Body, []byte("<article>"))
 	end := bytes.Index(p.Body, []byte("</article>"))
 	var body bytes.Buffer
 	body.Write(p.Body[:start])
-	for body.Len() < MaxBody-2048 {
+	for body.Len() < size-2048 {
 		body.Write(p.Body[start:end])
 	}
 	body.WriteString("</article></main></body></html>")

@@ -14,7 +14,7 @@ import (
 // Bounds on what is kept of one page, so that the cost of a page and the
 // size of an Analysis stay small whatever the input.
 const (
-	maxText     = 64 << 10 // normalised visible text kept
+	maxText     = 32 << 10 // normalised visible text kept (more than maxWords words)
 	maxHeadings = 6        // <h1>/<h2> read, in order
 	maxLinks    = 128      // script, iframe, stylesheet and form addresses kept
 	maxAnchors  = 256      // <a href> addresses kept
@@ -208,7 +208,7 @@ func (d *doc) addText(t []byte, counted, prose bool) {
 			d.main = append(d.main, added...)
 		}
 	} else {
-		n = len(bytes.Fields(t))
+		n = countWords(t)
 	}
 	if counted {
 		d.words += n
@@ -216,6 +216,20 @@ func (d *doc) addText(t []byte, counted, prose bool) {
 			d.prose += n
 		}
 	}
+}
+
+// countWords counts the runs of bytes other than ASCII space and
+// punctuation in t, without allocating.
+func countWords(t []byte) int {
+	n, in := 0, false
+	for _, c := range t {
+		w := c >= utf8.RuneSelf || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+		if w && !in {
+			n++
+		}
+		in = w
+	}
+	return n
 }
 
 // attrs reads the attributes of a start tag a and reports whether it had a

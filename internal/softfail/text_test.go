@@ -152,3 +152,12 @@ func TestTitleSVG(t *testing.T) {
 		t.Errorf("title = %q, want the first title outside svg", d.title)
 	}
 }
+
+// TestCountWords checks the word count of text beyond the kept text.
+func TestCountWords(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "one": 1, " two  words ": 2, "a,b.c": 3, "Straße über": 2} {
+		if got := countWords([]byte(in)); got != want {
+			t.Errorf("countWords(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
