@@ -34,12 +34,13 @@
 //
 //   - the API (api.go, served over XML-RPC by package xmlrpcapi) registers
 //     clients and URLs;
-//   - the scheduler (scheduler.go) decides when each link is due again
-//     ([Policy]), claims due links fairly across hosts
-//     ([ScheduleStore.ClaimDue]) and queues them per host;
-//   - the pool (pool.go) checks them with at most N requests in flight through
-//     a [Checker], at most one request per host per interval (pacer.go), with
-//     an "is it us?" guard against local outages (outage.go);
+//   - the scheduler (scheduler.go) claims due links fairly across hosts
+//     ([ScheduleStore.ClaimDue]); the dispatcher (dispatcher.go) queues them
+//     per host and starts each check in one of N request slots, at most one
+//     request per host per interval (pacer.go); the pool (pool.go) checks
+//     them through a [Checker], decides when each link is due again
+//     ([Policy], policy.go), with an "is it us?" guard against local
+//     outages (outage.go), and writes the outcome back;
 //   - the notifier (notifier.go) pushes each client's pending state changes
 //     through a [Notifier];
 //   - the syncer (syncer.go) pulls each client's full list of links daily
