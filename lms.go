@@ -410,23 +410,17 @@ func (l Link) Update() Update {
 	return Update{URL: l.URL, State: st, Reason: r}
 }
 
-// networkScheme reports whether checks of the scheme make network requests
-// and are therefore paced per host.
-func networkScheme(s string) bool {
-	switch strings.ToLower(s) {
-	case "http", "https", "ftp":
-		return true
-	}
-	return false
-}
-
 // HostKey returns the politeness key of a URL: its lower-cased IDNA (ASCII)
 // host name, without port and trailing dot, an IPv4 address as its dotted
-// quad. URLs that are checked without touching the
-// network (mailto:, unknown schemes, unparsable URLs) have key "".
+// quad. Every URL with an authority (scheme://host…) has one, whatever its
+// scheme, so that the checks of a scheme an embedder adds through the Mux
+// are paced per host like http's. URLs without a host (mailto:, news:,
+// file:///…, unparsable URLs) are checked without being paced: key "".
+// It is the one place the key is computed; the stores call it when a link
+// is first registered.
 func HostKey(rawURL string) string {
 	i := strings.IndexByte(rawURL, ':')
-	if i <= 0 || !networkScheme(rawURL[:i]) {
+	if i <= 0 || !strings.HasPrefix(rawURL[i+1:], "//") {
 		return ""
 	}
 	u, err := url.Parse(rawURL)
