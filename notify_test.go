@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -680,4 +682,106 @@ func TestSyncOfTooLargeListMailsTheContactOnce(t *testing.T) {
 	rcv.links = []any{"http://a.example/", "http://b.example/", "http://c.example/", "http://d.example/"}
 	forceAndWait("a sync over the cap again")
 	waitFor(t, 5*time.Second, "a new mail", func() bool { return len(mb.subjects()) == 3 })
+}
+
+// pendingFaults is a store whose PendingCount or PendingUpdates fail on
+// demand.
+type pendingFaults struct {
+	lms.Store
+	failCount, failUpdates atomic.Bool
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *pendingFaults) PendingCount(ctx context.Context, id string) (int, error) {
+	if s.failCount.Load() {
+		return 0, errStoreDown
+	}
+	return s.Store.PendingCount(ctx, id)
+}
+
+func (s *pendingFaults) PendingUpdates(ctx context.Context, id string, limit int) ([]lms.PendingUpdate, error) {
+	if s.failUpdates.Load() {
+		return nil, errStoreDown
+	}
+	return s.Store.PendingUpdates(ctx, id, limit)
+}
+
+// errorLog is a slog handler that passes each error record's message to a
+// channel (dropping it when the channel is full).
+type errorLog chan string
+
+func (errorLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (h errorLog) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h errorLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h errorLog) WithGroup(string) slog.Handler      { return h }
+
+// A store error while reading a client's pending updates is logged, and the
+// round is recorded neither as delivered nor as the client's failure; once
+// the store answers, the updates go out.
+func TestNotifierStoreErrorIsNoSuccess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		msg  string
+		fail func(*pendingFaults) *atomic.Bool
+	}{
+		{"PendingCount", "counting pending updates", func(s *pendingFaults) *atomic.Bool { return &s.failCount }},
+		{"PendingUpdates", "reading pending updates", func(s *pendingFaults) *atomic.Bool { return &s.failUpdates }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &pendingFaults{Store: memstore.New()}
+			fail := tc.fail(st)
+			fail.Store(true)
+			rcv := newReceiver(t)
+			logs := make(errorLog, 16)
+			cfg := notifyConfig(nil)
+			cfg.Components, cfg.Logger = lms.RunNotifier, slog.New(logs)
+			e, err := lms.New(st, cfg)
+			require.NoError(t, err)
+			registerAt(t, e, "site", rcv.srv.URL+"/portal_linkchecker/database", "http://a.example/")
+			setState(t, st, "http://a.example/", lms.StateOK, "OK")
+			stop := runEngine(t, e)
+			select {
+			case msg := <-logs:
+				require.Equal(t, tc.msg, msg)
+			case <-time.After(10 * time.Second):
+				t.Fatal("no error logged")
+			}
+			// Rounds keep failing; none of them is recorded.
+			for range 2 {
+				select {
+				case <-logs:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the failing rounds stopped")
+				}
+			}
+			c, err := st.GetClient(context.Background(), "site")
+			require.NoError(t, err)
+			require.True(t, c.LastNotified.IsZero(), "a failed round recorded as delivered")
+			require.Zero(t, c.NotifyFailures, "a store error counted as the client's failure")
+			require.Empty(t, c.LastNotifyError)
+			n, err := st.Store.PendingCount(context.Background(), "site")
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.Empty(t, rcv.got("updateManyStates"))
+			fail.Store(false)
+			waitFor(t, 5*time.Second, "the update delivered", func() bool {
+				n, _ := st.Store.PendingCount(context.Background(), "site")
+				return n == 0
+			})
+			stop()
+			c, err = st.GetClient(context.Background(), "site")
+			require.NoError(t, err)
+			require.False(t, c.LastNotified.IsZero())
+			require.Len(t, rcv.got("updateManyStates"), 1)
+		})
+	}
 }
