@@ -394,7 +394,7 @@ func TestHostBackoffAfter429(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	busy, other := f.Hosts[0], f.Hosts[1]
-	st := memstore.New()
+	st := newCountingStore(memstore.New())
 	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, HostInterval: 50 * time.Millisecond, HostBackoff: 2 * time.Second,
 		ClaimPoll: 10 * time.Millisecond, CheckerConfig: private()})
 	require.NoError(t, err)
@@ -404,7 +404,7 @@ func TestHostBackoffAfter429(t *testing.T) {
 	require.NoError(t, err)
 	stop := runEngine(t, e)
 	waitFor(t, 10*time.Second, "the other host", func() bool { return len(other.Requests()) == 2 })
-	time.Sleep(500 * time.Millisecond)
+	st.awaitCalls(t, "ClaimDue", 10) // the resting host's links are neither claimed nor checked meanwhile
 	s, err := e.Stats(context.Background())
 	require.NoError(t, err)
 	stop()
@@ -445,4 +445,67 @@ func TestNewLinksCheckedWithoutWaitingForThePoll(t *testing.T) {
 	_, err = e.RegisterURLs(context.Background(), "a", []string{"http://b.example/", "http://c.example/"})
 	require.NoError(t, err)
 	waitFor(t, 5*time.Second, "the new links checked", func() bool { return checked.Load() == 3 })
+}
+
+// countingStore counts the calls of the store methods that start a round of
+// a background loop: ClaimDue (the scheduler), PendingClients (the
+// notifier), ListClients (the syncer, and the mailer when it has a
+// Mailer). A test that asserts that something did not happen waits for
+// rounds (awaitCalls) instead of sleeping.
+type countingStore struct {
+	lms.Store
+	mu      sync.Mutex
+	n       map[string]int
+	changed chan struct{} // closed and replaced at every call
+}
+
+func newCountingStore(s lms.Store) *countingStore {
+	return &countingStore{Store: s, n: map[string]int{}, changed: make(chan struct{})}
+}
+
+func (s *countingStore) count(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[method]++
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *countingStore) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
+	s.count("ClaimDue")
+	return s.Store.ClaimDue(ctx, now, opt)
+}
+
+func (s *countingStore) PendingClients(ctx context.Context) ([]string, error) {
+	s.count("PendingClients")
+	return s.Store.PendingClients(ctx)
+}
+
+func (s *countingStore) ListClients(ctx context.Context) ([]lms.Client, error) {
+	s.count("ListClients")
+	return s.Store.ListClients(ctx)
+}
+
+// awaitCalls waits until method has been called n more times: the loop
+// that calls it at the start of each round has completed at least n-1
+// rounds since.
+func (s *countingStore) awaitCalls(t testing.TB, method string, n int) {
+	t.Helper()
+	s.mu.Lock()
+	target := s.n[method] + n
+	s.mu.Unlock()
+	deadline := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		done, changed := s.n[method] >= target, s.changed
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("%s was not called %d more times within 10 s", method, n)
+		}
+	}
 }

@@ -87,10 +87,11 @@ func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	m.down.Store(false)
-	e, err = lms.New(st, mailConfig(m, now))
+	cs := newCountingStore(st) // only the mailer runs ListClients: one call per round
+	e, err = lms.New(cs, mailConfig(m, now))
 	require.NoError(t, err)
 	runEngine(t, e)
-	time.Sleep(50 * time.Millisecond)
+	cs.awaitCalls(t, "ListClients", 3)
 	require.Empty(t, m.delivered(), "no retry before the back-off")
 	clock.Add(int64(2 * time.Minute))
 	waitFor(t, 5*time.Second, "the mail", func() bool { return len(m.delivered()) == 1 })
@@ -101,7 +102,7 @@ func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
 		c, err := e.Client(context.Background(), "site")
 		return err == nil && len(c.Outbox) == 0
 	})
-	time.Sleep(50 * time.Millisecond)
+	cs.awaitCalls(t, "ListClients", 3)
 	require.Len(t, m.delivered(), 1, "delivered once")
 }
 

@@ -228,7 +228,8 @@ func TestNotifierChunks(t *testing.T) {
 }
 
 func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
-	st := memstore.New()
+	t.Parallel()
+	st := newCountingStore(memstore.New())
 	good, bad := newReceiver(t), newReceiver(t)
 	bad.setMode("401")
 	mb := &flakyMailer{}
@@ -258,7 +259,7 @@ func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
 
 	// Another fault kind, then the site is repaired and switched on again.
 	bad.setMode("fault")
-	time.Sleep(50 * time.Millisecond)
+	st.awaitCalls(t, "PendingClients", 3)
 	require.Empty(t, bad.got("updateManyStates"), "no pushes while notifications are off")
 	bad.setMode("ok")
 	require.NoError(t, e.SetNotifications(context.Background(), "bad", true))
@@ -271,7 +272,8 @@ func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
 }
 
 func TestNotifierReceiverDownThenBack(t *testing.T) {
-	st := memstore.New()
+	t.Parallel()
+	st := newCountingStore(memstore.New())
 	rcv := newReceiver(t)
 	rcv.setMode("down")
 	cfg := notifyConfig(nil)
@@ -287,8 +289,11 @@ func TestNotifierReceiverDownThenBack(t *testing.T) {
 	})
 	setState(t, st, "http://b.example/", lms.StateUnavailable, "Not Found")
 	rcv.setMode("ok")
-	waitFor(t, 5*time.Second, "delivery", func() bool { return len(rcv.states()) == 2 })
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "delivery acknowledged", func() bool {
+		n, _ := st.PendingCount(context.Background(), "site")
+		return len(rcv.states()) == 2 && n == 0
+	})
+	st.awaitCalls(t, "PendingClients", 3) // nothing is delivered twice meanwhile
 	stop()
 	require.ElementsMatch(t, [][]string{{"http://a.example/", "ok", "OK"}, {"http://b.example/", "unavailable", "Not Found"}}, rcv.states(), "everything arrives, once per state")
 }
@@ -348,7 +353,8 @@ func TestCallbackBadInput(t *testing.T) {
 }
 
 func TestSyncer(t *testing.T) {
-	st := memstore.New()
+	t.Parallel()
+	st := newCountingStore(memstore.New()) // no Mailer: ListClients starts each round of the syncer
 	rcv := newReceiver(t)
 	e, err := lms.New(st, notifyConfig(nil))
 	require.NoError(t, err)
@@ -359,7 +365,7 @@ func TestSyncer(t *testing.T) {
 	require.NoError(t, e.SetNotifications(context.Background(), "site", false))
 	require.NoError(t, e.ForceSync(context.Background(), "site"))
 	stop := runEngine(t, e)
-	time.Sleep(100 * time.Millisecond)
+	st.awaitCalls(t, "ListClients", 3)
 	require.Empty(t, rcv.got("xmlrpc_getAllLinks"), "no sync while notifications are off")
 	require.NoError(t, e.SetNotifications(context.Background(), "site", true))
 	waitFor(t, 5*time.Second, "the sync", func() bool {
