@@ -59,6 +59,7 @@ func mailConfig(m lms.Mailer, now func() time.Time) lms.Config {
 // the mail server down the password waits in the outbox, sealed, and
 // reaches the contact once the server is back, also after a restart.
 func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lms.db")
 	st, err := boltstore.Open(path, boltstore.Options{})
 	require.NoError(t, err)
@@ -109,6 +110,7 @@ func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
 // A lost password mail is replaced by a new password; the old one stops
 // working at once.
 func TestNewPasswordIsMailed(t *testing.T) {
+	t.Parallel()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "lms.db"), boltstore.Options{})
 	require.NoError(t, err)
 	defer st.Close()

@@ -203,6 +203,7 @@ func TestNotifierCoalescesAndSpaces(t *testing.T) {
 }
 
 func TestNotifierChunks(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	rcv := newReceiver(t)
 	e, err := lms.New(st, notifyConfig(nil))
@@ -321,6 +322,7 @@ func TestNotifierSlowClientDoesNotDelayOthers(t *testing.T) {
 }
 
 func TestCallbackBadInput(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cb := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{Timeout: 2 * time.Second, MaxResponseBytes: 1 << 20})
 	ups := []lms.Update{{URL: "http://x/", State: lms.StateOK, Reason: "OK"}}
@@ -392,6 +394,7 @@ func TestSyncer(t *testing.T) {
 }
 
 func TestSyncFailureIsRetriedNextPeriod(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	rcv := newReceiver(t)
 	rcv.setMode("fault")
@@ -418,6 +421,7 @@ func TestSyncFailureIsRetriedNextPeriod(t *testing.T) {
 }
 
 func TestNotifierResumesAfterRestart(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lms.db")
 	st, err := boltstore.Open(path, boltstore.Options{})
 	require.NoError(t, err)
@@ -639,6 +643,7 @@ func BenchmarkStuckClients(b *testing.B) {
 // changing any subscription, and mails the contact once per run of such
 // failures; a successful sync ends the run.
 func TestSyncOfTooLargeListMailsTheContactOnce(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	rcv := newReceiver(t)
 	mb := &flakyMailer{}

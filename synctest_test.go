@@ -17,6 +17,7 @@ import (
 // checker: exact spacing per host, the concurrency cap, every link checked
 // once, and the next due times the policy sets, all on virtual time.
 func TestPoolVirtualTime(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		calls := map[string][]time.Time{}
@@ -88,6 +89,7 @@ func TestPoolVirtualTime(t *testing.T) {
 // may redirect too), unless its host has more links waiting or it has
 // waited five seconds.
 func TestPoolRedirectHopOrder(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		fresh   int  // single-link hosts besides the redirecting one
@@ -101,6 +103,7 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				var mu sync.Mutex
 				var hopAt time.Time
