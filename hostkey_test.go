@@ -20,6 +20,9 @@ func TestHostKey(t *testing.T) {
 		"http://127.0.0.1./":             "127.0.0.1",
 		"http://bücher.example/":         "xn--bcher-kva.example",
 		"http://[::1]:8080/":             "::1",
+		"gemini://Example.ORG:1965/":     "example.org", // any scheme with an authority
+		"x-custom://user@127.1/":         "127.0.0.1",
+		"file:///etc/hosts":              "",
 		"mailto:a@example.org":           "",
 		"news:comp.lang.go":              "",
 		"http:///nohost":                 "",
