@@ -342,6 +342,16 @@ func TestMailto(t *testing.T) {
 		"mailto:a@b..c":                    lms.StateUnavailable,
 		"mailto:a@example.org,not an addr": lms.StateUnavailable,
 		"mailto:%zz":                       lms.StateUnavailable,
+		// RFC 6068 §2: the address in the "to" field; the mail program
+		// opens with the recipient filled in.
+		"mailto:?to=joe@example.com":            lms.StateOK,
+		"mailto:?to=joe@example.com&subject=hi": lms.StateOK,
+		"mailto:jos%C3%A9@example.org":          lms.StateOK,
+		"mailto:joe@example.org?cc=bob@example": lms.StateOK,
+		"mailto:joe@example.org?body=a%20b":     lms.StateOK,
+		"mailto:joe@@example.org":               lms.StateUnavailable,
+		"mailto:joe example.org":                lms.StateUnavailable,
+		"mailto:@example.org":                   lms.StateUnavailable,
 	}
 	for u, want := range cases {
 		r := check(t, lms.CheckerConfig{}, u)
