@@ -13,25 +13,21 @@ import (
 // browser sends (browserHeaders), and a wall that stays is reported as
 // "The site blocks automated checks", never as a broken link.
 
-// maxMarkerBody is how much of an error body is searched for challenge
-// markers.
-const maxMarkerBody = 64 << 10
-
 // botCandidate reports whether an answer may come from a bot wall, so that
 // it deserves the browser-like retry: 403, 406 (ModSecurity's answer to
 // clients it dislikes), 429 without Retry-After, 999 and other
 // non-standard 4xx codes, and any failing answer with a marker. Other codes
 // beyond 599 are no wall (statusResult).
-func botCandidate(a *answer) bool {
+func botCandidate(a *browser.Answer) bool {
 	switch {
-	case statusResult(a.code).State == StateOK: // 401 too
+	case statusResult(a.Code).State == StateOK: // 401 too
 		return false
-	case a.code == http.StatusTooManyRequests:
-		return a.retryAfter == 0
-	case a.marker != "", a.code == http.StatusForbidden, a.code == http.StatusNotAcceptable:
+	case a.Code == http.StatusTooManyRequests:
+		return a.RetryAfter == 0
+	case a.Marker != "", a.Code == http.StatusForbidden, a.Code == http.StatusNotAcceptable:
 		return true
 	}
-	return browser.WallCode(a.code)
+	return browser.WallCode(a.Code)
 }
 
 // browserHeaders sets what a current desktop Chrome sends when a person

@@ -5,15 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/linkmonitor/lms/internal/browser"
@@ -48,15 +45,8 @@ type httpChecker struct {
 	tr      *http.Transport // keep-alive, HTTP/2
 	lenient *http.Transport // one answer per connection, sloppy heads repaired
 	tls     *browser.TLSDialer
-	bufs    sync.Pool // *[]byte of copyBuf bytes, for reading bodies
+	bufs    sync.Pool // *[]byte of 16 KiB, for reading bodies
 }
-
-// copyBuf is the size of the buffer bodies are read through.
-const copyBuf = 16 << 10
-
-// maxRedirectBody is how much of a redirect's body is read (so that the
-// connection can be reused).
-const maxRedirectBody = 8 << 10
 
 // streamBytes is how much of a body must have arrived when the check's time
 // runs out for the link to count as working (a stream, a big download on a
@@ -71,7 +61,7 @@ const maxCookies = 180
 func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	cfg = cfg.withDefaults()
 	c := &httpChecker{cfg: cfg, dial: cfg.dialer()}
-	c.bufs.New = func() any { b := make([]byte, copyBuf); return &b }
+	c.bufs.New = func() any { b := make([]byte, 16<<10); return &b }
 	c.tls = browser.NewTLSDialer(c.dialContext, cfg.ConnectTimeout, cfg.TLSConfig, DefaultUserAgent)
 	c.tr = browser.NewTransport(c.dialContext, c.tls, cfg.headBytes(), cfg.Timeout)
 	c.lenient = browser.NewLenientTransport(c.dialContext, c.tls, cfg.headBytes(), cfg.Timeout)
@@ -125,26 +115,12 @@ type httpRun struct {
 	ctx     context.Context
 	pacer   Pacer
 	jar     *browser.Jar
-	host    string  // politeness key of the last request
-	name    string  // host name of the last request, for reasons
-	browser bool    // the browser-like retry was made: later requests look like a browser's too
-	blocked *answer // the answer that made the retry
-	lenient bool    // the tolerant parser was tried
-	budget  int64   // body bytes this check may still read
-}
-
-// answer is what the checker keeps of one response.
-type answer struct {
-	code       int
-	url        *url.URL
-	location   string // of a redirect
-	refresh    string // where a page sends the browser at once (Refresh header, meta refresh)
-	retryAfter time.Duration
-	marker     string // who put up a bot wall, "" if no marker
-	bodyErr    error  // reading the body failed
-	upgrade    string // the Upgrade header of a 101
-	complete   bool   // the page's closing </html> arrived
-	n          int64  // body bytes read
+	host    string          // politeness key of the last request
+	name    string          // host name of the last request, for reasons
+	browser bool            // the browser-like retry was made: later requests look like a browser's too
+	blocked *browser.Answer // the answer that made the retry
+	lenient bool            // the tolerant parser was tried
+	budget  int64           // body bytes this check may still read
 }
 
 func (h *httpRun) follow(rawURL string, u *url.URL) Result {
@@ -157,21 +133,21 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 			return h.fail(err)
 		}
 		var next *url.URL
-		if a.location != "" {
+		if a.Location != "" {
 			var err error
-			next, err = a.url.Parse(browser.Escape(a.location))
+			next, err = a.URL.Parse(browser.Escape(a.Location))
 			switch {
 			case err != nil || (next.Scheme == "http" || next.Scheme == "https") && (next.Hostname() == "" || !browser.ValidPort(next.Port())):
-				return h.fail(fmt.Errorf("%w: %q", errBadRedirect, a.location))
+				return h.fail(fmt.Errorf("%w: %q", errBadRedirect, a.Location))
 			case next.Scheme != "http" && next.Scheme != "https":
-				return h.fail(fmt.Errorf("%w: %q", errRedirectScheme, a.location))
+				return h.fail(fmt.Errorf("%w: %q", errRedirectScheme, a.Location))
 			case redirects >= h.c.cfg.MaxRedirects:
 				return h.fail(errTooManyRedirects)
 			}
 			if _, ok := browser.RewriteHost(next); !ok {
-				return h.fail(fmt.Errorf("%w: %q: %w", errBadRedirect, a.location, browser.ErrNotIPv4))
+				return h.fail(fmt.Errorf("%w: %q: %w", errBadRedirect, a.Location, browser.ErrNotIPv4))
 			}
-			permanent = permanent && (a.code == http.StatusMovedPermanently || a.code == http.StatusPermanentRedirect)
+			permanent = permanent && (a.Code == http.StatusMovedPermanently || a.Code == http.StatusPermanentRedirect)
 			next.Fragment, next.RawFragment = "", ""
 			if seen[h.jar.Key(next)] {
 				return h.fail(fmt.Errorf("%w at %s", errRedirectLoop, next))
@@ -200,7 +176,7 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 		}
 		r := h.finish(a)
 		if redirects > 0 && permanent {
-			r.Permanent, r.FinalURL = true, a.url.String()
+			r.Permanent, r.FinalURL = true, a.URL.String()
 		}
 		return r
 	}
@@ -210,11 +186,11 @@ func (h *httpRun) follow(rawURL string, u *url.URL) Result {
 // and that is an http(s) URL not yet visited within the redirect limit; a
 // refresh that cannot be followed leaves the page as it is (a browser
 // shows it).
-func (h *httpRun) refreshTo(a *answer, seen map[uint64]bool, redirects int) (*url.URL, bool) {
-	if a.refresh == "" || redirects >= h.c.cfg.MaxRedirects {
+func (h *httpRun) refreshTo(a *browser.Answer, seen map[uint64]bool, redirects int) (*url.URL, bool) {
+	if a.Refresh == "" || redirects >= h.c.cfg.MaxRedirects {
 		return nil, false
 	}
-	next, err := a.url.Parse(browser.Escape(a.refresh))
+	next, err := a.URL.Parse(browser.Escape(a.Refresh))
 	if err != nil || next.Scheme != "http" && next.Scheme != "https" || next.Hostname() == "" || !browser.ValidPort(next.Port()) {
 		return nil, false
 	}
@@ -247,7 +223,7 @@ func (h *httpRun) fail(err error) Result {
 // kept-alive connection the server had closed is made once more on a new
 // one (as browsers do); a response Go's parser refuses is asked for once
 // more through the tolerant parser.
-func (h *httpRun) get(u string) (*answer, error) {
+func (h *httpRun) get(u string) (*browser.Answer, error) {
 	resp, reused, err := h.do(h.c.tr, u)
 	lenient := false
 	if err != nil && reused && closedUnderUs(err) {
@@ -330,125 +306,53 @@ func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused 
 	return resp, reused, nil
 }
 
-// read reads what the check needs of resp's body and closes it: a little of
-// a redirect, enough of an error page to find a bot wall's marker, and of a
-// page up to the check's budget, noting whether it arrived complete.
-//
-// The body is closed when the check's time runs out, whatever is reading
-// it: the transport's own cancellation does not reach every body (a 101's
-// is the raw connection, which no context closes).
-func (h *httpRun) read(resp *http.Response) *answer {
-	stop := context.AfterFunc(h.ctx, func() { _ = resp.Body.Close() })
-	defer func() {
-		stop()
-		_ = resp.Body.Close()
-	}()
-	a := &answer{code: resp.StatusCode, url: resp.Request.URL}
-	if a.code == http.StatusSwitchingProtocols {
-		// No upgrade was asked for: whatever the server speaks next is no
-		// page, and the "body" is the raw connection, closed at once.
-		a.upgrade = resp.Header.Get("Upgrade")
-		return a
-	}
-	if browser.RedirectCode(a.code) {
-		a.location = resp.Header.Get("Location")
-	}
-	if a.code == http.StatusTooManyRequests || a.code == http.StatusServiceUnavailable {
-		a.retryAfter = browser.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	}
-	limit, keep := h.budget, 0
-	switch {
-	case a.location != "":
-		limit = min(limit, maxRedirectBody)
-	case a.code >= 400:
-		limit, keep = min(limit, maxMarkerBody), maxMarkerBody
-	case a.code >= 200 && a.code < 300:
-		a.refresh = browser.RefreshURL(resp.Header.Get("Refresh"))
-		if a.refresh == "" && strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "html") {
-			keep = maxMetaHead
-		}
-	}
-	// A page whose closing tag arrived is shown whole by a browser even if
-	// the server then sends nothing more on an open connection (a
-	// Content-Length counted too high): once it is seen, the rest of the
-	// body gets endGrace, then the body is closed and the page taken as
-	// complete.
-	var ended atomic.Bool
-	var graceTimer *time.Timer
-	scan := &browser.BodyScan{Keep: keep, Ended: func() {
-		graceTimer = time.AfterFunc(min(endGrace, h.c.cfg.Timeout/4), func() {
-			ended.Store(true)
-			_ = resp.Body.Close()
-		})
-	}}
-	body, err := browser.Decode(resp.Header.Get("Content-Encoding"), resp.Body)
-	if err == nil {
-		var n int64
-		buf := h.c.bufs.Get().(*[]byte)
-		n, err = io.CopyBuffer(scan, io.LimitReader(body, limit), *buf)
-		h.c.bufs.Put(buf)
-		h.budget -= n
-		a.n = n
-	}
-	if graceTimer != nil && !graceTimer.Stop() && ended.Load() && h.ctx.Err() == nil {
-		err = nil // the page was complete; the server kept the rest back
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		if cerr := h.ctx.Err(); cerr != nil {
-			// The check's time ran out (or the check was cancelled) and
-			// the body was closed under the reader: that is the failure,
-			// not how the read broke off.
-			err = fmt.Errorf("%w (%v)", cerr, err)
-		}
-		a.bodyErr = err
-	}
-	a.complete = scan.End
-	if keep == maxMetaHead {
-		a.refresh = browser.RefreshURL(browser.MetaRefresh(scan.Head))
-	}
-	if a.code >= 400 {
-		a.marker = browser.Marker(a.code, resp.Header, scan.Head)
-	}
+// read reads resp like a browser (browser.Read) within the check's budget
+// and closes it.
+func (h *httpRun) read(resp *http.Response) *browser.Answer {
+	buf := h.c.bufs.Get().(*[]byte)
+	defer h.c.bufs.Put(buf)
+	a := browser.Read(h.ctx, resp, browser.ReadLimits{Budget: h.budget, Timeout: h.c.cfg.Timeout, Buf: *buf})
+	h.budget -= a.N
 	return a
 }
 
 // finish turns the final answer into a Result.
-func (h *httpRun) finish(a *answer) Result {
-	if a.code == http.StatusSwitchingProtocols {
-		r := failSwitched.result(h.c.cfg, h.name, fmt.Errorf("%w (Upgrade: %q)", errSwitched, a.upgrade))
-		r.Code = a.code
+func (h *httpRun) finish(a *browser.Answer) Result {
+	if a.Code == http.StatusSwitchingProtocols {
+		r := failSwitched.result(h.c.cfg, h.name, fmt.Errorf("%w (Upgrade: %q)", errSwitched, a.Upgrade))
+		r.Code = a.Code
 		return r
 	}
-	r := statusResult(a.code)
+	r := statusResult(a.Code)
 	if h.blocked != nil {
-		switch who := cmp.Or(a.marker, h.blocked.marker); {
+		switch who := cmp.Or(a.Marker, h.blocked.Marker); {
 		case r.State == StateOK:
-			r.Reason = reasonBrowserOK(a.code)
-		case who != "" && browser.BlockingCode(a.code):
+			r.Reason = reasonBrowserOK(a.Code)
+		case who != "" && browser.BlockingCode(a.Code):
 			r = Result{State: StateTemporary, Failure: FailureBlocked, Reason: reasonBlocked(who)}
-		case browser.NonStandard(a.code) && browser.BlockingCode(a.code):
-			r = Result{State: StateTemporary, Failure: FailureBlocked, Reason: reasonBlocked("HTTP status " + strconv.Itoa(a.code))}
+		case browser.NonStandard(a.Code) && browser.BlockingCode(a.Code):
+			r = Result{State: StateTemporary, Failure: FailureBlocked, Reason: reasonBlocked("HTTP status " + strconv.Itoa(a.Code))}
 		}
 	}
-	if r.State == StateOK && a.bodyErr != nil {
-		cl := classify(a.bodyErr)
+	if r.State == StateOK && a.BodyErr != nil {
+		cl := classify(a.BodyErr)
 		switch cl {
 		case failTimeout, failCancelled, failBadEncoding, failTooMuchData:
 		default:
 			cl = failBodyCut
 		}
 		switch {
-		case cl == failBodyCut && a.complete:
+		case cl == failBodyCut && a.Complete:
 			// The page arrived whole; the server miscounted.
-		case cl == failTimeout && a.n >= streamBytes:
+		case cl == failTimeout && a.N >= streamBytes:
 			// A stream (a radio, a webcam) or a big download on a slow
 			// line: it works for a person, who does not wait for its end.
 		default:
-			r = cl.result(h.c.cfg, h.name, a.bodyErr)
+			r = cl.result(h.c.cfg, h.name, a.BodyErr)
 		}
 	}
-	r.Code = a.code
-	r.RetryAfter = a.retryAfter
+	r.Code = a.Code
+	r.RetryAfter = a.RetryAfter
 	return r
 }
 
@@ -473,10 +377,3 @@ func statusResult(code int) Result {
 	}
 	return r
 }
-
-// maxMetaHead is how much of an HTML page is searched for a meta refresh.
-const maxMetaHead = 8 << 10
-
-// endGrace is the longest the rest of a body is waited for after the
-// page's closing tag arrived (at most a quarter of the check's timeout).
-const endGrace = 2 * time.Second
