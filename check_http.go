@@ -283,7 +283,7 @@ func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused 
 	} else {
 		req.Header.Set("User-Agent", h.c.cfg.UserAgent)
 		req.Header.Set("Accept", "*/*")
-		req.Header.Set("Accept-Encoding", "gzip") // decoded by decoded, as browsers do
+		req.Header.Set("Accept-Encoding", "gzip") // decoded by browser.Read, as browsers do
 	}
 	if ui := req.URL.User; ui != nil {
 		pw, _ := ui.Password()
