@@ -83,7 +83,7 @@ func testFTP(t *testing.T, addr string) {
 }
 
 func TestFTPStalledServer(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its sub-second timeouts are measured in real time.
 	done := make(chan struct{}) // the servers hold their connections until the test ends
 	// Greets, then never answers a command.
 	stalled := rawServer(t, func(c net.Conn) {

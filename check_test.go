@@ -152,7 +152,7 @@ func TestHTTPRedirects(t *testing.T) {
 }
 
 func TestHTTPTimeouts(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its sub-second timeouts are measured in real time.
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -297,7 +297,7 @@ func rawServer(t *testing.T, fn func(net.Conn)) string {
 }
 
 func TestHTTPBadInput(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its sub-second timeouts are measured in real time.
 	garbage := rawServer(t, func(c net.Conn) { _, _ = c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")) })
 	done := make(chan struct{}) // silent holds its connections until the test ends
 	silent := rawServer(t, func(c net.Conn) { <-done })

@@ -226,7 +226,7 @@ func TestTLSRefusedLikeABrowser(t *testing.T) {
 // the secure connection was not set up in that time, not that the page
 // took longer than the check's timeout.
 func TestTLSHandshakeStall(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its sub-second timeouts are measured in real time.
 	addr := rawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }) // reads the ClientHello, says nothing
 	cfg := private()
 	cfg.ConnectTimeout = 300 * time.Millisecond
