@@ -43,6 +43,7 @@ func Decode(contentEncoding string, body io.Reader) (io.Reader, error) {
 // end: the data decoded whole, and browsers show it.
 type checksumBlind struct{ r io.Reader }
 
+// Read implements io.Reader.
 func (c checksumBlind) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, zlib.ErrChecksum) {
