@@ -9,6 +9,7 @@ import (
 // One host gets one politeness key however a client spells it, so that
 // spellings cannot multiply the requests it receives.
 func TestHostKey(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"http://Example.ORG/path":        "example.org",
 		"http://example.org./path":       "example.org",

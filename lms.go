@@ -64,6 +64,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"github.com/linkmonitor/lms/internal/browser"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -437,7 +438,7 @@ func HostKey(rawURL string) string {
 	// One host, one key, however it is spelt: IPv4 in the forms browsers
 	// read (127.1, 0x7f.0.0.1, 2130706433) as the dotted quad, a name with
 	// or without its trailing dot.
-	if b, ok := browserHost(h); ok {
+	if b, ok := browser.Host(h); ok {
 		h = b
 	}
 	return strings.TrimSuffix(h, ".")
