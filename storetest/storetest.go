@@ -19,13 +19,19 @@ import (
 )
 
 // NewStore returns a fresh, empty store for one subtest. Run closes it when
-// the subtest ends; closing twice must be harmless.
+// the subtest ends; closing twice must be harmless. The subtests run in
+// parallel (t.Parallel), so NewStore is called concurrently and the stores
+// it returns must not share state (a directory, a database schema each).
 type NewStore func(t *testing.T) lms.Store
 
 // t0 is the fixed instant the suite works around.
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-// Run runs the whole contract against stores made by newStore.
+// Run runs the whole contract against stores made by newStore. Every
+// subtest runs in parallel with the others: each has a store of its own and
+// the suite's fixed clock (t0), so no subtest can see another's effects.
+// None needs to be serial; one that did (a test of something shared by all
+// stores of a process) would say so and skip t.Parallel.
 func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
@@ -64,6 +70,7 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newStore(t)
 			t.Cleanup(func() { _ = s.Close() })
 			tc.fn(t, s)
