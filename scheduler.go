@@ -148,7 +148,7 @@ func (s *scheduler) claim(ctx context.Context, limit int) (int, error) {
 // pruneEvery is how often the store is asked to forget hosts no link uses,
 // and pruneBatch how many it forgets per call.
 const (
-	pruneEvery = time.Minute
+	pruneEvery = 15 * time.Second
 	pruneBatch = 1000
 )
 
