@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/browser"
 )
 
 // emptyDeflate is a gzip header followed by 64 KiB of empty stored deflate
@@ -235,4 +236,55 @@ func (k *testPKI) leafAIA(t *testing.T, urls ...string) tls.Certificate {
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IssuingCertificateURL: urls}
 	return issue(t, &k.inter, tmpl)
+}
+
+// Hole 3: a redirect loop that sets a 250 KB cookie at every hop (and one
+// that sets fifty 4 KB cookies) never makes lms send a Cookie header
+// larger than a browser's jar holds for one host.
+func TestCookiesAreBounded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		cookies func(hop int) string
+		most    int
+	}{
+		{"a 250 KB cookie per hop", func(hop int) string {
+			return fmt.Sprintf("Set-Cookie: c%d=%s; Path=/\r\n", hop, strings.Repeat("v", 250_000))
+		}, 0},
+		{"fifty 4 KB cookies per hop", func(hop int) string {
+			var b strings.Builder
+			for i := range 50 {
+				fmt.Fprintf(&b, "Set-Cookie: c%d_%d=%s; Path=/\r\n", hop, i, strings.Repeat("v", 4000))
+			}
+			return b.String()
+		}, browser.MaxCookieHeader},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var (
+				mu      sync.Mutex
+				largest int
+				hops    int
+			)
+			addr := rawServer(t, func(c net.Conn) {
+				req := readRequest(c)
+				if req == nil {
+					return
+				}
+				n, _ := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/"))
+				mu.Lock()
+				largest, hops = max(largest, len(req.Header.Get("Cookie"))), hops+1
+				mu.Unlock()
+				_, _ = fmt.Fprintf(c, "HTTP/1.1 302 Found\r\nLocation: /%d\r\nConnection: close\r\n%sContent-Length: 0\r\n\r\n", n+1, tc.cookies(n))
+			})
+			r := check(t, private(), "http://"+addr+"/0")
+			require.Equal(t, lms.StateUnavailable, r.State, r.Reason)
+			require.Contains(t, r.Reason, "redirects more than 20 times")
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("%d requests, the largest Cookie header %d bytes", hops, largest)
+			require.Equal(t, 21, hops)
+			require.LessOrEqual(t, largest, tc.most)
+		})
+	}
 }
