@@ -47,11 +47,9 @@ func (v *Visit) WireLeft() int64 {
 	return max(0, v.wire.Load())
 }
 
-// WireReader returns r reading at most limit bytes and at most what the
+// wireReader returns r reading at most limit bytes and at most what the
 // visit has left, each counted against the visit; a Read beyond fails with
 // ErrTooMuchData. A nil visit counts limit alone.
-func (v *Visit) WireReader(r io.Reader, limit int64) io.Reader { return v.wireReader(r, limit) }
-
 func (v *Visit) wireReader(r io.Reader, limit int64) *wireReader {
 	if v == nil {
 		v = NewVisit(limit, nil)
