@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -493,4 +496,71 @@ func mustPending(t testing.TB, st lms.Store, id string) []lms.PendingUpdate {
 	ps, err := st.PendingUpdates(context.Background(), id, 0)
 	require.NoError(t, err)
 	return ps
+}
+
+// TestWebhookVerifiedByNodeLibrary verifies deliveries end to end with the
+// JavaScript reference library (npm standardwebhooks, installed by .ci/run
+// into internal/stdwebhook/testdata/js): one signed with one secret, one
+// during a rotation with both. It skips where node or the package is
+// missing.
+func TestWebhookVerifiedByNodeLibrary(t *testing.T) {
+	dir := filepath.Join("internal", "stdwebhook", "testdata", "js")
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "standardwebhooks", "package.json")); err != nil {
+		t.Skip("npm standardwebhooks is not installed (run: npm ci --prefix " + dir + ")")
+	}
+	st := memstore.New()
+	hook := newHookReceiver(t)
+	e, err := lms.New(st, hookConfig(nil))
+	require.NoError(t, err)
+	webhookClient(t, e, "site", hook.srv.URL, "http://a.example/")
+	ctx := context.Background()
+	first, err := e.RotateWebhookSecret(ctx, "site")
+	require.NoError(t, err)
+	stop := runEngine(t, e)
+	defer stop()
+	setState(t, st, "http://a.example/", lms.StateUnavailable, "Not Found")
+	hook.await(t, 1)
+	second, err := e.RotateWebhookSecret(ctx, "site")
+	require.NoError(t, err)
+	_, err = e.TestWebhook(ctx, "site")
+	require.NoError(t, err)
+	hook.await(t, 1)
+	d := hook.deliveries()
+	type jsDelivery struct {
+		Secret  string            `json:"secret"`
+		Headers map[string]string `json:"headers"`
+		Body    string            `json:"body"`
+	}
+	var in []jsDelivery
+	add := func(secret string, d delivery) {
+		h := map[string]string{}
+		for _, k := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
+			h[k] = d.header.Get(k)
+		}
+		in = append(in, jsDelivery{Secret: secret, Headers: h, Body: string(d.body)})
+	}
+	add(first, d[0])
+	add(first, d[1])
+	add(second, d[1])
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	cmd := exec.Command(node, "verify.js")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(string(b))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "node: %s", out)
+	require.Equal(t, "verified 3\n", string(out))
+
+	// And a tampered body is refused: the check can fail.
+	in[0].Body = strings.Replace(in[0].Body, "Not Found", "Not F0und", 1)
+	b, _ = json.Marshal(in[:1])
+	cmd = exec.Command(node, "verify.js")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(string(b))
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err, "node accepted a tampered body: %s", out)
 }
