@@ -57,7 +57,7 @@ func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed
 		TLSClientConfig:       cc.TLSConfig,
 		TLSHandshakeTimeout:   cc.ConnectTimeout,
 		ResponseHeaderTimeout: webhookAttemptTimeout,
-		MaxIdleConnsPerHost:   2,
+		MaxIdleConnsPerHost:   32, // many clients may share one receiving service
 		IdleConnTimeout:       time.Minute,
 		ForceAttemptHTTP2:     true,
 	}

@@ -266,7 +266,9 @@ func (s *Store) ClaimWebhook(ctx context.Context, clientID, holder string, now t
 	}
 	var ev lms.WebhookEvent
 	ok := false
-	err := s.update(ctx, func(t *txn) error {
+	// Through Batch: the claims and records of many clients' deliveries
+	// share commits (both are idempotent, as Batch asks).
+	err := s.batch(ctx, func(t *txn) error {
 		ok = false
 		if err := t.clientExists(clientID); err != nil {
 			return err
@@ -292,7 +294,7 @@ func (s *Store) ClaimWebhook(ctx context.Context, clientID, holder string, now t
 
 // RecordWebhookAttempt implements lms.WebhookStore.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, clientID string, d lms.WebhookDelivery) error {
-	return s.update(ctx, func(t *txn) error {
+	return s.batch(ctx, func(t *txn) error {
 		if err := t.clientExists(clientID); err != nil {
 			return err
 		}
