@@ -44,6 +44,9 @@
 //     through a [Notifier];
 //   - the syncer (syncer.go) pulls each client's full list of links daily
 //     through a [LinkLister], reconciles, and pushes every state back;
+//   - the webhooks (webhook.go, webhook_deliver.go) take the same changes
+//     as signed events (Standard Webhooks) into a per-client queue in the
+//     store ([WebhookStore]) and deliver each queue in order;
 //   - the mailer (mail.go) delivers the outbox: registration mails with the
 //     password and "notifications disabled" mails, through a [Mailer].
 //
