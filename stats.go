@@ -26,10 +26,13 @@ type Stats struct {
 	NotifyDelivered uint64 // updates acknowledged by clients
 	NotifyFailures  uint64 // failed pushes
 	NotifyDisabled  uint64 // clients switched off after repeated failures
-	SyncsOK         uint64
-	SyncsFailed     uint64
-	MailsSent       uint64 // mails of the outbox delivered
-	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
+	// Webhook deliveries (webhook_deliver.go): acknowledged, failed
+	// attempts, webhooks turned off after repeated failures.
+	WebhooksDelivered, WebhookFailures, WebhooksDisabled uint64
+	SyncsOK                                              uint64
+	SyncsFailed                                          uint64
+	MailsSent                                            uint64 // mails of the outbox delivered
+	MailFailures                                         uint64 // failed deliveries (the mail stays in the outbox)
 
 	Clients []ClientStats
 }
@@ -85,6 +88,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	e.notifier.snapshot(&st)
 	e.syncer.snapshot(&st)
 	e.mailer.snapshot(&st)
+	e.hooks.snapshot(&st)
 	cs, err := e.store.ListClients(ctx)
 	if err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)

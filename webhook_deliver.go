@@ -46,7 +46,7 @@ type webhooks struct {
 	log      *slog.Logger
 	wake     chan struct{}
 
-	delivered, failures, disabled atomic.Uint64 // for logs and debugging
+	delivered, failures, disabled atomic.Uint64
 }
 
 func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed func()) *webhooks {
@@ -262,4 +262,9 @@ func webhookError(err error) string {
 		return "the receiver cannot be reached (connection refused or no route)"
 	}
 	return "the connection failed before the receiver answered"
+}
+
+// snapshot adds the webhook counters to st.
+func (h *webhooks) snapshot(st *Stats) {
+	st.WebhooksDelivered, st.WebhookFailures, st.WebhooksDisabled = h.delivered.Load(), h.failures.Load(), h.disabled.Load()
 }

@@ -286,6 +286,10 @@ func TestWebhookRetryKeepsIDWithBackoff(t *testing.T) {
 	require.Empty(t, ds[0].Error)
 	c, _ := st.GetClient(context.Background(), "site")
 	require.Zero(t, c.WebhookFailures, "a success resets the failures")
+	stats, err := e.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), stats.WebhooksDelivered)
+	require.Equal(t, uint64(3), stats.WebhookFailures)
 	n, _ := st.PendingCount(context.Background(), "site")
 	require.Zero(t, n, "a webhook-only client's changes are acknowledged with the event")
 }
@@ -356,6 +360,10 @@ func TestWebhookTurnedOffAfterFailures(t *testing.T) {
 	require.Contains(t, mb.delivered()[0].Body, "503")
 	c, _ := st.GetClient(context.Background(), "site")
 	require.Equal(t, 4, c.WebhookFailures)
+	stats, err := e.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, uint64(4), stats.WebhookFailures)
+	require.Equal(t, uint64(1), stats.WebhooksDisabled)
 	require.Contains(t, c.WebhookLastError, "HTTP 503")
 	// Off: no further attempts, and the event waits.
 	setState(t, st, "http://a.example/", lms.StateUnavailable, "Not Found")
