@@ -26,13 +26,14 @@ type Stats struct {
 	NotifyDelivered uint64 // updates acknowledged by clients
 	NotifyFailures  uint64 // failed pushes
 	NotifyDisabled  uint64 // clients switched off after repeated failures
+	SyncsOK         uint64
+	SyncsFailed     uint64
+	MailsSent       uint64 // mails of the outbox delivered
+	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
+
 	// Webhook deliveries (webhook_deliver.go): acknowledged, failed
 	// attempts, webhooks turned off after repeated failures.
 	WebhooksDelivered, WebhookFailures, WebhooksDisabled uint64
-	SyncsOK                                              uint64
-	SyncsFailed                                          uint64
-	MailsSent                                            uint64 // mails of the outbox delivered
-	MailFailures                                         uint64 // failed deliveries (the mail stays in the outbox)
 
 	Clients []ClientStats
 }
