@@ -40,7 +40,9 @@ func (e *Engine) SetWebhookURL(ctx context.Context, clientID, rawURL string) err
 			return fmt.Errorf("lms: webhook URL: %w: %w", ErrInvalid, err)
 		}
 	}
+	wasOff := false
 	_, err := e.store.UpdateClient(ctx, clientID, func(c *Client) error {
+		wasOff = !c.WebhookDisabledAt.IsZero()
 		c.WebhookURL = rawURL
 		c.WebhookFailures, c.WebhookDisabledAt, c.WebhookLastError = 0, time.Time{}, ""
 		return nil
@@ -49,6 +51,9 @@ func (e *Engine) SetWebhookURL(ctx context.Context, clientID, rawURL string) err
 		return fmt.Errorf("lms: set webhook URL: %w", err)
 	}
 	e.log.Info("webhook URL set", "client", clientID, "url", logsafe.URL(rawURL))
+	if wasOff && rawURL != "" {
+		e.hooks.retryNow(ctx, clientID)
+	}
 	e.hooks.poke()
 	return nil
 }
@@ -116,6 +121,28 @@ func (e *Engine) WebhookDeliveries(ctx context.Context, clientID string, limit i
 		return nil, fmt.Errorf("lms: webhook deliveries: %w", err)
 	}
 	return ds, nil
+}
+
+// retryNow makes the oldest event of a webhook that was off due at once
+// (its back-off may have had minutes to run); nothing is in flight for a
+// webhook that is off.
+func (h *webhooks) retryNow(ctx context.Context, clientID string) {
+	ds, err := h.store.WebhookDeliveries(ctx, clientID, 0)
+	if err != nil {
+		h.log.Warn("listing webhook events", "client", clientID, "err", err)
+		return
+	}
+	for i := len(ds) - 1; i >= 0; i-- {
+		if d := ds[i]; d.Pending() {
+			if now := h.cfg.Now(); d.NextAttempt.After(now) {
+				d.NextAttempt = now
+				if err := h.store.RecordWebhookAttempt(ctx, clientID, d); err != nil {
+					h.log.Warn("making a webhook event due", "client", clientID, "err", err)
+				}
+			}
+			return
+		}
+	}
 }
 
 // webhookSealID is what a webhook secret is sealed for: bound to the

@@ -572,3 +572,32 @@ func TestWebhookVerifiedByNodeLibrary(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	require.Error(t, err, "node accepted a tampered body: %s", out)
 }
+
+// TestWebhookBackOnAtOnce: a webhook set again after it was turned off
+// delivers its waiting event at once, not after the rest of its back-off.
+func TestWebhookBackOnAtOnce(t *testing.T) {
+	st := memstore.New()
+	hook := newHookReceiver(t)
+	hook.fails.Store(1)
+	mb := &flakyMailer{}
+	cfg := hookConfig(mb)
+	cfg.NotifyInterval, cfg.NotifyBackoffMax, cfg.NotifyMaxFailures = time.Hour, time.Hour, 1
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	webhookClient(t, e, "site", hook.srv.URL, "http://a.example/")
+	setState(t, st, "http://a.example/", lms.StateOK, "OK")
+	stop := runEngine(t, e)
+	defer stop()
+	hook.await(t, 1)
+	waitFor(t, 5*time.Second, "the webhook turned off", func() bool {
+		c, _ := st.GetClient(context.Background(), "site")
+		return !c.WebhookDisabledAt.IsZero()
+	})
+	ds, err := e.WebhookDeliveries(context.Background(), "site", 1)
+	require.NoError(t, err)
+	require.Greater(t, time.Until(ds[0].NextAttempt), 30*time.Minute, "the back-off after the failure")
+	require.NoError(t, e.SetWebhookURL(context.Background(), "site", hook.srv.URL))
+	hook.await(t, 1)
+	d := hook.deliveries()
+	require.Equal(t, d[0].header.Get("webhook-id"), d[1].header.Get("webhook-id"))
+}
