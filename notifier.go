@@ -145,7 +145,7 @@ func (n *notifier) deliver(ctx context.Context, c Client) {
 		if err != nil || len(ps) == 0 {
 			break
 		}
-		if err := n.hooks.handOff(ctx, c, ps); err != nil {
+		if _, err := n.hooks.handOff(ctx, c, ps); err != nil {
 			n.log.Error("handing changes to the webhook", "client", c.ID, "err", err)
 			n.finish(ctx, c.ID, func(*Client) {})
 			return

@@ -263,20 +263,21 @@ func (h *webhooks) changes(ctx context.Context, clientID string, ups []Update, l
 // lease, before the callback's push). Without a callback the changes are
 // acknowledged in the same step; with one, they stay pending for it and
 // only those not handed before go into the event. A client whose webhook
-// is off keeps its changes pending.
-func (h *webhooks) handOff(ctx context.Context, c Client, ps []PendingUpdate) error {
+// is off keeps its changes pending. It returns how many changes the event
+// carries.
+func (h *webhooks) handOff(ctx context.Context, c Client, ps []PendingUpdate) (int, error) {
 	if !webhookOn(c) || len(ps) == 0 {
-		return nil
+		return 0, nil
 	}
 	callback := c.CallbackURL != ""
 	fresh := ps
 	if callback {
 		var err error
 		if fresh, err = h.store.UnhandedUpdates(ctx, c.ID, ps); err != nil {
-			return err
+			return 0, err
 		}
 		if len(fresh) == 0 {
-			return nil
+			return 0, nil
 		}
 	}
 	ups := make([]Update, len(fresh))
@@ -285,17 +286,17 @@ func (h *webhooks) handOff(ctx context.Context, c Client, ps []PendingUpdate) er
 	}
 	chs, err := h.changes(ctx, c.ID, ups, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ev, err := newEvent(c.ID, EventLinksChanged, h.cfg.Now(), changedData{Changes: chs})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := h.store.EnqueueWebhook(ctx, ev, fresh, !callback); err != nil {
-		return err
+		return 0, err
 	}
 	h.poke()
-	return nil
+	return len(fresh), nil
 }
 
 // synced queues one page of the full state list after a sync of c as a

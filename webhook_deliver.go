@@ -26,6 +26,7 @@ const webhookAttemptTimeout = 30 * time.Second
 type webhookStore interface {
 	ClientStore
 	SubscriptionStore
+	NotificationStore
 	WebhookStore
 }
 
@@ -81,7 +82,9 @@ func (h *webhooks) run(ctx context.Context) error {
 	workers := newClientWorkers(h.cfg.NotifyConcurrency, max(1, h.cfg.NotifyConcurrency/4))
 	defer workers.wait()
 	defer h.client.CloseIdleConnections()
+	fed := map[string]time.Time{}
 	rounds(ctx, h.cfg.NotifyPoll, h.wake, func() {
+		h.feedAll(ctx, fed) // webhook_feed.go
 		ids, err := h.store.WebhookClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			h.log.Error("listing clients with webhook events", "err", err)

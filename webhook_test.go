@@ -601,3 +601,38 @@ func TestWebhookBackOnAtOnce(t *testing.T) {
 	d := hook.deliveries()
 	require.Equal(t, d[0].header.Get("webhook-id"), d[1].header.Get("webhook-id"))
 }
+
+// TestWebhookNotHeldBackByCallback: a callback that backs off for an hour,
+// or was switched off by its failures, does not hold the webhook back;
+// its changes stay pending for it.
+func TestWebhookNotHeldBackByCallback(t *testing.T) {
+	for _, maxFailures := range []int{20, 1} {
+		t.Run(fmt.Sprint("max failures ", maxFailures), func(t *testing.T) {
+			st := memstore.New()
+			cb, hook := newReceiver(t), newHookReceiver(t)
+			cb.setMode("401")
+			cfg := hookConfig(nil)
+			cfg.NotifyInterval, cfg.NotifyBackoffMax, cfg.NotifyMaxFailures = time.Hour, time.Hour, maxFailures
+			e, err := lms.New(st, cfg)
+			require.NoError(t, err)
+			registerAt(t, e, "site", cb.srv.URL, "http://a.example/", "http://b.example/")
+			require.NoError(t, e.SetWebhookURL(context.Background(), "site", hook.srv.URL))
+			setState(t, st, "http://a.example/", lms.StateOK, "OK")
+			stop := runEngine(t, e)
+			defer stop()
+			hook.await(t, 1)
+			waitFor(t, 5*time.Second, "the failed push", func() bool {
+				c, _ := st.GetClient(context.Background(), "site")
+				return c.NotifyFailures == 1 && c.NotifyLease.Holder == ""
+			})
+			c, _ := st.GetClient(context.Background(), "site")
+			require.Equal(t, maxFailures == 1, !c.Notify, "switched off after %d failures", maxFailures)
+			setState(t, st, "http://b.example/", lms.StateUnavailable, "Not Found")
+			hook.await(t, 1)
+			_, links := decodeHook(t, hook.deliveries()[1])
+			require.Len(t, links, 1)
+			require.Equal(t, "http://b.example/", links[0].URL)
+			require.Len(t, mustPending(t, st, "site"), 2, "both changes stay pending for the callback")
+		})
+	}
+}
