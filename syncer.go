@@ -41,11 +41,11 @@ type syncer struct {
 	lister     LinkLister
 	out        Notifier
 	endpoint   func(Client) (Endpoint, error)
-	hooks      *webhooks // gets the full state list too
-	linksAdded func()    // wakes the scheduler
-	mailOwed   func()    // wakes the mailer
+	linksAdded func() // wakes the scheduler
+	mailOwed   func() // wakes the mailer
 	cfg        Config
 	log        *slog.Logger
+	hooks      *webhooks // gets the full state list too
 
 	ok, failed atomic.Uint64
 }
