@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ func testWebhooks(t *testing.T, s lms.Store) {
 	}{
 		{"QueueInOrder", testHookQueue},
 		{"Hold", testHookHold},
+		{"ClaimRace", testHookClaimRace},
 		{"HandOffAck", testHookAck},
 		{"HandOffMark", testHookMark},
 		{"Errors", testHookErrors},
@@ -356,5 +358,33 @@ func testHookCancelled(t *testing.T, s lms.Store, id string) {
 	}
 	if ds := deliveries(t, s, id, 0); len(ds) != 0 {
 		t.Errorf("a cancelled enqueue stored %+v", ds)
+	}
+}
+
+// testHookClaimRace: holders claiming at once, one event: exactly one gets
+// it.
+func testHookClaimRace(t *testing.T, s lms.Store, id string) {
+	mustEnqueue(t, s, hookEvent(id, "1", t0), nil, false)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, ok, err := s.ClaimWebhook(ctx(), id, fmt.Sprint("p", i), t0, time.Minute)
+			if err != nil {
+				t.Errorf("ClaimWebhook: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Errorf("%d holders got the event, want exactly 1", won)
 	}
 }
