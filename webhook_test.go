@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/boltstore"
 	"github.com/linkmonitor/lms/memstore"
 )
 
@@ -635,4 +637,89 @@ func TestWebhookNotHeldBackByCallback(t *testing.T) {
 			require.Len(t, mustPending(t, st, "site"), 2, "both changes stay pending for the callback")
 		})
 	}
+}
+
+// TestWebhookSurvivesKill: a process killed with SIGKILL while a delivery
+// is in flight (the receiver has the request and has not answered) loses
+// nothing: a process started on the same store file delivers the event
+// again, with the same id, once the dead process's hold has ended.
+func TestWebhookSurvivesKill(t *testing.T) {
+	if path := os.Getenv("LMS_HOOK_KILL_CHILD"); path != "" {
+		hookKillChild(t, path, os.Getenv("LMS_HOOK_KILL_URL"))
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	var answer atomic.Bool // false: hold the request until the test ends
+	arrived := make(chan http.Header, 16)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		arrived <- r.Header.Clone()
+		if !answer.Load() {
+			select {
+			case <-done:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	defer close(done)
+	path := filepath.Join(t.TempDir(), "lms.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWebhookSurvivesKill$")
+	cmd.Env = append(os.Environ(), "LMS_HOOK_KILL_CHILD="+path, "LMS_HOOK_KILL_URL="+srv.URL)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	var first http.Header
+	select {
+	case first = <-arrived:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the child's delivery did not arrive")
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	st, err := boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	cfg := hookConfig(nil)
+	// The dead process held the event for 90 s; this process's clock is
+	// past that (the signature's timestamp stays within the 5 min a
+	// receiver tolerates).
+	cfg.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	answer.Store(true)
+	stop := runEngine(t, e)
+	defer stop()
+	var again http.Header
+	select {
+	case again = <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event was not delivered after the restart")
+	}
+	require.Equal(t, first.Get("webhook-id"), again.Get("webhook-id"), "the same event, under its id")
+	// The killed attempt was never recorded: the log counts this one.
+	waitFor(t, 10*time.Second, "the delivery recorded", func() bool {
+		ds, _ := e.WebhookDeliveries(context.Background(), "site", 1)
+		return len(ds) == 1 && !ds[0].Delivered.IsZero() && ds[0].Attempts == 1
+	})
+}
+
+// hookKillChild runs an engine over the bolt file at path whose client
+// "site" has a webhook at url and one changed link, until it is killed.
+func hookKillChild(t *testing.T, path, url string) {
+	st, err := boltstore.Open(path, boltstore.Options{})
+	require.NoError(t, err)
+	e, err := lms.New(st, hookConfig(nil))
+	require.NoError(t, err)
+	webhookClient(t, e, "site", url, "http://a.example/")
+	_, err = e.RotateWebhookSecret(context.Background(), "site")
+	require.NoError(t, err)
+	setState(t, st, "http://a.example/", lms.StateOK, "OK")
+	_ = e.Run(context.Background()) // until SIGKILL
 }
