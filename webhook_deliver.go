@@ -125,8 +125,12 @@ func (h *webhooks) serve(ctx context.Context, id string) {
 		}
 		d := h.attempt(ctx, c, ev)
 		if ctx.Err() != nil && d.Delivered.IsZero() {
-			// Shutting down: not the receiver's fault. The hold ends
-			// with the lease; the event is tried again then.
+			// Shutting down: not the receiver's fault. The event goes
+			// back as it was, its hold ended, so that the next process
+			// tries it at once (after a crash, the hold's end does).
+			if err := h.store.RecordWebhookAttempt(context.WithoutCancel(ctx), id, ev.WebhookDelivery); err != nil {
+				h.log.Warn("handing a webhook event back", "client", id, "err", err)
+			}
 			return
 		}
 		if !h.record(ctx, c, d) {

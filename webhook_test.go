@@ -723,3 +723,43 @@ func hookKillChild(t *testing.T, path, url string) {
 	setState(t, st, "http://a.example/", lms.StateOK, "OK")
 	_ = e.Run(context.Background()) // until SIGKILL
 }
+
+// TestWebhookStopHandsBack: a process that stops while a delivery is in
+// flight hands the event back, so that the next process sends it at once
+// rather than after the hold (90 s).
+func TestWebhookStopHandsBack(t *testing.T) {
+	st := memstore.New()
+	hook := newHookReceiver(t)
+	release := make(chan struct{})
+	var hold atomic.Bool
+	hold.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.Load() {
+			hook.arrived <- struct{}{}
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		hook.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(release)
+	e1, err := lms.New(st, hookConfig(nil))
+	require.NoError(t, err)
+	webhookClient(t, e1, "site", srv.URL, "http://a.example/")
+	setState(t, st, "http://a.example/", lms.StateOK, "OK")
+	stop1 := runEngine(t, e1)
+	hook.await(t, 1)
+	stop1()
+	hold.Store(false)
+	e2, err := lms.New(st, hookConfig(nil)) // another process id
+	require.NoError(t, err)
+	stop2 := runEngine(t, e2)
+	defer stop2()
+	hook.await(t, 1)
+	ds, err := e2.WebhookDeliveries(context.Background(), "site", 0)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+}

@@ -15,7 +15,7 @@ import (
 const (
 	bHookEvents = "hookevents" // id 0 n(8) → JSON event: a client's events in the order made
 	bHookIDs    = "hookids"    // id 0 event id → n(8)
-	bHookQueues = "hookqueues" // id → last n(8) and the number of events still to deliver (varint)
+	bHookQueues = "hookqueues" // id → queueHead
 	bHookHanded = "hookhanded" // id 0 url → seq(8): pending changes handed to the webhook
 )
 
@@ -52,19 +52,40 @@ func decodeHook(v []byte) (hookRecord, error) {
 	return r, nil
 }
 
-// hookQueue is a client's queue head: the last event number and how many
-// events are still to deliver.
-func (t *txn) hookQueue(id string) (last uint64, open int64) {
-	v := t.b(bHookQueues).Get([]byte(id))
-	if len(v) >= 8 {
-		last = binary.BigEndian.Uint64(v)
-		open, _ = binary.Varint(v[8:])
-	}
-	return last, open
+// queueHead is what a client's queue keeps beside its events: the last
+// event number, how many events are still to deliver and how many are
+// finished (so that the log is trimmed without reading it).
+type queueHead struct {
+	last           uint64
+	open, finished int64
 }
 
-func (t *txn) putHookQueue(id string, last uint64, open int64) error {
-	return t.b(bHookQueues).Put([]byte(id), binary.AppendVarint(binary.BigEndian.AppendUint64(nil, last), open))
+func (t *txn) hookQueue(id string) queueHead {
+	var q queueHead
+	v := t.b(bHookQueues).Get([]byte(id))
+	if len(v) >= 8 {
+		q.last = binary.BigEndian.Uint64(v)
+		n1, k := binary.Varint(v[8:])
+		if k > 0 {
+			q.open = n1
+			q.finished, _ = binary.Varint(v[8+k:])
+		}
+	}
+	return q
+}
+
+func (t *txn) putHookQueue(id string, q queueHead) error {
+	v := binary.AppendVarint(binary.AppendVarint(binary.BigEndian.AppendUint64(nil, q.last), q.open), q.finished)
+	return t.b(bHookQueues).Put([]byte(id), v)
+}
+
+// count adds an event that is pending or not to the head's counts.
+func (q *queueHead) count(pending bool, d int64) {
+	if pending {
+		q.open += d
+	} else {
+		q.finished += d
+	}
 }
 
 func hookKey(id string, n uint64) []byte { return binary.BigEndian.AppendUint64(prefix(id), n) }
@@ -93,27 +114,22 @@ func (s *Store) EnqueueWebhook(ctx context.Context, ev lms.WebhookEvent, handed 
 		if err := t.handOver(id, handed, ack); err != nil {
 			return err
 		}
-		last, open := t.hookQueue(id)
-		last++
+		q := t.hookQueue(id)
+		q.last++
 		r := hookRecord{ID: ev.ID, Type: ev.Type, Created: nanos(ev.Created), Attempts: ev.Attempts, Status: ev.Status, Error: ev.Error,
 			Next: nanos(ev.NextAttempt), Delivered: nanos(ev.Delivered), Body: ev.Body}
-		if r.pending() {
-			open++
-		}
+		q.count(r.pending(), 1)
 		v, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
-		if err := t.b(bHookEvents).Put(hookKey(id, last), v); err != nil {
+		if err := t.b(bHookEvents).Put(hookKey(id, q.last), v); err != nil {
 			return err
 		}
-		if err := ids.Put(join(id, ev.ID), binary.BigEndian.AppendUint64(nil, last)); err != nil {
+		if err := ids.Put(join(id, ev.ID), binary.BigEndian.AppendUint64(nil, q.last)); err != nil {
 			return err
 		}
-		if err := t.putHookQueue(id, last, open); err != nil {
-			return err
-		}
-		return t.trimHooks(id)
+		return t.trimHooks(id, q)
 	})
 }
 
@@ -160,31 +176,35 @@ func (t *txn) handOver(id string, handed []lms.PendingUpdate, ack bool) error {
 	return nil
 }
 
-// trimHooks drops the client's oldest finished events beyond the log size.
-func (t *txn) trimHooks(id string) error {
-	pre := prefix(id)
-	var finished [][]byte
-	var ids []string
-	c := t.b(bHookEvents).Cursor()
-	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-		r, err := decodeHook(v)
-		if err != nil {
-			return err
+// trimHooks drops the client's oldest finished events beyond the log size
+// (they are mostly at the head of its events: only then are events read)
+// and stores the queue head q.
+func (t *txn) trimHooks(id string, q queueHead) error {
+	if q.finished > lms.WebhookLogSize {
+		pre := prefix(id)
+		var drop [][]byte
+		var ids []string
+		c := t.b(bHookEvents).Cursor()
+		for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre) && q.finished-int64(len(drop)) > lms.WebhookLogSize; k, v = c.Next() {
+			r, err := decodeHook(v)
+			if err != nil {
+				return err
+			}
+			if !r.pending() {
+				drop, ids = append(drop, bytes.Clone(k)), append(ids, r.ID)
+			}
 		}
-		if !r.pending() {
-			finished = append(finished, bytes.Clone(k))
-			ids = append(ids, r.ID)
+		for i, k := range drop {
+			if err := t.b(bHookEvents).Delete(k); err != nil {
+				return err
+			}
+			if err := t.b(bHookIDs).Delete(join(id, ids[i])); err != nil {
+				return err
+			}
 		}
+		q.finished -= int64(len(drop))
 	}
-	for i := 0; i < len(finished)-lms.WebhookLogSize; i++ {
-		if err := t.b(bHookEvents).Delete(finished[i]); err != nil {
-			return err
-		}
-		if err := t.b(bHookIDs).Delete(join(id, ids[i])); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.putHookQueue(id, q)
 }
 
 // dropWebhooks removes the client's events, queue and marks (DeleteClient).
@@ -230,7 +250,7 @@ func (s *Store) WebhookClients(ctx context.Context) ([]string, error) {
 	out := []string{}
 	err := s.view(ctx, func(t *txn) error {
 		return t.b(bHookQueues).ForEach(func(k, _ []byte) error {
-			if _, open := t.hookQueue(string(k)); open > 0 {
+			if t.hookQueue(string(k)).open > 0 {
 				out = append(out, string(k))
 			}
 			return nil
@@ -242,7 +262,7 @@ func (s *Store) WebhookClients(ctx context.Context) ([]string, error) {
 // oldestHook returns the key and record of the client's oldest event still
 // to deliver; a nil key if none.
 func (t *txn) oldestHook(id string) ([]byte, hookRecord, error) {
-	if _, open := t.hookQueue(id); open <= 0 {
+	if t.hookQueue(id).open <= 0 {
 		return nil, hookRecord{}, nil
 	}
 	pre := prefix(id)
@@ -317,18 +337,10 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, clientID string, d lms
 		if err := t.b(bHookEvents).Put(k, v); err != nil {
 			return err
 		}
-		if was != r.pending() {
-			last, open := t.hookQueue(clientID)
-			if was {
-				open--
-			} else {
-				open++
-			}
-			if err := t.putHookQueue(clientID, last, open); err != nil {
-				return err
-			}
-		}
-		return t.trimHooks(clientID)
+		q := t.hookQueue(clientID)
+		q.count(was, -1)
+		q.count(r.pending(), 1)
+		return t.trimHooks(clientID, q)
 	})
 }
 
