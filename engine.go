@@ -376,10 +376,9 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
 	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
-	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed)
-	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed)
 	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
-	e.notifier.hooks, e.syncer.hooks = e.hooks, e.hooks
+	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed, e.hooks)
+	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed, e.hooks)
 	return e, nil
 }
 

@@ -58,8 +58,8 @@ type notifier struct {
 	pushes, delivered, failures, disabled atomic.Uint64
 }
 
-func newNotifier(store notifierStore, cfg Config, endpoint func(Client) (Endpoint, error), mailOwed func()) *notifier {
-	return &notifier{store: store, out: cfg.Notifier, endpoint: endpoint, mailOwed: mailOwed, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+func newNotifier(store notifierStore, cfg Config, endpoint func(Client) (Endpoint, error), mailOwed func(), hooks *webhooks) *notifier {
+	return &notifier{store: store, out: cfg.Notifier, endpoint: endpoint, mailOwed: mailOwed, hooks: hooks, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
 }
 
 // pendingAdded tells the notifier that changes may be pending now (another

@@ -50,8 +50,8 @@ type syncer struct {
 	ok, failed atomic.Uint64
 }
 
-func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, error), linksAdded, mailOwed func()) *syncer {
-	return &syncer{store: store, lister: cfg.Lister, out: cfg.Notifier, endpoint: endpoint, linksAdded: linksAdded, mailOwed: mailOwed, cfg: cfg, log: cfg.Logger}
+func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, error), linksAdded, mailOwed func(), hooks *webhooks) *syncer {
+	return &syncer{store: store, lister: cfg.Lister, out: cfg.Notifier, endpoint: endpoint, linksAdded: linksAdded, mailOwed: mailOwed, hooks: hooks, cfg: cfg, log: cfg.Logger}
 }
 
 func (s *syncer) run(ctx context.Context) error {
