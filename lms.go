@@ -346,6 +346,13 @@ const (
 	// their rate (a bot wall, 429): the link may well work for a person,
 	// so it is reported temporary unavailable, never unavailable.
 	FailureBlocked
+	// FailureDoubt means the page answers but may be gone: weak evidence
+	// of an "alive but wrong" page (Result.Kind says which), such as a
+	// deep link sent to the home page by a temporary redirect. It is
+	// reported temporary unavailable, never unavailable, and looked at
+	// again like FailureBlocked: a probe in a later interval or a clearer
+	// page settles it.
+	FailureDoubt
 )
 
 // String names the kind.
@@ -357,6 +364,8 @@ func (k FailureKind) String() string {
 		return "transient"
 	case FailureBlocked:
 		return "blocked"
+	case FailureDoubt:
+		return "doubt"
 	}
 	return "inferred"
 }
