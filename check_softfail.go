@@ -2,6 +2,7 @@ package lms
 
 import (
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/linkmonitor/lms/internal/softfail"
@@ -44,14 +45,23 @@ func (h *httpRun) judge(link string, l landing, r Result) Result {
 // returns nil when there is none to be had in this interval: another check
 // has the probe under way, or it failed.
 func (h *httpRun) probe(link string) *softfail.Analysis {
-	host := HostKey(link)
-	a, may := h.c.probes.Lookup(host, time.Now())
+	o := origin(link) // sites on one host name but other ports or schemes answer apart
+	a, may := h.c.probes.Lookup(o, time.Now())
 	if !may {
 		return a
 	}
-	a = h.askProbe(link, host)
-	h.c.probes.Store(host, a, time.Now()) // a failed probe too: not asked again this interval
+	a = h.askProbe(link, HostKey(link))
+	h.c.probes.Store(o, a, time.Now()) // a failed probe too: not asked again this interval
 	return a
+}
+
+// origin returns link's scheme, host and port, the key of its probe.
+func origin(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return link
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
 
 // askProbe sends the probe of link's host (the politeness key host) and
