@@ -3,6 +3,7 @@ package lms_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,7 +37,8 @@ type route struct {
 // path land there).
 type softSite struct {
 	*httptest.Server
-	others atomic.Int64
+	others atomic.Int64 // requests for paths without a route
+	all    atomic.Int64 // every request
 }
 
 func newSoftSite(t *testing.T, routes map[string]route, other route) *softSite {
@@ -70,6 +72,7 @@ func newSoftSite(t *testing.T, routes map[string]route, other route) *softSite {
 		}
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.all.Add(1)
 		if rt, ok := routes[r.URL.RequestURI()]; ok {
 			serve(w, r, rt)
 			return
@@ -345,4 +348,129 @@ func TestAliveButWrongThroughEngine(t *testing.T) {
 	require.Equal(t, "The domain is parked or for sale", got[s.URL+"/menu"].Reason)
 	require.Equal(t, "The link now leads to the site's home page", got[s.URL+"/blog/old-post"].Reason)
 	require.LessOrEqual(t, s.others.Load(), int64(1), "at most one probe of the host in the interval")
+}
+
+// TestAliveFarmExtraRequests runs 1,000 links of a loopback farm with
+// alive-but-wrong pages through the engine until every verdict is settled
+// and counts, from the servers' side, what the detector costs: the probes
+// of made-up paths (one per site per interval) and the confirmation checks
+// of the pages it finds gone. The figures are in BENCHMARKS.md.
+func TestAliveFarmExtraRequests(t *testing.T) {
+	t.Parallel()
+	ordinary, err := filepath.Glob("internal/softfail/testdata/ordinary/*.html")
+	require.NoError(t, err)
+	type farmSite struct {
+		s     *softSite
+		links []string
+		want  lms.State
+		cost  int // requests per link until settled
+	}
+	var sites []farmSite
+	add := func(n int, want lms.State, cost int, other route, page func(i int) (string, route)) {
+		routes := map[string]route{"/": {file: "ordinary/en-homepage.html"}}
+		var paths []string
+		for i := range n {
+			p, rt := page(i)
+			routes[p], paths = rt, append(paths, p)
+		}
+		s := newSoftSite(t, routes, other)
+		fs := farmSite{s: s, want: want, cost: cost}
+		for _, p := range paths {
+			fs.links = append(fs.links, s.URL+p)
+		}
+		sites = append(sites, fs)
+	}
+	real404 := route{code: http.StatusNotFound, body: notFound}
+	add(900, lms.StateOK, 1, real404, func(i int) (string, route) {
+		return fmt.Sprintf("/articles/%d", i), route{file: "ordinary/" + filepath.Base(ordinary[i%len(ordinary)])}
+	})
+	add(30, lms.StateUnavailable, 2, real404, func(i int) (string, route) {
+		return fmt.Sprintf("/events/%d/", i), route{file: "soft404/wordpress.html"}
+	})
+	add(20, lms.StateUnavailable, 2, real404, func(i int) (string, route) {
+		return fmt.Sprintf("/shop/%d", i), route{file: "parked/godaddy.html"}
+	})
+	for range 4 { // sites that send every unknown path home: 5 old posts each
+		add(5, lms.StateUnavailable, 4, route{code: http.StatusFound, to: "/"}, func(i int) (string, route) {
+			return fmt.Sprintf("/blog/old-post-%d", i), route{code: http.StatusFound, to: "/"}
+		})
+	}
+	for range 3 { // sites whose "Oops" pages are real pages: 10 each
+		add(10, lms.StateOK, 1, real404, func(i int) (string, route) {
+			return fmt.Sprintf("/support/manuals/wx-%d-quickstart", i), route{file: "probe/oops.html"}
+		})
+	}
+	var urls []string
+	want := map[string]lms.State{}
+	for _, fs := range sites {
+		for _, u := range fs.links {
+			urls, want[u] = append(urls, u), fs.want
+		}
+	}
+	require.Len(t, urls, 1000)
+	e, err := lms.New(memstore.New(), lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Unpaced: true, Concurrency: 20,
+		ClaimPoll: 10 * time.Millisecond, CheckerConfig: private(), OutageMinHosts: -1,
+		Policy: lms.Policy{Interval: time.Hour, MinRecheck: 240 * time.Millisecond, RetryInterval: time.Hour}})
+	require.NoError(t, err)
+	register(t, e, "farm", urls)
+	unsettled := func() []string {
+		ls, err := e.LinkStates(context.Background(), "farm", urls)
+		require.NoError(t, err)
+		var out []string
+		for _, l := range ls {
+			if l.State != want[l.URL] {
+				out = append(out, l.URL+": "+string(l.State)+" "+l.Reason)
+			}
+		}
+		return out
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("unsettled: %v", unsettled())
+		}
+	})
+	runEngine(t, e)
+	waitFor(t, 60*time.Second, "every verdict settled", func() bool {
+		ls, err := e.LinkStates(context.Background(), "farm", urls)
+		require.NoError(t, err)
+		for _, l := range ls {
+			if l.State != want[l.URL] {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, 10*time.Second, "no check in flight", func() bool {
+		st, err := e.Stats(context.Background())
+		require.NoError(t, err)
+		return st.InFlight == 0
+	})
+	// Today's cost of these links: one request each, two for a redirect.
+	total, expected, probes, before := 0, 0, 0, 0
+	for _, fs := range sites {
+		total += int(fs.s.all.Load())
+		expected += len(fs.links)*fs.cost + int(fs.s.others.Load())
+		switch fs.cost {
+		case 4: // a probe and its hop home, once per site
+			require.EqualValues(t, 1, fs.s.others.Load(), "one probe per site per interval")
+			probes, before, expected = probes+1, before+2*len(fs.links), expected+1
+		case 1:
+			if fs.s.others.Load() > 0 {
+				require.EqualValues(t, 1, fs.s.others.Load(), "one probe per site per interval")
+				probes++
+			}
+			before += len(fs.links)
+		default:
+			require.Zero(t, fs.s.others.Load(), "a page confirmed on its own needs no probe")
+			before += len(fs.links)
+		}
+	}
+	// A doubtful link whose check found its site's probe under way in
+	// another check is looked at again minutes later: two requests more
+	// for a home-redirect link (the link and its hop), one for an oops page.
+	require.GreaterOrEqual(t, total, expected)
+	require.LessOrEqual(t, total, expected+2*20+30, "at most one more look per doubtful link")
+	require.Equal(t, 7, probes)
+	t.Logf("alive-but-wrong farm: 1000 links, %d requests, %d without the detector: %d probes (11 requests), %d confirmation requests of the 70 pages found gone, %d second looks at doubtful links",
+		total, before, probes, expected-before-11, total-expected)
 }

@@ -124,8 +124,10 @@ func (p Policy) confirmAfter(failures int) time.Duration {
 //     such result up to Interval; a run of them is counted as -1, -2, …, so
 //     it never counts toward unavailable: a real failure after it is
 //     confirmed like a first one.
-//   - Weak evidence that a working page is gone (FailureDoubt) is treated
-//     like a blocked result: temporary unavailable, never unavailable.
+//   - Weak evidence that a working page is gone (FailureDoubt) is counted
+//     like a blocked result: temporary unavailable, never unavailable; it
+//     is re-checked like a failure being confirmed (ConfirmDelay, four
+//     times longer each time, at most FailingInterval).
 //   - Any other failure is reported unavailable once the link has failed
 //     FailuresToUnavailable times in a row (definitive answers) or
 //     TransientFailuresToUnavailable times (the last failure may pass) —
@@ -157,7 +159,14 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 		// starts its own confirmation at 1.
 		rec.Failures = min(prev.Failures, 0) - 1
 		rec.Result.State = StateTemporary
-		next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, -rec.Failures))
+		if kind == FailureDoubt {
+			// Looked at again like a failure being confirmed: by then the
+			// host's probe (under way in another check, or due in the
+			// next interval) may settle it.
+			next, floor = p.confirmAfter(-rec.Failures), 0
+		} else {
+			next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, -rec.Failures))
+		}
 	case p.FailuresToUnavailable == 1:
 		rec.Failures = max(prev.Failures, 0) + 1
 		if r.State == StateUnavailable {
