@@ -41,12 +41,24 @@ func (h *httpRun) judge(link string, l landing, r Result) Result {
 // probe returns the analysis of link's host's answer to a made-up path:
 // the one the checker keeps for the host (at most one probe per host per
 // CheckerConfig.ProbeInterval), or a new one, asked for like any request
-// of the check (paced, redirects followed with hops of its own). It
-// returns nil when there is none to be had in this interval: another check
-// has the probe under way, or it failed.
+// of the check (paced, redirects followed with hops of its own). When
+// another check has the probe under way, it waits for that answer (within
+// the check's time). It returns nil when there is none to be had in this
+// interval: the probe failed, or the check's time ran out.
 func (h *httpRun) probe(link string) *softfail.Analysis {
 	o := origin(link) // sites on one host name but other ports or schemes answer apart
 	a, may := h.c.probes.Lookup(o, time.Now())
+	if !may && a == nil {
+		// Another check has the probe under way: its answer comes sooner
+		// than a second look at this link would.
+		if ch := h.c.probes.Pending(o); ch != nil {
+			select {
+			case <-ch:
+				a, may = h.c.probes.Lookup(o, time.Now())
+			case <-h.ctx.Done():
+			}
+		}
+	}
 	if !may {
 		return a
 	}
