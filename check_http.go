@@ -26,6 +26,13 @@ import (
 //     the check's own (a site that sets a session cookie and redirects to
 //     itself is no loop); a loop is the same address asked twice with the
 //     same cookies;
+//   - final_url is where the reader ends up after any redirects; a
+//     redirect to mailto: or tel: hands the reader to another program
+//     (ok), one to ftp:// is checked by the FTP checker (check_softfail.go);
+//   - a working page is looked at for signs that it is alive but wrong (a
+//     soft 404, a parked domain, a deep link sent to the home page), with
+//     at most one probe of a made-up path per host per interval
+//     (check_softfail.go, internal/softfail);
 //   - an answer that may come from a bot wall gets one browser-like retry
 //     (see check_botwall.go);
 //   - a response head that Go's strict parser refuses gets one retry

@@ -335,12 +335,15 @@ const (
 	// FailureDefinitive, temporary unavailable FailureTransient.
 	FailureInferred FailureKind = iota
 	// FailureDefinitive is an answer that says the link is broken (404,
-	// 410, no such host, a refused connection, a certificate a browser
-	// refuses): confirmed once before the link is reported unavailable.
+	// 410, no such host, a certificate a browser refuses, a page found
+	// gone though it answers 200): confirmed once before the link is
+	// reported unavailable.
 	FailureDefinitive
-	// FailureTransient may be a passing glitch (5xx, a dropped connection,
-	// a timeout, a DNS server that did not answer): confirmed several
-	// times, with back-off, before the link is reported unavailable.
+	// FailureTransient may be a passing glitch (5xx, a refused or dropped
+	// connection, a timeout, a DNS server that did not answer): confirmed
+	// several times, with back-off, before the link is reported
+	// unavailable; one temporary by nature only once it has lasted a
+	// check interval (see Policy).
 	FailureTransient
 	// FailureBlocked means the site turns away automated checks or limits
 	// their rate (a bot wall, 429): the link may well work for a person,

@@ -35,8 +35,8 @@ type Policy struct {
 	// (5 min with the default MinRecheck).
 	ConfirmDelay time.Duration
 	// FailuresToUnavailable is how many consecutive failures with a
-	// definitive answer (404, 410, no such host, a refused connection, a
-	// bad certificate) report a link unavailable; before that it is
+	// definitive answer (404, 410, no such host, a bad certificate, a page
+	// found gone though it answers 200) report a link unavailable; before that it is
 	// reported temporary unavailable and re-checked after ConfirmDelay.
 	// Default 2. 1 reports every result as the checker gave it, with no
 	// confirmation at all (the original's way): unavailable links are then
