@@ -278,6 +278,7 @@ type Link struct {
 	LastChanged  time.Time     // last change of State
 	NextDue      time.Time     // when the scheduler hands it out next
 	Failures     int           // consecutive failed checks; -n: n in a row from a site that blocks checks (see Policy.Next)
+	FailingSince time.Time     // when the link turned failing (temporary or unavailable) from another state; zero when it is not failing
 	FinalURL     string        // where a chain of permanent redirects ends; "" otherwise
 	Permanent    bool          // the link redirects, and every hop is permanent (301/308)
 	ResponseTime time.Duration // of the last check
