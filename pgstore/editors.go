@@ -46,14 +46,20 @@ func (h *history) queue(b *pgx.Batch, r lms.HistoryRetention) {
 		SELECT * FROM unnest($1::text[], $2::int8[], $3::int2[], $4::int4[], $5::text[], $6::text[])
 		ON CONFLICT (url, at) DO UPDATE SET state = EXCLUDED.state, code = EXCLUDED.code, reason = EXCLUDED.reason, final_url = EXCLUDED.final_url`,
 		h.url, h.at, h.state, h.code, h.reason, h.final)
-	age := int64(math.MaxInt64)
+	// Per link, two index probes: the newest change beyond MaxChanges
+	// and the newest change; what is at or before the first, or older
+	// than the second by more than MaxAge, goes.
+	var age *int64
 	if r.MaxAge >= 0 {
-		age = int64(r.MaxAge)
+		a := int64(r.MaxAge)
+		age = &a
 	}
 	b.Queue(`DELETE FROM link_history d USING (
-			SELECT url, at, row_number() OVER w AS n, first_value(at) OVER w AS newest
-			FROM link_history WHERE url = ANY($1) WINDOW w AS (PARTITION BY url ORDER BY at DESC)) x
-		WHERE d.url = x.url AND d.at = x.at AND (x.n > $2 OR x.newest - x.at > $3)`,
+			SELECT u.url,
+				(SELECT at FROM link_history h WHERE h.url = u.url ORDER BY at DESC OFFSET $2 LIMIT 1) AS beyond,
+				(SELECT max(at) FROM link_history h WHERE h.url = u.url) - $3::bigint AS oldest
+			FROM unnest($1::text[]) AS u(url)) x
+		WHERE d.url = x.url AND (d.at <= x.beyond OR d.at < x.oldest)`,
 		h.url, r.MaxChanges, age)
 }
 
