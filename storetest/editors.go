@@ -4,6 +4,7 @@ package storetest
 // failing_since, re-check now and ignores per client.
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -33,6 +34,7 @@ func RunEditors(t *testing.T, newStore NewStoreWithHistory) {
 		{"Recheck", lms.HistoryRetention{}, testRecheck},
 		{"Ignore", lms.HistoryRetention{}, testIgnore},
 		{"IgnoreListing", lms.HistoryRetention{}, testIgnoreListing},
+		{"EditorsCancelledAndClosed", lms.HistoryRetention{}, testEditorsCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -411,5 +413,43 @@ func testIgnoreListing(t *testing.T, s lms.Store, es lms.EditorStore) {
 	}
 	if _, err := es.IgnoredLinks(ctx(), "nobody", lms.Page{}); !errors.Is(err, lms.ErrNotFound) {
 		t.Errorf("IgnoredLinks of an unknown client: %v, want ErrNotFound", err)
+	}
+}
+
+func testEditorsCancelled(t *testing.T, s lms.Store, es lms.EditorStore) {
+	mustClient(t, s, "a")
+	mustSubscribe(t, s, "a", hx)
+	change(t, s, 0, lms.StateOK, "OK", 200, "")
+	change(t, s, time.Hour, lms.StateUnavailable, "Not Found", 404, "")
+	c, cancel := context.WithCancel(ctx())
+	cancel()
+	ops := map[string]func(context.Context) error{
+		"LinkHistory":  func(c context.Context) error { _, err := es.LinkHistory(c, hx, time.Time{}, 0); return err },
+		"RecheckLinks": func(c context.Context) error { _, err := es.RecheckLinks(c, "a", []string{hx}, t0); return err },
+		"SetIgnore": func(c context.Context) error {
+			_, err := es.SetIgnore(c, "a", []string{hx}, lms.IgnoredForever)
+			return err
+		},
+		"ClientLink":   func(c context.Context) error { _, err := es.ClientLink(c, "a", hx); return err },
+		"IgnoredLinks": func(c context.Context) error { _, err := es.IgnoredLinks(c, "a", lms.Page{}); return err },
+	}
+	for name, op := range ops {
+		if err := op(c); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with cancelled context = %v, want context.Canceled", name, err)
+		}
+	}
+	if l, err := es.ClientLink(ctx(), "a", hx); err != nil || l.Mode != lms.NotIgnored || !l.NextDue.Equal(t0.Add(25*time.Hour)) {
+		t.Errorf("cancelled calls changed the link: %+v, %v", l, err)
+	}
+	if p := pendingURLs(t, s, "a"); len(p) != 1 {
+		t.Errorf("cancelled SetIgnore dropped the pending change: %v", p)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for name, op := range ops {
+		if err := op(ctx()); !errors.Is(err, lms.ErrClosed) {
+			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
+		}
 	}
 }
