@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/storerules"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 var _ lms.EditorStore = (*Store)(nil)
@@ -103,7 +104,7 @@ func (s *Store) LinkHistory(ctx context.Context, url string, before time.Time, l
 	}
 	out := []lms.HistoryEntry{}
 	err := s.view(ctx, func(t *txn) error {
-		if t.b(bLinks).Get([]byte(url)) == nil {
+		if validate.URL(url) != nil || t.b(bLinks).Get([]byte(url)) == nil {
 			return fmt.Errorf("boltstore: link %q: %w", url, lms.ErrNotFound)
 		}
 		pre := join(url, "")

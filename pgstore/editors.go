@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/storerules"
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 var _ lms.EditorStore = (*Store)(nil)
@@ -75,6 +76,9 @@ func (s *Store) LinkHistory(ctx context.Context, url string, before time.Time, l
 	defer cancel()
 	if err := storerules.CheckHistory(limit); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	if validate.URL(url) != nil { // cannot be stored, so it is not there
+		return nil, fmt.Errorf("pgstore: link %.40q: %w", url, lms.ErrNotFound)
 	}
 	var lim *int
 	if limit > 0 {
@@ -174,6 +178,9 @@ func (s *Store) SetIgnore(ctx context.Context, clientID string, urls []string, m
 func (s *Store) ClientLink(ctx context.Context, clientID, url string) (lms.IgnoredLink, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
+	if validate.URL(url) != nil { // cannot be stored, so it is not there
+		url = ""
+	}
 	ls, err := clientRows(ctx, s, "client link", clientID, scanIgnored, `SELECT `+linkColumns+`, s.ignore FROM subscriptions s
 			JOIN links l ON l.url = s.url JOIN hosts h ON h.id = l.host_id
 			WHERE s.client_id = $1 AND s.url = $2`, clientID, text(url))

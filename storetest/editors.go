@@ -85,6 +85,20 @@ func testHistory(t *testing.T, s lms.Store, es lms.EditorStore) {
 	if _, err := es.LinkHistory(ctx(), "http://unknown.example/", time.Time{}, 0); !errors.Is(err, lms.ErrNotFound) {
 		t.Errorf("LinkHistory of an unknown URL: %v, want ErrNotFound", err)
 	}
+	for _, bad := range []string{"", "\xff\x00", "http://h.example/page\x00"} {
+		if _, err := es.LinkHistory(ctx(), bad, time.Time{}, 0); !errors.Is(err, lms.ErrNotFound) {
+			t.Errorf("LinkHistory(%q): %v, want ErrNotFound", bad, err)
+		}
+		if _, err := es.ClientLink(ctx(), "a", bad); !errors.Is(err, lms.ErrNotFound) {
+			t.Errorf("ClientLink(%q): %v, want ErrNotFound", bad, err)
+		}
+		if n, err := es.RecheckLinks(ctx(), "a", []string{bad}, t0); err != nil || n != 0 {
+			t.Errorf("RecheckLinks(%q) = %d, %v; want 0, nil", bad, n, err)
+		}
+		if n, err := es.SetIgnore(ctx(), "a", []string{bad}, lms.IgnoredForever); err != nil || n != 0 {
+			t.Errorf("SetIgnore(%q) = %d, %v; want 0, nil", bad, n, err)
+		}
+	}
 	if _, err := es.LinkHistory(ctx(), hx, time.Time{}, -1); !errors.Is(err, lms.ErrInvalid) {
 		t.Errorf("LinkHistory with limit -1: %v, want ErrInvalid", err)
 	}
