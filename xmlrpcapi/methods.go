@@ -156,7 +156,7 @@ func (s *Server) table() map[string]method {
 		"forceSynchronization":   {"Ask for a full sync of the client at the next syncer tick.", "nil string string", s.forceSynchronization, 2},
 		"getInfoFrameURL":        {"The URL of the server's alerts page (no credentials checked).", "string string string", s.getInfoFrameURL, 0},
 		"registerClient":         {"Register a client (admin secret required); the password is mailed to the contact.", "boolean string string string string string [string]", s.registerClient, 1},
-		"getURLStates":           {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array", s.getURLStates, 2},
+		"getURLStates":           {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms, failures, failing_since (when failing).", "array string string array", s.getURLStates, 2},
 		"listURLs":               {"All URLs registered by the client.", "array string string", s.listURLs, 2},
 		"listClients":            {"All clients with their state counts (admin secret required).", "array string", s.listClients, 1},
 		"removeClient":           {"Remove a client with its subscriptions (admin secret required).", "boolean string string", s.removeClient, 1},
