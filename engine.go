@@ -164,6 +164,10 @@ type Config struct {
 	SyncConcurrency int
 	// SyncTimeout bounds one sync. Default 10 min.
 	SyncTimeout time.Duration
+
+	// RecheckPerHour caps the URLs each client may ask to re-check in an
+	// hour (Engine.Recheck). Default 1,000; negative: no cap.
+	RecheckPerHour int
 }
 
 // withDefaults fills zero fields and validates the rest. Each default is
@@ -220,6 +224,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := checkNotNegative(c.Policy, c.CheckerConfig); err != nil {
 		return c, err
+	}
+	if c.RecheckPerHour == 0 {
+		c.RecheckPerHour = 1000
 	}
 	if c.OutageMinHosts == 0 {
 		c.OutageMinHosts = 10
@@ -352,6 +359,7 @@ type Engine struct {
 	syncer   *syncer
 	hooks    *webhooks
 	mailer   *mailer
+	rechecks *recheckLimiter // per-client cap of Recheck (editors.go)
 }
 
 // New returns an Engine over store. The Config is validated; errors name the
@@ -370,6 +378,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 		log:       cfg.Logger,
 		sealer:    secret.NewSealer(cfg.AdminSecret),
 		authCache: make(map[string]string),
+		rechecks:  newRecheckLimiter(cfg.RecheckPerHour),
 	}
 	e.pacer = newHostPacer(cfg.HostInterval)
 	e.holds = newHostHolds(store, cfg)

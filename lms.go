@@ -296,6 +296,7 @@ type Link struct {
 	LastChanged  time.Time     // last change of State
 	NextDue      time.Time     // when the scheduler hands it out next
 	Failures     int           // consecutive failed checks; -n: n in a row from a site that blocks checks (see Policy.Next)
+	FailingSince time.Time     // when the link turned failing (temporary or unavailable) from another state; zero when it is not failing
 	FinalURL     string        // where the reader ends up after redirects; "" if there was none
 	Permanent    bool          // the link redirects, and every hop is permanent (301/308)
 	Kind         string        // what kind of "alive but wrong" the last check found (Result.Kind); "" if none

@@ -138,3 +138,26 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHistory measures result writes that change state, with the
+// history kept (and off, for the difference), over 10,000 links, and the
+// history's storage per change (the pages of its bucket in use).
+func BenchmarkHistory(b *testing.B) {
+	for _, keep := range []int{0, -1} {
+		name := "history=on"
+		if keep < 0 {
+			name = "history=off"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := boltstore.Open(filepath.Join(b.TempDir(), "lms.db"), boltstore.Options{History: lms.HistoryRetention{MaxChanges: keep}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storebench.HistoryChanges(b, s, 10_000)
+			if bytes, n, err := boltstore.HistoryBytes(s); err == nil && n > 0 {
+				b.ReportMetric(float64(bytes)/float64(n), "bytes/change")
+			}
+		})
+	}
+}

@@ -48,6 +48,14 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestEditors(t *testing.T) {
+	storetest.RunEditors(t, func(t *testing.T, r lms.HistoryRetention) lms.Store {
+		s, err := boltstore.Open(filepath.Join(t.TempDir(), "lms.db"), boltstore.Options{NoSync: true, History: r})
+		require.NoError(t, err)
+		return s
+	})
+}
+
 func TestReopenKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "lms.db")

@@ -28,6 +28,8 @@ const (
 	bCounts    = "counts"    // "total" → counts of subscribed links
 	bLeases    = "leases"    // url → lease until (8), only while a link is claimed
 	bLeaseExp  = "leaseexp"  // until(8) url → 1 host: leases by expiry
+	bHistory   = "history"   // url 0 time(8) → history entry (editors.go)
+	bIgnored   = "ignored"   // id 0 url → ignore mode (editors.go)
 
 	keySchema = "schema"
 	keyTotal  = "total"
@@ -35,7 +37,7 @@ const (
 
 func allBuckets() []string {
 	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp,
-		bHookEvents, bHookIDs, bHookQueues, bHookHanded}
+		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.
@@ -130,7 +132,8 @@ func (l *link) encode() []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	return b
+	// Optional tail (records written before it end above): FailSince.
+	return binary.AppendVarint(b, l.FailSince)
 }
 
 func decodeLink(b []byte) (link, error) {
@@ -158,6 +161,13 @@ func decodeLink(b []byte) (link, error) {
 			return l, errCorrupt
 		}
 		*p, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	if len(b) > 0 {
+		v, n := binary.Varint(b)
+		if n != len(b) {
+			return l, errCorrupt
+		}
+		l.FailSince = v
 	}
 	return l, nil
 }

@@ -1,6 +1,10 @@
 package boltstore
 
-import "os"
+import (
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // OpenUnchecked is Open without the check of an existing file, for
 // measuring what the check costs.
@@ -17,4 +21,15 @@ func VerifyFile(path string) error {
 	}
 	defer f.Close()
 	return checkFile(f, path)
+}
+
+// HistoryBytes returns the bytes the history bucket's pages use (leaf and
+// branch pages in use) and its number of entries.
+func HistoryBytes(s *Store) (bytes, entries int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(bHistory)).Stats()
+		bytes, entries = st.LeafInuse+st.BranchInuse, st.KeyN
+		return nil
+	})
+	return bytes, entries, err
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// NoSync skips fsync after each commit: faster, and a crash may lose the
 	// latest acknowledged writes. For tests and benchmarks only.
 	NoSync bool
+	// History bounds each link's history of state changes; zero fields
+	// are lms.HistoryRetention's defaults.
+	History lms.HistoryRetention
 
 	skipCheck bool // for measuring the check (export_test.go)
 }
@@ -57,6 +60,8 @@ type Store struct {
 
 	pruneMu   sync.Mutex
 	pruneFrom []byte // host key where the next PruneHosts scan starts
+
+	retention lms.HistoryRetention // of each link's history (editors.go)
 }
 
 var _ lms.Store = (*Store)(nil)
@@ -130,7 +135,8 @@ func Open(path string, opt Options) (_ *Store, err error) {
 	} else {
 		db.MaxBatchDelay = 20 * time.Millisecond
 	}
-	s := &Store{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), holds: make(map[string]lms.Lease)}
+	s := &Store{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{}), holds: make(map[string]lms.Lease),
+		retention: opt.History.WithDefaults()}
 	if opt.MaxResident == 0 {
 		opt.MaxResident = 32 << 20
 	}

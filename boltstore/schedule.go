@@ -154,7 +154,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 				continue
 			}
 			if !r.Hold {
-				if err := t.apply(r.URL, l, r); err != nil {
+				if err := t.apply(r.URL, l, r, s.retention); err != nil {
 					return err
 				}
 			}
@@ -169,9 +169,15 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 	})
 }
 
-func (t *txn) apply(url string, l *link, r lms.Outcome) error {
+func (t *txn) apply(url string, l *link, r lms.Outcome, keep lms.HistoryRetention) error {
 	old, changed := l.Apply(r)
-	if !changed || l.subs == 0 {
+	if !changed {
+		return nil
+	}
+	if err := t.record(url, l, keep); err != nil {
+		return err
+	}
+	if l.subs == 0 {
 		return nil
 	}
 	st := l.State()
@@ -196,6 +202,12 @@ func (t *txn) apply(url string, l *link, r lms.Outcome) error {
 			return err
 		}
 		storerules.Move(&c.Counts, old, st)
+		if notify, err := t.notifies(id, url); err != nil || !notify {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		k := join(id, url)
 		if pend.Get(k) == nil {
 			if err := t.addPendCount(id, 1); err != nil {

@@ -115,6 +115,9 @@ func (t *txn) unsubscribe(c *lms.Client, url string) error {
 	if err := t.dropPending(c.ID, url); err != nil {
 		return err
 	}
+	if err := t.b(bIgnored).Delete(sk); err != nil {
+		return err
+	}
 	c.Counts.Add(l.State(), -1)
 	l.subs--
 	if l.subs == 0 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+
+	"github.com/linkmonitor/lms"
 )
 
 // The store's side of the check before Open: which buckets a store file
@@ -63,6 +65,18 @@ func checkRecord(v *verifier, b bucketPath, k, val []byte) error {
 	case bCounts:
 		if _, err := decodeCounts(val); err != nil {
 			return bad("does not decode")
+		}
+	case bHistory: // url 0 time(8) → entry
+		i := bytes.IndexByte(k, 0)
+		if i < 0 || len(k) != i+1+8 {
+			return bad("has a malformed key")
+		}
+		if _, err := decodeEntry(0, val); err != nil {
+			return bad("does not decode")
+		}
+	case bIgnored: // id 0 url → mode
+		if len(val) != 1 || val[0] == 0 || val[0] > byte(lms.IgnoredForever) {
+			return bad("is malformed")
 		}
 	case bLeaseExp: // until(8) url → 1 host
 		if len(k) < 9 || len(val) < 1 {

@@ -36,13 +36,19 @@ type Store struct {
 	seq     uint64
 	pending map[*client]struct{} // clients with pending notifications
 	flLinks *btree.FreeListG[*link]
+
+	// The editors' part (editors.go): each link's state changes, oldest
+	// first, trimmed to retention.
+	hist      map[*link][]lms.HistoryEntry
+	retention lms.HistoryRetention
 }
 
 type client struct {
 	c       lms.Client
 	subs    *btree.BTreeG[*link] // by URL
 	pending map[*link]pend
-	hooks   hookQueue // webhooks.go
+	hooks   hookQueue                // webhooks.go
+	ignored map[*link]lms.IgnoreMode // links the client ignores (editors.go); nil until one is
 }
 
 type pend struct {
@@ -87,8 +93,19 @@ func lessReady(a, b *host) bool {
 	return a.name < b.name
 }
 
-// New returns an empty store.
-func New() *Store {
+// New returns an empty store that keeps the default history
+// (lms.HistoryRetention); NewWithOptions chooses.
+func New() *Store { return NewWithOptions(Options{}) }
+
+// Options configure NewWithOptions. The zero value is ready to use.
+type Options struct {
+	// History bounds each link's history of state changes; zero fields
+	// are lms.HistoryRetention's defaults.
+	History lms.HistoryRetention
+}
+
+// NewWithOptions returns an empty store configured by opt.
+func NewWithOptions(opt Options) *Store {
 	return &Store{
 		clients: make(map[string]*client),
 		links:   make(map[string]*link),
@@ -97,6 +114,9 @@ func New() *Store {
 		ready:   btree.NewG(degree, lessReady),
 		pending: make(map[*client]struct{}),
 		flLinks: btree.NewFreeListG[*link](btree.DefaultFreeListSize),
+
+		hist:      make(map[*link][]lms.HistoryEntry),
+		retention: opt.History.WithDefaults(),
 	}
 }
 

@@ -101,9 +101,13 @@ func (s *Store) apply(l *link, r lms.Outcome) {
 	if len(l.subs) > 0 {
 		storerules.Move(&s.counts, old, st)
 	}
+	s.record(l)
 	s.seq++
 	for _, c := range l.subs {
 		storerules.Move(&c.c.Counts, old, st)
+		if !c.notifies(l) {
+			continue
+		}
 		c.pending[l] = pend{state: st, reason: l.Reason, seq: s.seq}
 		s.pending[c] = struct{}{}
 	}

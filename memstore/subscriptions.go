@@ -95,6 +95,7 @@ func (s *Store) unsubscribe(c *client, l *link) {
 	l.subs = slices.DeleteFunc(l.subs, func(x *client) bool { return x == c })
 	c.c.Counts.Add(l.State(), -1)
 	delete(c.pending, l)
+	delete(c.ignored, l)
 	if len(c.pending) == 0 {
 		delete(s.pending, c)
 	}

@@ -96,6 +96,9 @@ type Options struct {
 	// longer. Open's schema migration is bounded by ten times it.
 	// Default DefaultCallTimeout; negative disables.
 	CallTimeout time.Duration
+	// History bounds each link's history of state changes; zero fields
+	// are lms.HistoryRetention's defaults.
+	History lms.HistoryRetention
 }
 
 // Store is the PostgreSQL lms.Store. Create it with Open.
@@ -120,6 +123,7 @@ type Store struct {
 	// listenEnded, when set (by tests), receives without blocking the
 	// error that ended each LISTEN connection.
 	listenEnded chan error
+	retention   lms.HistoryRetention // of each link's history (editors.go)
 }
 
 var (
@@ -165,6 +169,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		wakeKick:    make(chan struct{}, 1),
 		callTimeout: cmpOr(opt.CallTimeout, DefaultCallTimeout),
 		listenQuiet: listenQuiet,
+		retention:   opt.History.WithDefaults(),
 	}
 	if strings.HasPrefix(cfg.ConnConfig.Host, "/") {
 		s.addr = fmt.Sprintf("%s/.s.PGSQL.%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
@@ -218,7 +223,7 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-var tableNames = []string{"clients", "client_counts", "link_counts", "hosts", "links", "subscriptions", "pending", "schema_migrations"}
+var tableNames = []string{"clients", "client_counts", "link_counts", "hosts", "links", "subscriptions", "pending", "schema_migrations", "link_history"}
 
 // migrations are the schema's versions, applied in order by Open.
 //

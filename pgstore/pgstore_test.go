@@ -399,3 +399,13 @@ func TestServerRestart(t *testing.T) {
 		t.Error("the wake-up listener did not reconnect within 10 s")
 	}
 }
+
+func TestEditors(t *testing.T) {
+	storetest.RunEditors(t, func(t *testing.T, r lms.HistoryRetention) lms.Store {
+		s, err := pgstore.Open(bg(), pgtest.Start(t), pgstore.Options{History: r})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

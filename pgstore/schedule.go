@@ -234,19 +234,20 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 	err := s.tx(ctx, "record results", func(tx pgx.Tx) error {
 		pending = false
 		type old struct {
-			state   int16
-			changed int64
-			subs    int32
-			host    int32
+			state     int16
+			changed   int64
+			failSince int64
+			subs      int32
+			host      int32
 		}
 		olds := make(map[string]old, len(urls))
-		rows, err := tx.Query(ctx, `SELECT url, state, changed, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
+		rows, err := tx.Query(ctx, `SELECT url, state, changed, failing_since, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
 		if err != nil {
 			return err
 		}
 		var u string
 		var o old
-		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.changed, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
+		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.changed, &o.failSince, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
 			return err
 		}
 		if len(olds) == 0 {
@@ -260,8 +261,9 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 				state              []int16
 				code, failures     []int32
 				rt, checked, due   []int64
-				changed            []int64
+				changed, failSince []int64
 				chURL, chReason    []string
+				hist               history
 				chOld, chNew       []int16
 			}
 			global  counts
@@ -275,7 +277,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 			r := last[u]
 			// What the result does to the link is the shared rule; a Hold
 			// only reschedules it (the UPDATE keeps its columns).
-			c := storerules.Check{St: uint8(o.state), Changed: o.changed}
+			c := storerules.Check{St: uint8(o.state), Changed: o.changed, FailSince: o.failSince}
 			changed := false
 			if !r.Hold {
 				_, changed = c.Apply(r)
@@ -294,6 +296,10 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 			col.failures = append(col.failures, c.Failures)
 			col.checked = append(col.checked, c.Checked)
 			col.due = append(col.due, nanos(r.NextDue))
+			col.failSince = append(col.failSince, c.FailSince)
+			if changed {
+				col.hist.add(u, &c)
+			}
 			if o.subs <= 0 {
 				continue
 			}
@@ -318,18 +324,24 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 				rt = CASE WHEN r.hold THEN l.rt ELSE r.rt END,
 				failures = CASE WHEN r.hold THEN l.failures ELSE r.failures END,
 				checked = CASE WHEN r.hold THEN l.checked ELSE r.checked END,
-				kind = CASE WHEN r.hold THEN l.kind ELSE r.kind END
-			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::text[])
-				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due, changed, kind)
+				kind = CASE WHEN r.hold THEN l.kind ELSE r.kind END,
+				failing_since = CASE WHEN r.hold THEN l.failing_since ELSE r.failing_since END
+			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::text[], $14::int8[])
+				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due, changed, kind, failing_since)
 			WHERE l.url = r.url`,
-			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due, col.changed, col.kind)
+			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due, col.changed, col.kind, col.failSince)
+		col.hist.queue(b, s.retention)
 		if len(col.chURL) > 0 {
 			b.Queue(`INSERT INTO pending (client_id, url, state, reason, seq)
 				SELECT s.client_id, s.url, c.state, c.reason, nextval('pending_seq')
 				FROM unnest($1::text[], $2::int2[], $3::text[]) AS c(url, state, reason) JOIN subscriptions s ON s.url = c.url
+				WHERE s.ignore <> 2
 				ORDER BY s.url, s.client_id
 				ON CONFLICT (client_id, url) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, seq = EXCLUDED.seq`,
 				col.chURL, col.chNew, col.chReason)
+		}
+		if len(col.chURL) > 0 {
+			queueEndIgnores(b, col.chURL)
 		}
 		queueHostRefresh(b, touched)
 		if len(col.chURL) > 0 {

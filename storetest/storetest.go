@@ -6,6 +6,10 @@
 //		storetest.Run(t, func(t *testing.T) lms.Store { return mystore.New() })
 //	}
 //
+// The editors' role (lms.EditorStore: history, re-check, ignores) has a
+// suite of its own, RunEditors, whose factory takes the history retention
+// to keep.
+//
 // It uses only the standard testing package, so importing it adds nothing to
 // a user's dependencies.
 package storetest

@@ -147,7 +147,7 @@ func (s *Server) namedMethod(args []any) (method, error) {
 // argument types) and how many leading params are credentials; the methods
 // themselves follow, one per RPC.
 func (s *Server) table() map[string]method {
-	return map[string]method{
+	t := map[string]method{
 		"checkConnection":        {"Check credentials; returns the protocol version (2).", "int string string", s.checkConnection, 2},
 		"registerURLs":           {"Register URLs for the client; returns [url, state, reason] for each already checked URL, in input order.", "array string string array", s.registerURLs, 2},
 		"unregisterURLs":         {"Unregister URLs for the client; unknown URLs are ignored.", "boolean string string array", s.unregisterURLs, 2},
@@ -156,7 +156,7 @@ func (s *Server) table() map[string]method {
 		"forceSynchronization":   {"Ask for a full sync of the client at the next syncer tick.", "nil string string", s.forceSynchronization, 2},
 		"getInfoFrameURL":        {"The URL of the server's alerts page (no credentials checked).", "string string string", s.getInfoFrameURL, 0},
 		"registerClient":         {"Register a client (admin secret required); the password is mailed to the contact.", "boolean string string string string string [string]", s.registerClient, 1},
-		"getURLStates":           {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms.", "array string string array", s.getURLStates, 2},
+		"getURLStates":           {"Full details of the given URLs: url, state, reason, code, last_checked, last_changed, final_url, permanent_redirect, response_time_ms, failures, failing_since (when failing).", "array string string array", s.getURLStates, 2},
 		"listURLs":               {"All URLs registered by the client.", "array string string", s.listURLs, 2},
 		"listClients":            {"All clients with their state counts (admin secret required).", "array string", s.listClients, 1},
 		"removeClient":           {"Remove a client with its subscriptions (admin secret required).", "boolean string string", s.removeClient, 1},
@@ -165,6 +165,8 @@ func (s *Server) table() map[string]method {
 		"system.methodSignature": {"Signature of a method: return type, then argument types.", "array string", s.methodSignature, 0},
 		"system.multicall":       {"Run several calls in one request: [{methodName, params}] → [[result] or fault struct].", "array array", s.multicall, 0},
 	}
+	s.editorMethods(t) // editors.go
+	return t
 }
 
 func (s *Server) checkConnection(ctx context.Context, a []any) (any, error) {
@@ -412,6 +414,10 @@ func linkStruct(l lms.Link) Struct {
 		{"url", l.URL}, {"state", string(u.State)}, {"reason", u.Reason}, {"code", l.Code},
 		{"final_url", l.FinalURL}, {"permanent_redirect", l.Permanent},
 		{"response_time_ms", int(min(l.ResponseTime.Milliseconds(), math.MaxInt32))},
+		{"failures", min(max(l.Failures, -l.Failures), math.MaxInt32)},
+	}
+	if !l.FailingSince.IsZero() {
+		s = append(s, Member{"failing_since", l.FailingSince})
 	}
 	if !l.LastChecked.IsZero() {
 		s = append(s, Member{"last_checked", l.LastChecked})

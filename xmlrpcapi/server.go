@@ -308,6 +308,8 @@ func wireText(err error) (status, code int, msg string) {
 		return http.StatusRequestTimeout, 0, "request too slow: send the method name and the credentials at once"
 	case errors.Is(err, errThrottled):
 		return http.StatusTooManyRequests, 0, "Too many failed attempts; try again later"
+	case errors.Is(err, lms.ErrRateLimited):
+		return http.StatusTooManyRequests, 0, "Too many requests; try again later"
 	case errors.Is(err, lms.ErrUnauthorized):
 		return http.StatusUnauthorized, 0, "Unauthorized"
 	case errors.As(err, &f):
@@ -386,7 +388,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logFailure(name, status, code, rc.addr, err)
 		switch status {
 		case http.StatusTooManyRequests:
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))))
+			secs, ok := retryAfter(err)
+			if !ok {
+				secs = int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
 		case http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
 		case http.StatusRequestTimeout:

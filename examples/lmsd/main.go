@@ -81,6 +81,8 @@ type options struct {
 	pg                                                  pgFlags
 	processID                                           string
 	lease, claimPoll, notifyPoll                        time.Duration
+	historyChanges, recheckPerHour                      int // editors (issue 22)
+	historyAge                                          time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -123,6 +125,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.snapshotTTL, "snapshot-ttl", webui.DefaultStatsTTL, "how long /, /alerts, /healthz and /metrics reuse one stats snapshot")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address (host:port) instead of -addr")
 	fs.BoolVar(&o.metricsPerClient, "metrics-per-client", false, "add per-client series to /metrics (labelled with client ids)")
+	fs.IntVar(&o.historyChanges, "history-changes", 100, "state changes kept per link in its history, the newest (-1: no history)")
+	fs.DurationVar(&o.historyAge, "history-age", 365*24*time.Hour, "a link's history drops changes this much older than its newest")
+	fs.IntVar(&o.recheckPerHour, "recheck-per-hour", 1000, "URLs each client may ask to re-check in an hour (recheckURLs; -1: no cap)")
 	o.pg.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -147,6 +152,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	case o.checkInterval <= 0, o.minRecheck <= 0, o.notifyInterval <= 0, o.syncInterval <= 0, o.shutdownTimeout <= 0, o.snapshotTTL <= 0,
 		o.lease <= 0, o.claimPoll <= 0, o.notifyPoll <= 0:
 		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout, -snapshot-ttl, -lease, -claim-poll and -notify-poll must be positive")
+	case o.historyChanges == 0 || o.historyChanges < -1, o.recheckPerHour == 0 || o.recheckPerHour < -1:
+		return nil, fmt.Errorf("-history-changes %d, -recheck-per-hour %d: want -1 (none, no cap) or at least 1", o.historyChanges, o.recheckPerHour)
+	case o.historyAge <= 0:
+		return nil, fmt.Errorf("-history-age %v: must be positive", o.historyAge)
 	case o.minRecheck > o.checkInterval:
 		return nil, fmt.Errorf("-min-recheck %v exceeds -check-interval %v", o.minRecheck, o.checkInterval)
 	}
@@ -307,13 +316,14 @@ func storeWhere(o *options) []any {
 }
 
 func openStore(ctx context.Context, o *options) (lms.Store, error) {
+	history := lms.HistoryRetention{MaxChanges: o.historyChanges, MaxAge: o.historyAge}
 	switch o.store {
 	case "memory":
-		return memstore.New(), nil
+		return memstore.NewWithOptions(memstore.Options{History: history}), nil
 	case "postgres":
-		return openPostgres(ctx, &o.pg)
+		return openPostgres(ctx, &o.pg, history)
 	}
-	return boltstore.Open(o.db, boltstore.Options{Timeout: time.Second})
+	return boltstore.Open(o.db, boltstore.Options{Timeout: time.Second, History: history})
 }
 
 // run is the whole server; it returns when ctx is cancelled (after a
@@ -376,7 +386,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
 		Policy: lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval),
 			ConfirmDelay: o.confirmDelay},
-		NotifyInterval: o.notifyInterval, SyncInterval: o.syncInterval,
+		NotifyInterval: o.notifyInterval, SyncInterval: o.syncInterval, RecheckPerHour: o.recheckPerHour,
 	})
 	if err != nil {
 		return err

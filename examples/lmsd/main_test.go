@@ -33,25 +33,28 @@ const secret = "the-admin-secret"
 func TestFlagErrors(t *testing.T) {
 	noenv := func(string) string { return "" }
 	cases := map[string][]string{
-		"-store":           {"-store", "sqlite"},
-		"-concurrency":     {"-concurrency", "0"},
-		"-host-interval":   {"-host-interval", "-1s"},
-		"must be positive": {"-check-interval", "0"},
-		"-min-recheck":     {"-min-recheck", "48h"},
-		"-addr":            {"-addr", "nonsense"},
-		"-metrics-addr":    {"-metrics-addr", "nonsense"},
-		"-allow-networks":  {"-allow-networks", "10.1.0.0/16 intranet"},
-		"-snapshot-ttl":    {"-snapshot-ttl", "0"},
-		"-components":      {"-components", "checker,teleporter"},
-		"none alone":       {"-components", "none,checker"},
-		"-lease":           {"-lease", "0"},
-		"-claim-poll":      {"-claim-poll", "-1s"},
-		"-log-format":      {"-log-format", "xml"},
-		"-mail-cc":         {"-mail-cc", "not-an-address"},
-		"OutageProbes":     {"-outage-probe", "not a url", "-store", "memory"},
-		"-smtp-tls":        {"-smtp", "mail.example:25", "-smtp-tls", "sometimes"},
-		"unexpected":       {"extra"},
-		"not defined":      {"-no-such-flag"},
+		"-store":            {"-store", "sqlite"},
+		"-concurrency":      {"-concurrency", "0"},
+		"-host-interval":    {"-host-interval", "-1s"},
+		"must be positive":  {"-check-interval", "0"},
+		"-min-recheck":      {"-min-recheck", "48h"},
+		"-addr":             {"-addr", "nonsense"},
+		"-metrics-addr":     {"-metrics-addr", "nonsense"},
+		"-allow-networks":   {"-allow-networks", "10.1.0.0/16 intranet"},
+		"-snapshot-ttl":     {"-snapshot-ttl", "0"},
+		"-components":       {"-components", "checker,teleporter"},
+		"none alone":        {"-components", "none,checker"},
+		"-lease":            {"-lease", "0"},
+		"-history-changes":  {"-history-changes", "0"},
+		"-history-age":      {"-history-age", "-1h"},
+		"-recheck-per-hour": {"-recheck-per-hour", "-5"},
+		"-claim-poll":       {"-claim-poll", "-1s"},
+		"-log-format":       {"-log-format", "xml"},
+		"-mail-cc":          {"-mail-cc", "not-an-address"},
+		"OutageProbes":      {"-outage-probe", "not a url", "-store", "memory"},
+		"-smtp-tls":         {"-smtp", "mail.example:25", "-smtp-tls", "sometimes"},
+		"unexpected":        {"extra"},
+		"not defined":       {"-no-such-flag"},
 	}
 	for want, args := range cases {
 		var out bytes.Buffer
@@ -327,6 +330,10 @@ func TestBinaryEndToEnd(t *testing.T) {
 				defer stop(cmd)
 				res := newRPC(t, base).call(t, "registerURLs", "plone", "site-password-1", []any{missing})
 				require.Equal(t, []any{[]any{missing, "unavailable", "Not Found"}}, res, "states survive the restart")
+				// The editors' history too (temporary, then confirmed unavailable).
+				h := newRPC(t, base).call(t, "getURLHistory", "plone", "site-password-1", missing).([]any)
+				require.NotEmpty(t, h)
+				require.Equal(t, "unavailable", h[0].(map[string]any)["state"])
 			}
 		})
 	}

@@ -69,6 +69,6 @@ func (p *pgFlags) where() string {
 
 // openPostgres opens the database; the first process to open a fresh one
 // creates the schema.
-func openPostgres(ctx context.Context, p *pgFlags) (lms.Store, error) {
-	return pgstore.Open(ctx, p.dsn, pgstore.Options{MaxConns: int32(p.maxConns), StatementTimeout: p.statementTimeout, CallTimeout: p.callTimeout})
+func openPostgres(ctx context.Context, p *pgFlags, history lms.HistoryRetention) (lms.Store, error) {
+	return pgstore.Open(ctx, p.dsn, pgstore.Options{MaxConns: int32(p.maxConns), StatementTimeout: p.statementTimeout, CallTimeout: p.callTimeout, History: history})
 }

@@ -162,8 +162,11 @@ type Check struct {
 	RT       int64  // Result.ResponseTime
 	Code     int32
 	Failures int32
-	St       uint8 // State as StateIndex
-	Perm     bool  // Result.Permanent
+	// FailSince is when the link turned failing from a state that is not
+	// (lms.Link.FailingSince); 0 while it is not failing.
+	FailSince int64
+	St        uint8 // State as StateIndex
+	Perm      bool  // Result.Permanent
 }
 
 // NewCheck is the check part of a new link: never checked, state unknown.
@@ -174,7 +177,7 @@ func (c *Check) State() lms.State { return StateAt(c.St) }
 
 // Apply writes the result of o into c: the result fields, the failure count
 // and the check time, and, if the state changed, the state and the time of
-// the change. It returns the previous state and whether the state changed:
+// the change, and when the link turned failing (FailSince). It returns the previous state and whether the state changed:
 // only a change of state is notified to the link's subscribers and moves
 // the state counts; a new reason, code or failure count alone is not. o
 // must not be a Hold (that only reschedules the link).
@@ -187,6 +190,12 @@ func (c *Check) Apply(o lms.Outcome) (old lms.State, changed bool) {
 		return old, false
 	}
 	c.St, c.Changed = StateIndex(res.State), c.Checked
+	switch {
+	case !res.State.Failing():
+		c.FailSince = 0
+	case !old.Failing():
+		c.FailSince = c.Checked
+	}
 	return old, true
 }
 
@@ -203,6 +212,7 @@ func (c *Check) Link(url, host string, nextDue int64, subscribers int) lms.Link 
 		LastChanged:  unixnano.To(c.Changed),
 		NextDue:      unixnano.To(nextDue),
 		Failures:     int(c.Failures),
+		FailingSince: unixnano.To(c.FailSince),
 		FinalURL:     c.Final,
 		Permanent:    c.Perm,
 		Kind:         c.Kind,
