@@ -28,13 +28,16 @@ const (
 	bCounts    = "counts"    // "total" → counts of subscribed links
 	bLeases    = "leases"    // url → lease until (8), only while a link is claimed
 	bLeaseExp  = "leaseexp"  // until(8) url → 1 host: leases by expiry
+	bSources   = "sources"   // id 0 source id → JSON source (sources.go)
+	bSrcUses   = "srcuses"   // id 0 url 0 source id → "": which sources use a URL
+	bSrcOnly   = "srconly"   // id 0 url → "": subscriptions that are not plain registrations
 
 	keySchema = "schema"
 	keyTotal  = "total"
 )
 
 func allBuckets() []string {
-	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp}
+	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp, bSources, bSrcUses, bSrcOnly}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.

@@ -43,6 +43,7 @@ type client struct {
 	c       lms.Client
 	subs    *btree.BTreeG[*link] // by URL
 	pending map[*link]pend
+	src     sources // see sources.go
 }
 
 type pend struct {
@@ -227,6 +228,7 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 		return 0, err
 	}
 	defer s.mu.Unlock()
+	c.src.plain(urls)
 	return s.subscribeAll(c, urls, now), nil
 }
 
@@ -309,7 +311,7 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 	removed := 0
 	for _, u := range urls {
 		l := s.links[u]
-		if l == nil || !c.subs.Has(l) {
+		if l == nil || !c.subs.Has(l) || c.src.keep(l.url) {
 			continue
 		}
 		s.unsubscribe(c, l)
@@ -334,7 +336,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	}
 	var drop []*link
 	c.subs.Ascend(func(l *link) bool {
-		if _, ok := want[l.url]; !ok {
+		if _, ok := want[l.url]; !ok && !c.src.keep(l.url) {
 			drop = append(drop, l)
 		}
 		return true
@@ -342,6 +344,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	for _, l := range drop {
 		s.unsubscribe(c, l)
 	}
+	c.src.plain(urls)
 	return s.subscribeAll(c, urls, now), len(drop), nil
 }
 

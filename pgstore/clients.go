@@ -212,6 +212,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
 			return err
 		}
+		if err := deleteSourceRows(ctx, tx, id); err != nil {
+			return err
+		}
 		removed, err := deleteSubscriptions(ctx, tx, id, "true")
 		if err != nil {
 			return err
