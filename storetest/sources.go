@@ -27,6 +27,7 @@ func runSources(t *testing.T, newStore NewStore) {
 		{"SourceNoAliasing", testSourceNoAliasing},
 		{"SourceListing", testSourceListing},
 		{"SourceOtherClient", testSourceOtherClient},
+		{"ClientTokens", testClientTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,5 +351,32 @@ func testSourceOtherClient(t *testing.T, s lms.Store) {
 	wantURLs(t, "c has none", subscribed(t, s, "c"))
 	if l, _ := s.LookupLinks(ctx(), []string{"http://x.example/"}); l["http://x.example/"].Subscribers != 1 {
 		t.Fatalf("subscribers of x: %+v", l)
+	}
+}
+
+// testClientTokens: the API token records of a client round-trip through
+// UpdateClient and never alias.
+func testClientTokens(t *testing.T, s lms.Store) {
+	mustClient(t, s, "c")
+	toks := []lms.APIToken{{Name: "ci", Hash: "sha256:00ff", Created: t0}, {Name: "wp-site", Hash: "sha256:ab12", Created: t0.Add(time.Second)}}
+	if _, err := s.UpdateClient(ctx(), "c", func(c *lms.Client) error { c.Tokens = append(c.Tokens, toks...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetClient(ctx(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Tokens) != 2 || got.Tokens[0].Name != "ci" || got.Tokens[1].Hash != "sha256:ab12" || !got.Tokens[1].Created.Equal(t0.Add(time.Second)) {
+		t.Fatalf("tokens = %+v, want %+v", got.Tokens, toks)
+	}
+	got.Tokens[0].Name = "mutated"
+	if again, _ := s.GetClient(ctx(), "c"); again.Tokens[0].Name != "ci" {
+		t.Fatalf("GetClient aliases the tokens: %+v", again.Tokens)
+	}
+	if _, err := s.UpdateClient(ctx(), "c", func(c *lms.Client) error { c.Tokens = c.Tokens[1:]; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.GetClient(ctx(), "c"); len(again.Tokens) != 1 || again.Tokens[0].Name != "wp-site" {
+		t.Fatalf("after revoking one: %+v", again.Tokens)
 	}
 }
