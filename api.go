@@ -21,6 +21,9 @@ type Registration struct {
 	ContactName  string
 	ContactEmail string
 	CallbackURL  string
+	// CallbackOptional lets CallbackURL be empty (a JSON API client may
+	// have a webhook instead); registerClient requires one.
+	CallbackOptional bool
 }
 
 // CheckAdminSecret returns ErrUnauthorized unless adminSecret is the configured
@@ -43,8 +46,10 @@ func (e *Engine) RegisterClient(ctx context.Context, adminSecret string, r Regis
 	if err := validate.ClientID(r.ID); err != nil {
 		return "", fmt.Errorf("lms: register client: %w: %w", ErrInvalid, err)
 	}
-	if err := validate.CallbackURL(r.CallbackURL); err != nil {
-		return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, err)
+	if r.CallbackURL != "" || !r.CallbackOptional {
+		if err := validate.CallbackURL(r.CallbackURL); err != nil {
+			return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, err)
+		}
 	}
 	addr, err := mail.ParseAddress(r.ContactEmail)
 	if err != nil || len(r.ContactEmail) > 254 {

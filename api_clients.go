@@ -19,18 +19,21 @@ type ClientChange struct {
 	Notifications *bool
 }
 
-// checkContact validates a contact name and address the way RegisterClient
-// does, and sets the address to its plain form.
-func checkContact(name, email *string) error {
-	if name != nil && (len(*name) > 256 || strings.ContainsAny(*name, "\r\n")) {
+// Validate reports ErrInvalid if a field of ch is not acceptable (the rules
+// of RegisterClient).
+func (ch ClientChange) Validate() error {
+	if n := ch.ContactName; n != nil && (len(*n) > 256 || strings.ContainsAny(*n, "\r\n")) {
 		return fmt.Errorf("lms: contact name: %w", ErrInvalid)
 	}
-	if email != nil {
-		addr, err := mail.ParseAddress(*email)
-		if err != nil || len(*email) > 254 {
-			return fmt.Errorf("lms: contact e-mail %q: %w", *email, ErrInvalid)
+	if e := ch.ContactEmail; e != nil {
+		if _, err := mail.ParseAddress(*e); err != nil || len(*e) > 254 {
+			return fmt.Errorf("lms: contact e-mail %q: %w", *e, ErrInvalid)
 		}
-		*email = addr.Address
+	}
+	if ch.CallbackURL != nil && *ch.CallbackURL != "" {
+		if err := validate.CallbackURL(*ch.CallbackURL); err != nil {
+			return fmt.Errorf("lms: %w: %w", ErrInvalid, err)
+		}
 	}
 	return nil
 }
@@ -40,20 +43,20 @@ func checkContact(name, email *string) error {
 // client as it is then. Switching notifications on resets the failure
 // count as SetNotifications does.
 func (e *Engine) ChangeClient(ctx context.Context, clientID string, ch ClientChange) (Client, error) {
-	if err := checkContact(ch.ContactName, ch.ContactEmail); err != nil {
+	if err := ch.Validate(); err != nil {
 		return Client{}, err
 	}
-	if ch.CallbackURL != nil && *ch.CallbackURL != "" {
-		if err := validate.CallbackURL(*ch.CallbackURL); err != nil {
-			return Client{}, fmt.Errorf("lms: %w: %w", ErrInvalid, err)
-		}
+	var email string
+	if ch.ContactEmail != nil {
+		addr, _ := mail.ParseAddress(*ch.ContactEmail) // valid: see Validate
+		email = addr.Address
 	}
 	c, err := e.store.UpdateClient(ctx, clientID, func(c *Client) error {
 		if ch.ContactName != nil {
 			c.ContactName = *ch.ContactName
 		}
 		if ch.ContactEmail != nil {
-			c.ContactEmail = *ch.ContactEmail
+			c.ContactEmail = email
 		}
 		if ch.CallbackURL != nil {
 			c.CallbackURL = *ch.CallbackURL

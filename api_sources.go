@@ -42,6 +42,7 @@ const maxScan = 20000
 // URLError names the URLs of a call that are not acceptable, by their index
 // in the call; it wraps ErrInvalid.
 type URLError struct {
+	Field  string   // the field of the call that holds the URLs ("urls", "links")
 	Index  []int    // positions in the call
 	Reason []string // what is wrong with each, in plain words
 }
@@ -55,11 +56,11 @@ func (e *URLError) Unwrap() error { return ErrInvalid }
 
 // checkCallURLs validates the URLs of one call: at most MaxURLsPerCall,
 // each a valid URL (a *URLError names those that are not).
-func checkCallURLs(urls []string) error {
+func checkCallURLs(field string, urls []string) error {
 	if len(urls) > MaxURLsPerCall {
 		return fmt.Errorf("lms: %d URLs in one call, more than %d: %w", len(urls), MaxURLsPerCall, ErrInvalid)
 	}
-	var ue URLError
+	ue := URLError{Field: field}
 	for i, u := range urls {
 		if err := validate.URL(u); err != nil && len(ue.Index) < 100 {
 			ue.Index = append(ue.Index, i)
@@ -77,7 +78,7 @@ func checkCallURLs(urls []string) error {
 // registerURLs must, one invalid URL fails the call with a *URLError and
 // changes nothing. It returns how many subscriptions were added.
 func (e *Engine) RegisterLinks(ctx context.Context, clientID string, urls []string) (int, error) {
-	if err := checkCallURLs(urls); err != nil {
+	if err := checkCallURLs("urls", urls); err != nil {
 		return 0, err
 	}
 	added, err := e.store.Subscribe(ctx, clientID, urls, e.now())
@@ -108,7 +109,7 @@ func (e *Engine) UnregisterLinks(ctx context.Context, clientID string, urls []st
 // list of links (PUT /api/v1/sources/{id}); see SourceStore for which
 // subscriptions begin and end. Invalid links give a *URLError.
 func (e *Engine) PutSource(ctx context.Context, clientID string, src Source) (added, removed int, err error) {
-	if err := checkCallURLs(src.Links); err != nil {
+	if err := checkCallURLs("links", src.Links); err != nil {
 		return 0, 0, err
 	}
 	added, removed, err = e.store.PutSource(ctx, clientID, src, e.now())
