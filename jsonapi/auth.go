@@ -16,7 +16,6 @@ type credentials struct {
 	basic    bool
 }
 
-
 func readCredentials(r *http.Request) (credentials, *problem) {
 	h := r.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(h, " ")
