@@ -220,7 +220,9 @@ func (p problem) names(field string) bool {
 // auth is how a request authenticates.
 type auth func(r *http.Request)
 
-func bearer(tok string) auth { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) } }
+func bearer(tok string) auth {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+}
 
 func basic(id, pw string) auth { return func(r *http.Request) { r.SetBasicAuth(id, pw) } }
 
