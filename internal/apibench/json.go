@@ -17,7 +17,8 @@ import (
 // ("http://host:port"), one client (an API token) a goroutine, each call
 // carrying batch fresh URLs spread over 10,000 hosts, like RegisterURLs:
 // PUT /api/v1/links, or with sources PUT /api/v1/sources/{id} of a fresh
-// source each call. An answer other than 200 fails the benchmark. It
+// source each call. The URLs differ from those of RegisterURLs, so that
+// each load registers links the store does not have yet. An answer other than 200 fails the benchmark. It
 // reports URLs per second and the p99 latency of one call.
 func PutJSON(b *testing.B, base string, tokens []string, batch int, sources bool) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: len(tokens)}}
@@ -28,12 +29,16 @@ func PutJSON(b *testing.B, base string, tokens []string, batch int, sources bool
 	var lat []time.Duration
 	calls := make(chan int)
 	var wg sync.WaitGroup
+	kind := "links"
+	if sources {
+		kind = "source"
+	}
 	call := func(tok string) (time.Duration, error) {
 		urls := make([]string, batch)
 		first := seq.Add(int64(batch)) - int64(batch)
 		for i := range urls {
 			n := first + int64(i)
-			urls[i] = fmt.Sprintf("http://h%05d.example.org/page-%08d.html", n%10000, n)
+			urls[i] = fmt.Sprintf("http://h%05d.example.org/%s-%08d.html", n%10000, kind, n)
 		}
 		path, body := "/api/v1/links", any(map[string]any{"urls": urls})
 		if sources {
