@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/linkmonitor/lms"
-	"github.com/linkmonitor/lms/internal/validate"
+	"github.com/linkmonitor/lms/internal/storerules"
 )
 
 // book is the JSON of clients.book: the bookkeeping of the notifier and the
@@ -118,8 +118,11 @@ func notFound(id string) error {
 
 // CreateClient implements lms.ClientStore.
 func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
-	if err := validate.ClientID(c.ID); err != nil {
-		return fmt.Errorf("pgstore: %w: %w", lms.ErrInvalid, err)
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	c, err := storerules.NewClient(c)
+	if err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	bk, err := bookOf(c)
 	if err != nil {
@@ -145,6 +148,8 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 
 // GetClient implements lms.ClientStore.
 func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var c lms.Client
 	err := s.read(ctx, "get client", func(q querier) error {
 		var err error
@@ -159,6 +164,8 @@ func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
 
 // ListClients implements lms.ClientStore.
 func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	return readRows(ctx, s, "list clients", func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r) }, nil,
 		`SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id ORDER BY c.id`)
 }
@@ -167,6 +174,8 @@ func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 // client's row lock (SELECT … FOR UPDATE), so it is atomic across
 // processes; fn may run again if the transaction has to be retried.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client) error) (lms.Client, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var out lms.Client
 	mail := false
 	err := s.tx(ctx, "update client", func(tx pgx.Tx) error {
@@ -178,11 +187,10 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 		if err != nil {
 			return err
 		}
-		cp := old.Clone()
-		if err := fn(&cp); err != nil {
+		cp, err := storerules.UpdateClient(old, fn)
+		if err != nil {
 			return pass(err)
 		}
-		cp.ID, cp.Counts = old.ID, old.Counts
 		bk, err := bookOf(cp)
 		if err != nil {
 			return err
@@ -223,6 +231,12 @@ func mailAdded(before, after []lms.OutboxMail) bool {
 
 // DeleteClient implements lms.ClientStore.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	n, err := s.clientLinkCount(ctx, id)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.callN(ctx, int(n))
+	defer cancel()
 	return s.tx(ctx, "delete client", func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
 			return err
@@ -240,6 +254,22 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 		return err
 	})
+}
+
+// clientLinkCount returns how many links client id has (0 for an unknown
+// client), for the deadline of DeleteClient.
+func (s *Store) clientLinkCount(ctx context.Context, id string) (int64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	var n int64
+	err := s.read(ctx, "delete client", func(q querier) error {
+		err := q.QueryRow(ctx, `SELECT ok + temporary + unavailable + unsupported + unknown FROM client_counts WHERE client_id = $1`, id).Scan(&n)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the deletion says ErrNotFound
+		}
+		return err
+	})
+	return n, err
 }
 
 // lockClient takes the client's row lock of the given strength (KEY SHARE

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,7 @@ func TestClaimPlan(t *testing.T) {
 		{"claimHostsHeld", claimHostsHeld, []any{"p1", now, []int32{}, 34}},
 		{"claimHostsFree", claimHostsFree, []any{now, []int32{}, 34}},
 		{"claimLinks", claimLinks, []any{ids, now, 3}},
-		{"claimUpdateHosts", claimUpdateHosts, []any{ids, []int32{3, 3, 3, 3, 3, 3, 3, 3, 3, 3}, "p1", lease, now, int64(time.Second)}},
+		{"claimUpdateHosts", claimUpdateHosts, []any{ids, []int32{3, 3, 3, 3, 3, 3, 3, 3, 3, 3}, "p1", lease, slices.Repeat([]int64{now + 2*int64(time.Second)}, 10)}},
 		{"refreshHosts", refreshHosts, []any{ids}},
 		{"dueCount", dueCount, []any{now, 1000}},
 	} {
@@ -225,7 +226,10 @@ func checkInvariants(t *testing.T, s *Store) {
 // second — a deadlock, retried.
 func TestDeleteLockOrder(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.Start(t)
+	// The server logs a session that waits for a lock longer than
+	// deadlock_timeout: the signal that the delete waits.
+	srv := pgtest.New(t, pgtest.Config{Settings: []string{"log_lock_waits=on", "deadlock_timeout=20ms"}})
+	dsn := srv.CreateSchema(t)
 	s := openT(t, dsn+"&enable_indexscan=off&enable_bitmapscan=off&enable_indexonlyscan=off")
 	// Each case has links of its own, in unknown state.
 	urls := func(client string) (string, string) {
@@ -278,6 +282,7 @@ func TestDeleteLockOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := s.retries.Load()
+			waits := srv.WatchLog("still waiting for")
 			done := make(chan error, 1)
 			go func() { done <- c.op(client) }()
 			defer func() {
@@ -291,19 +296,10 @@ func TestDeleteLockOrder(t *testing.T) {
 			}()
 			// Wait until the delete waits for the row the other
 			// transaction holds.
-			pid := other.Conn().PgConn().PID()
-			for deadline := time.Now().Add(10 * time.Second); ; {
-				var n int
-				if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, int32(pid)).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				if n > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s never waited for the locked row", c.name)
-				}
-				time.Sleep(5 * time.Millisecond)
+			select {
+			case <-waits:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s never waited for the locked row", c.name)
 			}
 			start := time.Now()
 			if err := lock(u2); err != nil {

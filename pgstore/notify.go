@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -11,34 +10,40 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 )
 
 // PendingClients implements lms.NotificationStore.
 func (s *Store) PendingClients(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	return readRows(ctx, s, "pending clients", pgx.RowTo[string], nil,
 		`SELECT c.id FROM clients c WHERE EXISTS (SELECT 1 FROM pending p WHERE p.client_id = c.id) ORDER BY c.id`)
 }
 
 // PendingUpdates implements lms.NotificationStore.
 func (s *Store) PendingUpdates(ctx context.Context, clientID string, limit int) ([]lms.PendingUpdate, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var lim *int
 	if limit > 0 {
 		lim = &limit
 	}
 	return clientRows(ctx, s, "pending updates", clientID, func(r pgx.CollectableRow) (lms.PendingUpdate, error) {
-		var p lms.PendingUpdate
+		var u, reason string
 		var st int16
 		var seq int64
-		if err := r.Scan(&p.URL, &st, &p.Reason, &seq); err != nil {
-			return p, err
+		if err := r.Scan(&u, &st, &reason, &seq); err != nil {
+			return lms.PendingUpdate{}, err
 		}
-		p.State, p.Reason, p.Seq = stateOf(st), cmp.Or(p.Reason, "unknown"), uint64(seq)
-		return p, nil
+		return storerules.Pending(u, stateOf(st), reason, uint64(seq)), nil
 	}, `SELECT url, state, reason, seq FROM pending WHERE client_id = $1 ORDER BY url LIMIT $2`, clientID, lim)
 }
 
 // PendingCount implements lms.NotificationStore.
 func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var n int
 	err := s.read(ctx, "pending count", func(q querier) error {
 		if err := q.QueryRow(ctx, `SELECT count(*) FROM pending WHERE client_id = $1`, clientID).Scan(&n); err != nil {
@@ -54,6 +59,8 @@ func (s *Store) PendingCount(ctx context.Context, clientID string) (int, error) 
 
 // AckUpdates implements lms.NotificationStore.
 func (s *Store) AckUpdates(ctx context.Context, clientID string, delivered []lms.PendingUpdate) error {
+	ctx, cancel := s.callN(ctx, len(delivered))
+	defer cancel()
 	urls := make([]string, 0, len(delivered))
 	seqs := make([]int64, 0, len(delivered))
 	for _, d := range delivered {
@@ -129,7 +136,7 @@ func (s *Store) sendWakeups() {
 			return
 		}
 		if w := s.takeWake(); w != 0 {
-			if err := s.notify(w, 5*time.Second); err != nil {
+			if err := s.notify(w, s.notifyTimeout()); err != nil {
 				s.wake(w) // keep it for the next round
 				delay = min(2*delay, 5*time.Second)
 			} else {
@@ -147,6 +154,15 @@ func (s *Store) sendWakeups() {
 			return
 		}
 	}
+}
+
+// notifyTimeout bounds a NOTIFY of sendWakeups: the call timeout, or 5 s
+// when that is disabled.
+func (s *Store) notifyTimeout() time.Duration {
+	if s.callTimeout > 0 {
+		return s.callTimeout
+	}
+	return 5 * time.Second
 }
 
 // notify sends one NOTIFY of w.
@@ -216,6 +232,10 @@ func (s *Store) listen(ctx context.Context, notes chan<- lms.Wakeup) {
 		if ctx.Err() != nil {
 			return
 		}
+		select {
+		case s.listenEnded <- err:
+		default:
+		}
 		if err == nil {
 			delay = 50 * time.Millisecond
 		}
@@ -233,13 +253,26 @@ func (s *Store) listen(ctx context.Context, notes chan<- lms.Wakeup) {
 
 // listenOnce connects, LISTENs, and forwards notifications until the
 // connection fails or ctx ends; wakeAll sends every kind once connected.
+// After s.listenQuiet without a notification it pings the server, so that a
+// server that froze or vanished without closing the connection is noticed
+// (within s.listenQuiet and the call timeout) and the connection replaced.
 func (s *Store) listenOnce(ctx context.Context, notes chan<- lms.Wakeup, wakeAll bool) error {
-	conn, err := pgx.ConnectConfig(ctx, s.conn.Copy())
+	cctx, cancel := s.call(ctx)
+	conn, err := pgx.ConnectConfig(cctx, s.conn.Copy())
 	if err != nil {
+		cancel()
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+wakeChannel); err != nil {
+	defer func() {
+		// Close sends a Terminate message; a frozen server must not
+		// hold it.
+		cctx, cancel := s.call(context.WithoutCancel(ctx))
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	_, err = conn.Exec(cctx, "LISTEN "+wakeChannel)
+	cancel()
+	if err != nil {
 		return err
 	}
 	forward := func(w lms.Wakeup) bool {
@@ -254,7 +287,22 @@ func (s *Store) listenOnce(ctx context.Context, notes chan<- lms.Wakeup, wakeAll
 		return nil
 	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, s.listenQuiet)
+		n, err := conn.WaitForNotification(wctx)
+		quiet := err != nil && ctx.Err() == nil && wctx.Err() != nil
+		cancel()
+		if quiet {
+			// A quiet spell: the connection stays usable after a
+			// deadline while waiting; the ping tells whether the server
+			// still answers.
+			pctx, cancel := s.call(ctx)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,29 @@
 //     milliseconds that another one registered links, made notifications
 //     pending or queued a mail. The NOTIFYs follow the commits, at most one
 //     per 20 ms per Store, so that they do not serialise the commits.
+//   - Every call is bounded on the client side (Options.CallTimeout), so
+//     that a frozen or cut-off server fails calls instead of holding them.
+//
+// The rules of the store contract that memstore and boltstore share are
+// applied from internal/storerules: the argument checks (CheckURLs,
+// CheckClaim, CheckHold, CheckOutcomes), a new client and UpdateClient's
+// copy (NewClient, UpdateClient), what a result does to a link and that
+// only a change of state is notified (Check.Apply), the pacing of a claimed
+// host (PacedUntil), a pending update's form (Pending) and the state
+// indexes (StateIndex, StateAt). These remain SQL, done set-wise in the
+// statements that lock the rows, so that they hold across processes and
+// cost one statement per batch, not one per row:
+//
+//   - a host held by another holder (HeldByOther): the claim's and
+//     HoldHost's WHERE clauses (holder, held_until, avail_at), under the
+//     row locks that make a hold exclusive between processes;
+//   - a page of links (InPage, PageFull): the WHERE url > after, the state
+//     filter and the LIMIT of ClientLinks, an index range scan;
+//   - the state counts of clients and links (Move): deltas summed per
+//     client in the statement that locks the client_counts rows, and one
+//     link_counts shard per connection;
+//   - a Hold keeping a link's check columns: the CASE WHEN hold of the
+//     result UPDATE, which writes a batch in one statement.
 //
 // Use a database (or a schema, through search_path) of its own.
 package pgstore
@@ -47,6 +70,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/unixnano"
 )
 
@@ -62,6 +86,16 @@ type Options struct {
 	// when the server cannot be reached. Default: the DSN's
 	// connect_timeout, else 5 s.
 	ConnectTimeout time.Duration
+	// CallTimeout bounds every call of the store on the client side, its
+	// retries, pool waits and connection attempts included: a call that
+	// gets no answer within it fails with an error wrapping ErrTimeout,
+	// even when the server is frozen or cut off and cannot enforce
+	// StatementTimeout. It is the bound of a call on up to 10,000 URLs or
+	// records (the most of one XML-RPC call); a call on more, or a
+	// DeleteClient of a client with more links, gets proportionally
+	// longer. Open's schema migration is bounded by ten times it.
+	// Default DefaultCallTimeout; negative disables.
+	CallTimeout time.Duration
 }
 
 // Store is the PostgreSQL lms.Store. Create it with Open.
@@ -77,10 +111,15 @@ type Store struct {
 	once    sync.Once
 	hostIDs hostCache
 	// wake-ups to send (see wake)
-	wakeMu   sync.Mutex
-	wakeBits lms.Wakeup
-	wakeKick chan struct{}
-	retries  atomic.Int64 // transactions run again (deadlocks, broken connections)
+	wakeMu      sync.Mutex
+	wakeBits    lms.Wakeup
+	wakeKick    chan struct{}
+	retries     atomic.Int64  // transactions run again (deadlocks, broken connections)
+	callTimeout time.Duration // bounds each call (see call)
+	listenQuiet time.Duration // see listenOnce
+	// listenEnded, when set (by tests), receives without blocking the
+	// error that ended each LISTEN connection.
+	listenEnded chan error
 }
 
 var (
@@ -114,6 +153,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.ConnectTimeout > 0 || cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = cmpOr(opt.ConnectTimeout, 5*time.Second)
 	}
+	cfg.ConnConfig.DialFunc = dialer(cfg.ConnConfig.ConnectTimeout)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	s := &Store{
@@ -122,7 +162,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		addr: net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))),
 		stop: make(chan struct{}),
 		// The kick is buffered: wake never waits.
-		wakeKick: make(chan struct{}, 1),
+		wakeKick:    make(chan struct{}, 1),
+		callTimeout: cmpOr(opt.CallTimeout, DefaultCallTimeout),
+		listenQuiet: listenQuiet,
 	}
 	if strings.HasPrefix(cfg.ConnConfig.Host, "/") {
 		s.addr = fmt.Sprintf("%s/.s.PGSQL.%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
@@ -165,6 +207,8 @@ func (s *Store) Close() error {
 // Size returns the bytes the store's tables and indexes take in the
 // database.
 func (s *Store) Size(ctx context.Context) (int64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var n int64
 	err := s.read(ctx, "size", func(q querier) error {
 		return q.QueryRow(ctx, `SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
@@ -228,6 +272,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
+	}
+	if s.callTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, 10*s.callTimeout, s.timeoutError(10*s.callTimeout))
+		defer cancel()
 	}
 	actx, cancel := context.WithTimeout(ctx, s.conn.ConnectTimeout+time.Second)
 	conn, err := s.pool.Acquire(actx)
@@ -299,8 +348,8 @@ type querier interface {
 // begin checks what every method checks first: a live context and an open
 // store.
 func (s *Store) begin(ctx context.Context, op string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: %s: %w", op, err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("pgstore: %s: %w", op, context.Cause(ctx))
 	}
 	if s.closed.Load() {
 		return fmt.Errorf("pgstore: %s: %w", op, lms.ErrClosed)
@@ -378,7 +427,8 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 		return pe.error
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("pgstore: %s: %w", op, ctx.Err())
+		// The caller's cancellation, or the call timeout (timeoutError).
+		return fmt.Errorf("pgstore: %s: %w", op, context.Cause(ctx))
 	}
 	if s.closed.Load() {
 		return fmt.Errorf("pgstore: %s: %w", op, lms.ErrClosed)
@@ -409,22 +459,16 @@ func nanos(t time.Time) int64 { return unixnano.From(t) }
 
 func fromNanos(n int64) time.Time { return unixnano.To(n) }
 
-// stateIndex is the column value of a state (unknown for anything else).
-func stateIndex(st lms.State) int16 {
-	for i, v := range lms.States() {
-		if v == st {
-			return int16(i)
-		}
-	}
-	return 4
-}
+// stateIndex is the column value of a state: its storerules.StateIndex
+// (unknown for anything else).
+func stateIndex(st lms.State) int16 { return int16(storerules.StateIndex(st)) }
 
+// stateOf is the state of a column value (unknown when out of range).
 func stateOf(i int16) lms.State {
-	all := lms.States()
-	if i < 0 || int(i) >= len(all) {
+	if i < 0 {
 		return lms.StateUnknown
 	}
-	return all[i]
+	return storerules.StateAt(uint8(min(i, 255)))
 }
 
 // counts are state counts as the count tables hold them: by state index.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 )
 
 // The claim's statements (claimHostsHeld and claimHostsFree take the hosts,
@@ -36,10 +37,12 @@ const (
 			ORDER BY due LIMIT $3 FOR UPDATE SKIP LOCKED) l
 		ORDER BY h.ord, l.due`
 	// claimUpdateHosts: the visited hosts $1 with k[$2] links claimed get
-	// their hold, their spacing and their recomputed readiness.
+	// their hold, their spacing (not before p[$5], the time
+	// storerules.PacedUntil gives, NULL when not paced) and their
+	// recomputed readiness.
 	claimUpdateHosts = `WITH v AS MATERIALIZED (
-		SELECT x.id, x.k, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d
-		FROM unnest($1::int4[], $2::int4[]) AS x(id, k))
+		SELECT x.id, x.k, x.p, (SELECT min(l.due) FROM links l WHERE l.host_id = x.id AND l.subs > 0) AS d
+		FROM unnest($1::int4[], $2::int4[], $5::int8[]) AS x(id, k, p))
 	UPDATE hosts h SET
 		holder = CASE WHEN v.k > 0 THEN $3::text ELSE h.holder END,
 		held_until = ` + heldUntil + `,
@@ -50,9 +53,9 @@ const (
 	FROM v WHERE h.id = v.id AND h.id = ANY($1)`
 	// A host is held until the lease's end once links of it were claimed,
 	heldUntil = `CASE WHEN v.k > 0 THEN $4::int8 ELSE h.held_until END`
-	// and not offered again for (k-1)*HostGap (at least one gap) unless it
-	// is not paced.
-	notBefore = `CASE WHEN v.k > 0 AND h.name <> '' AND $6::int8 > 0 THEN greatest(h.not_before, $5::int8 + greatest(v.k - 1, 1) * $6::int8) ELSE h.not_before END`
+	// and not offered again before it is paced until (greatest ignores a
+	// NULL).
+	notBefore = `greatest(h.not_before, v.p)`
 )
 
 type claimHost struct {
@@ -67,8 +70,10 @@ type claimHost struct {
 // links of each (SKIP LOCKED too), leases them, and holds the hosts. Every
 // step is an index range scan: O(log n) per link.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
-	if opt.Limit <= 0 || opt.PerHost <= 0 || opt.Lease <= 0 || opt.HostGap < 0 {
-		return nil, fmt.Errorf("pgstore: claim options %+v: %w", opt, lms.ErrInvalid)
+	ctx, cancel := s.callN(ctx, opt.Limit)
+	defer cancel()
+	if err := storerules.CheckClaim(opt); err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	n, lease := nanos(now), nanos(now.Add(opt.Lease))
 	var out []lms.Link
@@ -77,6 +82,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		visited := []int32{}
 		var claimed []string
 		ks := map[int32]int32{}
+		names := map[int32]string{}
 		perHost := float64(opt.PerHost) // links a host gave, on average
 		for len(out) < opt.Limit {
 			need := int(float64(opt.Limit-len(out))/perHost + 0.999)
@@ -124,6 +130,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			}
 			for _, h := range hosts[:upto] {
 				visited = append(visited, h.id)
+				names[h.id] = h.name
 			}
 			if !more {
 				break
@@ -139,10 +146,14 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		}
 		slices.Sort(visited)
 		k := make([]int32, len(visited))
+		paced := make([]*int64, len(visited))
 		for i, id := range visited {
 			k[i] = ks[id]
+			if until, ok := storerules.PacedUntil(names[id], now, int(k[i]), opt.HostGap); ok && k[i] > 0 {
+				paced[i] = new(nanos(until))
+			}
 		}
-		b.Queue(claimUpdateHosts, visited, k, opt.Holder, lease, n, int64(opt.HostGap))
+		b.Queue(claimUpdateHosts, visited, k, opt.Holder, lease, paced)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -202,10 +213,10 @@ func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited 
 // subscriber of a link whose state changed (by URL and client), the hosts'
 // readiness, and the client and link counts.
 func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
-	for _, r := range recs {
-		if !r.Hold && !r.Result.State.Valid() {
-			return fmt.Errorf("pgstore: record for %q: state %q: %w", r.URL, r.Result.State, lms.ErrInvalid)
-		}
+	ctx, cancel := s.callN(ctx, len(recs))
+	defer cancel()
+	if err := storerules.CheckOutcomes(recs); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	if err := s.begin(ctx, "record results"); err != nil {
 		return err
@@ -223,18 +234,19 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 	err := s.tx(ctx, "record results", func(tx pgx.Tx) error {
 		pending = false
 		type old struct {
-			state int16
-			subs  int32
-			host  int32
+			state   int16
+			changed int64
+			subs    int32
+			host    int32
 		}
 		olds := make(map[string]old, len(urls))
-		rows, err := tx.Query(ctx, `SELECT url, state, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
+		rows, err := tx.Query(ctx, `SELECT url, state, changed, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
 		if err != nil {
 			return err
 		}
 		var u string
 		var o old
-		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
+		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.changed, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
 			return err
 		}
 		if len(olds) == 0 {
@@ -247,6 +259,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 				state              []int16
 				code, failures     []int32
 				rt, checked, due   []int64
+				changed            []int64
 				chURL, chReason    []string
 				chOld, chNew       []int16
 			}
@@ -259,25 +272,33 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 				continue // unknown URL: skipped
 			}
 			r := last[u]
-			st := stateIndex(r.Result.State)
+			// What the result does to the link is the shared rule; a Hold
+			// only reschedules it (the UPDATE keeps its columns).
+			c := storerules.Check{St: uint8(o.state), Changed: o.changed}
+			changed := false
+			if !r.Hold {
+				_, changed = c.Apply(r)
+			}
+			st := int16(c.St)
 			col.url = append(col.url, u)
 			col.hold = append(col.hold, r.Hold)
 			col.state = append(col.state, st)
-			col.reason = append(col.reason, text(r.Result.Reason))
-			col.code = append(col.code, int32(r.Result.Code))
-			col.final = append(col.final, text(r.Result.FinalURL))
-			col.perm = append(col.perm, r.Result.Permanent)
-			col.rt = append(col.rt, int64(r.Result.ResponseTime))
-			col.failures = append(col.failures, int32(r.Failures))
-			col.checked = append(col.checked, nanos(r.Checked))
+			col.changed = append(col.changed, c.Changed)
+			col.reason = append(col.reason, text(c.Reason))
+			col.code = append(col.code, c.Code)
+			col.final = append(col.final, text(c.Final))
+			col.perm = append(col.perm, c.Perm)
+			col.rt = append(col.rt, c.RT)
+			col.failures = append(col.failures, c.Failures)
+			col.checked = append(col.checked, c.Checked)
 			col.due = append(col.due, nanos(r.NextDue))
 			if o.subs <= 0 {
 				continue
 			}
 			touched[o.host] = true
-			if !r.Hold && st != o.state {
+			if changed {
 				col.chURL = append(col.chURL, u)
-				col.chReason = append(col.chReason, text(r.Result.Reason))
+				col.chReason = append(col.chReason, text(c.Reason))
 				col.chOld = append(col.chOld, o.state)
 				col.chNew = append(col.chNew, st)
 				global.add(o.state, -1)
@@ -287,7 +308,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE links l SET due = r.due,
 				state = CASE WHEN r.hold THEN l.state ELSE r.state END,
-				changed = CASE WHEN NOT r.hold AND r.state <> l.state THEN r.checked ELSE l.changed END,
+				changed = CASE WHEN r.hold THEN l.changed ELSE r.changed END,
 				reason = CASE WHEN r.hold THEN l.reason ELSE r.reason END,
 				code = CASE WHEN r.hold THEN l.code ELSE r.code END,
 				final_url = CASE WHEN r.hold THEN l.final_url ELSE r.final_url END,
@@ -295,10 +316,10 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 				rt = CASE WHEN r.hold THEN l.rt ELSE r.rt END,
 				failures = CASE WHEN r.hold THEN l.failures ELSE r.failures END,
 				checked = CASE WHEN r.hold THEN l.checked ELSE r.checked END
-			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[])
-				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due)
+			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[], $12::int8[])
+				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due, changed)
 			WHERE l.url = r.url`,
-			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due)
+			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due, col.changed)
 		if len(col.chURL) > 0 {
 			b.Queue(`INSERT INTO pending (client_id, url, state, reason, seq)
 				SELECT s.client_id, s.url, c.state, c.reason, nextval('pending_seq')
@@ -337,6 +358,8 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 
 // DeferHost implements lms.ScheduleStore.
 func (s *Store) DeferHost(ctx context.Context, host string, until time.Time) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	u := nanos(until)
 	return s.read(ctx, "defer host", func(q querier) error {
 		_, err := q.Exec(ctx, `INSERT INTO hosts (name, not_before, deferred) VALUES ($1, $2, $2)
@@ -351,16 +374,21 @@ func (s *Store) DeferHost(ctx context.Context, host string, until time.Time) err
 
 // HoldHost implements lms.ScheduleStore.
 func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (time.Time, bool, error) {
-	if lease <= 0 {
-		return time.Time{}, false, fmt.Errorf("pgstore: hold host %q for %v: %w", host, lease, lms.ErrInvalid)
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := storerules.CheckHold(host, lease); err != nil {
+		return time.Time{}, false, fmt.Errorf("pgstore: %w", err)
 	}
 	n, until := nanos(now), nanos(now.Add(lease))
 	var deferred int64
 	ok := false
 	err := s.read(ctx, "hold host", func(q querier) error {
 		rows, err := q.Query(ctx, `INSERT INTO hosts (name, holder, held_until) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, held_until = EXCLUDED.held_until,
-				avail_at = CASE WHEN hosts.ready_at IS NULL THEN NULL ELSE greatest(hosts.ready_at, EXCLUDED.held_until) END
+			ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder,
+				held_until = CASE WHEN hosts.holder = EXCLUDED.holder THEN greatest(hosts.held_until, EXCLUDED.held_until) ELSE EXCLUDED.held_until END,
+				avail_at = CASE WHEN hosts.ready_at IS NULL THEN NULL
+					WHEN hosts.holder = EXCLUDED.holder THEN greatest(hosts.ready_at, hosts.held_until, EXCLUDED.held_until)
+					ELSE greatest(hosts.ready_at, EXCLUDED.held_until) END
 			WHERE hosts.holder = EXCLUDED.holder OR hosts.held_until <= $4
 			RETURNING deferred`, text(host), text(holder), until, n)
 		if err != nil {
@@ -381,6 +409,8 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 
 // LinkCounts implements lms.ScheduleStore.
 func (s *Store) LinkCounts(ctx context.Context) (lms.StateCounts, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var c counts
 	err := s.read(ctx, "link counts", func(q querier) error {
 		return q.QueryRow(ctx, `SELECT coalesce(sum(ok), 0)::bigint, coalesce(sum(temporary), 0)::bigint, coalesce(sum(unavailable), 0)::bigint,
@@ -397,6 +427,8 @@ const dueCount = `SELECT count(*) FROM (
 
 // DueCount implements lms.ScheduleStore.
 func (s *Store) DueCount(ctx context.Context, now time.Time, limit int) (int, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if limit <= 0 {
 		return 0, s.begin(ctx, "due count")
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -51,10 +52,8 @@ func deleteSubscriptions(ctx context.Context, tx pgx.Tx, clientID, cond string, 
 }
 
 func checkURLs(urls []string) error {
-	for _, u := range urls {
-		if err := validate.URL(u); err != nil {
-			return fmt.Errorf("pgstore: %w: %w", lms.ErrInvalid, err)
-		}
+	if err := storerules.CheckURLs(urls); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	return nil
 }
@@ -75,6 +74,8 @@ func sortedUnique(urls []string) []string {
 
 // Subscribe implements lms.SubscriptionStore.
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	if err := checkURLs(urls); err != nil {
 		return 0, err
 	}
@@ -108,6 +109,8 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 
 // Unsubscribe implements lms.SubscriptionStore.
 func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string) (int, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	rm := sortedUnique(urls)
 	var removed int
 	err := s.tx(ctx, "unsubscribe", func(tx pgx.Tx) error {
@@ -135,6 +138,8 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 // client's row lock, so no other change of the client's subscriptions
 // interleaves.
 func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	if err := checkURLs(urls); err != nil {
 		return 0, 0, err
 	}
@@ -316,7 +321,10 @@ func queueLinkCounts(b *pgx.Batch, c counts) {
 }
 
 // ensureHosts returns the ids of the hosts of urls, creating the missing
-// rows in statements of their own (committed at once: a transaction that
+// rows (and marking rows a hold or a back-off made as linked, so that
+// PruneHosts leaves them; an id comes only from a row that is linked, a
+// row PruneHosts may be deleting is found again in the next round)
+// in statements of their own (committed at once: a transaction that
 // inserted a host and went on could make another wait on it out of the
 // lock order).
 func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int32, error) {
@@ -343,9 +351,11 @@ func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int3
 		}
 		err := s.read(ctx, "subscribe: hosts", func(q querier) error {
 			rows, err := q.Query(ctx, `WITH ins AS (
-					INSERT INTO hosts (name) SELECT n FROM unnest($1::text[]) AS n ORDER BY n COLLATE "C"
-					ON CONFLICT (name) DO NOTHING RETURNING id, name)
-				SELECT id, name FROM ins UNION ALL SELECT id, name FROM hosts WHERE name = ANY($1)`, missing)
+					INSERT INTO hosts (name, linked) SELECT n, true FROM unnest($1::text[]) AS n ORDER BY n COLLATE "C"
+					ON CONFLICT (name) DO NOTHING RETURNING id, name),
+				mark AS (UPDATE hosts SET linked = true WHERE name = ANY($1) AND NOT linked RETURNING id, name)
+				SELECT id, name FROM ins UNION ALL SELECT id, name FROM mark
+				UNION ALL SELECT id, name FROM hosts WHERE name = ANY($1) AND linked`, missing)
 			if err != nil {
 				return err
 			}
@@ -383,6 +393,8 @@ func scanLink(row pgx.CollectableRow) (lms.Link, error) {
 
 // ClientLinks implements lms.SubscriptionStore.
 func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	state := int16(-1)
 	if p.State != "" {
 		if !p.State.Valid() {
@@ -402,6 +414,8 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 
 // LookupLinks implements lms.SubscriptionStore.
 func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
 	out := make(map[string]lms.Link)
 	want := sortedUnique(urls)
 	err := s.read(ctx, "lookup links", func(q querier) error {

@@ -31,6 +31,7 @@ func runSources(t *testing.T, newStore NewStore) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newStore(t)
 			t.Cleanup(func() { _ = s.Close() })
 			tc.fn(t, s)

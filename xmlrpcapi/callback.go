@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type CallbackConfig struct {
 	// AllowPrivate lets callbacks reach loopback and private networks
 	// (clients on the same machine or intranet). Off by default.
 	AllowPrivate bool
+	// AllowedPrefixes are networks callbacks may reach even when
+	// AllowPrivate is off (an operator's intranet). Default none.
+	AllowedPrefixes []netip.Prefix
 	// UserAgent of callback requests. Default lms.DefaultUserAgent.
 	UserAgent string
 }
@@ -97,7 +101,7 @@ func NewCallbackClient(cfg CallbackConfig) *CallbackClient {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = lms.DefaultUserAgent
 	}
-	d := netguard.Dialer(cfg.ConnectTimeout, cfg.AllowPrivate)
+	d := netguard.Dialer(cfg.ConnectTimeout, cfg.AllowPrivate, cfg.AllowedPrefixes...)
 	return &CallbackClient{cfg: cfg, lists: make(chan struct{}, cfg.MaxConcurrentLists), transport: &http.Transport{
 		DialContext:           d.DialContext,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,

@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -68,6 +69,8 @@ type options struct {
 	smtp, smtpUser, smtpTLS, mailFrom, mailCC, mailDir  string
 	outageProbes                                        string
 	allowPrivate, metricsPerClient, browserUA           bool
+	allowNetworks                                       string
+	allowedPrefixes                                     []netip.Prefix
 	metricsAddr                                         string
 	snapshotTTL                                         time.Duration
 	concurrency                                         int
@@ -98,6 +101,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.StringVar(&o.outageProbes, "outage-probe", "", `URLs that should always answer ("https://a.example/ https://b.example/"): the "is it us?" guard asks them first when it suspects a local outage`)
 	fs.StringVar(&o.mailDir, "mail-dir", "lms-mail", "directory for .eml files when -smtp is not set")
 	fs.BoolVar(&o.allowPrivate, "allow-private", false, "let checks and callbacks reach loopback and private networks (intranets, tests)")
+	fs.StringVar(&o.allowNetworks, "allow-networks", "", `networks checks and callbacks may reach although private ("10.1.0.0/16 fd00:1::/48"); -allow-private lets all through`)
 	fs.IntVar(&o.concurrency, "concurrency", 20, "most checks in flight")
 	fs.DurationVar(&o.hostInterval, "host-interval", time.Second, "least time between two requests to one host (0: no pacing, for your own hosts only)")
 	fs.DurationVar(&o.checkInterval, "check-interval", 24*time.Hour, "time between regular checks of a link")
@@ -146,6 +150,13 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout, -snapshot-ttl, -lease, -claim-poll and -notify-poll must be positive")
 	case o.minRecheck > o.checkInterval:
 		return nil, fmt.Errorf("-min-recheck %v exceeds -check-interval %v", o.minRecheck, o.checkInterval)
+	}
+	for _, f := range strings.FieldsFunc(o.allowNetworks, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("-allow-networks %q: want networks such as 10.1.0.0/16: %w", f, err)
+		}
+		o.allowedPrefixes = append(o.allowedPrefixes, p.Masked())
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("-addr %q: %w", o.addr, err)
@@ -355,13 +366,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer st.Close()
 
-	callbacks := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent})
+	callbacks := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{AllowPrivate: o.allowPrivate, AllowedPrefixes: o.allowedPrefixes, UserAgent: o.userAgent})
 	defer callbacks.Close()
 	e, err := lms.New(st, lms.Config{
 		AdminSecret: secret, PublicURL: o.publicURL, MailCC: cc, Mailer: mlr, Logger: log,
 		Notifier: callbacks, Lister: callbacks, Components: comps, ProcessID: o.processID,
 		Lease: o.lease, ClaimPoll: o.claimPoll, NotifyPoll: o.notifyPoll,
-		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, UserAgent: o.userAgent, HonestRetry: !o.browserUA, MaxBytes: o.checkMaxBytes},
+		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, AllowedPrefixes: o.allowedPrefixes, UserAgent: o.userAgent, HonestRetry: !o.browserUA, MaxBytes: o.checkMaxBytes},
 		OutageProbes:  strings.Fields(o.outageProbes),
 		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
 		Policy: lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval),

@@ -21,12 +21,14 @@ type pgFlags struct {
 	dsn              string
 	maxConns         int
 	statementTimeout time.Duration
+	callTimeout      time.Duration
 }
 
 func (p *pgFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.dsn, "dsn", "", "PostgreSQL DSN with -store postgres, a URL or key=value pairs (default: $LMS_DSN, else the PG* variables)")
 	fs.IntVar(&p.maxConns, "pg-max-conns", 10, "most PostgreSQL connections (with -store postgres)")
 	fs.DurationVar(&p.statementTimeout, "pg-statement-timeout", 30*time.Second, "longest PostgreSQL statement (with -store postgres)")
+	fs.DurationVar(&p.callTimeout, "pg-call-timeout", pgstore.DefaultCallTimeout, "longest store call, measured by lmsd: a frozen or cut-off PostgreSQL fails calls after it (with -store postgres)")
 }
 
 // check completes the flags from the environment and validates them.
@@ -39,6 +41,8 @@ func (p *pgFlags) check(getenv func(string) string) error {
 		return fmt.Errorf("-pg-max-conns %d: want 1 to 1000", p.maxConns)
 	case p.statementTimeout <= 0:
 		return fmt.Errorf("-pg-statement-timeout %v: must be positive", p.statementTimeout)
+	case p.callTimeout <= 0:
+		return fmt.Errorf("-pg-call-timeout %v: must be positive", p.callTimeout)
 	}
 	return nil
 }
@@ -66,5 +70,5 @@ func (p *pgFlags) where() string {
 // openPostgres opens the database; the first process to open a fresh one
 // creates the schema.
 func openPostgres(ctx context.Context, p *pgFlags) (lms.Store, error) {
-	return pgstore.Open(ctx, p.dsn, pgstore.Options{MaxConns: int32(p.maxConns), StatementTimeout: p.statementTimeout})
+	return pgstore.Open(ctx, p.dsn, pgstore.Options{MaxConns: int32(p.maxConns), StatementTimeout: p.statementTimeout, CallTimeout: p.callTimeout})
 }

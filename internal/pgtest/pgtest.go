@@ -389,6 +389,44 @@ func (s *Server) CPUTime() (time.Duration, error) {
 	return total, nil
 }
 
+// Freeze stops the running server (SIGSTOP to the postmaster, then to each
+// of its children: the backends of existing connections are processes of
+// their own, in the test binary's process group): it keeps its sockets, so
+// clients still connect and send, as to a server stuck on a disk or cut off,
+// but nothing answers. Thaw resumes it. A test that freezes a server of New
+// should thaw it before it ends (the stop at its end waits for a frozen
+// server for 20 s, then kills it).
+func (s *Server) Freeze() error { return s.signalAll(syscall.SIGSTOP) }
+
+// Thaw resumes a server that Freeze stopped.
+func (s *Server) Thaw() error { return s.signalAll(syscall.SIGCONT) }
+
+// signalAll sends sig to the postmaster first (a stopped postmaster forks no
+// new backend), then to every child of it.
+func (s *Server) signalAll(sig syscall.Signal) error {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return errors.New("pgtest: the server is not running")
+	}
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("pgtest: %v to the postmaster: %w", sig, err)
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		child, _ := strconv.Atoi(filepath.Base(d))
+		if ppid, err := procPPID(child); err == nil && ppid == pid {
+			// A child may have exited since the listing.
+			if err := syscall.Kill(child, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("pgtest: %v to backend %d: %w", sig, child, err)
+			}
+		}
+	}
+	return nil
+}
+
 // procStat returns the fields of /proc/PID/stat after the command name.
 func procStat(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -499,8 +537,27 @@ func (s *Server) exec(sql string) error {
 // tail keeps the last lines of the server's log and signals when a line
 // containing a marker was seen.
 type tail struct {
-	mu    sync.Mutex
-	lines []string
+	mu       sync.Mutex
+	lines    []string
+	watchers []logWatch
+}
+
+// logWatch is a channel to close when a line containing text is logged.
+type logWatch struct {
+	text string
+	seen chan struct{}
+}
+
+// WatchLog returns a channel that is closed when the server logs a line
+// containing text, from now on: a signal of what only the server sees,
+// such as a session waiting for a lock (log_lock_waits=on, with a short
+// deadlock_timeout, in Config.Settings).
+func (s *Server) WatchLog(text string) <-chan struct{} {
+	w := logWatch{text: text, seen: make(chan struct{})}
+	s.logTail.mu.Lock()
+	s.logTail.watchers = append(s.logTail.watchers, w)
+	s.logTail.mu.Unlock()
+	return w.seen
 }
 
 func (l *tail) read(r io.Reader, marker string, seen chan<- struct{}) {
@@ -513,6 +570,13 @@ func (l *tail) read(r io.Reader, marker string, seen chan<- struct{}) {
 		if len(l.lines) > 50 {
 			l.lines = l.lines[len(l.lines)-50:]
 		}
+		l.watchers = slices.DeleteFunc(l.watchers, func(w logWatch) bool {
+			if strings.Contains(line, w.text) {
+				close(w.seen)
+				return true
+			}
+			return false
+		})
 		l.mu.Unlock()
 		if !signalled && strings.Contains(line, marker) {
 			signalled = true

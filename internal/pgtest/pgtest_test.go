@@ -3,6 +3,7 @@ package pgtest_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -61,5 +62,58 @@ func TestRestart(t *testing.T) {
 	var v int
 	if err := c.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != 42 {
 		t.Errorf("after restart: %d, %v; want 42", v, err)
+	}
+}
+
+// TestFreeze: a frozen server answers no query on an existing connection
+// (its backend is frozen too) and accepts no new session; after Thaw the
+// same connection answers, and WatchLog signals a line logged from then on.
+func TestFreeze(t *testing.T) {
+	srv := pgtest.New(t, pgtest.Config{Settings: []string{"log_min_messages=notice"}})
+	dsn := srv.CreateDB(t)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := srv.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	defer func() {
+		if !thawed {
+			_ = srv.Thaw()
+		}
+	}()
+	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = c.Ping(qctx)
+	cancel()
+	if err == nil {
+		t.Error("a query on an existing connection was answered while frozen")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	if nc, err := pgx.Connect(cctx, dsn); err == nil {
+		nc.Close(ctx)
+		t.Error("a new session was accepted while frozen")
+	}
+	cancel()
+	if err := srv.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	thawed = true
+	seen := srv.WatchLog("pgtest-watch-marker")
+	c2, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect after the thaw: %v", err)
+	}
+	defer c2.Close(ctx)
+	if _, err := c2.Exec(ctx, `DO $$ BEGIN RAISE LOG 'pgtest-watch-marker'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Error("WatchLog did not signal the logged line")
 	}
 }

@@ -88,3 +88,65 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("%d keys, MaxKeys is 50", n)
 	}
 }
+
+// TestReserveBoundsASimultaneousBurst: 100 attempts of one key reserved at
+// once, before any has been checked, get Burst tickets; good attempts give
+// theirs back, failed ones keep it.
+func TestReserveBoundsASimultaneousBurst(t *testing.T) {
+	l := New(Config{Burst: 10, Every: time.Minute})
+	var tickets []*Ticket
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 100 {
+		wg.Go(func() {
+			if tk, ok := l.Reserve("id", t0); ok {
+				mu.Lock()
+				tickets = append(tickets, tk)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(tickets) != 10 {
+		t.Fatalf("%d of 100 simultaneous attempts reserved, want Burst = 10", len(tickets))
+	}
+	if !l.Blocked("id", t0) {
+		t.Fatal("not blocked while every failure is reserved")
+	}
+	tickets[0].Settle(false, t0) // a good attempt costs nothing
+	tickets[0].Settle(true, t0)  // settling twice does nothing
+	if l.Blocked("id", t0) {
+		t.Fatal("a good attempt's reservation was not given back")
+	}
+	for _, tk := range tickets[1:] {
+		tk.Settle(true, t0)
+	}
+	if tk, ok := l.Reserve("id", t0); !ok {
+		t.Fatal("the failure a good attempt gave back cannot be reserved")
+	} else {
+		tk.Settle(true, t0)
+	}
+	if _, ok := l.Reserve("id", t0); ok {
+		t.Fatal("reserved past Burst failures")
+	}
+	if _, ok := l.Reserve("id", t0.Add(time.Minute)); !ok {
+		t.Fatal("no failure earned back after Every")
+	}
+}
+
+// TestReservedBucketsSurviveSweeps: a sweep of a full table keeps buckets
+// with reservations, so settling them still counts.
+func TestReservedBucketsSurviveSweeps(t *testing.T) {
+	l := New(Config{Burst: 1, Every: time.Hour, MaxKeys: 2})
+	tk, ok := l.Reserve("held", t0)
+	if !ok {
+		t.Fatal("first reservation refused")
+	}
+	for i := range 10 {
+		l.Fail(fmt.Sprint("other-", i), t0.Add(time.Duration(i+2)*time.Second))
+	}
+	tk.Settle(true, t0.Add(time.Minute))
+	if !l.Blocked("held", t0.Add(time.Minute)) {
+		t.Fatal("the settled failure was lost with a swept bucket")
+	}
+}
