@@ -44,14 +44,14 @@ func unauthorized(detail string) *problem {
 // the client it names, Basic by its id.
 func (s *Server) checkClient(ctx context.Context, addr string, c credentials) (string, error) {
 	if c.basic {
-		err := s.guard.Check(addr, "client\x00"+c.id, c.pass, func() error { return s.e.Authenticate(ctx, c.id, c.pass) })
+		err := s.guard.Throttle.Check(addr, "client\x00"+c.id, c.pass, func() error { return s.e.Authenticate(ctx, c.id, c.pass) })
 		return c.id, err
 	}
 	id, ok := lms.TokenClient(c.bearer)
 	if !ok {
 		return "", lms.ErrUnauthorized
 	}
-	err := s.guard.Check(addr, "client\x00"+id, c.bearer, func() error {
+	err := s.guard.Throttle.Check(addr, "client\x00"+id, c.bearer, func() error {
 		_, err := s.e.AuthenticateToken(ctx, c.bearer)
 		return err
 	})
@@ -63,7 +63,7 @@ func (s *Server) checkAdmin(addr string, c credentials) error {
 	if c.basic {
 		return lms.ErrUnauthorized
 	}
-	return s.guard.Check(addr, "admin", c.bearer, func() error { return s.e.CheckAdminSecret(c.bearer) })
+	return s.guard.Throttle.Check(addr, "admin", c.bearer, func() error { return s.e.CheckAdminSecret(c.bearer) })
 }
 
 // authClient returns the id of the client the request authenticates as.

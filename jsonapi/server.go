@@ -174,7 +174,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch p.Status {
 	case http.StatusTooManyRequests:
 		p.retryAfter = s.guard.RetryAfter()
-		if !s.guard.Hold(r.Context()) {
+		if !s.guard.Throttle.Hold(r.Context()) {
 			w.Header().Set("Connection", "close")
 		}
 	case http.StatusInternalServerError:

@@ -43,6 +43,7 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/jsonapi"
 	"github.com/linkmonitor/lms/mailer"
@@ -465,8 +466,11 @@ type handlerConfig struct {
 // /healthz and /metrics share one cached Stats snapshot.
 func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, err error) {
 	snapshot := webui.NewStatsCache(e, webui.CacheConfig{TTL: cfg.snapshotTTL, Logger: cfg.log})
-	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log})
-	jsonAPI := jsonapi.New(e, jsonapi.Config{Logger: cfg.log})
+	// One guard for both front doors: a guess counts the same through
+	// either, and the bytes decoded at once are bounded across both.
+	g := guard.New(guard.Config{})
+	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log, Guard: g})
+	jsonAPI := jsonapi.New(e, jsonapi.Config{Logger: cfg.log, Guard: g})
 	uiCfg := webui.Config{AdminSecret: cfg.secret, Logger: cfg.log, Stats: snapshot}
 	if !cfg.separateMetrics {
 		uiCfg.MetricsURL = "/metrics"

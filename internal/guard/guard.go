@@ -96,127 +96,203 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Guard is the shared protection of the front doors. It is safe for
-// concurrent use.
+// smallBody is the largest request that draws from the small budget.
+const smallBody = 64 << 10
+
+// Guard is the shared protection of the front doors: two decoding budgets
+// (requests declared at most 64 KiB draw from the small one, a quarter of
+// MaxDecodingBytes, so that small calls never queue behind large ones) and
+// the credential throttles. It is safe for concurrent use.
 type Guard struct {
-	cfg     Config
-	budget  *semaphore.Weighted
-	perAddr int64
-
-	mu    sync.Mutex
-	addrs map[string]int64 // budget held per source address
-
-	ids, addrFails *throttle.Limiter
-	good           *goodCreds
-	delayed        chan struct{}
+	cfg          Config
+	Small, Large *Budget
+	Throttle     *Throttle
 }
 
 // New returns a Guard.
 func New(cfg Config) *Guard {
 	cfg = cfg.withDefaults()
+	small := max(cfg.MaxDecodingBytes/4, smallBody)
 	return &Guard{
-		cfg:       cfg,
-		budget:    semaphore.NewWeighted(cfg.MaxDecodingBytes),
-		perAddr:   max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes),
-		addrs:     map[string]int64{},
-		ids:       throttle.New(throttle.Config{Burst: cfg.IDBurst, Every: cfg.IDEvery, MaxKeys: cfg.MaxKeys}),
-		addrFails: throttle.New(throttle.Config{Burst: cfg.AddrBurst, Every: cfg.AddrEvery, MaxKeys: cfg.MaxKeys}),
-		good:      newGoodCreds(10 * cfg.MaxKeys),
-		delayed:   make(chan struct{}, cfg.MaxDelayed),
+		cfg:   cfg,
+		Small: NewBudget(small, max(small/4, smallBody)),
+		Large: NewBudget(cfg.MaxDecodingBytes, max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes)),
+		Throttle: &Throttle{
+			IDs:     throttle.New(throttle.Config{Burst: cfg.IDBurst, Every: cfg.IDEvery, MaxKeys: cfg.MaxKeys}),
+			Addrs:   throttle.New(throttle.Config{Burst: cfg.AddrBurst, Every: cfg.AddrEvery, MaxKeys: cfg.MaxKeys}),
+			good:    newGoodCreds(10 * cfg.MaxKeys),
+			delayed: make(chan struct{}, cfg.MaxDelayed),
+			delay:   cfg.Delay,
+			now:     cfg.Now,
+		},
 	}
 }
 
 // Config returns the configuration with its defaults filled in.
 func (g *Guard) Config() Config { return g.cfg }
 
+// BudgetFor returns the budget a body of length bytes (-1: unknown) draws
+// from.
+func (g *Guard) BudgetFor(length int64) *Budget {
+	if length >= 0 && length <= smallBody {
+		return g.Small
+	}
+	return g.Large
+}
+
 // ErrBusy means that no decoding budget was free in time, or that the
 // source address holds its share: answer 503 with Retry-After.
 var ErrBusy = errors.New("guard: decoding budget exhausted")
+
+// ErrAddrBusy means that the source address holds its share of a budget:
+// answer 503 at once.
+var ErrAddrBusy = fmt.Errorf("%w: the source address holds its share", ErrBusy)
 
 // ErrThrottled means that the client id or the source address has used up
 // its failed credential checks: answer 429 with Retry-After.
 var ErrThrottled = errors.New("guard: too many failed credential checks")
 
-// Acquire takes n bytes of the decoding budget for addr, waiting at most
-// DecodeWait; it returns the function that gives them back, or ErrBusy.
+// Acquire takes n bytes (at least 1, at most MaxBodyBytes) of the budget
+// for a body of n bytes for addr, waiting at most DecodeWait; it returns
+// the function that gives them back, or ErrBusy.
 func (g *Guard) Acquire(ctx context.Context, addr string, n int64) (release func(), err error) {
+	b := g.BudgetFor(n)
 	n = min(max(n, 1), g.cfg.MaxBodyBytes)
-	g.mu.Lock()
-	if g.addrs[addr]+n > g.perAddr {
-		g.mu.Unlock()
-		return nil, ErrBusy
+	if !b.TakeShare(addr, n) {
+		return nil, ErrAddrBusy
 	}
-	g.addrs[addr] += n
-	g.mu.Unlock()
-	give := func() {
-		g.mu.Lock()
-		if g.addrs[addr] -= n; g.addrs[addr] <= 0 {
-			delete(g.addrs, addr)
-		}
-		g.mu.Unlock()
-	}
-	if !g.budget.TryAcquire(n) {
+	if !b.Sem.TryAcquire(n) {
 		wctx, cancel := context.WithTimeout(ctx, g.cfg.DecodeWait)
-		err := g.budget.Acquire(wctx, n)
+		err := b.Sem.Acquire(wctx, n)
 		cancel()
 		if err != nil {
-			give()
+			b.GiveShare(addr, n)
 			return nil, ErrBusy
 		}
 	}
 	var once sync.Once
-	return func() { once.Do(func() { g.budget.Release(n); give() }) }, nil
-}
-
-// maxSecretLen is the longest secret checked; longer ones fail without
-// the work of hashing them.
-const maxSecretLen = 4 << 10
-
-// Check runs check, the check of secret for key (e.g. "client\x00"+id, or
-// "admin"), unless key or addr has used up its failures (and secret is not
-// the key's last good one): then it returns ErrThrottled. A failure
-// (check's error wraps lms.ErrUnauthorized) counts against both.
-func (g *Guard) Check(addr, key, secret string, check func() error) error {
-	now := g.cfg.Now()
-	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
-		g.addrFails.Fail(addr, now)
-		return fmt.Errorf("guard: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
-	}
-	if (g.ids.Blocked(key, now) || g.addrFails.Blocked(addr, now)) && !g.good.matches(key, secret) {
-		return ErrThrottled
-	}
-	err := check()
-	if errors.Is(err, lms.ErrUnauthorized) {
-		g.ids.Fail(key, now)
-		g.addrFails.Fail(addr, now)
-		return err
-	}
-	if err != nil {
-		return err
-	}
-	g.good.remember(key, secret)
-	return nil
+	return func() { once.Do(func() { b.Sem.Release(n); b.GiveShare(addr, n) }) }, nil
 }
 
 // RetryAfter is what a throttled answer tells the client to wait.
 func (g *Guard) RetryAfter() time.Duration { return g.cfg.IDEvery }
 
+// Budget is one decoding budget: the bytes of request bodies that may be
+// decoded at once (Sem), and what each source address holds of them.
+type Budget struct {
+	Sem     *semaphore.Weighted
+	Size    int64 // of Sem
+	PerAddr int64 // the most one address may hold
+
+	mu    sync.Mutex
+	addrs map[string]int64 // the addresses that hold some
+}
+
+// NewBudget returns a budget of size bytes, perAddr (at most size) for
+// one address.
+func NewBudget(size, perAddr int64) *Budget {
+	return &Budget{Sem: semaphore.NewWeighted(size), Size: size, PerAddr: min(perAddr, size), addrs: map[string]int64{}}
+}
+
+// TakeShare charges n bytes to addr's share, and reports false (charging
+// nothing) if addr would hold more than PerAddr.
+func (b *Budget) TakeShare(addr string, n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.addrs[addr]+n > b.PerAddr {
+		return false
+	}
+	b.addrs[addr] += n
+	return true
+}
+
+// GiveShare returns n bytes of addr's share.
+func (b *Budget) GiveShare(addr string, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.addrs[addr] -= n; b.addrs[addr] <= 0 {
+		delete(b.addrs, addr)
+	}
+}
+
+// Idle reports whether the budget is whole: no address holds any of it
+// and all of Sem is free.
+func (b *Budget) Idle() bool {
+	if !b.Sem.TryAcquire(b.Size) {
+		return false
+	}
+	b.Sem.Release(b.Size)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.addrs) == 0
+}
+
+// Held returns what addr holds.
+func (b *Budget) Held(addr string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addrs[addr]
+}
+
+// maxSecretLen is the longest secret checked; longer ones (no password is
+// over 72 bytes) fail without the work of hashing megabytes.
+const maxSecretLen = 4 << 10
+
+// Throttle counts failed credential checks per key (a client id, "admin")
+// and per source address, remembers each key's last good credentials, and
+// holds throttled answers.
+type Throttle struct {
+	IDs, Addrs *throttle.Limiter
+
+	good    *goodCreds
+	delayed chan struct{}
+	delay   time.Duration
+	now     func() time.Time
+}
+
+// Check runs check, the check of secret for key (e.g. "client\x00"+id, or
+// "admin"), unless key or addr has used up its failures (and secret is not
+// the key's last good one): then it returns ErrThrottled. A failure
+// (check's error wraps lms.ErrUnauthorized) counts against both; a key or
+// secret too long to be real is a failure without the work.
+func (t *Throttle) Check(addr, key, secret string, check func() error) error {
+	now := t.now()
+	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
+		t.Addrs.Fail(addr, now)
+		return fmt.Errorf("guard: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
+	}
+	if (t.IDs.Blocked(key, now) || t.Addrs.Blocked(addr, now)) && !t.good.matches(key, secret) {
+		return ErrThrottled
+	}
+	err := check()
+	if errors.Is(err, lms.ErrUnauthorized) {
+		t.IDs.Fail(key, now)
+		t.Addrs.Fail(addr, now)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	t.good.remember(key, secret)
+	return nil
+}
+
 // Hold delays a throttled answer by Delay if a slot is free, and reports
 // false if none was (the caller then closes the connection).
-func (g *Guard) Hold(ctx context.Context) bool {
-	if g.cfg.Delay <= 0 {
+func (t *Throttle) Hold(ctx context.Context) bool {
+	if t.delay <= 0 {
 		return true
 	}
 	select {
-	case g.delayed <- struct{}{}:
+	case t.delayed <- struct{}{}:
 	default:
 		return false
 	}
-	defer func() { <-g.delayed }()
-	t := time.NewTimer(g.cfg.Delay)
-	defer t.Stop()
+	defer func() { <-t.delayed }()
+	tm := time.NewTimer(t.delay)
+	defer tm.Stop()
 	select {
-	case <-t.C:
+	case <-tm.C:
 	case <-ctx.Done():
 	}
 	return true
