@@ -59,11 +59,16 @@ func (s *Server) checkClient(ctx context.Context, addr string, c credentials) (s
 }
 
 // checkAdmin checks c as the admin secret through the guard.
-func (s *Server) checkAdmin(addr string, c credentials) error {
+func (s *Server) checkAdmin(addr string, c credentials) (lms.Admin, error) {
+	var a lms.Admin
 	if c.basic {
-		return lms.ErrUnauthorized
+		return a, lms.ErrUnauthorized
 	}
-	return s.guard.Throttle.Check(addr, "admin", c.bearer, func() error { return s.e.CheckAdminSecret(c.bearer) })
+	err := s.guard.Throttle.Check(addr, "admin", c.bearer, func() (err error) {
+		a, err = s.e.Admin(c.bearer)
+		return err
+	})
+	return a, err
 }
 
 // authClient returns the id of the client the request authenticates as.
@@ -79,7 +84,7 @@ func (s *Server) authClient(r *http.Request) (string, error) {
 		return id, nil
 	}
 	if errors.Is(err, lms.ErrUnauthorized) {
-		if _, isToken := lms.TokenClient(c.bearer); !c.basic && !isToken && s.checkAdmin(addr, c) == nil {
+		if _, isToken := lms.TokenClient(c.bearer); !c.basic && !isToken && isNil(s.checkAdmin(addr, c)) {
 			return "", newProblem(http.StatusForbidden, "The admin secret names no client: the operator's paths are under /api/v1/admin/.")
 		}
 		return "", unauthorized("The credentials are wrong, or the token was revoked.")
@@ -87,26 +92,28 @@ func (s *Server) authClient(r *http.Request) (string, error) {
 	return "", err
 }
 
-// authAdmin returns the admin secret the request carries once checked. A
+func isNil(_ lms.Admin, err error) bool { return err == nil }
+
+// authAdmin returns what the admin secret the request carries allows. A
 // client's own credentials are not enough: 403.
-func (s *Server) authAdmin(r *http.Request) (string, error) {
+func (s *Server) authAdmin(r *http.Request) (lms.Admin, error) {
 	c, p := readCredentials(r)
 	if p != nil {
-		return "", p
+		return lms.Admin{}, p
 	}
 	addr := s.cfg.RemoteAddr(r)
-	err := s.checkAdmin(addr, c)
+	a, err := s.checkAdmin(addr, c)
 	if err == nil {
-		return c.bearer, nil
+		return a, nil
 	}
 	if errors.Is(err, lms.ErrUnauthorized) {
 		_, isToken := lms.TokenClient(c.bearer)
 		if c.basic || isToken {
 			if _, cerr := s.checkClient(r.Context(), addr, c); cerr == nil {
-				return "", newProblem(http.StatusForbidden, "A client may not use the operator's paths.")
+				return lms.Admin{}, newProblem(http.StatusForbidden, "A client may not use the operator's paths.")
 			}
 		}
-		return "", unauthorized("The admin secret is wrong.")
+		return lms.Admin{}, unauthorized("The admin secret is wrong.")
 	}
-	return "", err
+	return lms.Admin{}, err
 }

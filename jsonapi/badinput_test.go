@@ -107,6 +107,15 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("status %d (length %d), want 413", resp.StatusCode, req.ContentLength)
 		}
 	})
+	t.Run("invalid client id", func(t *testing.T) {
+		p := e.do("POST", "/api/v1/admin/clients", admin, map[string]any{"id": "a\u0001b", "contact_email": "x@example.org"}).want(t, 422).problem(t)
+		if !p.names("/id") {
+			t.Fatalf("%+v", p)
+		}
+		if cs, _ := e.e.Clients(context.Background()); len(cs) != 1 {
+			t.Fatalf("clients: %d", len(cs))
+		}
+	})
 	t.Run("unknown path and method", func(t *testing.T) {
 		e.do("GET", "/api/v1/nothing", me, nil).want(t, 404).problem(t)
 		a := e.do("POST", "/api/v1/client", me, nil).want(t, 405)

@@ -25,7 +25,7 @@ type newClientAnswer struct {
 	Token  *tokenJSON `json:"token,omitempty"`
 }
 
-func (s *Server) createClient(w http.ResponseWriter, r *http.Request, secret string) error {
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, a lms.Admin) error {
 	var req newClientRequest
 	if p := s.readJSON(w, r, &req); p != nil {
 		return p
@@ -53,10 +53,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, secret str
 	if ch := (lms.ClientChange{ContactName: &req.ContactName, ContactEmail: &req.ContactEmail, CallbackURL: &reg.CallbackURL}); ch.Validate() != nil {
 		return patchProblem(ch)
 	}
-	if _, err := s.e.RegisterClient(r.Context(), secret, reg); err != nil {
-		if p := problemOf(err); p.Status == http.StatusUnprocessableEntity {
-			return invalid("/id", "1 to 256 bytes of UTF-8 without control characters")
-		}
+	if _, err := a.RegisterClient(r.Context(), reg); err != nil {
 		return err
 	}
 	if req.WebhookURL != nil {
@@ -90,7 +87,7 @@ type clientsPage struct {
 	NextCursor *string      `json:"next_cursor,omitempty"`
 }
 
-func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ string) error {
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ lms.Admin) error {
 	q, p := readQuery(r)
 	if p != nil {
 		return p
@@ -114,16 +111,16 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request, _ string) e
 	return nil
 }
 
-func (s *Server) getClientAdmin(w http.ResponseWriter, r *http.Request, _ string) error {
+func (s *Server) getClientAdmin(w http.ResponseWriter, r *http.Request, _ lms.Admin) error {
 	return s.getClient(w, r, r.PathValue("id"))
 }
 
-func (s *Server) patchClientAdmin(w http.ResponseWriter, r *http.Request, _ string) error {
+func (s *Server) patchClientAdmin(w http.ResponseWriter, r *http.Request, _ lms.Admin) error {
 	return s.patchClient(w, r, r.PathValue("id"))
 }
 
-func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, secret string) error {
-	if err := s.e.RemoveClient(r.Context(), secret, r.PathValue("id")); err != nil {
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, a lms.Admin) error {
+	if err := a.RemoveClient(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -65,9 +65,17 @@ func invalid(field, detail string) *problem {
 func problemOf(err error) *problem {
 	var p *problem
 	var ue *lms.URLError
+	var ie *lms.InputError
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &ie):
+		field := inputFields[ie.Field]
+		if field == "" {
+			field = "/"
+		}
+		return newProblem(http.StatusUnprocessableEntity, "The request has an invalid field; nothing was changed.",
+			fieldError{Field: field, Detail: ie.Problem})
 	case errors.As(err, &ue):
 		errs := make([]fieldError, len(ue.Index))
 		for i, idx := range ue.Index {
@@ -98,6 +106,10 @@ func problemOf(err error) *problem {
 	}
 	return newProblem(http.StatusInternalServerError, "The server failed to answer; the operator finds the cause in its log.")
 }
+
+// inputFields are the JSON pointers of the Engine's input fields
+// (lms.InputError.Field).
+var inputFields = map[string]string{"ID": "/id", "CallbackURL": "/callback_url", "ContactEmail": "/contact_email", "ContactName": "/contact_name"}
 
 // challenge is the WWW-Authenticate header of a 401.
 const challenge = `Bearer realm="lms", Basic realm="lms", charset="UTF-8"`

@@ -141,9 +141,9 @@ func (s *Server) allowed(r *http.Request) string {
 // client. It returns nil once it has answered, or what went wrong.
 type clientFunc func(w http.ResponseWriter, r *http.Request, id string) error
 
-// adminFunc is a handler of an operator's path; secret is the checked
-// admin secret.
-type adminFunc func(w http.ResponseWriter, r *http.Request, secret string) error
+// adminFunc is a handler of an operator's path; a is what the checked
+// admin secret allows.
+type adminFunc func(w http.ResponseWriter, r *http.Request, a lms.Admin) error
 
 func (s *Server) client(h clientFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -157,9 +157,9 @@ func (s *Server) client(h clientFunc) http.Handler {
 
 func (s *Server) admin(h adminFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, err := s.authAdmin(r)
+		a, err := s.authAdmin(r)
 		if err == nil {
-			err = h(w, r, secret)
+			err = h(w, r, a)
 		}
 		s.fail(w, r, err)
 	})
