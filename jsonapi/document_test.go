@@ -78,6 +78,11 @@ func TestLint(t *testing.T) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, npx, "--yes", "@redocly/cli@2.77.0", "lint", "--format", "stylish", filepath.Join(".", "openapi.json")).CombinedOutput()
 	if err != nil {
+		for _, offline := range []string{"ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "network request"} {
+			if strings.Contains(string(out), offline) {
+				t.Skipf("npx cannot fetch @redocly/cli: %s", offline)
+			}
+		}
 		t.Fatalf("redocly lint: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
