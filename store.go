@@ -19,6 +19,7 @@ type Store interface {
 	ScheduleStore
 	NotificationStore
 	SourceStore
+	WebhookStore
 	// Close releases the store. Later calls fail with ErrClosed.
 	Close() error
 }

@@ -57,11 +57,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, a lms.Admi
 		return err
 	}
 	if req.WebhookURL != nil {
-		hooks, ok := s.hooks()
-		if !ok {
-			return webhooksMissing()
-		}
-		if err := hooks.SetWebhookURL(r.Context(), req.ID, *req.WebhookURL); err != nil {
+		if err := s.e.SetWebhookURL(r.Context(), req.ID, *req.WebhookURL); err != nil {
 			return fieldErr(err, "/webhook_url", "not an acceptable webhook URL (http or https, a public address)")
 		}
 	}

@@ -2,7 +2,6 @@ package jsonapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/validate"
@@ -74,11 +73,7 @@ func (s *Server) applyPatch(r *http.Request, id string, p clientPatch) (lms.Clie
 		return lms.Client{}, patchProblem(ch)
 	}
 	if p.WebhookURL.Set {
-		hooks, ok := s.hooks()
-		if !ok {
-			return lms.Client{}, webhooksMissing()
-		}
-		if err := hooks.SetWebhookURL(r.Context(), id, p.WebhookURL.V); err != nil {
+		if err := s.e.SetWebhookURL(r.Context(), id, p.WebhookURL.V); err != nil {
 			return lms.Client{}, fieldErr(err, "/webhook_url", "not an acceptable webhook URL (http or https, a public address)")
 		}
 	}
@@ -160,62 +155,6 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, id string) 
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func webhooksMissing() *problem {
-	p := newProblem(http.StatusServiceUnavailable, "Webhooks are not available on this server yet.")
-	p.retryAfter = time.Hour
-	return p
-}
-
-func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, id string) error {
-	hooks, ok := s.hooks()
-	if !ok {
-		return webhooksMissing()
-	}
-	sec, err := hooks.RotateWebhookSecret(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]string{"secret": sec})
-	return nil
-}
-
-func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, id string) error {
-	hooks, ok := s.hooks()
-	if !ok {
-		return webhooksMissing()
-	}
-	d, err := hooks.TestWebhook(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusAccepted, delivery(d))
-	return nil
-}
-
-func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, id string) error {
-	q, p := readQuery(r)
-	if p != nil {
-		return p
-	}
-	if q.after != "" {
-		return invalid("cursor", "the deliveries list has one page: the last deliveries")
-	}
-	hooks, ok := s.hooks()
-	if !ok {
-		return webhooksMissing()
-	}
-	ds, err := hooks.WebhookDeliveries(r.Context(), id, q.limit)
-	if err != nil {
-		return err
-	}
-	out := make([]deliveryJSON, len(ds))
-	for i, d := range ds {
-		out[i] = delivery(d)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out})
 	return nil
 }
 

@@ -1,37 +1,50 @@
 package jsonapi
 
 import (
-	"context"
-	"reflect"
-
-	"github.com/linkmonitor/lms"
+	"net/http"
 )
 
-// webhooks is the webhook side of the Engine (signing secrets, test
-// deliveries, the deliveries log), built beside this package. Handlers
-// reach it through this interface, asserted on the Engine at run time, so
-// that the package builds while the Engine does not have it yet; without
-// it the webhook paths answer 503.
-type webhooks interface {
-	SetWebhookURL(ctx context.Context, clientID, rawURL string) error
-	RotateWebhookSecret(ctx context.Context, clientID string) (string, error)
-	TestWebhook(ctx context.Context, clientID string) (lms.WebhookDelivery, error)
-	WebhookDeliveries(ctx context.Context, clientID string, limit int) ([]lms.WebhookDelivery, error)
-}
+// The client's webhook: signing secrets, test deliveries and the
+// deliveries log (the Engine's webhook side; see webhook.go at the root).
 
-// hooks returns the Engine's webhook side, if it has one.
-func (s *Server) hooks() (webhooks, bool) {
-	w, ok := any(s.e).(webhooks)
-	return w, ok
-}
-
-// webhookURL returns the client's webhook URL: the field WebhookURL of
-// lms.Client where it exists (read by name until the webhook side is
-// merged; then this is c.WebhookURL).
-func webhookURL(c lms.Client) string {
-	f := reflect.ValueOf(c).FieldByName("WebhookURL")
-	if f.IsValid() && f.Kind() == reflect.String {
-		return f.String()
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, id string) error {
+	sec, err := s.e.RotateWebhookSecret(r.Context(), id)
+	if err != nil {
+		return err
 	}
-	return ""
+	writeJSON(w, http.StatusCreated, map[string]string{"secret": sec})
+	return nil
+}
+
+func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request, id string) error {
+	d, err := s.e.TestWebhook(r.Context(), id)
+	if err != nil {
+		if p := problemOf(err); p.Status == http.StatusUnprocessableEntity {
+			return newProblem(http.StatusUnprocessableEntity, "The client has no webhook URL; set one with PATCH /api/v1/client.",
+				fieldError{Field: "webhook_url", Detail: "not set"})
+		}
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, delivery(d))
+	return nil
+}
+
+func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, id string) error {
+	q, p := readQuery(r)
+	if p != nil {
+		return p
+	}
+	if q.after != "" {
+		return invalid("cursor", "the deliveries list has one page: the last deliveries")
+	}
+	ds, err := s.e.WebhookDeliveries(r.Context(), id, q.limit)
+	if err != nil {
+		return err
+	}
+	out := make([]deliveryJSON, len(ds))
+	for i, d := range ds {
+		out[i] = delivery(d)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out})
+	return nil
 }

@@ -1,37 +1,57 @@
 package jsonapi_test
 
 import (
-	"context"
+	"strings"
 	"testing"
 
-	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/guard"
 )
 
-// TestWebhooksMissing: while the Engine has no webhook side, its paths
-// answer 503 with Retry-After, and setting a webhook URL changes nothing.
-func TestWebhooksMissing(t *testing.T) {
+// TestWebhookPaths: a secret is shown once as whsec_…, a test delivery is
+// made at once and appears in the log, a client without a webhook URL is
+// told so; every answer matches the document.
+func TestWebhookPaths(t *testing.T) {
 	e := newEnv(t, stores[0].open(t), guard.Config{})
-	if _, ok := any(e.e).(interface {
-		RotateWebhookSecret(ctx context.Context, clientID string) (string, error)
-		TestWebhook(ctx context.Context, clientID string) (lms.WebhookDelivery, error)
-	}); ok {
-		t.Skip("the Engine has its webhook side; its own tests cover these paths")
-	}
 	me := bearer(e.newClient("c"))
-	for _, c := range []struct{ method, path string }{
-		{"POST", "/api/v1/client/webhook/secret"},
-		{"POST", "/api/v1/client/webhook/test"},
-		{"GET", "/api/v1/webhook/deliveries"},
-	} {
-		a := e.do(c.method, c.path, me, nil).want(t, 503)
-		a.problem(t)
-		if a.header.Get("Retry-After") == "" {
-			t.Fatalf("%s %s: no Retry-After", c.method, c.path)
-		}
+	p := e.do("POST", "/api/v1/client/webhook/test", me, nil).want(t, 422).problem(t)
+	if !p.names("webhook_url") {
+		t.Fatalf("%+v", p)
 	}
-	e.do("PATCH", "/api/v1/client", me, map[string]any{"webhook_url": "https://cms.example/hook", "contact_name": "New"}).want(t, 503).problem(t)
-	if c, _ := e.e.Client(context.Background(), "c"); c.ContactName != "Web team" {
-		t.Fatalf("a refused PATCH changed the contact: %q", c.ContactName)
+	var sec struct{ Secret string }
+	e.do("POST", "/api/v1/client/webhook/secret", me, nil).want(t, 201).json(t, &sec)
+	if !strings.HasPrefix(sec.Secret, "whsec_") {
+		t.Fatalf("secret %q", sec.Secret)
 	}
+	// A receiver that cannot be reached (port 9 of loopback, which the
+	// SSRF rules refuse as well): the delivery says why.
+	var c struct {
+		WebhookURL *string `json:"webhook_url"`
+	}
+	e.do("PATCH", "/api/v1/client", me, map[string]any{"webhook_url": "http://127.0.0.1:9/hook"}).want(t, 200).json(t, &c)
+	if c.WebhookURL == nil || *c.WebhookURL != "http://127.0.0.1:9/hook" {
+		t.Fatalf("webhook_url %v", c.WebhookURL)
+	}
+	var d struct {
+		ID    string  `json:"id"`
+		Type  string  `json:"type"`
+		Error *string `json:"error"`
+	}
+	e.do("POST", "/api/v1/client/webhook/test", me, nil).want(t, 202).json(t, &d)
+	if d.Type != "webhook.test" || d.ID == "" || d.Error == nil {
+		t.Fatalf("test delivery %+v", d)
+	}
+	var log struct {
+		Deliveries []struct {
+			ID string `json:"id"`
+		} `json:"deliveries"`
+	}
+	e.do("GET", "/api/v1/webhook/deliveries?limit=5", me, nil).want(t, 200).json(t, &log)
+	if len(log.Deliveries) != 1 || log.Deliveries[0].ID != d.ID {
+		t.Fatalf("deliveries %+v", log)
+	}
+	e.do("PATCH", "/api/v1/client", me, map[string]any{"webhook_url": nil}).want(t, 200).json(t, &c)
+	if c.WebhookURL != nil {
+		t.Fatalf("webhook_url after null: %v", *c.WebhookURL)
+	}
+	e.do("PATCH", "/api/v1/client", me, map[string]any{"webhook_url": "ftp://x.example/"}).want(t, 422).problem(t)
 }

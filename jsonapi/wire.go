@@ -136,7 +136,7 @@ type clientJSON struct {
 func client(c lms.Client) clientJSON {
 	return clientJSON{
 		ID: c.ID, ContactName: strOrNil(c.ContactName), ContactEmail: strOrNil(c.ContactEmail),
-		CallbackURL: strOrNil(c.CallbackURL), WebhookURL: strOrNil(webhookURL(c)), Notifications: c.Notify,
+		CallbackURL: strOrNil(c.CallbackURL), WebhookURL: strOrNil(c.WebhookURL), Notifications: c.Notify,
 		Created: timeOrNil(c.Created), Counts: counts(c.Counts), NotifyFailures: c.NotifyFailures,
 		LastNotified: timeOrNil(c.LastNotified), LastNotifyError: strOrNil(c.LastNotifyError),
 		NotificationsDisabledAt: timeOrNil(c.NotifyDisabledAt), LastSync: timeOrNil(c.LastSync),

@@ -42,7 +42,8 @@ type client struct {
 	c       lms.Client
 	subs    *btree.BTreeG[*link] // by URL
 	pending map[*link]pend
-	src     sources // see sources.go
+	src     sources   // see sources.go
+	hooks   hookQueue // webhooks.go
 }
 
 type pend struct {

@@ -29,6 +29,7 @@ type book struct {
 	NotifyLease      lease       `json:"notify_lease"`
 	SyncLease        lease       `json:"sync_lease"`
 	Outbox           []bookMail  `json:"outbox,omitempty"`
+	Webhook          bookHook    `json:"webhook"`
 	Tokens           []bookToken `json:"tokens,omitempty"`
 }
 
@@ -37,6 +38,17 @@ type bookToken struct {
 	Name    string `json:"name"`
 	Hash    string `json:"hash"`
 	Created int64  `json:"created,omitempty"`
+}
+
+// bookHook is a client's webhook settings and bookkeeping (webhooks.go).
+type bookHook struct {
+	URL        string `json:"url,omitempty"`
+	Secret     string `json:"secret,omitempty"`
+	OldSecret  string `json:"old_secret,omitempty"`
+	OldUntil   int64  `json:"old_until,omitempty"`
+	Failures   int    `json:"failures,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+	DisabledAt int64  `json:"disabled_at,omitempty"`
 }
 
 type lease struct {
@@ -61,6 +73,8 @@ func bookOf(c lms.Client) ([]byte, error) {
 		SyncTooLarge: c.SyncTooLargeMailed,
 		NotifyLease:  lease{Holder: text(c.NotifyLease.Holder), Until: nanos(c.NotifyLease.Until)},
 		SyncLease:    lease{Holder: text(c.SyncLease.Holder), Until: nanos(c.SyncLease.Until)},
+		Webhook: bookHook{URL: text(c.WebhookURL), Secret: text(c.WebhookSecret), OldSecret: text(c.WebhookOldSecret), OldUntil: nanos(c.WebhookOldUntil),
+			Failures: c.WebhookFailures, LastError: text(c.WebhookLastError), DisabledAt: nanos(c.WebhookDisabledAt)},
 	}
 	for _, m := range c.Outbox {
 		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: nanos(m.Queued), SealedPassword: text(m.SealedPassword),
@@ -79,6 +93,9 @@ func (b book) apply(c *lms.Client) {
 	c.SyncTooLargeMailed = b.SyncTooLarge
 	c.NotifyLease = lms.Lease{Holder: b.NotifyLease.Holder, Until: fromNanos(b.NotifyLease.Until)}
 	c.SyncLease = lms.Lease{Holder: b.SyncLease.Holder, Until: fromNanos(b.SyncLease.Until)}
+	h := b.Webhook
+	c.WebhookURL, c.WebhookSecret, c.WebhookOldSecret, c.WebhookOldUntil = h.URL, h.Secret, h.OldSecret, fromNanos(h.OldUntil)
+	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = h.Failures, h.LastError, fromNanos(h.DisabledAt)
 	c.Outbox = nil
 	for _, m := range b.Outbox {
 		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: fromNanos(m.Queued), SealedPassword: m.SealedPassword,

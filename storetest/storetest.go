@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrphanNotClaimed", testOrphan},
 		{"RecordResults", testRecordResults},
 		{"RecordHold", testRecordHold},
+		{"RecordKind", testRecordKind},
 		{"PendingCoalesceAck", testPendingAck},
 		{"DeleteClient", testDeleteClient},
 		{"Counts", testCounts},
@@ -68,6 +69,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CancelledContext", testCancelled},
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -252,24 +252,34 @@ type Throttle struct {
 
 // Check runs check, the check of secret for key (e.g. "client\x00"+id, or
 // "admin"), unless key or addr has used up its failures (and secret is not
-// the key's last good one): then it returns ErrThrottled. A failure
-// (check's error wraps lms.ErrUnauthorized) counts against both; a key or
-// secret too long to be real is a failure without the work.
+// the key's last good one): then it returns ErrThrottled. A failure is
+// reserved against both before the check runs (throttle.Reserve), so that
+// guesses sent at once cannot all find the budget unspent while the first
+// of them is still being checked; a good attempt (check's error does not
+// wrap lms.ErrUnauthorized) gives its reservation back. A key or secret
+// too long to be real is a failure without the work.
 func (t *Throttle) Check(addr, key, secret string, check func() error) error {
 	now := t.now()
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
 		t.Addrs.Fail(addr, now)
 		return fmt.Errorf("guard: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
 	}
-	if (t.IDs.Blocked(key, now) || t.Addrs.Blocked(addr, now)) && !t.good.matches(key, secret) {
-		return ErrThrottled
+	var idTicket, addrTicket *throttle.Ticket
+	if !t.good.matches(key, secret) {
+		var ok bool
+		if idTicket, ok = t.IDs.Reserve(key, now); ok {
+			if addrTicket, ok = t.Addrs.Reserve(addr, now); !ok {
+				idTicket.Settle(false, now)
+			}
+		}
+		if !ok {
+			return ErrThrottled
+		}
 	}
 	err := check()
-	if errors.Is(err, lms.ErrUnauthorized) {
-		t.IDs.Fail(key, now)
-		t.Addrs.Fail(addr, now)
-		return err
-	}
+	failed := errors.Is(err, lms.ErrUnauthorized)
+	idTicket.Settle(failed, now)
+	addrTicket.Settle(failed, now)
 	if err != nil {
 		return err
 	}
