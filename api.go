@@ -21,6 +21,9 @@ type Registration struct {
 	ContactName  string
 	ContactEmail string
 	CallbackURL  string
+	// CallbackOptional lets CallbackURL be empty (a JSON API client may
+	// have a webhook instead); registerClient requires one.
+	CallbackOptional bool
 }
 
 // CheckAdminSecret returns ErrUnauthorized unless adminSecret is the configured
@@ -96,8 +99,10 @@ func (a Admin) RegisterClient(ctx context.Context, r Registration) (string, erro
 	if err := validate.ClientID(r.ID); err != nil {
 		return "", fmt.Errorf("lms: register client: %w: %w", ErrInvalid, &InputError{Field: "ID", Problem: err.Error()})
 	}
-	if err := validate.CallbackURL(r.CallbackURL); err != nil {
-		return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, &InputError{Field: "CallbackURL", Problem: err.Error()})
+	if r.CallbackURL != "" || !r.CallbackOptional {
+		if err := validate.CallbackURL(r.CallbackURL); err != nil {
+			return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, &InputError{Field: "CallbackURL", Problem: err.Error()})
+		}
 	}
 	addr, err := mail.ParseAddress(r.ContactEmail)
 	if err != nil || len(r.ContactEmail) > 254 {

@@ -236,12 +236,17 @@ type Client struct {
 	// it (the client's creation, notifications switched off) and removed
 	// once the mail was delivered.
 	Outbox []OutboxMail
+
+	// Tokens are the client's API tokens of the JSON API, by name, each
+	// stored only as a hash (see api_tokens.go).
+	Tokens []APIToken
 }
 
 // Clone returns a copy of c that shares no memory with it (stores use it so
 // that the values they return never alias their own).
 func (c Client) Clone() Client {
 	c.Outbox = append([]OutboxMail(nil), c.Outbox...)
+	c.Tokens = append([]APIToken(nil), c.Tokens...)
 	return c
 }
 

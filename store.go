@@ -18,6 +18,7 @@ type Store interface {
 	SubscriptionStore
 	ScheduleStore
 	NotificationStore
+	SourceStore
 	WebhookStore
 	// Close releases the store. Later calls fail with ErrClosed.
 	Close() error
@@ -38,9 +39,62 @@ type ClientStore interface {
 	// called more than once (a store may retry its transaction, each time
 	// on a fresh copy): it must have no effect but on its argument.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
-	// DeleteClient removes the client, its subscriptions and its pending
-	// notifications. Links stay known to the server.
+	// DeleteClient removes the client, its subscriptions, its sources and
+	// its pending notifications. Links stay known to the server.
 	DeleteClient(ctx context.Context, id string) error
+}
+
+// SourceStore keeps the sources of each client (JSON API, notifier): which
+// of its pages use which URLs.
+//
+// # When a client is subscribed to a URL
+//
+// A client registers a URL in two ways: plainly (Subscribe, the XML-RPC
+// registerURLs, PUT /api/v1/links, and the daily sync's
+// ReplaceSubscriptions), and by listing it in a source (PutSource). The
+// client is subscribed to the URL while at least one of them holds:
+//
+//   - Subscribe makes the URLs plain registrations;
+//   - Unsubscribe ends the plain registrations of the URLs; a URL that a
+//     source still lists stays subscribed (and keeps its pending
+//     notification), and only subscriptions that end are counted;
+//   - ReplaceSubscriptions makes urls the complete set of plain
+//     registrations: the sync pulls the client's list of plainly registered
+//     URLs, and the URLs of sources, which the client keeps through the JSON
+//     API, are not part of it, so they stay subscribed whatever that list
+//     says;
+//   - PutSource and DeleteSource change which URLs sources use: a URL no
+//     source lists any more stays subscribed only if it is a plain
+//     registration;
+//   - DeleteClient removes the client's sources with everything else.
+//
+// Data written before sources existed holds only plain registrations. The
+// added and removed counts of every method are subscriptions that began or
+// ended.
+type SourceStore interface {
+	SourceLookup
+	// PutSource creates or replaces the client's source src.ID: its title,
+	// edit URL, owner and its complete list of links, in one atomic step,
+	// subscribing the client to new URLs and ending the subscriptions of
+	// URLs that nothing uses any more (see above). It returns how many
+	// subscriptions were added and removed. An invalid source id (as a
+	// client id), title (over 1,000 bytes or with control characters),
+	// edit URL (not empty and not a valid URL), owner (over 320 bytes or
+	// with control characters), link (as Subscribe) or more than
+	// MaxSourceLinks distinct links give ErrInvalid and change nothing.
+	PutSource(ctx context.Context, clientID string, src Source, now time.Time) (added, removed int, err error)
+	// GetSource returns one source with its links sorted; ErrNotFound if
+	// the client or the source does not exist.
+	GetSource(ctx context.Context, clientID, sourceID string) (Source, error)
+	// DeleteSource removes the source and ends the subscriptions of the
+	// URLs that nothing uses any more, returning how many ended;
+	// ErrNotFound if the client or the source does not exist.
+	DeleteSource(ctx context.Context, clientID, sourceID string) (removed int, err error)
+	// ListSources returns one page of the client's sources ordered by id
+	// (byte order), those after p.After, at most p.Limit (all if 0), only
+	// those with a link in p.State if it is set, each with its links
+	// counted by state.
+	ListSources(ctx context.Context, clientID string, p SourcePage) ([]SourceSummary, error)
 }
 
 // SubscriptionStore ties clients to links (API, syncer).
@@ -53,11 +107,13 @@ type SubscriptionStore interface {
 	// call with ErrInvalid and changes nothing.
 	Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (added int, err error)
 	// Unsubscribe removes the client's subscriptions to the URLs (unknown
-	// ones are ignored) and their pending notifications. It returns how many
+	// ones are ignored) and their pending notifications, except those a
+	// source of the client uses (see SourceStore). It returns how many
 	// were removed. The links stay known.
 	Unsubscribe(ctx context.Context, clientID string, urls []string) (removed int, err error)
-	// ReplaceSubscriptions makes urls the client's complete set in one
-	// atomic step (the daily sync).
+	// ReplaceSubscriptions makes urls the client's complete set of plain
+	// registrations in one atomic step (the daily sync); URLs its sources
+	// use stay subscribed (see SourceStore).
 	ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (added, removed int, err error)
 	// ClientLinks returns one page of the client's links ordered by URL (byte
 	// order), those after p.After, at most p.Limit (all if 0), only those in

@@ -103,6 +103,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		if err := t.deleteSources(id); err != nil {
+			return err
+		}
 		urls, err := collect(t.b(bSubs), prefix(id))
 		if err != nil {
 			return err

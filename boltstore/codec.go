@@ -30,6 +30,9 @@ const (
 	bLeaseExp  = "leaseexp"  // until(8) url → 1 host: leases by expiry
 	bHistory   = "history"   // url 0 time(8) → history entry (editors.go)
 	bIgnored   = "ignored"   // id 0 url → ignore mode (editors.go)
+	bSources   = "sources"   // id 0 source id → JSON source (sources.go)
+	bSrcUses   = "srcuses"   // id 0 url 0 source id → "": which sources use a URL
+	bSrcOnly   = "srconly"   // id 0 url → "": subscriptions that are not plain registrations
 
 	keySchema = "schema"
 	keyTotal  = "total"
@@ -37,7 +40,7 @@ const (
 
 func allBuckets() []string {
 	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp,
-		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored}
+		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored, bSources, bSrcUses, bSrcOnly}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.

@@ -31,6 +31,9 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 			if err != nil {
 				return err
 			}
+			if err := t.plain(clientID, urls[:n]); err != nil {
+				return err
+			}
 			added, err = t.subscribeAll(c, urls[:n], nanos(now))
 			return err
 		})
@@ -150,6 +153,12 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 			if t.b(bSubs).Get(join(clientID, u)) == nil {
 				continue
 			}
+			if kept, err := t.keepForSource(clientID, u); err != nil || kept {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if err := t.unsubscribe(c, u); err != nil {
 				return err
 			}
@@ -184,10 +193,19 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 			if _, ok := want[u]; ok {
 				continue
 			}
+			if kept, err := t.keepForSource(clientID, u); err != nil || kept {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			if err := t.unsubscribe(c, u); err != nil {
 				return err
 			}
 			removed++
+		}
+		if err := t.plain(clientID, urls); err != nil {
+			return err
 		}
 		added, err = t.subscribeAll(c, urls, nanos(now))
 		return err

@@ -47,6 +47,7 @@ type client struct {
 	c       lms.Client
 	subs    *btree.BTreeG[*link] // by URL
 	pending map[*link]pend
+	src     sources                  // see sources.go
 	hooks   hookQueue                // webhooks.go
 	ignored map[*link]lms.IgnoreMode // links the client ignores (editors.go); nil until one is
 }

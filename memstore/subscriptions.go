@@ -25,6 +25,7 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 		return 0, err
 	}
 	defer s.mu.Unlock()
+	c.src.plain(urls)
 	return s.subscribeAll(c, urls, now), nil
 }
 
@@ -116,7 +117,7 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 	removed := 0
 	for _, u := range urls {
 		l := s.links[u]
-		if l == nil || !c.subs.Has(l) {
+		if l == nil || !c.subs.Has(l) || c.src.keep(l.url) {
 			continue
 		}
 		s.unsubscribe(c, l)
@@ -141,7 +142,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	}
 	var drop []*link
 	c.subs.Ascend(func(l *link) bool {
-		if _, ok := want[l.url]; !ok {
+		if _, ok := want[l.url]; !ok && !c.src.keep(l.url) {
 			drop = append(drop, l)
 		}
 		return true
@@ -149,6 +150,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	for _, l := range drop {
 		s.unsubscribe(c, l)
 	}
+	c.src.plain(urls)
 	return s.subscribeAll(c, urls, now), len(drop), nil
 }
 

@@ -16,20 +16,28 @@ import (
 // syncer, the client leases and the outbox. The names are the schema's, not
 // Go's.
 type book struct {
-	NotifyFailures   int        `json:"notify_failures,omitempty"`
-	NextNotify       int64      `json:"next_notify,omitempty"`
-	LastNotified     int64      `json:"last_notified,omitempty"`
-	LastNotifyError  string     `json:"last_notify_error,omitempty"`
-	NotifyDisabledAt int64      `json:"notify_disabled_at,omitempty"`
-	NextSync         int64      `json:"next_sync,omitempty"`
-	LastSync         int64      `json:"last_sync,omitempty"`
-	SyncForced       bool       `json:"sync_forced,omitempty"`
-	LastSyncError    string     `json:"last_sync_error,omitempty"`
-	SyncTooLarge     bool       `json:"sync_too_large_mailed,omitempty"`
-	NotifyLease      lease      `json:"notify_lease"`
-	SyncLease        lease      `json:"sync_lease"`
-	Outbox           []bookMail `json:"outbox,omitempty"`
-	Webhook          bookHook   `json:"webhook"`
+	NotifyFailures   int         `json:"notify_failures,omitempty"`
+	NextNotify       int64       `json:"next_notify,omitempty"`
+	LastNotified     int64       `json:"last_notified,omitempty"`
+	LastNotifyError  string      `json:"last_notify_error,omitempty"`
+	NotifyDisabledAt int64       `json:"notify_disabled_at,omitempty"`
+	NextSync         int64       `json:"next_sync,omitempty"`
+	LastSync         int64       `json:"last_sync,omitempty"`
+	SyncForced       bool        `json:"sync_forced,omitempty"`
+	LastSyncError    string      `json:"last_sync_error,omitempty"`
+	SyncTooLarge     bool        `json:"sync_too_large_mailed,omitempty"`
+	NotifyLease      lease       `json:"notify_lease"`
+	SyncLease        lease       `json:"sync_lease"`
+	Outbox           []bookMail  `json:"outbox,omitempty"`
+	Webhook          bookHook    `json:"webhook"`
+	Tokens           []bookToken `json:"tokens,omitempty"`
+}
+
+// bookToken is an API token's record (lms.APIToken).
+type bookToken struct {
+	Name    string `json:"name"`
+	Hash    string `json:"hash"`
+	Created int64  `json:"created,omitempty"`
 }
 
 // bookHook is a client's webhook settings and bookkeeping (webhooks.go).
@@ -72,6 +80,9 @@ func bookOf(c lms.Client) ([]byte, error) {
 		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: nanos(m.Queued), SealedPassword: text(m.SealedPassword),
 			Attempts: m.Attempts, NextAttempt: nanos(m.NextAttempt), LastError: text(m.LastError)})
 	}
+	for _, t := range c.Tokens {
+		b.Tokens = append(b.Tokens, bookToken{Name: t.Name, Hash: t.Hash, Created: nanos(t.Created)})
+	}
 	return json.Marshal(b)
 }
 
@@ -89,6 +100,10 @@ func (b book) apply(c *lms.Client) {
 	for _, m := range b.Outbox {
 		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: fromNanos(m.Queued), SealedPassword: m.SealedPassword,
 			Attempts: m.Attempts, NextAttempt: fromNanos(m.NextAttempt), LastError: m.LastError})
+	}
+	c.Tokens = nil
+	for _, t := range b.Tokens {
+		c.Tokens = append(c.Tokens, lms.APIToken{Name: t.Name, Hash: t.Hash, Created: fromNanos(t.Created)})
 	}
 }
 
@@ -241,6 +256,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	defer cancel()
 	return s.tx(ctx, "delete client", func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, id, "UPDATE"); err != nil {
+			return err
+		}
+		if err := deleteSourceRows(ctx, tx, id); err != nil {
 			return err
 		}
 		removed, err := deleteSubscriptions(ctx, tx, id, "true")

@@ -93,7 +93,10 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 			return err
 		}
 		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: nanos(now)})
-		return err
+		if err != nil {
+			return err
+		}
+		return plainAgain(ctx, tx, clientID, add)
 	})
 	if err != nil {
 		return 0, err
@@ -114,7 +117,10 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		gone, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2)", rm)
+		if err := keepForSources(ctx, tx, clientID, rm, false); err != nil {
+			return err
+		}
+		gone, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2) AND "+notUsedBySource, rm)
 		if err != nil {
 			return err
 		}
@@ -150,13 +156,19 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
 			return err
 		}
-		gone, err := deleteSubscriptions(ctx, tx, clientID, "NOT (url = ANY($2))", want)
+		if err := keepForSources(ctx, tx, clientID, want, true); err != nil {
+			return err
+		}
+		gone, err := deleteSubscriptions(ctx, tx, clientID, "NOT (url = ANY($2)) AND "+notUsedBySource, want)
 		if err != nil {
 			return err
 		}
 		removed = len(gone)
 		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: want, hostIDs: ids, removed: gone, now: nanos(now)})
-		return err
+		if err != nil {
+			return err
+		}
+		return plainAgain(ctx, tx, clientID, want)
 	})
 	if err != nil {
 		return 0, 0, err

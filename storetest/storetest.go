@@ -83,6 +83,7 @@ func Run(t *testing.T, newStore NewStore) {
 			tc.fn(t, s)
 		})
 	}
+	runSources(t, newStore)
 }
 
 func ctx() context.Context { return context.Background() }

@@ -8,12 +8,8 @@ package xmlrpcapi
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,11 +17,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/throttle"
-	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // request is what the methods of one HTTP request share.
@@ -51,54 +45,11 @@ var errBusy = errors.New("decoding budget exhausted")
 
 // errAddrBusy marks requests whose source address holds its share of the
 // decoding budget (HTTP 503 at once).
-var errAddrBusy = fmt.Errorf("%w: the source address holds its share", errBusy)
+var errAddrBusy = fmt.Errorf("%w: %w", errBusy, guard.ErrAddrBusy)
 
 // errSlow marks requests whose method name and credentials did not arrive
 // within CredentialsTimeout (HTTP 408).
 var errSlow = errors.New("method name and credentials not received in time")
-
-// budget is one decoding budget: the bytes of request bodies that may be
-// decoded at once, and what each source address holds of them.
-type budget struct {
-	sem     *semaphore.Weighted
-	size    int64 // of sem
-	perAddr int64 // the most one address may hold
-
-	mu    sync.Mutex
-	addrs map[string]int64 // the addresses that hold some
-}
-
-func newBudget(size, perAddr int64) *budget {
-	return &budget{sem: semaphore.NewWeighted(size), size: size, perAddr: min(perAddr, size), addrs: map[string]int64{}}
-}
-
-// takeShare charges n bytes to addr's share: errAddrBusy if addr would
-// hold more than perAddr.
-func (b *budget) takeShare(addr string, n int64) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.addrs[addr]+n > b.perAddr {
-		return errAddrBusy
-	}
-	b.addrs[addr] += n
-	return nil
-}
-
-// giveShare returns n bytes of addr's share.
-func (b *budget) giveShare(addr string, n int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.addrs[addr] -= n; b.addrs[addr] <= 0 {
-		delete(b.addrs, addr)
-	}
-}
-
-// held returns what addr holds.
-func (b *budget) held(addr string) int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.addrs[addr]
-}
 
 // meter is a request body as the decoder reads it: every byte read is
 // charged to a decoding budget before the decoder sees it, so a peer that
@@ -109,7 +60,7 @@ func (b *budget) held(addr string) int64 {
 type meter struct {
 	r      io.Reader
 	ctx    context.Context // the request's: ends the waits for the budget
-	b      *budget
+	b      *guard.Budget
 	addr   string
 	wait   time.Duration
 	length int64      // the declared Content-Length; -1: unknown
@@ -122,10 +73,7 @@ type meter struct {
 // newMeter returns the meter of a request body: a body declared at most 64
 // KiB draws from the small budget, others from the large one.
 func (s *Server) newMeter(ctx context.Context, body io.Reader, length int64, rc *request) *meter {
-	b := s.large
-	if length >= 0 && length <= smallBody {
-		b = s.small
-	}
+	b := s.guard.BudgetFor(length)
 	return &meter{r: body, ctx: ctx, b: b, addr: rc.addr, wait: s.cfg.DecodeWait, length: length, head: rc.head}
 }
 
@@ -148,18 +96,18 @@ func (m *meter) Read(p []byte) (int, error) {
 // The wait does not count against the credentials' deadline: it is the
 // server's time, not the client's.
 func (m *meter) charge(n int64) error {
-	if err := m.b.takeShare(m.addr, n); err != nil {
-		m.err = err
-		return err
+	if !m.b.TakeShare(m.addr, n) {
+		m.err = errAddrBusy
+		return m.err
 	}
-	if !m.b.sem.TryAcquire(n) {
+	if !m.b.Sem.TryAcquire(n) {
 		resume := m.head.pause()
 		ctx, cancel := context.WithTimeout(m.ctx, m.wait)
-		err := m.b.sem.Acquire(ctx, n)
+		err := m.b.Sem.Acquire(ctx, n)
 		cancel()
 		resume()
 		if err != nil {
-			m.b.giveShare(m.addr, n)
+			m.b.GiveShare(m.addr, n)
 			m.err = errBusy
 			return m.err
 		}
@@ -179,8 +127,8 @@ func (m *meter) prepay() error {
 // release gives back all the meter holds; calling it again does nothing.
 func (m *meter) release() {
 	if m.held > 0 {
-		m.b.sem.Release(m.held)
-		m.b.giveShare(m.addr, m.held)
+		m.b.Sem.Release(m.held)
+		m.b.GiveShare(m.addr, m.held)
 		m.held = 0
 	}
 }
@@ -348,115 +296,25 @@ func (s *Server) authAdmin(ctx context.Context, secret string) (lms.Admin, error
 	return adm, err
 }
 
-// maxSecretLen is the longest password or admin secret checked; longer ones
-// (no password is over 72 bytes) fail without hashing megabytes.
-const maxSecretLen = 4 << 10
-
-// checkThrottled runs check unless the id key or the request's address has
-// used up its failures (and secret is not the id's last good one), and
-// counts a refusal against both. A failure is reserved against both before
-// the check runs (throttle.Reserve), so that guesses sent at once cannot all
-// find the budget unspent while the first of them is still being checked;
-// a good attempt gives its reservation back.
+// checkThrottled runs check through the guard's throttles (shared with
+// the other front door): unless the id key or the request's address has
+// used up its failures (and secret is not the id's last good one); a
+// refusal counts against both.
 func (s *Server) checkThrottled(rc *request, key, secret string, check func() error) error {
-	now := s.cfg.Now()
-	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
-		// No such id or password exists: a failure, without the work.
-		s.addrs.Fail(rc.addr, now)
-		return fmt.Errorf("xmlrpcapi: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
+	err := s.guard.Throttle.Check(rc.addr, key, secret, check)
+	if errors.Is(err, guard.ErrThrottled) {
+		rc.throttled = true
+		return errThrottled
 	}
-	var idTicket, addrTicket *throttle.Ticket
-	if !s.good.matches(key, secret) {
-		var ok bool
-		if idTicket, ok = s.ids.Reserve(key, now); ok {
-			if addrTicket, ok = s.addrs.Reserve(rc.addr, now); !ok {
-				idTicket.Settle(false, now)
-			}
-		}
-		if !ok {
-			rc.throttled = true
-			return errThrottled
-		}
-	}
-	err := check()
-	failed := errors.Is(err, lms.ErrUnauthorized)
-	idTicket.Settle(failed, now)
-	addrTicket.Settle(failed, now)
-	if err != nil {
-		return err
-	}
-	s.good.remember(key, secret)
-	return nil
+	return err
 }
 
 // hold delays a throttled answer by Throttle.Delay, if a slot is free;
 // without one the answer goes at once and the connection is closed.
 func (s *Server) hold(ctx context.Context, w http.ResponseWriter) {
-	if s.cfg.Throttle.Delay <= 0 {
-		return
-	}
-	select {
-	case s.delayed <- struct{}{}:
-	default:
+	if !s.guard.Throttle.Hold(ctx) {
 		w.Header().Set("Connection", "close")
-		return
 	}
-	defer func() { <-s.delayed }()
-	t := time.NewTimer(s.cfg.Throttle.Delay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}
-
-// goodCreds remembers a keyed hash of the last good credentials of each id
-// (at most max ids: only real clients get in), so that a client keeps
-// working while its id is being guessed.
-type goodCreds struct {
-	key  [32]byte
-	seed maphash.Seed
-	max  int
-
-	mu sync.Mutex
-	m  map[uint64][32]byte
-}
-
-func newGoodCreds(max int) *goodCreds {
-	g := &goodCreds{seed: maphash.MakeSeed(), max: max, m: map[uint64][32]byte{}}
-	if _, err := rand.Read(g.key[:]); err != nil {
-		panic(err) // crypto/rand.Read never fails (Go 1.24+)
-	}
-	return g
-}
-
-func (g *goodCreds) digest(key, secret string) [32]byte {
-	m := hmac.New(sha256.New, g.key[:])
-	m.Write([]byte(key))
-	m.Write([]byte{0})
-	m.Write([]byte(secret))
-	var d [32]byte
-	copy(d[:], m.Sum(nil))
-	return d
-}
-
-func (g *goodCreds) remember(key, secret string) {
-	d := g.digest(key, secret)
-	h := maphash.String(g.seed, key)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.m[h]; ok || len(g.m) < g.max {
-		g.m[h] = d
-	}
-}
-
-func (g *goodCreds) matches(key, secret string) bool {
-	d := g.digest(key, secret)
-	h := maphash.String(g.seed, key)
-	g.mu.Lock()
-	want, ok := g.m[h]
-	g.mu.Unlock()
-	return ok && hmac.Equal(d[:], want[:])
 }
 
 // remoteAddr is the default ServerConfig.RemoteAddr: the host of

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/testkit"
 	"github.com/linkmonitor/lms/memstore"
 )
@@ -160,7 +161,7 @@ func TestDecodingBudget(t *testing.T) {
 	<-held
 	// Wait until the server holds the budget (the credentials were read).
 	require.Eventually(t, func() bool {
-		return !g.s.large.sem.TryAcquire(1) || func() bool { g.s.large.sem.Release(1); return false }()
+		return !g.s.guard.Large.Sem.TryAcquire(1) || func() bool { g.s.guard.Large.Sem.Release(1); return false }()
 	},
 		5*time.Second, time.Millisecond)
 
@@ -280,8 +281,8 @@ func TestThrottleAddress(t *testing.T) {
 	}
 	_, body := g.post(t, "system.multicall", calls)
 	require.Equal(t, 200, strings.Count(body, "<int>429</int>"))
-	require.LessOrEqual(t, g.s.ids.Len(), 20)
-	require.LessOrEqual(t, g.s.addrs.Len(), 20)
+	require.LessOrEqual(t, g.s.guard.Throttle.IDs.Len(), 20)
+	require.LessOrEqual(t, g.s.guard.Throttle.Addrs.Len(), 20)
 }
 
 // TestThrottleDelay: a throttled answer is held for Throttle.Delay.
@@ -510,16 +511,8 @@ func TestIdleConnectionsHoldNoBudget(t *testing.T) {
 // leaked once every request has ended.
 func (g *guarded) requireBudgetsFree(t *testing.T) {
 	t.Helper()
-	for _, b := range []*budget{g.s.small, g.s.large} {
-		require.Eventually(t, func() bool {
-			if !b.sem.TryAcquire(b.size) {
-				return false
-			}
-			b.sem.Release(b.size)
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			return len(b.addrs) == 0
-		}, 5*time.Second, time.Millisecond, "budget not returned")
+	for _, b := range []*guard.Budget{g.s.guard.Small, g.s.guard.Large} {
+		require.Eventually(t, b.Idle, 5*time.Second, time.Millisecond, "budget not returned")
 	}
 }
 
@@ -539,7 +532,7 @@ func readStatus(t *testing.T, c net.Conn) string {
 func TestAddressShare(t *testing.T) {
 	// Small budget 1 MiB, of which one address may hold 256 KiB.
 	g := newGuarded(t, ServerConfig{MaxBodyBytes: 1 << 20, MaxDecodingBytes: 4 << 20})
-	require.Equal(t, int64(256<<10), g.s.small.perAddr)
+	require.Equal(t, int64(256<<10), g.s.guard.Small.PerAddr)
 	// 20 multicalls (no credentials to check) of 64 KiB from 127.0.0.1
 	// each send 60 KiB and stall: 1.2 MiB.
 	head := "<?xml version=\"1.0\"?><methodCall><methodName>system.multicall</methodName><params><param><value><array><data><value><string>"
@@ -547,8 +540,8 @@ func TestAddressShare(t *testing.T) {
 	g.stall(t, 20, stalled)
 	// The server has read what the share allows: as many whole 60 KiB
 	// stalls as fit (those refused give their part back).
-	require.Eventually(t, func() bool { return g.s.small.held("127.0.0.1") > g.s.small.perAddr-64<<10 }, 5*time.Second, time.Millisecond)
-	require.LessOrEqual(t, g.s.small.held("127.0.0.1"), g.s.small.perAddr)
+	require.Eventually(t, func() bool { return g.s.guard.Small.Held("127.0.0.1") > g.s.guard.Small.PerAddr-64<<10 }, 5*time.Second, time.Millisecond)
+	require.LessOrEqual(t, g.s.guard.Small.Held("127.0.0.1"), g.s.guard.Small.PerAddr)
 
 	calls := make([]any, 0, 300)
 	for len(calls) < cap(calls) {
@@ -648,7 +641,7 @@ func TestCredentialsTimeoutWait(t *testing.T) {
 	}()
 	_, err = io.WriteString(pw, head)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return g.s.large.held("127.0.0.1") == 1<<20 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return g.s.guard.Large.Held("127.0.0.1") == 1<<20 }, 5*time.Second, time.Millisecond)
 
 	// Another host's call over 64 KiB waits for the budget.
 	for len(g.arrived) > 0 {

@@ -24,7 +24,7 @@ import (
 func TestRedteamRefusedCallHoldsBudgetWhileDrained(t *testing.T) {
 	// Small budget 1 MiB, 256 KiB per address.
 	g := newGuarded(t, ServerConfig{MaxBodyBytes: 1 << 20, MaxDecodingBytes: 4 << 20})
-	require.Equal(t, int64(256<<10), g.s.small.perAddr)
+	require.Equal(t, int64(256<<10), g.s.guard.Small.PerAddr)
 	const length = 64 << 10
 	head := "<?xml version=\"1.0\"?><methodCall><methodName>checkConnection</methodName><params><param><value><string>nosuch</string></value></param><param><value><string>"
 	tail := "</string></value></param></params></methodCall>"
@@ -56,7 +56,7 @@ func TestRedteamRefusedCallHoldsBudgetWhileDrained(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	}
 	for a := 1; a <= 4; a++ {
-		require.Zero(t, g.s.small.held(fmt.Sprintf("127.0.1.%d", a)))
+		require.Zero(t, g.s.guard.Small.Held(fmt.Sprintf("127.0.1.%d", a)))
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
-	"github.com/linkmonitor/lms/internal/throttle"
+	"github.com/linkmonitor/lms/internal/guard"
 )
 
 // ProtocolVersion is what checkConnection answers.
@@ -73,6 +73,12 @@ type ServerConfig struct {
 	Limits Limits
 	// Throttle bounds failed credential checks.
 	Throttle Throttle
+	// Guard, when set, is the protection shared with the other front door
+	// (package jsonapi): its decoding budgets and credential throttles
+	// replace those MaxDecodingBytes, DecodeWait and Throttle would make,
+	// so that a guess counts the same through either door and the bytes
+	// decoded at once are bounded across both. Default: a guard of its own.
+	Guard *guard.Guard
 	// RemoteAddr returns the source address of a request, for throttling.
 	// Default: the host of r.RemoteAddr (an IPv6 address by its /64
 	// prefix). Behind a reverse proxy, return the address it forwards.
@@ -192,11 +198,8 @@ type Server struct {
 	log     *slog.Logger
 	methods map[string]method
 
-	small, large *budget           // decoding budgets
-	ids, addrs   *throttle.Limiter // failed credential checks
-	good         *goodCreds        // the last good credentials of each id
-	delayed      chan struct{}     // slots of held throttled answers
-	failures     *failureLog
+	guard    *guard.Guard // decoding budgets and credential throttles, maybe shared
+	failures *failureLog
 }
 
 type method struct {
@@ -212,16 +215,17 @@ type method struct {
 // NewServer returns the API server for e.
 func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 	cfg = cfg.withDefaults()
-	t := cfg.Throttle
-	small := max(cfg.MaxDecodingBytes/4, smallBody)
+	g := cfg.Guard
+	if g == nil {
+		t := cfg.Throttle
+		g = guard.New(guard.Config{
+			MaxBodyBytes: cfg.MaxBodyBytes, MaxDecodingBytes: cfg.MaxDecodingBytes, DecodeWait: cfg.DecodeWait,
+			IDBurst: t.IDBurst, IDEvery: t.IDEvery, AddrBurst: t.AddrBurst, AddrEvery: t.AddrEvery, MaxKeys: t.MaxKeys,
+			Delay: t.Delay, MaxDelayed: t.MaxDelayed, Now: cfg.Now,
+		})
+	}
 	s := &Server{
-		e: e, cfg: cfg, log: cfg.Logger,
-		small:    newBudget(small, max(small/4, smallBody)),
-		large:    newBudget(cfg.MaxDecodingBytes, max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes)),
-		ids:      throttle.New(throttle.Config{Burst: t.IDBurst, Every: t.IDEvery, MaxKeys: t.MaxKeys}),
-		addrs:    throttle.New(throttle.Config{Burst: t.AddrBurst, Every: t.AddrEvery, MaxKeys: t.MaxKeys}),
-		good:     newGoodCreds(10 * t.MaxKeys),
-		delayed:  make(chan struct{}, t.MaxDelayed),
+		e: e, cfg: cfg, log: cfg.Logger, guard: g,
 		failures: &failureLog{kinds: map[failureKind]*failureCount{}},
 	}
 	s.methods = s.table()

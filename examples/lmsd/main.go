@@ -43,7 +43,9 @@ import (
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/jsonapi"
 	"github.com/linkmonitor/lms/mailer"
 	"github.com/linkmonitor/lms/memstore"
 	"github.com/linkmonitor/lms/prommetrics"
@@ -474,7 +476,11 @@ type handlerConfig struct {
 // /healthz and /metrics share one cached Stats snapshot.
 func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, err error) {
 	snapshot := webui.NewStatsCache(e, webui.CacheConfig{TTL: cfg.snapshotTTL, Logger: cfg.log})
-	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log})
+	// One guard for both front doors: a guess counts the same through
+	// either, and the bytes decoded at once are bounded across both.
+	g := guard.New(guard.Config{})
+	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log, Guard: g})
+	jsonAPI := jsonapi.New(e, jsonapi.Config{Logger: cfg.log, Guard: g})
 	uiCfg := webui.Config{AdminSecret: cfg.secret, Logger: cfg.log, Stats: snapshot}
 	if !cfg.separateMetrics {
 		uiCfg.MetricsURL = "/metrics"
@@ -505,7 +511,12 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 	// XML-RPC answers POST on every path but the admin pages': the root,
 	// /RPC2 (Python's default) and whatever path an old client was
 	// configured with (the original served /lms or /v2).
+	// The JSON API owns /api/ (before the XML-RPC catch-all).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			jsonAPI.ServeHTTP(w, r)
+			return
+		}
 		if r.Method == http.MethodPost && r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
 			api.ServeHTTP(w, r)
 			return

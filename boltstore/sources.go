@@ -1,0 +1,295 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
+)
+
+// sourceRecord is a source as bSources keeps it.
+type sourceRecord struct {
+	Title   string   `json:"t,omitempty"`
+	EditURL string   `json:"e,omitempty"`
+	Owner   string   `json:"o,omitempty"`
+	Links   []string `json:"l,omitempty"`
+	Updated int64    `json:"u"`
+}
+
+func (r sourceRecord) source(id string) lms.Source {
+	return lms.Source{
+		SourceRef: lms.SourceRef{ID: id, Title: r.Title, EditURL: r.EditURL, Owner: r.Owner},
+		Links:     r.Links, Updated: fromNanos(r.Updated),
+	}
+}
+
+// getSource returns the client's source id, or nil if there is none. The
+// record is decoded afresh, so it does not alias the file.
+func (t *txn) getSource(clientID, id string) (*sourceRecord, error) {
+	v := t.b(bSources).Get(join(clientID, id))
+	if v == nil {
+		return nil, nil
+	}
+	var r sourceRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("source %q of client %q: %w", id, clientID, errCorrupt)
+	}
+	return &r, nil
+}
+
+// useKey is the bSrcUses key of source id using url.
+func useKey(clientID, url, id string) []byte {
+	return append(join(clientID, url), append([]byte{0}, id...)...)
+}
+
+// used reports whether a source of the client uses url.
+func (t *txn) used(clientID, url string) bool {
+	p := append(join(clientID, url), 0)
+	k, _ := t.b(bSrcUses).Cursor().Seek(p)
+	return k != nil && bytes.HasPrefix(k, p)
+}
+
+// plain records that urls are plain registrations of the client.
+func (t *txn) plain(clientID string, urls []string) error {
+	b := t.b(bSrcOnly)
+	if k, _ := b.Cursor().Seek(prefix(clientID)); k == nil || !bytes.HasPrefix(k, prefix(clientID)) {
+		return nil // no source-only subscriptions: nothing to change
+	}
+	for _, u := range urls {
+		if err := b.Delete(join(clientID, u)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepForSource is called when the plain registration of subscribed URL u
+// ends: if a source uses u, the subscription stays (source-only) and it
+// reports true.
+func (t *txn) keepForSource(clientID, u string) (bool, error) {
+	if !t.used(clientID, u) {
+		return false, nil
+	}
+	return true, t.b(bSrcOnly).Put(join(clientID, u), mark())
+}
+
+// release records that source id no longer uses urls and ends the
+// subscriptions nothing holds any more.
+func (t *txn) release(c *lms.Client, id string, urls []string) (int, error) {
+	removed := 0
+	for _, u := range urls {
+		if err := t.b(bSrcUses).Delete(useKey(c.ID, u, id)); err != nil {
+			return removed, err
+		}
+		if t.used(c.ID, u) || t.b(bSrcOnly).Get(join(c.ID, u)) == nil {
+			continue // another source uses it, or it is a plain registration
+		}
+		if err := t.b(bSrcOnly).Delete(join(c.ID, u)); err != nil {
+			return removed, err
+		}
+		if t.b(bSubs).Get(join(c.ID, u)) != nil {
+			if err := t.unsubscribe(c, u); err != nil {
+				return removed, err
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// deleteSources removes every source of the client (DeleteClient).
+func (t *txn) deleteSources(clientID string) error {
+	for _, name := range []string{bSources, bSrcUses, bSrcOnly} {
+		keys, err := collect(t.b(name), prefix(clientID))
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := t.b(name).Delete(join(clientID, k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// PutSource implements lms.SourceStore.
+func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, now time.Time) (int, int, error) {
+	src, err := storerules.NewSource(src)
+	if err != nil {
+		return 0, 0, fmt.Errorf("boltstore: %w", err)
+	}
+	added, removed := 0, 0
+	err = s.update(ctx, func(t *txn) error {
+		added, removed = 0, 0
+		c, err := t.getClient(clientID)
+		if err != nil {
+			return err
+		}
+		var old []string
+		if o, err := t.getSource(clientID, src.ID); err != nil {
+			return err
+		} else if o != nil {
+			old = o.Links
+		}
+		rec, err := json.Marshal(sourceRecord{Title: src.Title, EditURL: src.EditURL, Owner: src.Owner, Links: src.Links, Updated: nanos(now)})
+		if err != nil {
+			return err
+		}
+		if err := t.b(bSources).Put(join(clientID, src.ID), rec); err != nil {
+			return err
+		}
+		for _, u := range storerules.Diff(old, src.Links) {
+			if err := t.b(bSrcUses).Put(useKey(clientID, u, src.ID), mark()); err != nil {
+				return err
+			}
+			if t.b(bSubs).Get(join(clientID, u)) != nil {
+				continue
+			}
+			if _, err := t.subscribe(c, u, nanos(now)); err != nil {
+				return err
+			}
+			added++
+			if err := t.b(bSrcOnly).Put(join(clientID, u), mark()); err != nil {
+				return err
+			}
+		}
+		removed, err = t.release(c, src.ID, storerules.Diff(src.Links, old))
+		return err
+	})
+	return added, removed, err
+}
+
+// GetSource implements lms.SourceStore.
+func (s *Store) GetSource(ctx context.Context, clientID, sourceID string) (lms.Source, error) {
+	var out lms.Source
+	err := s.view(ctx, func(t *txn) error {
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		r, err := t.getSource(clientID, sourceID)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return fmt.Errorf("boltstore: source %q of client %q: %w", sourceID, clientID, lms.ErrNotFound)
+		}
+		out = r.source(sourceID)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteSource implements lms.SourceStore.
+func (s *Store) DeleteSource(ctx context.Context, clientID, sourceID string) (int, error) {
+	removed := 0
+	err := s.update(ctx, func(t *txn) error {
+		c, err := t.getClient(clientID)
+		if err != nil {
+			return err
+		}
+		r, err := t.getSource(clientID, sourceID)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return fmt.Errorf("boltstore: source %q of client %q: %w", sourceID, clientID, lms.ErrNotFound)
+		}
+		if err := t.b(bSources).Delete(join(clientID, sourceID)); err != nil {
+			return err
+		}
+		removed, err = t.release(c, sourceID, r.Links)
+		return err
+	})
+	return removed, err
+}
+
+// ListSources implements lms.SourceStore.
+func (s *Store) ListSources(ctx context.Context, clientID string, p lms.SourcePage) ([]lms.SourceSummary, error) {
+	out := []lms.SourceSummary{}
+	err := s.view(ctx, func(t *txn) error {
+		out = out[:0]
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		pre := prefix(clientID)
+		cur := t.b(bSources).Cursor()
+		for k, v := cur.Seek(join(clientID, p.After)); k != nil && bytes.HasPrefix(k, pre); k, v = cur.Next() {
+			id := string(k[len(pre):])
+			if id <= p.After {
+				continue
+			}
+			var r sourceRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("source %q of client %q: %w", id, clientID, errCorrupt)
+			}
+			var n lms.StateCounts
+			for _, u := range r.Links {
+				l, err := t.getLink(u)
+				if err != nil {
+					return err
+				}
+				if l == nil {
+					n.Add(lms.StateUnknown, 1)
+				} else {
+					n.Add(l.State(), 1)
+				}
+			}
+			if !storerules.InSourcePage(p, id, n) {
+				continue
+			}
+			src := r.source(id)
+			out = append(out, lms.SourceSummary{SourceRef: src.SourceRef, Counts: n, Updated: src.Updated})
+			if p.Limit > 0 && len(out) >= p.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LinkSources implements lms.SourceLookup.
+func (s *Store) LinkSources(ctx context.Context, clientID string, urls []string) (map[string][]lms.SourceRef, error) {
+	out := make(map[string][]lms.SourceRef)
+	err := s.view(ctx, func(t *txn) error {
+		clear(out)
+		if _, err := t.getClient(clientID); err != nil {
+			return err
+		}
+		refs := make(map[string]lms.SourceRef)
+		cur := t.b(bSrcUses).Cursor()
+		for _, u := range urls {
+			if _, done := out[u]; done {
+				continue
+			}
+			p := append(join(clientID, u), 0)
+			var list []lms.SourceRef
+			for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+				id := string(k[len(p):])
+				ref, ok := refs[id]
+				if !ok {
+					r, err := t.getSource(clientID, id)
+					if err != nil {
+						return err
+					}
+					if r == nil {
+						return fmt.Errorf("use of missing source %q: %w", id, errCorrupt)
+					}
+					ref = r.source(id).SourceRef
+					refs[id] = ref
+				}
+				list = append(list, ref)
+			}
+			if len(list) > 0 {
+				out[u] = list
+			}
+		}
+		return nil
+	})
+	return out, err
+}

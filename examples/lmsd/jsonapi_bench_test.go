@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/linkmonitor/lms/internal/apibench"
+	"github.com/linkmonitor/lms/internal/lmsdproc"
+	"github.com/linkmonitor/lms/internal/pgtest"
+)
+
+// BenchmarkJSONAPI measures the JSON API's registration through lmsd
+// against registerURLs in the same run (so that a busy machine slows them
+// alike): 50 concurrent clients, batches of 100 and 1,000 fresh URLs, on
+// PostgreSQL and bolt, each load on a fresh store of its own (a store that
+// another load filled first is slower: bigger indexes). The checker does
+// not run.
+func BenchmarkJSONAPI(b *testing.B) {
+	srv := pgtest.New(b, pgtest.Config{Durable: true})
+	for _, store := range []string{"postgres", "bolt"} {
+		for _, batch := range []int{100, 1000} {
+			for _, load := range []string{"registerURLs", "PUT-links", "PUT-sources"} {
+				b.Run(fmt.Sprintf("%s/batch=%d/%s", store, batch, load), func(b *testing.B) {
+					args := []string{"-store", store, "-db", filepath.Join(b.TempDir(), "lms.db")}
+					if store == "postgres" {
+						args = []string{"-store", "postgres", "-dsn", srv.CreateSchema(b), "-pg-max-conns", "20"}
+					}
+					benchJSON(b, args, batch, load)
+				})
+			}
+		}
+	}
+}
+
+func benchJSON(b *testing.B, storeArgs []string, batch int, load string) {
+	dir := b.TempDir()
+	ready := filepath.Join(dir, "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	args := append([]string{"-addr", "127.0.0.1:0", "-admin-secret", secret, "-components", "notifier", "-log-level", "error",
+		"-mail-dir", filepath.Join(dir, "mail"), "-ready-file", ready}, storeArgs...)
+	go func() { done <- run(ctx, args, os.Getenv, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	base := "http://" + waitFile(b, ready)
+	clients := make([]apibench.Client, 50)
+	tokens := make([]string, 50)
+	for c := range clients {
+		clients[c] = apibench.Client{ID: fmt.Sprintf("c%02d", c), Password: fmt.Sprintf("password-%02d", c)}
+		if _, err := lmsdproc.Call(ctx, nil, base+"/RPC2", "registerClient", secret, clients[c].ID, "http://127.0.0.1:1/db", "n", "a@example.org", clients[c].Password); err != nil {
+			b.Fatal(err)
+		}
+		tokens[c] = newToken(b, base, clients[c])
+	}
+	// The hosts exist before the measurements (all three loads spread over
+	// the same 10,000), so that none of them pays for creating them.
+	warm := make([]string, 10000)
+	for i := range warm {
+		warm[i] = fmt.Sprintf("http://h%05d.example.org/", i)
+	}
+	putWarm(b, base, tokens[0], warm)
+	switch load {
+	case "registerURLs":
+		apibench.RegisterURLs(b, base+"/RPC2", clients, batch)
+	case "PUT-links":
+		apibench.PutJSON(b, base, tokens, batch, false)
+	default:
+		apibench.PutJSON(b, base, tokens, batch, true)
+	}
+}
+
+// newToken makes an API token for c, authenticated with its password.
+func newToken(b *testing.B, base string, c apibench.Client) string {
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/client/tokens", bytes.NewReader([]byte(`{"name":"bench"}`)))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(c.ID, c.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var t struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || resp.StatusCode != 201 {
+		b.Fatalf("token: %d %v", resp.StatusCode, err)
+	}
+	return t.Token
+}
+
+func putWarm(b *testing.B, base, token string, urls []string) {
+	j, _ := json.Marshal(map[string]any{"urls": urls})
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/links", bytes.NewReader(j))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("warm-up: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,284 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
+)
+
+// The sources of lms.SourceStore (migration 0002_sources.sql). Every change
+// of a client's sources holds the client's row FOR UPDATE, which excludes
+// Subscribe and Unsubscribe (KEY SHARE) and ReplaceSubscriptions of that
+// client, so the rule "subscribed while plain or used by a source" is kept
+// by transactions that see each other's results.
+
+// notUsedBySource is the condition on a subscriptions row (client $1) that
+// no source of the client lists its URL.
+const notUsedBySource = `NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = subscriptions.url)`
+
+// plainAgain records that urls are plain registrations of the client.
+func plainAgain(ctx context.Context, tx pgx.Tx, clientID string, urls []string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM source_only WHERE client_id = $1 AND url = ANY($2)`, clientID, urls)
+	return err
+}
+
+// keepForSources records as source-only the subscribed URLs that sources
+// of the client use among those whose plain registration ends: urls, or
+// (except) all but urls.
+func keepForSources(ctx context.Context, tx pgx.Tx, clientID string, urls []string, except bool) error {
+	cond := `url = ANY($2)`
+	if except {
+		cond = `NOT (url = ANY($2))`
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO source_only (client_id, url)
+		SELECT DISTINCT $1, url FROM source_links WHERE client_id = $1 AND `+cond+`
+		ORDER BY 2 ON CONFLICT DO NOTHING`, clientID, urls)
+	return err
+}
+
+// deleteSourceRows removes every source of the client (DeleteClient).
+func deleteSourceRows(ctx context.Context, tx pgx.Tx, clientID string) error {
+	for _, table := range []string{"source_only", "source_links", "sources"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE client_id = $1`, clientID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sourceNotFound(clientID, id string) error {
+	return pass(fmt.Errorf("pgstore: source %q of client %q: %w", id, clientID, lms.ErrNotFound))
+}
+
+// release ends the subscriptions of rm (URLs a source no longer lists) that
+// nothing holds any more, and brings the rest in line (changeSubs).
+func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID string, rm []string) (int, error) {
+	if len(rm) == 0 {
+		return 0, nil
+	}
+	rows, err := tx.Query(ctx, `DELETE FROM source_only so WHERE client_id = $1 AND url = ANY($2)
+		AND NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = so.url) RETURNING url`, clientID, rm)
+	if err != nil {
+		return 0, err
+	}
+	gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(gone) == 0 {
+		return 0, err
+	}
+	deleted, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2)", gone)
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.changeSubs(ctx, tx, subChange{client: clientID, removed: deleted})
+	return len(deleted), err
+}
+
+// PutSource implements lms.SourceStore.
+func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, now time.Time) (int, int, error) {
+	src, err := storerules.NewSource(src)
+	if err != nil {
+		return 0, 0, fmt.Errorf("pgstore: %w", err)
+	}
+	if err := s.begin(ctx, "put source"); err != nil {
+		return 0, 0, err
+	}
+	ids, err := s.ensureHosts(ctx, src.Links)
+	if err != nil {
+		return 0, 0, err
+	}
+	var added, removed int
+	err = s.tx(ctx, "put source", func(tx pgx.Tx) error {
+		added, removed = 0, 0
+		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT url FROM source_links WHERE client_id = $1 AND source_id = $2 ORDER BY url`, clientID, src.ID)
+		if err != nil {
+			return err
+		}
+		old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sources (client_id, id, updated, title, edit_url, owner) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner`,
+			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner); err != nil {
+			return err
+		}
+		add, rm := storerules.Diff(old, src.Links), storerules.Diff(src.Links, old)
+		if len(rm) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM source_links WHERE client_id = $1 AND source_id = $2 AND url = ANY($3)`, clientID, src.ID, rm); err != nil {
+				return err
+			}
+		}
+		if len(add) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO source_links (client_id, url, source_id)
+				SELECT $1, u, $2 FROM unnest($3::text[]) AS u ORDER BY u COLLATE "C"`, clientID, src.ID, add); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `INSERT INTO source_only (client_id, url)
+				SELECT $1, u FROM unnest($2::text[]) AS u
+				WHERE NOT EXISTS (SELECT 1 FROM subscriptions WHERE client_id = $1 AND url = u)
+				ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING RETURNING url`, clientID, add)
+			if err != nil {
+				return err
+			}
+			fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			slices.Sort(fresh)
+			if added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: fresh, hostIDs: ids, now: nanos(now)}); err != nil {
+				return err
+			}
+		}
+		removed, err = s.release(ctx, tx, clientID, rm)
+		return err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if added > 0 {
+		s.wake(lms.WakeLinksAdded)
+	}
+	return added, removed, nil
+}
+
+// GetSource implements lms.SourceStore.
+func (s *Store) GetSource(ctx context.Context, clientID, sourceID string) (lms.Source, error) {
+	var out lms.Source
+	err := s.read(ctx, "get source", func(q querier) error {
+		var upd int64
+		out = lms.Source{SourceRef: lms.SourceRef{ID: sourceID}}
+		err := q.QueryRow(ctx, `SELECT updated, title, edit_url, owner FROM sources WHERE client_id = $1 AND id = $2`, clientID, sourceID).
+			Scan(&upd, &out.Title, &out.EditURL, &out.Owner)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if err := clientExists(ctx, q, clientID); err != nil {
+				return err
+			}
+			return sourceNotFound(clientID, sourceID)
+		}
+		if err != nil {
+			return err
+		}
+		out.Updated = fromNanos(upd)
+		rows, err := q.Query(ctx, `SELECT url FROM source_links WHERE client_id = $1 AND source_id = $2 ORDER BY url`, clientID, sourceID)
+		if err != nil {
+			return err
+		}
+		out.Links, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return lms.Source{}, err
+	}
+	return out, nil
+}
+
+// DeleteSource implements lms.SourceStore.
+func (s *Store) DeleteSource(ctx context.Context, clientID, sourceID string) (int, error) {
+	var removed int
+	err := s.tx(ctx, "delete source", func(tx pgx.Tx) error {
+		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM sources WHERE client_id = $1 AND id = $2`, clientID, sourceID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return sourceNotFound(clientID, sourceID)
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM source_links WHERE client_id = $1 AND source_id = $2 RETURNING url`, clientID, sourceID)
+		if err != nil {
+			return err
+		}
+		rm, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		slices.Sort(rm)
+		removed, err = s.release(ctx, tx, clientID, rm)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// ListSources implements lms.SourceStore. The counts come from a join of
+// the page's sources with their links; a link row that is missing counts
+// as unknown.
+func (s *Store) ListSources(ctx context.Context, clientID string, p lms.SourcePage) ([]lms.SourceSummary, error) {
+	state := int16(-1)
+	if p.State != "" {
+		state = stateIndex(p.State)
+	}
+	var limit *int
+	if p.Limit > 0 {
+		limit = &p.Limit
+	}
+	return clientRows(ctx, s, "list sources", clientID, func(row pgx.CollectableRow) (lms.SourceSummary, error) {
+		var x lms.SourceSummary
+		var upd int64
+		var c [5]int
+		err := row.Scan(&x.ID, &upd, &x.Title, &x.EditURL, &x.Owner, &c[0], &c[1], &c[2], &c[3], &c[4])
+		x.Updated = fromNanos(upd)
+		for i, st := range lms.States() {
+			x.Counts.Add(st, c[i])
+		}
+		return x, err
+	}, `SELECT s.id, s.updated, s.title, s.edit_url, s.owner,
+			count(sl.url) FILTER (WHERE l.state = 0), count(sl.url) FILTER (WHERE l.state = 1),
+			count(sl.url) FILTER (WHERE l.state = 2), count(sl.url) FILTER (WHERE l.state = 3),
+			count(sl.url) FILTER (WHERE coalesce(l.state, 4) = 4)
+		FROM sources s
+		LEFT JOIN source_links sl ON sl.client_id = s.client_id AND sl.source_id = s.id
+		LEFT JOIN links l ON l.url = sl.url
+		WHERE s.client_id = $1 AND s.id > $2
+		GROUP BY s.id, s.updated, s.title, s.edit_url, s.owner
+		HAVING $3::smallint < 0 OR count(sl.url) FILTER (WHERE coalesce(l.state, 4) = $3::smallint) > 0
+		ORDER BY s.id LIMIT $4`, clientID, p.After, state, limit)
+}
+
+// LinkSources implements lms.SourceLookup.
+func (s *Store) LinkSources(ctx context.Context, clientID string, urls []string) (map[string][]lms.SourceRef, error) {
+	type use struct {
+		url string
+		ref lms.SourceRef
+	}
+	out := make(map[string][]lms.SourceRef)
+	var uses []use
+	err := s.read(ctx, "link sources", func(q querier) error {
+		if err := clientExists(ctx, q, clientID); err != nil {
+			return err
+		}
+		rows, err := q.Query(ctx, `SELECT sl.url, s.id, s.title, s.edit_url, s.owner
+			FROM source_links sl JOIN sources s ON s.client_id = sl.client_id AND s.id = sl.source_id
+			WHERE sl.client_id = $1 AND sl.url = ANY($2) ORDER BY sl.url, s.id`, clientID, urls)
+		if err != nil {
+			return err
+		}
+		uses, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (use, error) {
+			var u use
+			err := row.Scan(&u.url, &u.ref.ID, &u.ref.Title, &u.ref.EditURL, &u.ref.Owner)
+			return u, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range uses {
+		out[u.url] = append(out[u.url], u.ref)
+	}
+	return out, nil
+}
