@@ -199,7 +199,7 @@ func scanIgnored(row pgx.CollectableRow) (lms.IgnoredLink, error) {
 	var stv int16
 	var checked, changed, due, rt, failSince int64
 	var mode int16
-	if err := row.Scan(&l.URL, &l.Host, &stv, &l.Reason, &code, &checked, &changed, &due, &failures, &l.FinalURL, &l.Permanent, &rt, &subs, &failSince, &mode); err != nil {
+	if err := row.Scan(&l.URL, &l.Host, &stv, &l.Reason, &code, &checked, &changed, &due, &failures, &l.FinalURL, &l.Permanent, &rt, &subs, &l.Kind, &failSince, &mode); err != nil {
 		return l, err
 	}
 	l.State, l.Code, l.Failures, l.Subscribers = stateOf(stv), int(code), int(failures), int(subs)
