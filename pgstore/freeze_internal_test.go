@@ -58,24 +58,32 @@ func TestFrozenServer(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wake := s.Wakeups(wctx)
-	// The listener is connected once another process's write wakes it.
+	// The listener is connected once another process's write wakes it. A
+	// write made before its LISTEN took effect wakes nobody, so the write
+	// is repeated each second the wake-up does not come.
 	waitWake := func(what string) {
 		t.Helper()
-		u := fmt.Sprintf("http://other.example/%s", what)
-		if _, err := other.Subscribe(ctx, "c", []string{u}, t0); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		acked = append(acked, u)
-		timer := time.NewTimer(15 * time.Second)
-		defer timer.Stop()
-		for {
-			select {
-			case w := <-wake:
-				if w&lms.WakeLinksAdded != 0 {
-					return
+		deadline := time.NewTimer(15 * time.Second)
+		defer deadline.Stop()
+		for try := 0; ; try++ {
+			u := fmt.Sprintf("http://other.example/%s/%d", what, try)
+			if _, err := other.Subscribe(ctx, "c", []string{u}, t0); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			acked = append(acked, u)
+			again := time.NewTimer(time.Second)
+			for waiting := true; waiting; {
+				select {
+				case w := <-wake:
+					if w&lms.WakeLinksAdded != 0 {
+						again.Stop()
+						return
+					}
+				case <-again.C:
+					waiting = false
+				case <-deadline.C:
+					t.Fatalf("%s: no wake-up within 15 s", what)
 				}
-			case <-timer.C:
-				t.Fatalf("%s: no wake-up within 15 s", what)
 			}
 		}
 	}

@@ -438,6 +438,11 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("pgstore: %s: %w", op, lms.ErrClosed)
 	}
+	if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		// A connection attempt that ran into its own timeout a hair before
+		// the call's deadline: the server did not answer in time all the same.
+		return fmt.Errorf("pgstore: %s: %w", op, s.timeoutError(s.callTimeout))
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch pg.Code {
