@@ -1,6 +1,7 @@
 package jsonapi
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/linkmonitor/lms"
@@ -53,6 +54,8 @@ type linkJSON struct {
 	LastChecked       *time.Time      `json:"last_checked"`
 	LastChanged       *time.Time      `json:"last_changed"`
 	FailingSince      *time.Time      `json:"failing_since"`
+	FailedChecks      int             `json:"failed_checks"`
+	Kind              *string         `json:"kind"`
 	ResponseTimeMS    *int            `json:"response_time_ms"`
 	Host              *string         `json:"host"`
 	Sources           []sourceRefJSON `json:"sources"`
@@ -70,9 +73,12 @@ func link(d lms.LinkDetail) linkJSON {
 		Host: strOrNil(l.Host), Sources: make([]sourceRefJSON, len(d.Sources)),
 	}
 	if st.Failing() {
-		// The link has been failing since it entered its present state.
-		out.FailingSince = timeOrNil(l.LastChanged)
+		// Since the link turned failing (a store that keeps no such time:
+		// since it entered its present state).
+		out.FailingSince = timeOrNil(cmp.Or(l.FailingSince, l.LastChanged))
+		out.FailedChecks = max(l.Failures, 0)
 	}
+	out.Kind = strOrNil(l.Kind)
 	if !l.LastChecked.IsZero() {
 		ms := int(l.ResponseTime / time.Millisecond)
 		out.ResponseTimeMS = &ms
