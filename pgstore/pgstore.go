@@ -96,6 +96,11 @@ type Options struct {
 	// longer. Open's schema migration is bounded by ten times it.
 	// Default DefaultCallTimeout; negative disables.
 	CallTimeout time.Duration
+	// Now is the clock of the times the caller passes and gets back (the
+	// engine's Config.Now). The store keeps every time that processes share
+	// in the database's clock and translates (see the package doc).
+	// Default time.Now.
+	Now func() time.Time
 }
 
 // Store is the PostgreSQL lms.Store. Create it with Open.
@@ -110,6 +115,7 @@ type Store struct {
 	wg      sync.WaitGroup // the listeners
 	once    sync.Once
 	hostIDs hostCache
+	clock   dbClock // the database's clock (see dbClock)
 	// wake-ups to send (see wake)
 	wakeMu      sync.Mutex
 	wakeBits    lms.Wakeup
@@ -176,6 +182,19 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, err
+	}
+	s.clock.local, s.clock.caller = time.Now, opt.Now
+	if s.clock.caller == nil {
+		s.clock.caller = time.Now
+	}
+	s.clock.query = func(ctx context.Context) (int64, error) {
+		var n int64
+		err := s.pool.QueryRow(ctx, clockQuery).Scan(&n)
+		return n, err
+	}
+	if err := s.clock.sync(ctx); err != nil {
+		s.pool.Close()
+		return nil, s.wrap(ctx, "read the clock", err)
 	}
 	s.wg.Add(1)
 	go s.sendWakeups()
