@@ -115,7 +115,11 @@ type Store struct {
 	wg      sync.WaitGroup // the listeners
 	once    sync.Once
 	hostIDs hostCache
-	clock   dbClock // the database's clock (see dbClock)
+	clock   dbClock     // the database's clock (see dbClock)
+	records recordGroup // RecordResults' group commits
+	// lastSweep is when spent throttle rows were last deleted (Unix
+	// nanoseconds, this process's clock).
+	lastSweep atomic.Int64
 	// wake-ups to send (see wake)
 	wakeMu      sync.Mutex
 	wakeBits    lms.Wakeup

@@ -213,19 +213,11 @@ func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited 
 	return hosts, more, nil
 }
 
-// RecordResults implements lms.ScheduleStore: one transaction locks the
-// links (by URL), writes the results, the pending notifications of every
-// subscriber of a link whose state changed (by URL and client), the hosts'
-// readiness, and the client and link counts.
-func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
-	ctx, cancel := s.callN(ctx, len(recs))
-	defer cancel()
-	if err := storerules.CheckOutcomes(recs); err != nil {
-		return fmt.Errorf("pgstore: %w", err)
-	}
-	if err := s.begin(ctx, "record results"); err != nil {
-		return err
-	}
+// recordBatch writes the records of one group commit (see RecordResults):
+// one transaction locks the links (by URL), writes the results, the pending
+// notifications of every subscriber of a link whose state changed (by URL
+// and client), the hosts' readiness, and the client and link counts.
+func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 	f, err := s.frame(ctx, "record results")
 	if err != nil {
 		return err
