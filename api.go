@@ -33,18 +33,71 @@ func (e *Engine) CheckAdminSecret(adminSecret string) error {
 	return nil
 }
 
+// Admin is what the admin secret allows. Engine.Admin checks the secret
+// once and returns it; its methods check nothing more, so that a front door
+// that has checked the secret (through its throttles) does not check it a
+// second time. The zero Admin refuses everything with ErrUnauthorized.
+type Admin struct{ e *Engine }
+
+// Admin returns the admin's methods if adminSecret is the configured admin
+// secret, and CheckAdminSecret's error otherwise.
+func (e *Engine) Admin(adminSecret string) (Admin, error) {
+	if err := e.CheckAdminSecret(adminSecret); err != nil {
+		return Admin{}, err
+	}
+	return Admin{e: e}, nil
+}
+
+// engine returns the Engine of an Admin that Engine.Admin returned.
+func (a Admin) engine() (*Engine, error) {
+	if a.e == nil {
+		return nil, fmt.Errorf("lms: admin secret not checked: %w", ErrUnauthorized)
+	}
+	return a.e, nil
+}
+
+// InputError is how an Engine method refuses one field of its input:
+// errors.Is(err, ErrInvalid) holds for it, and Problem says what is wrong
+// in words a front door may pass on to its caller (quoting at most 40 bytes
+// of the input). The Engine applies each rule of internal/validate once;
+// a front door learns from InputError which field failed instead of
+// checking it again.
+type InputError struct {
+	Field   string // the field of the input, e.g. "ID" or "CallbackURL" of Registration
+	Problem string
+}
+
+// Error returns the problem.
+func (e *InputError) Error() string { return e.Problem }
+
+// Is reports whether target is ErrInvalid.
+func (e *InputError) Is(target error) bool { return target == ErrInvalid }
+
 // RegisterClient creates a client after checking the admin secret, stores
 // only a hash of its password, and mails the password to the contact (the
 // only channel that delivers it). It returns the password.
 func (e *Engine) RegisterClient(ctx context.Context, adminSecret string, r Registration) (string, error) {
-	if err := e.CheckAdminSecret(adminSecret); err != nil {
+	a, err := e.Admin(adminSecret)
+	if err != nil {
+		return "", err
+	}
+	return a.RegisterClient(ctx, r)
+}
+
+// RegisterClient creates a client, stores only a hash of its password, and
+// mails the password to the contact (the only channel that delivers it). It
+// returns the password. An invalid id or callback URL is refused with an
+// *InputError.
+func (a Admin) RegisterClient(ctx context.Context, r Registration) (string, error) {
+	e, err := a.engine()
+	if err != nil {
 		return "", err
 	}
 	if err := validate.ClientID(r.ID); err != nil {
-		return "", fmt.Errorf("lms: register client: %w: %w", ErrInvalid, err)
+		return "", fmt.Errorf("lms: register client: %w: %w", ErrInvalid, &InputError{Field: "ID", Problem: err.Error()})
 	}
 	if err := validate.CallbackURL(r.CallbackURL); err != nil {
-		return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, err)
+		return "", fmt.Errorf("lms: register client %q: %w: %w", r.ID, ErrInvalid, &InputError{Field: "CallbackURL", Problem: err.Error()})
 	}
 	addr, err := mail.ParseAddress(r.ContactEmail)
 	if err != nil || len(r.ContactEmail) > 254 {
@@ -105,7 +158,17 @@ func (e *Engine) mailNow(ctx context.Context, id string) {
 // password"): the way back when the first mail was lost. The old password
 // stops working at once.
 func (e *Engine) NewPassword(ctx context.Context, adminSecret, id string) error {
-	if err := e.CheckAdminSecret(adminSecret); err != nil {
+	a, err := e.Admin(adminSecret)
+	if err != nil {
+		return err
+	}
+	return a.NewPassword(ctx, id)
+}
+
+// NewPassword is Engine.NewPassword once the admin secret is checked.
+func (a Admin) NewPassword(ctx context.Context, id string) error {
+	e, err := a.engine()
+	if err != nil {
 		return err
 	}
 	pw := secret.GeneratePassword()
@@ -307,7 +370,17 @@ func (e *Engine) LinkStates(ctx context.Context, clientID string, urls []string)
 // RemoveClient deletes a client, its subscriptions and pending
 // notifications, after checking the admin secret.
 func (e *Engine) RemoveClient(ctx context.Context, adminSecret, id string) error {
-	if err := e.CheckAdminSecret(adminSecret); err != nil {
+	a, err := e.Admin(adminSecret)
+	if err != nil {
+		return err
+	}
+	return a.RemoveClient(ctx, id)
+}
+
+// RemoveClient is Engine.RemoveClient once the admin secret is checked.
+func (a Admin) RemoveClient(ctx context.Context, id string) error {
+	e, err := a.engine()
+	if err != nil {
 		return err
 	}
 	if err := e.store.DeleteClient(ctx, id); err != nil {

@@ -45,6 +45,8 @@ func trickle(c net.Conn, s string, gap time.Duration) {
 		if _, err := c.Write([]byte{s[i%len(s)]}); err != nil {
 			return
 		}
+		// The pace is the server's behaviour under test (a slow line),
+		// not a wait for something to happen: no signal replaces it.
 		time.Sleep(gap)
 	}
 }
@@ -191,7 +193,7 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 				if _, err := c.Write(frame); err != nil {
 					return
 				}
-				time.Sleep(10 * time.Millisecond)
+				time.Sleep(10 * time.Millisecond) // the stream's rate (1.3 Mbit/s) is the behaviour under test
 			}
 		}, lms.StateOK, "OK"},
 		// A 101 hands the raw connection over as the "body"; the check ends
@@ -220,8 +222,18 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 	cfg := private()
 	cfg.Timeout = time.Second
 	checker := lms.NewDefaultChecker(cfg)
+	// The cookie rows' verdicts do not depend on time, but their work
+	// alone can take a second under -race on a loaded machine: they get
+	// more of it (and are held to it).
+	roomy := cfg
+	roomy.Timeout = 5 * time.Second
+	roomyChecker := lms.NewDefaultChecker(roomy)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			cfg, checker := cfg, checker
+			if strings.Contains(tc.name, "cookies") {
+				cfg, checker = roomy, roomyChecker
+			}
 			sent.Store(0)
 			addr := rawServer(t, tc.serve)
 			p := startProbe()
@@ -314,7 +326,10 @@ func TestFTPChecksAreBounded(t *testing.T) {
 			"/file", lms.StateTemporary, "took longer than 1 s"},
 		{"garbage instead of FTP", map[string]func(net.Conn){"": func(c net.Conn) {
 			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
-			time.Sleep(100 * time.Millisecond)
+			// Hold the connection until the client hangs up (bounded, should
+			// it never), so that it reads the banner rather than a reset.
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.Copy(io.Discard, c)
 		}}, "/file", lms.StateUnavailable, "does not speak FTP"},
 		// A directory is checked by entering it: an endless listing is never asked for.
 		{"endless listing", map[string]func(net.Conn){"LIST": lines("-rw-r--r-- 1 ftp ftp 0 Jan 1 00:00 "), "NLST": lines("x")}, "/pub/", lms.StateOK, "Directory exists"},

@@ -94,7 +94,24 @@ func TestMixedFarmExtraRequests(t *testing.T) {
 		return true
 	}
 	waitFor(t, 60*time.Second, "every verdict settled", settled)
-	time.Sleep(100 * time.Millisecond) // nothing more must come
+	// Nothing more can come once no check runs and no link is due again
+	// within the test, which lasts seconds: the count below is final.
+	waitFor(t, 10*time.Second, "no check in flight", func() bool {
+		st, err := e.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.InFlight == 0
+	})
+	ls, err := e.LinkStates(context.Background(), "farm", urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		if time.Until(l.NextDue) < time.Minute {
+			t.Errorf("%s is due again at %v, within the test", l.URL, l.NextDue)
+		}
+	}
 	stop()
 	total := len(srv.requests())
 	browser := 0

@@ -8,10 +8,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jlaffaye/ftp"
+
+	"github.com/linkmonitor/lms/internal/browser"
 )
 
 // ftpChecker checks ftp URLs: it logs in (anonymously, or with the URL's
@@ -19,8 +20,9 @@ import (
 // if the server lets the client change into it (CWD). It never opens a data
 // connection, so no listing is ever read. Every connection runs under the
 // check's deadline, so a stalled server cannot hang a worker, and reads
-// through a cap on bytes, lines and line length, so an endless banner or
-// reply ends the check with a plain reason instead of growing the process.
+// through a cap on bytes, lines and line length (browser.CapConn), so an
+// endless banner or reply ends the check with a plain reason instead of
+// growing the process.
 type ftpChecker struct {
 	cfg CheckerConfig
 }
@@ -50,7 +52,7 @@ func (c *ftpChecker) Check(ctx context.Context, rawURL string) Result {
 
 func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Hostname() == "" || !validPort(u.Port()) {
+	if err != nil || u.Hostname() == "" || !browser.ValidPort(u.Port()) {
 		if err == nil {
 			err = errors.New("no host or bad port")
 		}
@@ -74,9 +76,7 @@ func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 		}
 	})
 	defer stop()
-	budget := &readBudget{}
-	budget.bytes.Store(c.cfg.MaxBytes)
-	budget.lines.Store(maxFTPLines)
+	budget := browser.NewReadBudget(c.cfg.MaxBytes, maxFTPLines)
 	dial := func(network, address string) (net.Conn, error) {
 		cn, err := d.DialContext(ctx, network, address)
 		if err != nil {
@@ -87,7 +87,7 @@ func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
 		control := len(conns) == 0
 		conns = append(conns, cn)
 		mu.Unlock()
-		return &cappedConn{Conn: cn, budget: budget, control: control}, nil
+		return browser.CapConn(cn, budget, maxFTPLineSize, control), nil
 	}
 	fail := func(err error) Result { return ftpResult(err, c.cfg, u.Hostname()) }
 	// Only the control connection is dialled: the check opens no data
@@ -180,60 +180,4 @@ func ftpResult(err error, cfg CheckerConfig, host string) Result {
 		cl = failFTPNotFTP
 	}
 	return cl.result(cfg, host, err)
-}
-
-// readBudget is what the connections of one check may still read.
-type readBudget struct {
-	bytes atomic.Int64
-	lines atomic.Int64
-}
-
-// cappedConn is a connection that reads within a readBudget and at most
-// maxFTPLineSize bytes per line, and (the control connection) whose first
-// line must start with a reply code. Beyond, every Read fails (errTooMuchData, errNotFTP): the
-// error must stick, because bufio drops an error that comes with data.
-type cappedConn struct {
-	net.Conn
-	budget  *readBudget
-	lineLen int
-	control bool
-	read    int // bytes read so far, for the reply-code test
-	err     error
-}
-
-// Read implements net.Conn.
-func (c *cappedConn) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	left := c.budget.bytes.Load()
-	if left <= 0 {
-		c.err = errTooMuchData
-		return 0, c.err
-	}
-	if int64(len(p)) > left {
-		p = p[:left]
-	}
-	n, err := c.Conn.Read(p)
-	c.budget.bytes.Add(-int64(n))
-	for i, b := range p[:n] {
-		if c.control && c.read < 3 && (b < '0' || b > '9') {
-			c.err = errNotFTP
-			return i, nil
-		}
-		c.read++
-		if b == '\n' {
-			c.lineLen = 0
-			if c.budget.lines.Add(-1) < 0 {
-				c.err = errTooMuchData
-				return i + 1, nil
-			}
-			continue
-		}
-		if c.lineLen++; c.lineLen > maxFTPLineSize {
-			c.err = errTooMuchData
-			return i, nil
-		}
-	}
-	return n, err
 }

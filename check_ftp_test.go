@@ -50,6 +50,7 @@ func ftpServer(t *testing.T, mlst bool) string {
 }
 
 func TestFTP(t *testing.T) {
+	t.Parallel()
 	for _, mlst := range []bool{true, false} {
 		addr := ftpServer(t, mlst)
 		testFTP(t, addr)
@@ -82,13 +83,16 @@ func testFTP(t *testing.T, addr string) {
 }
 
 func TestFTPStalledServer(t *testing.T) {
+	// Not parallel: its sub-second timeouts are measured in real time.
+	done := make(chan struct{}) // the servers hold their connections until the test ends
 	// Greets, then never answers a command.
 	stalled := rawServer(t, func(c net.Conn) {
 		_, _ = c.Write([]byte("220 hello\r\n"))
-		time.Sleep(5 * time.Second)
+		<-done
 	})
 	// Never even greets.
-	mute := rawServer(t, func(c net.Conn) { time.Sleep(5 * time.Second) })
+	mute := rawServer(t, func(c net.Conn) { <-done })
+	t.Cleanup(func() { close(done) })
 	cfg := private()
 	cfg.Timeout = 400 * time.Millisecond
 	for _, a := range []string{stalled, mute} {

@@ -37,6 +37,7 @@ func check(t *testing.T, cfg lms.CheckerConfig, u string) lms.Result {
 }
 
 func TestHTTPStatusMapping(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
 		w.WriteHeader(code)
@@ -71,6 +72,7 @@ func TestHTTPStatusMapping(t *testing.T) {
 }
 
 func TestHTTPUsesGETAndUserAgent(t *testing.T) {
+	t.Parallel()
 	got := make(chan *http.Request, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r
@@ -88,6 +90,7 @@ func TestHTTPUsesGETAndUserAgent(t *testing.T) {
 }
 
 func TestHTTPRedirects(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/a", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/b", http.StatusMovedPermanently) })
 	mux.HandleFunc("/p1", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/p2", http.StatusMovedPermanently) })
@@ -149,6 +152,7 @@ func TestHTTPRedirects(t *testing.T) {
 }
 
 func TestHTTPTimeouts(t *testing.T) {
+	// Not parallel: its sub-second timeouts are measured in real time.
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -168,6 +172,7 @@ func TestHTTPTimeouts(t *testing.T) {
 }
 
 func TestHTTPRetryAfter(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "120")
 		w.WriteHeader(http.StatusTooManyRequests)
@@ -212,6 +217,7 @@ func tlsServer(t *testing.T, cert tls.Certificate) *httptest.Server {
 }
 
 func TestHTTPSFailures(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	ca := certFor(t, nil, nil, nil, now.Add(-time.Hour), now.Add(time.Hour), true)
 	pool := x509.NewCertPool()
@@ -246,6 +252,7 @@ func TestHTTPSFailures(t *testing.T) {
 }
 
 func TestPolicyRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer target.Close()
 	r := check(t, lms.CheckerConfig{}, target.URL)
@@ -290,8 +297,11 @@ func rawServer(t *testing.T, fn func(net.Conn)) string {
 }
 
 func TestHTTPBadInput(t *testing.T) {
+	// Not parallel: its sub-second timeouts are measured in real time.
 	garbage := rawServer(t, func(c net.Conn) { _, _ = c.Write([]byte("SSH-2.0-OpenSSH\r\n\r\n")) })
-	silent := rawServer(t, func(c net.Conn) { time.Sleep(2 * time.Second) })
+	done := make(chan struct{}) // silent holds its connections until the test ends
+	silent := rawServer(t, func(c net.Conn) { <-done })
+	t.Cleanup(func() { close(done) })
 	hugeHeader := rawServer(t, func(c net.Conn) {
 		readRequest(c)
 		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n"))
@@ -331,6 +341,7 @@ func TestHTTPBadInput(t *testing.T) {
 }
 
 func TestMailto(t *testing.T) {
+	t.Parallel()
 	cases := map[string]lms.State{
 		"mailto:someone@example.org":                       lms.StateOK,
 		"MAILTO:Some.One+tag@sub.example.org":              lms.StateOK,
@@ -342,6 +353,16 @@ func TestMailto(t *testing.T) {
 		"mailto:a@b..c":                    lms.StateUnavailable,
 		"mailto:a@example.org,not an addr": lms.StateUnavailable,
 		"mailto:%zz":                       lms.StateUnavailable,
+		// RFC 6068 §2: the address in the "to" field; the mail program
+		// opens with the recipient filled in.
+		"mailto:?to=joe@example.com":            lms.StateOK,
+		"mailto:?to=joe@example.com&subject=hi": lms.StateOK,
+		"mailto:jos%C3%A9@example.org":          lms.StateOK,
+		"mailto:joe@example.org?cc=bob@example": lms.StateOK,
+		"mailto:joe@example.org?body=a%20b":     lms.StateOK,
+		"mailto:joe@@example.org":               lms.StateUnavailable,
+		"mailto:joe example.org":                lms.StateUnavailable,
+		"mailto:@example.org":                   lms.StateUnavailable,
 	}
 	for u, want := range cases {
 		r := check(t, lms.CheckerConfig{}, u)
@@ -353,6 +374,7 @@ func TestMailto(t *testing.T) {
 }
 
 func TestCheckerFuncAndMux(t *testing.T) {
+	t.Parallel()
 	m := lms.NewMux()
 	m.Handle("X-Test", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
 		return lms.Result{State: lms.StateOK, Reason: "custom " + u}
@@ -367,6 +389,7 @@ func TestCheckerFuncAndMux(t *testing.T) {
 // they look up a name with a trailing dot (an absolute name). The address
 // policy applies to the address so found.
 func TestHostFormsLikeABrowser(t *testing.T) {
+	t.Parallel()
 	hosts := make(chan string, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hosts <- r.Host

@@ -96,6 +96,7 @@ func serveTLS(t *testing.T, l net.Listener, certs ...tls.Certificate) string {
 // TLS like a browser: a missing intermediate named in the certificate's
 // AIA extension is fetched (once) and the chain verified.
 func TestTLSMissingIntermediate(t *testing.T) {
+	t.Parallel()
 	k := newPKI(t)
 	var fetches atomic.Int32
 	aia := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +152,7 @@ func TestTLSMissingIntermediate(t *testing.T) {
 
 // Certificates a browser refuses stay failures, in plain words.
 func TestTLSRefusedLikeABrowser(t *testing.T) {
+	t.Parallel()
 	k := newPKI(t)
 	cfg := private()
 	cfg.TLSConfig = &tls.Config{RootCAs: k.pool}
@@ -224,6 +226,7 @@ func TestTLSRefusedLikeABrowser(t *testing.T) {
 // the secure connection was not set up in that time, not that the page
 // took longer than the check's timeout.
 func TestTLSHandshakeStall(t *testing.T) {
+	// Not parallel: its sub-second timeouts are measured in real time.
 	addr := rawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }) // reads the ClientHello, says nothing
 	cfg := private()
 	cfg.ConnectTimeout = 300 * time.Millisecond

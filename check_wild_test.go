@@ -78,6 +78,7 @@ func botWall(code int, page http.HandlerFunc) http.HandlerFunc {
 
 // Bot walls: what a browser gets decides.
 func TestBotWalls(t *testing.T) {
+	t.Parallel()
 	challenge := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cf-Mitigated", "challenge")
 		w.Header().Set("Server", "cloudflare")
@@ -187,6 +188,7 @@ func TestBotWalls(t *testing.T) {
 
 // The browser-like retry can keep lms's own User-Agent.
 func TestBotWallHonestRetry(t *testing.T) {
+	t.Parallel()
 	srv := newRecorder(t, botWall(http.StatusForbidden, nil))
 	cfg := private()
 	cfg.HonestRetry = true
@@ -202,6 +204,7 @@ func TestBotWallHonestRetry(t *testing.T) {
 // A browser-like retry that asked for compression is decoded by the
 // checker (gzip, deflate) and still judged completely.
 func TestBotWallRetryCompressed(t *testing.T) {
+	t.Parallel()
 	var page bytes.Buffer
 	zw := gzip.NewWriter(&page)
 	_, _ = zw.Write([]byte("<html><body>" + strings.Repeat("hello ", 1000) + "</body></html>"))
@@ -245,6 +248,7 @@ func (p *pacerLog) Done(host string) {
 // Every further request of a check is paced: the bot-wall retry, redirect
 // hops, the tolerant second try.
 func TestFurtherRequestsArePaced(t *testing.T) {
+	t.Parallel()
 	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/hop":
@@ -273,6 +277,7 @@ func TestFurtherRequestsArePaced(t *testing.T) {
 
 // Redirects like a browser: cookies kept across hops, 20 hops, loops found.
 func TestRedirectsLikeABrowser(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	// Sets a session cookie and redirects to itself: no loop.
 	mux.HandleFunc("/session", func(w http.ResponseWriter, r *http.Request) {
@@ -353,6 +358,7 @@ func TestRedirectsLikeABrowser(t *testing.T) {
 
 // HEAD is never trusted: the check is a GET.
 func TestHEADNeverTrusted(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		head, get int
 		want      lms.State
@@ -374,6 +380,7 @@ func TestHEADNeverTrusted(t *testing.T) {
 
 // Tolerant where browsers are tolerant, strict where they are strict.
 func TestHTTPLikeABrowser(t *testing.T) {
+	t.Parallel()
 	page := "<!DOCTYPE html><html><head><title>t</title></head><body>" + strings.Repeat("text ", 200) + "</body></html>\n"
 	respond := func(s string) func(net.Conn) {
 		return func(c net.Conn) {
@@ -385,6 +392,9 @@ func TestHTTPLikeABrowser(t *testing.T) {
 		return func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte(s))
+			// A reset that overtakes the bytes makes the client drop them
+			// unread; nothing tells the server they were read, so they get
+			// a moment to arrive.
 			time.Sleep(20 * time.Millisecond)
 			_ = c.(*net.TCPConn).SetLinger(0)
 		}
@@ -448,6 +458,7 @@ func TestHTTPLikeABrowser(t *testing.T) {
 // is no page a browser shows: unavailable, with the code, and the check
 // lets go of the connection at once rather than read it as a body.
 func TestHTTP101IsNoPage(t *testing.T) {
+	t.Parallel()
 	for _, sloppy := range []string{"", "This is sloppy\r\n"} {
 		released := make(chan struct{}, 2)
 		addr := rawServer(t, func(c net.Conn) {

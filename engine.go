@@ -336,13 +336,15 @@ type Engine struct {
 	authMu    sync.Mutex
 	authCache map[string]string // client id → proof of its last verified password
 
-	// The checker component: the scheduler claims and queues, the pool
-	// dispatches; both share the host pacer, the host holds and the guard.
+	// The checker component: the scheduler claims, the dispatcher queues
+	// per host and starts checks in its request slots, the pool runs them;
+	// the host pacer, the host holds and the guard answer their questions.
 	pacer    *hostPacer
 	holds    *hostHolds
 	guard    *outageGuard
-	sched    *scheduler
+	disp     *dispatcher
 	pool     *pool
+	sched    *scheduler
 	notifier *notifier
 	syncer   *syncer
 	mailer   *mailer
@@ -367,11 +369,11 @@ func New(store Store, cfg Config) (*Engine, error) {
 	}
 	e.pacer = newHostPacer(cfg.HostInterval)
 	e.holds = newHostHolds(store, cfg)
-	e.pool = newPool(store, cfg, e.pacer, e.holds)
-	e.guard = newOutageGuard(cfg, e.pool.probe)
-	e.pool.guard = e.guard
-	e.sched = newScheduler(store, cfg, e.pacer, e.holds, e.pool.signal, e.pool.slots.free)
-	e.pool.sched = e.sched
+	e.guard = newOutageGuard(cfg, newProbe(cfg, e.pacer, e.holds))
+	e.pool = newPool(store, cfg, e.pacer, e.guard)
+	want := make(chan struct{}, 1) // the dispatcher asks the scheduler for a claim
+	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
+	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
 	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed)
 	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed)
@@ -414,15 +416,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-// runChecker runs the scheduler and the pool; once both have stopped, the
-// links still queued are made due again at once.
+// runChecker runs the scheduler, the dispatcher (with the checks it
+// starts) and the guard's probe loop; once all have stopped, the links
+// still queued are made due again at once.
 func (e *Engine) runChecker(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.sched.run(gctx) })
-	g.Go(func() error { return e.pool.run(gctx) })
+	g.Go(func() error { return e.disp.run(gctx) })
 	g.Go(func() error { return e.guard.run(gctx) })
 	err := g.Wait()
-	e.pool.releaseQueued()
+	e.disp.releaseQueued()
 	return err
 }
 

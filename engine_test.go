@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -272,47 +273,51 @@ func TestRestartResumes(t *testing.T) {
 }
 
 func TestOutageGuardHoldsBackNetworkFailures(t *testing.T) {
-	var down atomic.Bool
-	checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
-		if down.Load() {
-			return lms.Result{State: lms.StateUnavailable, Reason: "Connection refused", NetworkError: true}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var down atomic.Bool
+		checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+			if down.Load() {
+				return lms.Result{State: lms.StateUnavailable, Reason: "Connection refused", NetworkError: true}
+			}
+			return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
+		})
+		st := memstore.New()
+		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+		var clock atomic.Int64
+		clock.Store(now.UnixNano())
+		e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker, HostInterval: time.Millisecond,
+			ClaimPoll: 10 * time.Millisecond, Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
+		require.NoError(t, err)
+		var urls []string
+		for i := range 30 {
+			urls = append(urls, fmt.Sprintf("http://host%d.example/", i))
 		}
-		return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
-	})
-	st := memstore.New()
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	var clock atomic.Int64
-	clock.Store(now.UnixNano())
-	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker, HostInterval: time.Millisecond,
-		ClaimPoll: 10 * time.Millisecond, Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
-	require.NoError(t, err)
-	var urls []string
-	for i := range 30 {
-		urls = append(urls, fmt.Sprintf("http://host%d.example/", i))
-	}
-	register(t, e, "a", urls)
-	stop := runEngine(t, e)
-	waitFor(t, 10*time.Second, "first round", func() bool { return unchecked(t, st) == 0 })
-	// The network goes away; a day later everything is due again.
-	down.Store(true)
-	clock.Store(now.Add(30 * time.Hour).UnixNano())
-	waitFor(t, 10*time.Second, "the guard to trip", func() bool {
+		register(t, e, "a", urls)
+		stop := runEngine(t, e)
+		waitFor(t, 10*time.Second, "first round", func() bool { return unchecked(t, st) == 0 })
+		// The network goes away; a day later everything is due again.
+		down.Store(true)
+		clock.Store(now.Add(30 * time.Hour).UnixNano())
+		waitFor(t, 10*time.Second, "the guard to trip", func() bool {
+			s, err := e.Stats(context.Background())
+			return err == nil && s.Outage && s.ChecksTotal >= 60
+		})
+		stop()
+		counts, err := st.LinkCounts(context.Background())
+		require.NoError(t, err)
+		// Before the guard tripped (10 hosts) some links may have got the
+		// policy's first-failure "temporary"; none may be reported unavailable.
+		require.Zero(t, counts.Unavailable, "an outage must not mark links unavailable: %+v", counts)
+		require.GreaterOrEqual(t, counts.OK, 15, "most links keep their state: %+v", counts)
 		s, err := e.Stats(context.Background())
-		return err == nil && s.Outage && s.ChecksTotal >= 60
+		require.NoError(t, err)
+		require.Positive(t, s.HeldBack)
 	})
-	stop()
-	counts, err := st.LinkCounts(context.Background())
-	require.NoError(t, err)
-	// Before the guard tripped (10 hosts) some links may have got the
-	// policy's first-failure "temporary"; none may be reported unavailable.
-	require.Zero(t, counts.Unavailable, "an outage must not mark links unavailable: %+v", counts)
-	require.GreaterOrEqual(t, counts.OK, 15, "most links keep their state: %+v", counts)
-	s, err := e.Stats(context.Background())
-	require.NoError(t, err)
-	require.Positive(t, s.HeldBack)
 }
 
 func TestCheckerPanicDoesNotKillTheEngine(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
 		if strings.Contains(u, "boom") {
@@ -334,6 +339,7 @@ func TestCheckerPanicDoesNotKillTheEngine(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	cases := map[string]lms.Config{
 		"Concurrency":           {Concurrency: -1, Components: lms.RunChecker},
@@ -362,6 +368,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestAdminSecretEnforced(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e, err := lms.New(memstore.New(), lms.Config{Components: lms.RunChecker})
 	require.NoError(t, err)
@@ -394,7 +401,7 @@ func TestHostBackoffAfter429(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	busy, other := f.Hosts[0], f.Hosts[1]
-	st := memstore.New()
+	st := newCountingStore(memstore.New())
 	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, HostInterval: 50 * time.Millisecond, HostBackoff: 2 * time.Second,
 		ClaimPoll: 10 * time.Millisecond, CheckerConfig: private()})
 	require.NoError(t, err)
@@ -404,7 +411,7 @@ func TestHostBackoffAfter429(t *testing.T) {
 	require.NoError(t, err)
 	stop := runEngine(t, e)
 	waitFor(t, 10*time.Second, "the other host", func() bool { return len(other.Requests()) == 2 })
-	time.Sleep(500 * time.Millisecond)
+	st.awaitCalls(t, "ClaimDue", 10) // the resting host's links are neither claimed nor checked meanwhile
 	s, err := e.Stats(context.Background())
 	require.NoError(t, err)
 	stop()
@@ -427,6 +434,7 @@ func TestHostBackoffAfter429(t *testing.T) {
 // TestNewLinksCheckedWithoutWaitingForThePoll registers links into a running
 // engine whose poll is a quarter of an hour: they are checked at once.
 func TestNewLinksCheckedWithoutWaitingForThePoll(t *testing.T) {
+	t.Parallel()
 	var checked atomic.Int64
 	checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
 		checked.Add(1)
@@ -445,4 +453,67 @@ func TestNewLinksCheckedWithoutWaitingForThePoll(t *testing.T) {
 	_, err = e.RegisterURLs(context.Background(), "a", []string{"http://b.example/", "http://c.example/"})
 	require.NoError(t, err)
 	waitFor(t, 5*time.Second, "the new links checked", func() bool { return checked.Load() == 3 })
+}
+
+// countingStore counts the calls of the store methods that start a round of
+// a background loop: ClaimDue (the scheduler), PendingClients (the
+// notifier), ListClients (the syncer, and the mailer when it has a
+// Mailer). A test that asserts that something did not happen waits for
+// rounds (awaitCalls) instead of sleeping.
+type countingStore struct {
+	lms.Store
+	mu      sync.Mutex
+	n       map[string]int
+	changed chan struct{} // closed and replaced at every call
+}
+
+func newCountingStore(s lms.Store) *countingStore {
+	return &countingStore{Store: s, n: map[string]int{}, changed: make(chan struct{})}
+}
+
+func (s *countingStore) count(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[method]++
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *countingStore) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOptions) ([]lms.Link, error) {
+	s.count("ClaimDue")
+	return s.Store.ClaimDue(ctx, now, opt)
+}
+
+func (s *countingStore) PendingClients(ctx context.Context) ([]string, error) {
+	s.count("PendingClients")
+	return s.Store.PendingClients(ctx)
+}
+
+func (s *countingStore) ListClients(ctx context.Context) ([]lms.Client, error) {
+	s.count("ListClients")
+	return s.Store.ListClients(ctx)
+}
+
+// awaitCalls waits until method has been called n more times: the loop
+// that calls it at the start of each round has completed at least n-1
+// rounds since.
+func (s *countingStore) awaitCalls(t testing.TB, method string, n int) {
+	t.Helper()
+	s.mu.Lock()
+	target := s.n[method] + n
+	s.mu.Unlock()
+	deadline := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		done, changed := s.n[method] >= target, s.changed
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("%s was not called %d more times within 10 s", method, n)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 // One host gets one politeness key however a client spells it, so that
 // spellings cannot multiply the requests it receives.
 func TestHostKey(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"http://Example.ORG/path":        "example.org",
 		"http://example.org./path":       "example.org",
@@ -20,6 +21,9 @@ func TestHostKey(t *testing.T) {
 		"http://127.0.0.1./":             "127.0.0.1",
 		"http://bücher.example/":         "xn--bcher-kva.example",
 		"http://[::1]:8080/":             "::1",
+		"gemini://Example.ORG:1965/":     "example.org", // any scheme with an authority
+		"x-custom://user@127.1/":         "127.0.0.1",
+		"file:///etc/hosts":              "",
 		"mailto:a@example.org":           "",
 		"news:comp.lang.go":              "",
 		"http:///nohost":                 "",

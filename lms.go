@@ -34,12 +34,13 @@
 //
 //   - the API (api.go, served over XML-RPC by package xmlrpcapi) registers
 //     clients and URLs;
-//   - the scheduler (scheduler.go) decides when each link is due again
-//     ([Policy]), claims due links fairly across hosts
-//     ([ScheduleStore.ClaimDue]) and queues them per host;
-//   - the pool (pool.go) checks them with at most N requests in flight through
-//     a [Checker], at most one request per host per interval (pacer.go), with
-//     an "is it us?" guard against local outages (outage.go);
+//   - the scheduler (scheduler.go) claims due links fairly across hosts
+//     ([ScheduleStore.ClaimDue]); the dispatcher (dispatcher.go) queues them
+//     per host and starts each check in one of N request slots, at most one
+//     request per host per interval (pacer.go); the pool (pool.go) checks
+//     them through a [Checker], decides when each link is due again
+//     ([Policy], policy.go), with an "is it us?" guard against local
+//     outages (outage.go), and writes the outcome back;
 //   - the notifier (notifier.go) pushes each client's pending state changes
 //     through a [Notifier];
 //   - the syncer (syncer.go) pulls each client's full list of links daily
@@ -63,6 +64,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"github.com/linkmonitor/lms/internal/browser"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -409,23 +411,17 @@ func (l Link) Update() Update {
 	return Update{URL: l.URL, State: st, Reason: r}
 }
 
-// networkScheme reports whether checks of the scheme make network requests
-// and are therefore paced per host.
-func networkScheme(s string) bool {
-	switch strings.ToLower(s) {
-	case "http", "https", "ftp":
-		return true
-	}
-	return false
-}
-
 // HostKey returns the politeness key of a URL: its lower-cased IDNA (ASCII)
 // host name, without port and trailing dot, an IPv4 address as its dotted
-// quad. URLs that are checked without touching the
-// network (mailto:, unknown schemes, unparsable URLs) have key "".
+// quad. Every URL with an authority (scheme://host…) has one, whatever its
+// scheme, so that the checks of a scheme an embedder adds through the Mux
+// are paced per host like http's. URLs without a host (mailto:, news:,
+// file:///…, unparsable URLs) are checked without being paced: key "".
+// It is the one place the key is computed; the stores call it when a link
+// is first registered.
 func HostKey(rawURL string) string {
 	i := strings.IndexByte(rawURL, ':')
-	if i <= 0 || !networkScheme(rawURL[:i]) {
+	if i <= 0 || !strings.HasPrefix(rawURL[i+1:], "//") {
 		return ""
 	}
 	u, err := url.Parse(rawURL)
@@ -442,7 +438,7 @@ func HostKey(rawURL string) string {
 	// One host, one key, however it is spelt: IPv4 in the forms browsers
 	// read (127.1, 0x7f.0.0.1, 2130706433) as the dotted quad, a name with
 	// or without its trailing dot.
-	if b, ok := browserHost(h); ok {
+	if b, ok := browser.Host(h); ok {
 		h = b
 	}
 	return strings.TrimSuffix(h, ".")

@@ -59,6 +59,7 @@ func mailConfig(m lms.Mailer, now func() time.Time) lms.Config {
 // the mail server down the password waits in the outbox, sealed, and
 // reaches the contact once the server is back, also after a restart.
 func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lms.db")
 	st, err := boltstore.Open(path, boltstore.Options{})
 	require.NoError(t, err)
@@ -87,10 +88,11 @@ func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	m.down.Store(false)
-	e, err = lms.New(st, mailConfig(m, now))
+	cs := newCountingStore(st) // only the mailer runs ListClients: one call per round
+	e, err = lms.New(cs, mailConfig(m, now))
 	require.NoError(t, err)
 	runEngine(t, e)
-	time.Sleep(50 * time.Millisecond)
+	cs.awaitCalls(t, "ListClients", 3)
 	require.Empty(t, m.delivered(), "no retry before the back-off")
 	clock.Add(int64(2 * time.Minute))
 	waitFor(t, 5*time.Second, "the mail", func() bool { return len(m.delivered()) == 1 })
@@ -101,13 +103,14 @@ func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
 		c, err := e.Client(context.Background(), "site")
 		return err == nil && len(c.Outbox) == 0
 	})
-	time.Sleep(50 * time.Millisecond)
+	cs.awaitCalls(t, "ListClients", 3)
 	require.Len(t, m.delivered(), 1, "delivered once")
 }
 
 // A lost password mail is replaced by a new password; the old one stops
 // working at once.
 func TestNewPasswordIsMailed(t *testing.T) {
+	t.Parallel()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "lms.db"), boltstore.Options{})
 	require.NoError(t, err)
 	defer st.Close()

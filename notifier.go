@@ -128,15 +128,22 @@ func (n *notifier) deliver(ctx context.Context, c Client) {
 		})
 		return
 	}
+	// A store error is neither the client's failure nor a delivered round:
+	// the client keeps its record, the lease ends, and the next poll tries
+	// again.
 	count, err := n.store.PendingCount(ctx, c.ID)
 	if err != nil {
-		n.finish(ctx, c.ID, func(*Client) {})
+		n.storeFailed(ctx, c.ID, "counting pending updates", err)
 		return
 	}
 	sent := 0
 	for round := 0; round <= count/n.cfg.NotifyChunk; round++ {
 		ps, err := n.store.PendingUpdates(ctx, c.ID, n.cfg.NotifyChunk)
-		if err != nil || len(ps) == 0 {
+		if err != nil {
+			n.storeFailed(ctx, c.ID, "reading pending updates", err)
+			return
+		}
+		if len(ps) == 0 {
 			break
 		}
 		ups := make([]Update, len(ps))
@@ -183,6 +190,15 @@ func (n *notifier) finish(ctx context.Context, id string, fn func(*Client)) {
 	if err != nil {
 		n.log.Error("recording notification", "client", id, "err", err)
 	}
+}
+
+// storeFailed logs a store error of a round (unless shutting down) and ends
+// the lease without recording the round.
+func (n *notifier) storeFailed(ctx context.Context, id, what string, err error) {
+	if ctx.Err() == nil || context.Cause(ctx) != context.Canceled {
+		n.log.Error(what, "client", id, "err", err)
+	}
+	n.finish(ctx, id, func(*Client) {})
 }
 
 // failed records a failed push: exponential back-off with jitter, and

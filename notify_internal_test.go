@@ -6,6 +6,7 @@ import (
 )
 
 func TestNotifyBackoff(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		n    int
 		want time.Duration

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -216,7 +218,8 @@ func TestNotifierChunks(t *testing.T) {
 	}
 	require.NoError(t, st.RecordResults(context.Background(), recs))
 	stop := runEngine(t, e)
-	waitFor(t, 10*time.Second, "2500 updates", func() bool { return len(rcv.states()) == 2500 })
+	// About 5 s with -race on a busy machine (2,500 updates through XML-RPC).
+	waitFor(t, 30*time.Second, "2500 updates", func() bool { return len(rcv.states()) == 2500 })
 	stop()
 	var sizes []int
 	for _, c := range rcv.got("updateManyStates") {
@@ -226,7 +229,8 @@ func TestNotifierChunks(t *testing.T) {
 }
 
 func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
-	st := memstore.New()
+	t.Parallel()
+	st := newCountingStore(memstore.New())
 	good, bad := newReceiver(t), newReceiver(t)
 	bad.setMode("401")
 	mb := &flakyMailer{}
@@ -256,7 +260,7 @@ func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
 
 	// Another fault kind, then the site is repaired and switched on again.
 	bad.setMode("fault")
-	time.Sleep(50 * time.Millisecond)
+	st.awaitCalls(t, "PendingClients", 3)
 	require.Empty(t, bad.got("updateManyStates"), "no pushes while notifications are off")
 	bad.setMode("ok")
 	require.NoError(t, e.SetNotifications(context.Background(), "bad", true))
@@ -269,7 +273,8 @@ func TestNotifierFailuresBackOffAndDisable(t *testing.T) {
 }
 
 func TestNotifierReceiverDownThenBack(t *testing.T) {
-	st := memstore.New()
+	t.Parallel()
+	st := newCountingStore(memstore.New())
 	rcv := newReceiver(t)
 	rcv.setMode("down")
 	cfg := notifyConfig(nil)
@@ -285,8 +290,11 @@ func TestNotifierReceiverDownThenBack(t *testing.T) {
 	})
 	setState(t, st, "http://b.example/", lms.StateUnavailable, "Not Found")
 	rcv.setMode("ok")
-	waitFor(t, 5*time.Second, "delivery", func() bool { return len(rcv.states()) == 2 })
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "delivery acknowledged", func() bool {
+		n, _ := st.PendingCount(context.Background(), "site")
+		return len(rcv.states()) == 2 && n == 0
+	})
+	st.awaitCalls(t, "PendingClients", 3) // nothing is delivered twice meanwhile
 	stop()
 	require.ElementsMatch(t, [][]string{{"http://a.example/", "ok", "OK"}, {"http://b.example/", "unavailable", "Not Found"}}, rcv.states(), "everything arrives, once per state")
 }
@@ -314,6 +322,7 @@ func TestNotifierSlowClientDoesNotDelayOthers(t *testing.T) {
 }
 
 func TestCallbackBadInput(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cb := xmlrpcapi.NewCallbackClient(xmlrpcapi.CallbackConfig{Timeout: 2 * time.Second, MaxResponseBytes: 1 << 20})
 	ups := []lms.Update{{URL: "http://x/", State: lms.StateOK, Reason: "OK"}}
@@ -346,7 +355,8 @@ func TestCallbackBadInput(t *testing.T) {
 }
 
 func TestSyncer(t *testing.T) {
-	st := memstore.New()
+	t.Parallel()
+	st := newCountingStore(memstore.New()) // no Mailer: ListClients starts each round of the syncer
 	rcv := newReceiver(t)
 	e, err := lms.New(st, notifyConfig(nil))
 	require.NoError(t, err)
@@ -357,7 +367,7 @@ func TestSyncer(t *testing.T) {
 	require.NoError(t, e.SetNotifications(context.Background(), "site", false))
 	require.NoError(t, e.ForceSync(context.Background(), "site"))
 	stop := runEngine(t, e)
-	time.Sleep(100 * time.Millisecond)
+	st.awaitCalls(t, "ListClients", 3)
 	require.Empty(t, rcv.got("xmlrpc_getAllLinks"), "no sync while notifications are off")
 	require.NoError(t, e.SetNotifications(context.Background(), "site", true))
 	waitFor(t, 5*time.Second, "the sync", func() bool {
@@ -384,6 +394,7 @@ func TestSyncer(t *testing.T) {
 }
 
 func TestSyncFailureIsRetriedNextPeriod(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	rcv := newReceiver(t)
 	rcv.setMode("fault")
@@ -410,6 +421,7 @@ func TestSyncFailureIsRetriedNextPeriod(t *testing.T) {
 }
 
 func TestNotifierResumesAfterRestart(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "lms.db")
 	st, err := boltstore.Open(path, boltstore.Options{})
 	require.NoError(t, err)
@@ -631,6 +643,7 @@ func BenchmarkStuckClients(b *testing.B) {
 // changing any subscription, and mails the contact once per run of such
 // failures; a successful sync ends the run.
 func TestSyncOfTooLargeListMailsTheContactOnce(t *testing.T) {
+	t.Parallel()
 	st := memstore.New()
 	rcv := newReceiver(t)
 	mb := &flakyMailer{}
@@ -669,7 +682,10 @@ func TestSyncOfTooLargeListMailsTheContactOnce(t *testing.T) {
 	require.Equal(t, []string{"http://keep.example/"}, urlsOf(ls), "a list over the cap changes nothing")
 
 	forceAndWait("the second sync")
-	time.Sleep(100 * time.Millisecond) // a mail would be sent at once (the mailer is woken)
+	// A mail would be queued by the sync's own record: still in the
+	// outbox, or delivered already.
+	c, _ = st.GetClient(ctx, "site")
+	require.Empty(t, c.Outbox, "one mail per run of failures")
 	require.Len(t, mb.subjects(), 2, "one mail per run of failures")
 
 	rcv.links = []any{"http://a.example/"}
@@ -680,4 +696,106 @@ func TestSyncOfTooLargeListMailsTheContactOnce(t *testing.T) {
 	rcv.links = []any{"http://a.example/", "http://b.example/", "http://c.example/", "http://d.example/"}
 	forceAndWait("a sync over the cap again")
 	waitFor(t, 5*time.Second, "a new mail", func() bool { return len(mb.subjects()) == 3 })
+}
+
+// pendingFaults is a store whose PendingCount or PendingUpdates fail on
+// demand.
+type pendingFaults struct {
+	lms.Store
+	failCount, failUpdates atomic.Bool
+}
+
+var errStoreDown = errors.New("store down")
+
+func (s *pendingFaults) PendingCount(ctx context.Context, id string) (int, error) {
+	if s.failCount.Load() {
+		return 0, errStoreDown
+	}
+	return s.Store.PendingCount(ctx, id)
+}
+
+func (s *pendingFaults) PendingUpdates(ctx context.Context, id string, limit int) ([]lms.PendingUpdate, error) {
+	if s.failUpdates.Load() {
+		return nil, errStoreDown
+	}
+	return s.Store.PendingUpdates(ctx, id, limit)
+}
+
+// errorLog is a slog handler that passes each error record's message to a
+// channel (dropping it when the channel is full).
+type errorLog chan string
+
+func (errorLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (h errorLog) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h errorLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h errorLog) WithGroup(string) slog.Handler      { return h }
+
+// A store error while reading a client's pending updates is logged, and the
+// round is recorded neither as delivered nor as the client's failure; once
+// the store answers, the updates go out.
+func TestNotifierStoreErrorIsNoSuccess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		msg  string
+		fail func(*pendingFaults) *atomic.Bool
+	}{
+		{"PendingCount", "counting pending updates", func(s *pendingFaults) *atomic.Bool { return &s.failCount }},
+		{"PendingUpdates", "reading pending updates", func(s *pendingFaults) *atomic.Bool { return &s.failUpdates }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &pendingFaults{Store: memstore.New()}
+			fail := tc.fail(st)
+			fail.Store(true)
+			rcv := newReceiver(t)
+			logs := make(errorLog, 16)
+			cfg := notifyConfig(nil)
+			cfg.Components, cfg.Logger = lms.RunNotifier, slog.New(logs)
+			e, err := lms.New(st, cfg)
+			require.NoError(t, err)
+			registerAt(t, e, "site", rcv.srv.URL+"/portal_linkchecker/database", "http://a.example/")
+			setState(t, st, "http://a.example/", lms.StateOK, "OK")
+			stop := runEngine(t, e)
+			select {
+			case msg := <-logs:
+				require.Equal(t, tc.msg, msg)
+			case <-time.After(10 * time.Second):
+				t.Fatal("no error logged")
+			}
+			// Rounds keep failing; none of them is recorded.
+			for range 2 {
+				select {
+				case <-logs:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the failing rounds stopped")
+				}
+			}
+			c, err := st.GetClient(context.Background(), "site")
+			require.NoError(t, err)
+			require.True(t, c.LastNotified.IsZero(), "a failed round recorded as delivered")
+			require.Zero(t, c.NotifyFailures, "a store error counted as the client's failure")
+			require.Empty(t, c.LastNotifyError)
+			n, err := st.Store.PendingCount(context.Background(), "site")
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.Empty(t, rcv.got("updateManyStates"))
+			fail.Store(false)
+			waitFor(t, 5*time.Second, "the update delivered", func() bool {
+				n, _ := st.Store.PendingCount(context.Background(), "site")
+				return n == 0
+			})
+			stop()
+			c, err = st.GetClient(context.Background(), "site")
+			require.NoError(t, err)
+			require.False(t, c.LastNotified.IsZero())
+			require.Len(t, rcv.got("updateManyStates"), 1)
+		})
+	}
 }

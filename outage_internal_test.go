@@ -24,6 +24,7 @@ func guardLink(host string, st State) Link {
 // them die. The probe must ask other hosts that answered ok, not the
 // attacker's 404 hosts nor those that failed.
 func TestOutageProbeCandidates(t *testing.T) {
+	t.Parallel()
 	g := newTestGuard()
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	ok := Result{State: StateOK, Code: 200}
@@ -76,6 +77,7 @@ func TestOutageProbeCandidates(t *testing.T) {
 // candidates spread over the remembered hosts: the newest, and older ones
 // evenly, so that the last hosts to answer cannot be all the probe asks.
 func TestOutageProbeCandidatesSpread(t *testing.T) {
+	t.Parallel()
 	g := newTestGuard()
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	for i := range maxAnswered + 10 {

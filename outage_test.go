@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -64,43 +65,49 @@ func hosts(prefix string, n int) []string {
 // One client registering 40 hosts that never answered cannot hide another
 // client's broken links, nor its own failures.
 func TestOutageGuardIgnoresHostsThatNeverAnswered(t *testing.T) {
-	f := newGuardFixture(t, true)
-	register(t, f.e, "attacker", hosts("dead", 40))
-	register(t, f.e, "victim", append(hosts("gone", 3), hosts("fine", 3)...))
-	runEngine(t, f.e)
-	waitFor(t, 10*time.Second, "every link checked", func() bool { return unchecked(t, f.st) == 0 })
-	s, err := f.e.Stats(context.Background())
-	require.NoError(t, err)
-	require.False(t, s.Outage)
-	require.Zero(t, s.HeldBack, "failures of hosts that never answered are not held back")
-	victim := f.states(t, "victim")
-	require.Equal(t, 3, victim.Temporary+victim.Unavailable, "the victim's 404s are reported (and confirmed later): %+v", victim)
-	require.Equal(t, 40, f.states(t, "attacker").Temporary+f.states(t, "attacker").Unavailable)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newGuardFixture(t, true)
+		register(t, f.e, "attacker", hosts("dead", 40))
+		register(t, f.e, "victim", append(hosts("gone", 3), hosts("fine", 3)...))
+		runEngine(t, f.e)
+		waitFor(t, 10*time.Second, "every link checked", func() bool { return unchecked(t, f.st) == 0 })
+		s, err := f.e.Stats(context.Background())
+		require.NoError(t, err)
+		require.False(t, s.Outage)
+		require.Zero(t, s.HeldBack, "failures of hosts that never answered are not held back")
+		victim := f.states(t, "victim")
+		require.Equal(t, 3, victim.Temporary+victim.Unavailable, "the victim's 404s are reported (and confirmed later): %+v", victim)
+		require.Equal(t, 40, f.states(t, "attacker").Temporary+f.states(t, "attacker").Unavailable)
+	})
 }
 
 // Hosts that were ok and all die at once look like an outage, but while
 // other hosts still answer, the probe finds the network up: the failures
 // are reported, not held back for good.
 func TestOutageGuardProbeFindsTheNetworkUp(t *testing.T) {
-	f := newGuardFixture(t, false)
-	register(t, f.e, "attacker", hosts("dead", 40))
-	register(t, f.e, "victim", hosts("fine", 5))
-	runEngine(t, f.e)
-	waitFor(t, 10*time.Second, "first round", func() bool { return unchecked(t, f.st) == 0 })
-	require.Equal(t, 40, f.states(t, "attacker").OK)
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := newGuardFixture(t, false)
+		register(t, f.e, "attacker", hosts("dead", 40))
+		register(t, f.e, "victim", hosts("fine", 5))
+		runEngine(t, f.e)
+		waitFor(t, 10*time.Second, "first round", func() bool { return unchecked(t, f.st) == 0 })
+		require.Equal(t, 40, f.states(t, "attacker").OK)
 
-	f.dead.Store(true)
-	f.advance(30 * time.Hour) // everything is due again
-	waitFor(t, 20*time.Second, "the dead hosts' failures reported", func() bool {
-		if f.states(t, "attacker").OK == 0 {
-			return true
-		}
-		f.advance(2 * time.Minute) // held-back links come due again
-		time.Sleep(50 * time.Millisecond)
-		return false
+		f.dead.Store(true)
+		f.advance(30 * time.Hour) // everything is due again
+		waitFor(t, 20*time.Second, "the dead hosts' failures reported", func() bool {
+			if f.states(t, "attacker").OK == 0 {
+				return true
+			}
+			f.advance(2 * time.Minute) // held-back links come due again
+			time.Sleep(50 * time.Millisecond)
+			return false
+		})
+		s, err := f.e.Stats(context.Background())
+		require.NoError(t, err)
+		require.False(t, s.Outage, "the network was up all along")
+		require.Equal(t, 5, f.states(t, "victim").OK)
 	})
-	s, err := f.e.Stats(context.Background())
-	require.NoError(t, err)
-	require.False(t, s.Outage, "the network was up all along")
-	require.Equal(t, 5, f.states(t, "victim").OK)
 }

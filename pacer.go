@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 )
@@ -242,96 +241,4 @@ func (h *hostHolds) prune() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	forgetPast(h.until, now)
-}
-
-// hopPacer is the Pacer one check sees. The pool reserved the host of the
-// check's first request when it dispatched it; for every further request
-// (a redirect hop) hopPacer makes sure this process holds the hop's host,
-// gives the check's request slot back while the host is not ready (so a
-// waiting redirect does not idle a worker), and waits for the pool to grant
-// it a slot again once the host is ready.
-type hopPacer struct {
-	p *pool
-	// abandoned is set when a hop could not be made politely (its host is
-	// held by another process, or the store is unreachable): the pool then
-	// keeps the link's state and checks it again soon.
-	abandoned bool
-}
-
-// Done implements Pacer.
-func (h *hopPacer) Done(host string) { h.p.pacer.Done(host) }
-
-// Wait implements Pacer.
-func (h *hopPacer) Wait(ctx context.Context, host string) error {
-	if h.p.pacer.paced(host) {
-		if err := h.p.holds.acquire(ctx, host, h.p.pacer); err != nil {
-			h.abandoned = true
-			return err
-		}
-	}
-	if !h.p.pacer.readyAt(host).After(time.Now()) {
-		return h.p.pacer.Wait(ctx, host)
-	}
-	h.p.slots.give()
-	h.p.signal()
-	if err := h.p.pacer.Wait(ctx, host); err != nil {
-		h.p.slots.takeWait() // the check still gives its slot back when it ends
-		return err
-	}
-	return h.p.awaitSlot(ctx, host)
-}
-
-// maxHopDefer bounds how long a ready redirect hop may leave its slot to
-// new checks (see pool.nextHop); it is far below the check timeout.
-const maxHopDefer = 5 * time.Second
-
-// hopWait is a redirect hop whose host is ready and that waits for a slot.
-type hopWait struct {
-	host  string
-	since time.Time
-	grant chan struct{} // closed when the dispatcher hands it a slot
-}
-
-// awaitSlot queues a ready redirect hop for a request slot; the dispatcher
-// hands it one.
-func (p *pool) awaitSlot(ctx context.Context, host string) error {
-	w := &hopWait{host: host, since: time.Now(), grant: make(chan struct{})}
-	p.mu.Lock()
-	p.hops = append(p.hops, w)
-	p.mu.Unlock()
-	p.signal()
-	select {
-	case <-w.grant:
-		return nil
-	case <-ctx.Done():
-	}
-	p.mu.Lock()
-	i := slices.Index(p.hops, w)
-	if i >= 0 {
-		p.hops = slices.Delete(p.hops, i, i+1)
-	}
-	p.mu.Unlock()
-	if i >= 0 { // not granted: the check still gives a slot back when it ends
-		p.slots.takeWait()
-	}
-	return ctx.Err()
-}
-
-// nextHop returns the index of the waiting hop to run next, or -1 to give
-// the slot to a new check (freshReady says one may start). Every new check
-// may itself end in a redirect that needs another request one interval
-// later, so new checks go first and hops fill the gaps (a round of 2,000
-// first checks with 10 % same-host redirects ends 5 % sooner). A hop goes
-// first when its host has more links waiting (the hop holds them up) or
-// when it has waited maxHopDefer. p.mu is held.
-func (p *pool) nextHop(now time.Time, freshReady bool) int {
-	for i, w := range p.hops {
-		if p.sched.waiting(w.host) || now.Sub(w.since) >= maxHopDefer {
-			return i
-		}
-	}
-	if len(p.hops) > 0 && !freshReady {
-		return 0
-	}
-	return -1
 }

@@ -40,6 +40,7 @@ type checkpoint struct {
 // checkpoints: the timelines in the README, for the default timings and
 // for lmsd's fast ones (-check-interval 4s -min-recheck 1s), with pacing.
 func TestPolicyTimelinesOnVirtualTime(t *testing.T) {
+	t.Parallel()
 	siteOK := answers(lms.StateOK, 0, "OK")
 	siteNotFound := answers(lms.StateUnavailable, lms.FailureDefinitive, "Not Found")
 	siteBadGate := answers(lms.StateTemporary, lms.FailureTransient, "Bad Gateway")

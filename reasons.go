@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/browser"
 	"github.com/linkmonitor/lms/internal/netguard"
 )
 
@@ -164,15 +165,15 @@ var (
 	errRedirectLoop     = errors.New("redirect loop")
 	errRedirectScheme   = errors.New("redirect to a scheme other than http or https")
 	errBadRedirect      = errors.New("redirect to an invalid URL")
-	errNotHTTP          = errors.New("the answer is not HTTP")
+	errNotHTTP          = browser.ErrNotHTTP
 	errMalformed        = errors.New("the HTTP answer is malformed")
 	errSwitched         = errors.New("101 Switching Protocols to a request that asked for no upgrade")
-	errHeadTooLarge     = errors.New("response head too large")
-	errTooMuchData      = errors.New("the server sent more than the check reads")
-	errNotFTP           = errors.New("the answer is not FTP")
+	errHeadTooLarge     = browser.ErrHeadTooLarge
+	errTooMuchData      = browser.ErrTooMuchData
+	errNotFTP           = browser.ErrNotFTP
 	errBodyCut          = errors.New("body shorter than announced")
-	errTLSHandshake     = errors.New("TLS handshake")
-	errTLSTimeout       = errors.New("TLS handshake not done within the connect timeout")
+	errTLSHandshake     = browser.ErrTLSHandshake
+	errTLSTimeout       = browser.ErrTLSTimeout
 )
 
 // classify maps an error of a check to its class.

@@ -50,6 +50,7 @@ func selfSigned(t *testing.T, isCA bool, notBefore, notAfter time.Time) *x509.Ce
 // TestReasonTable walks every failure class: each has a row, an error that
 // classify maps to it, and a reason an editor can read.
 func TestReasonTable(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	leaf := selfSigned(t, false, now.Add(-time.Hour), now.Add(time.Hour))
 	ca := selfSigned(t, true, now.Add(-time.Hour), now.Add(time.Hour))
@@ -152,6 +153,7 @@ func TestReasonTable(t *testing.T) {
 }
 
 func TestFTPReasons(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{421, 425, 426, 430, 450, 451, 452, 499, 500, 501, 502, 530, 550, 551, 553, 599} {
 		r := ftpReason(code)
 		if !strings.HasSuffix(r, fmt.Sprintf("(FTP %d)", code)) || r[0] < 'A' || r[0] > 'Z' {
@@ -161,6 +163,7 @@ func TestFTPReasons(t *testing.T) {
 }
 
 func TestPlainDuration(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{30 * time.Second: "30 s", 1500 * time.Millisecond: "1.5 s", 2 * time.Minute: "2 min", 300 * time.Millisecond: "300 ms", 90 * time.Second: "90 s"} {
 		if got := plainDuration(d); got != want {
 			t.Errorf("plainDuration(%v) = %q, want %q", d, got, want)

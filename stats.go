@@ -79,7 +79,8 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	if st.DueBacklog, err = e.store.DueCount(ctx, e.now(), MaxDueBacklog); err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)
 	}
-	e.pool.snapshot(&st)
+	st.InFlight = e.disp.inFlight()
+	e.pool.stats.fill(&st)
 	st.HostsBackedOff = e.pacer.prune(time.Now())
 	e.guard.snapshot(&st)
 	e.notifier.snapshot(&st)
@@ -100,12 +101,6 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 		})
 	}
 	return st, nil
-}
-
-// snapshot adds the pool's counters to st.
-func (p *pool) snapshot(st *Stats) {
-	st.InFlight = int(p.inflight.Load())
-	p.stats.fill(st)
 }
 
 // checkStats counts checks for Stats.

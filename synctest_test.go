@@ -17,6 +17,7 @@ import (
 // checker: exact spacing per host, the concurrency cap, every link checked
 // once, and the next due times the policy sets, all on virtual time.
 func TestPoolVirtualTime(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		calls := map[string][]time.Time{}
@@ -88,6 +89,7 @@ func TestPoolVirtualTime(t *testing.T) {
 // may redirect too), unless its host has more links waiting or it has
 // waited five seconds.
 func TestPoolRedirectHopOrder(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		fresh   int  // single-link hosts besides the redirecting one
@@ -101,6 +103,7 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				var mu sync.Mutex
 				var hopAt time.Time
@@ -161,4 +164,100 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestCustomSchemePaced registers a scheme of its own ("gemini") through a
+// Mux: every URL with a host is paced by its politeness key whatever its
+// scheme, and hosts are served fairly (a host with many links does not
+// hold up the others), while authority-less URLs (mailto:) stay unpaced.
+func TestCustomSchemePaced(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		calls := map[string][]time.Time{} // by the host in the URL, "" for mailto
+		record := func(u string) {
+			host := ""
+			if _, rest, ok := strings.Cut(u, "://"); ok {
+				host, _, _ = strings.Cut(rest, "/")
+			}
+			mu.Lock()
+			calls[host] = append(calls[host], time.Now())
+			mu.Unlock()
+		}
+		mux := lms.NewMux()
+		mux.Handle("gemini", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+			record(u)
+			time.Sleep(100 * time.Millisecond) // the host takes its time to answer
+			return lms.Result{State: lms.StateOK, Reason: "OK"}
+		}))
+		mux.Handle("mailto", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+			record(u)
+			return lms.Result{State: lms.StateOK, Reason: "OK"}
+		}))
+		interval := time.Second
+		st := memstore.New()
+		e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: mux, Concurrency: 2, HostInterval: interval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var big, small, mails []string
+		for i := range 8 {
+			big = append(big, fmt.Sprintf("gemini://Big.example/%d", i))
+			mails = append(mails, fmt.Sprintf("mailto:user%d@example.org", i))
+		}
+		for h := range 6 {
+			small = append(small, fmt.Sprintf("gemini://small%d.example:1965/", h))
+		}
+		register(t, e, "big", append(big, mails...))
+		time.Sleep(time.Millisecond) // the small hosts' links become due after all of the big host's
+		register(t, e, "small", small)
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- e.Run(ctx) }()
+		time.Sleep(20 * time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if n := len(calls["Big.example"]); n != len(big) {
+			t.Fatalf("big host: %d requests for %d links", n, len(big))
+		}
+		for host, ts := range calls {
+			if host == "" {
+				continue
+			}
+			for i := 1; i < len(ts); i++ {
+				// The next request starts the interval after the previous answer.
+				if gap := ts[i].Sub(ts[i-1]); gap < interval+100*time.Millisecond {
+					t.Errorf("%s: requests %v apart, interval %v", host, gap, interval)
+				}
+			}
+		}
+		// Fair: the big host needs 7 intervals; the small hosts share the
+		// second slot meanwhile and are all asked within the first second.
+		for h := range 6 {
+			host := fmt.Sprintf("small%d.example:1965", h)
+			if ts := calls[host]; len(ts) != 1 || ts[0].Sub(start) > interval {
+				t.Errorf("%s: requests at %v after start, want one within %v", host, ts, interval)
+			}
+		}
+		// Unpaced: the mailto links need no interval between them.
+		if ts := calls[""]; len(ts) != len(mails) || ts[len(ts)-1].Sub(start) > interval {
+			t.Errorf("mailto: %d checks, the last %v after start; want %d within %v", len(ts), ts[len(ts)-1].Sub(start), len(mails), interval)
+		}
+		ls, err := e.ClientLinks(context.Background(), "big", lms.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ls {
+			want := ""
+			if strings.HasPrefix(l.URL, "gemini:") {
+				want = "big.example"
+			}
+			if l.Host != want || l.State != lms.StateOK {
+				t.Errorf("%s: stored host key %q, state %s; want %q, ok", l.URL, l.Host, l.State, want)
+			}
+		}
+	})
 }

@@ -283,3 +283,44 @@ func TestMetricsLink(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminActions: the admin pages act with the Admin that the login's
+// check of the secret gave: add a client, give it a new password, remove it.
+func TestAdminActions(t *testing.T) {
+	e, _ := newEngine(t)
+	ui, err := New(e, Config{AdminSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := addClient(t, ui, "site", "http://site.example/db"); rec.Code != http.StatusSeeOther {
+		t.Fatalf("add: %d %s", rec.Code, rec.Body)
+	}
+	before, err := e.Client(context.Background(), "site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(target string) int {
+		req := httptest.NewRequest("POST", target, strings.NewReader(url.Values{"csrf": {ui.csrf}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("admin", secret)
+		rec := httptest.NewRecorder()
+		ui.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := post("/admin/clients/site/password"); code != http.StatusSeeOther {
+		t.Fatalf("new password: %d", code)
+	}
+	after, err := e.Client(context.Background(), "site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PasswordHash == before.PasswordHash {
+		t.Error("the password did not change")
+	}
+	if code := post("/admin/clients/site/remove"); code != http.StatusSeeOther {
+		t.Fatalf("remove: %d", code)
+	}
+	if _, err := e.Client(context.Background(), "site"); !errors.Is(err, lms.ErrNotFound) {
+		t.Errorf("after remove: %v, want ErrNotFound", err)
+	}
+}

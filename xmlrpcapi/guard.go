@@ -31,9 +31,6 @@ import (
 // request is what the methods of one HTTP request share.
 type request struct {
 	addr      string // source address, the throttles' key
-	goodID    string // the client id and password already verified in this request
-	goodPW    string
-	goodAdmin string // the admin secret already verified in this request
 	throttled bool   // a credential check was refused by a throttle: hold the answer
 
 	meter *meter     // the request body as the decoder reads it
@@ -270,64 +267,85 @@ func (h *headTimer) expired() bool {
 }
 
 // admitCall lets a call whose credentials have been read go on: they came
-// in time (the deadline of the head stops), they are right (precheck), and
-// the rest of the declared body is charged at once.
-func (s *Server) admitCall(ctx context.Context, rc *request, m method, params []any) error {
+// in time (the deadline of the head stops), they are right (authorize), and
+// the rest of the declared body is charged at once. It returns the call's
+// context, which carries its caller.
+func (s *Server) admitCall(ctx context.Context, rc *request, m method, params []any) (context.Context, error) {
 	if !rc.head.stop() {
-		return errSlow
+		return ctx, errSlow
 	}
-	if err := s.precheck(ctx, m, params); err != nil {
-		return err
+	ctx, err := s.authorize(ctx, m, params)
+	if err != nil {
+		return ctx, err
 	}
-	return rc.meter.prepay()
+	return ctx, rc.meter.prepay()
 }
 
-// precheck checks the leading credentials of a call as soon as they are
-// read; credentials of the wrong type are refused as the method would
-// refuse them.
-func (s *Server) precheck(ctx context.Context, m method, params []any) error {
+// caller is who a call's credentials proved it is: the client they name
+// (a method with two credentials) or the admin (one).
+type caller struct {
+	client string
+	admin  lms.Admin
+}
+
+type callerKey struct{}
+
+// authorize checks the leading credentials of a call, the one check of
+// the call: the dispatcher runs it as soon as they are read (handle) or
+// before a multicall runs the call (call), and the methods take the caller
+// it puts in the returned context. Credentials of the wrong type are
+// refused as the method would refuse them.
+func (s *Server) authorize(ctx context.Context, m method, params []any) (context.Context, error) {
+	var c caller
 	switch m.creds {
 	case 2:
 		id, err := str(params, 0, "client id")
 		if err != nil {
-			return err
+			return ctx, err
 		}
 		pw, err := str(params, 1, "password")
 		if err != nil {
-			return err
+			return ctx, err
 		}
-		return s.authClient(ctx, id, pw)
+		if err := s.authClient(ctx, id, pw); err != nil {
+			return ctx, err
+		}
+		c.client = id
 	case 1:
 		secret, err := str(params, 0, "admin secret")
 		if err != nil {
-			return err
+			return ctx, err
 		}
-		return s.authAdmin(ctx, secret)
+		if c.admin, err = s.authAdmin(ctx, secret); err != nil {
+			return ctx, err
+		}
+	default:
+		return ctx, nil
 	}
-	return nil
+	return context.WithValue(ctx, callerKey{}, c), nil
+}
+
+// callerOf returns the caller authorize proved; ok is false for a call
+// whose credentials were not checked (a method must then refuse it).
+func callerOf(ctx context.Context) (c caller, ok bool) {
+	c, ok = ctx.Value(callerKey{}).(caller)
+	return c, ok
 }
 
 // authClient checks a client's credentials through the throttles.
 func (s *Server) authClient(ctx context.Context, id, pw string) error {
-	rc := requestFrom(ctx)
-	if rc.goodID != "" && rc.goodID == id && rc.goodPW == pw {
-		return nil
-	}
-	return s.checkThrottled(rc, "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) }, func() {
-		rc.goodID, rc.goodPW = id, pw
-	})
+	return s.checkThrottled(requestFrom(ctx), "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) })
 }
 
 // authAdmin checks the admin secret through the throttles; it counts as
 // one client id.
-func (s *Server) authAdmin(ctx context.Context, secret string) error {
-	rc := requestFrom(ctx)
-	if rc.goodAdmin != "" && rc.goodAdmin == secret {
-		return nil
-	}
-	return s.checkThrottled(rc, "admin", secret, func() error { return s.e.CheckAdminSecret(secret) }, func() {
-		rc.goodAdmin = secret
+func (s *Server) authAdmin(ctx context.Context, secret string) (lms.Admin, error) {
+	var adm lms.Admin
+	err := s.checkThrottled(requestFrom(ctx), "admin", secret, func() (err error) {
+		adm, err = s.e.Admin(secret)
+		return err
 	})
+	return adm, err
 }
 
 // maxSecretLen is the longest password or admin secret checked; longer ones
@@ -337,7 +355,7 @@ const maxSecretLen = 4 << 10
 // checkThrottled runs check unless the id key or the request's address has
 // used up its failures (and secret is not the id's last good one), and
 // counts a refusal against both.
-func (s *Server) checkThrottled(rc *request, key, secret string, check func() error, ok func()) error {
+func (s *Server) checkThrottled(rc *request, key, secret string, check func() error) error {
 	now := s.cfg.Now()
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
 		// No such id or password exists: a failure, without the work.
@@ -358,7 +376,6 @@ func (s *Server) checkThrottled(rc *request, key, secret string, check func() er
 		return err
 	}
 	s.good.remember(key, secret)
-	ok()
 	return nil
 }
 

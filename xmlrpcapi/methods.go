@@ -4,6 +4,7 @@ package xmlrpcapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -83,27 +84,36 @@ func clientErr(id string, err error) error {
 	return show(err, lms.ErrNotFound, "client %.40q not found", id)
 }
 
-// client authenticates the (id, pw) pair in args[0:2].
+// client checks the number of arguments of a client's call and returns the
+// client id its credentials (args[0:2]) proved: authorize checked them
+// before the method runs.
 func (s *Server) client(ctx context.Context, args []any, lo, hi int) (string, error) {
 	if err := want(args, lo, hi); err != nil {
 		return "", err
 	}
-	id, err := str(args, 0, "client id")
-	if err != nil {
-		return "", err
+	c, ok := callerOf(ctx)
+	if !ok || c.client == "" {
+		return "", fmt.Errorf("xmlrpcapi: client credentials not checked: %w", lms.ErrUnauthorized)
 	}
-	pw, err := str(args, 1, "password")
-	if err != nil {
-		return "", err
-	}
-	if err := s.authClient(ctx, id, pw); err != nil {
-		return "", err
-	}
-	return id, nil
+	return c.client, nil
 }
 
-// clientURLs authenticates (id, pw, urls) arguments and returns the id and
-// the URL strings.
+// admin checks the number of arguments of an admin's call and returns what
+// its admin secret (args[0]) allows: authorize checked it before the method
+// runs.
+func (s *Server) admin(ctx context.Context, args []any, lo, hi int) (lms.Admin, error) {
+	if err := want(args, lo, hi); err != nil {
+		return lms.Admin{}, err
+	}
+	c, ok := callerOf(ctx)
+	if !ok || c.admin == (lms.Admin{}) {
+		return lms.Admin{}, fmt.Errorf("xmlrpcapi: admin secret not checked: %w", lms.ErrUnauthorized)
+	}
+	return c.admin, nil
+}
+
+// clientURLs returns the client id and the URL strings of (id, pw, urls)
+// arguments.
 func (s *Server) clientURLs(ctx context.Context, args []any) (string, []string, error) {
 	id, err := s.client(ctx, args, 3, 3)
 	if err != nil {
@@ -221,7 +231,8 @@ func (s *Server) getInfoFrameURL(_ context.Context, a []any) (any, error) {
 }
 
 func (s *Server) registerClient(ctx context.Context, a []any) (any, error) {
-	if err := want(a, 5, 6); err != nil {
+	adm, err := s.admin(ctx, a, 5, 6)
+	if err != nil {
 		return nil, err
 	}
 	var f [6]string
@@ -233,21 +244,13 @@ func (s *Server) registerClient(ctx context.Context, a []any) (any, error) {
 		}
 		f[i] = v
 	}
-	if err := s.authAdmin(ctx, f[0]); err != nil {
-		return nil, err
+	_, err = adm.RegisterClient(ctx, lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
+	// The Engine validates; an id or callback URL it refuses comes back as
+	// an InputError whose text says which is wrong.
+	var in *lms.InputError
+	if errors.As(err, &in) {
+		return nil, paramErr("%s", in.Problem)
 	}
-	// The id and the callback URL by the Engine's rules, for a message
-	// that says which is wrong.
-	if err := validate.ClientID(f[1]); err != nil {
-		return nil, paramErr("%v", err)
-	}
-	if err := validate.URL(f[2]); err != nil {
-		return nil, paramErr("callback URL: %v", err)
-	}
-	if err := validate.CallbackURL(f[2]); err != nil {
-		return nil, paramErr("callback URL %.40q: want an http or https URL", f[2])
-	}
-	_, err := s.e.RegisterClient(ctx, f[0], lms.Registration{ID: f[1], CallbackURL: f[2], ContactName: f[3], ContactEmail: f[4], Password: f[5]})
 	err = show(err, lms.ErrExists, "client %.40q already exists", f[1])
 	err = show(err, lms.ErrInvalid, "the contact e-mail (an address of at most 254 bytes), the contact name (one line of at most 256 bytes) or the password (8 to 72 bytes) is not accepted")
 	return true, err
@@ -286,14 +289,7 @@ func (s *Server) listURLs(ctx context.Context, a []any) (any, error) {
 }
 
 func (s *Server) listClients(ctx context.Context, a []any) (any, error) {
-	if err := want(a, 1, 1); err != nil {
-		return nil, err
-	}
-	secret, err := str(a, 0, "admin secret")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authAdmin(ctx, secret); err != nil {
+	if _, err := s.admin(ctx, a, 1, 1); err != nil {
 		return nil, err
 	}
 	cs, err := s.e.Clients(ctx)
@@ -308,10 +304,7 @@ func (s *Server) listClients(ctx context.Context, a []any) (any, error) {
 }
 
 func (s *Server) removeClient(ctx context.Context, a []any) (any, error) {
-	if err := want(a, 2, 2); err != nil {
-		return nil, err
-	}
-	secret, err := str(a, 0, "admin secret")
+	adm, err := s.admin(ctx, a, 2, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -319,13 +312,10 @@ func (s *Server) removeClient(ctx context.Context, a []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authAdmin(ctx, secret); err != nil {
-		return nil, err
-	}
 	if err := validate.ClientID(id); err != nil {
 		return nil, paramErr("%v", err)
 	}
-	return true, clientErr(id, s.e.RemoveClient(ctx, secret, id))
+	return true, clientErr(id, adm.RemoveClient(ctx, id))
 }
 
 func (s *Server) listMethods(_ context.Context, a []any) (any, error) {

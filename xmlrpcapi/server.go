@@ -438,9 +438,10 @@ func (s *Server) handle(ctx context.Context, rc *request) (name string, result a
 	}
 	m, known := s.methods[name]
 	params := []any{}
+	callCtx := ctx
 	for {
 		if known && m.creds > 0 && len(params) == m.creds {
-			if err := s.admitCall(ctx, rc, m, params); err != nil {
+			if callCtx, err = s.admitCall(ctx, rc, m, params); err != nil {
 				return name, nil, err
 			}
 		}
@@ -459,7 +460,7 @@ func (s *Server) handle(ctx context.Context, rc *request) (name string, result a
 	if !known {
 		return name, nil, noMethod(name)
 	}
-	result, err = m.fn(ctx, params)
+	result, err = m.fn(callCtx, params)
 	return name, result, err
 }
 
@@ -471,10 +472,18 @@ func (s *Server) write(w http.ResponseWriter, b []byte) {
 	}
 }
 
+// call runs one call of a system.multicall: its credentials are checked
+// (authorize) before the method runs, as handle checks those of a request.
 func (s *Server) call(ctx context.Context, name string, params []any) (any, error) {
 	m, ok := s.methods[name]
 	if !ok {
 		return nil, noMethod(name)
+	}
+	if m.creds > 0 && len(params) >= m.creds {
+		var err error
+		if ctx, err = s.authorize(ctx, m, params); err != nil {
+			return nil, err
+		}
 	}
 	return m.fn(ctx, params)
 }

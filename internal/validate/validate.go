@@ -82,7 +82,7 @@ func CallbackURL(s string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("callback URL %q: want an http or https URL", s)
+		return fmt.Errorf("callback URL %.40q: want an http or https URL", s)
 	}
 	return nil
 }

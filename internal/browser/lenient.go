@@ -1,4 +1,4 @@
-package lms
+package browser
 
 import (
 	"bufio"
@@ -9,23 +9,30 @@ import (
 	"strconv"
 )
 
+// ErrNotHTTP is an answer whose first line is no HTTP status line.
+var ErrNotHTTP = errors.New("the answer is not HTTP")
+
+// ErrHeadTooLarge is a response head longer than the reader allows.
+var ErrHeadTooLarge = errors.New("response head too large")
+
 // lenientConn is the connection of the tolerant second try at a response
 // head that Go's parser refused: it repairs the head of the one response
 // the connection carries the way browsers read it, and passes the body
 // through untouched.
 //
 //   - The status line must start with "HTTP/" and a three-digit code
-//     (anything else, such as an SSH banner, is errNotHTTP); a missing
+//     (anything else, such as an SSH banner, is ErrNotHTTP); a missing
 //     space ("200OK") and odd versions are repaired.
 //   - Header lines without a colon or with a name that is not a token are
 //     dropped; control characters are removed from values; a
 //     Content-Length that is not a number is dropped (the body then lasts
 //     until the server closes). A folded line before any header is dropped.
-//   - The head is at most max bytes (errHeadTooLarge).
+//   - The head is at most max bytes (ErrHeadTooLarge).
 //
 // Strictness browsers share stays: two different Content-Length headers
 // still fail in Go's parser, as they fail in Chrome, and such an answer is
-// reported as malformed (errMalformed), not as one that is not HTTP.
+// left to the caller to report as malformed, not as an answer that is not
+// HTTP.
 type lenientConn struct {
 	net.Conn
 	br      *bufio.Reader
@@ -35,7 +42,9 @@ type lenientConn struct {
 	started bool   // a header line was passed on
 }
 
-func newLenientConn(c net.Conn, max int64) *lenientConn {
+// NewLenientConn returns c reading the head of the one response it carries
+// tolerantly (see lenientConn), at most max bytes of it.
+func NewLenientConn(c net.Conn, max int64) net.Conn {
 	return &lenientConn{Conn: c, br: bufio.NewReaderSize(c, 4<<10), left: max}
 }
 
@@ -61,17 +70,17 @@ func (c *lenientConn) line() ([]byte, error) {
 		frag, err := c.br.ReadSlice('\n')
 		c.left -= int64(len(frag))
 		if c.left < 0 {
-			return nil, errHeadTooLarge
+			return nil, ErrHeadTooLarge
 		}
 		line = append(line, frag...)
 		if c.state == 0 && len(line) >= 5 && !bytes.EqualFold(line[:5], []byte("HTTP/")) {
-			return nil, errNotHTTP
+			return nil, ErrNotHTTP
 		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case errors.Is(err, io.EOF) && c.state == 0 && len(line) > 0:
-			return nil, errNotHTTP // a few bytes that are no status line
+			return nil, ErrNotHTTP // a few bytes that are no status line
 		case errors.Is(err, io.EOF) && c.state > 0:
 			return nil, io.ErrUnexpectedEOF
 		case err != nil:
@@ -89,7 +98,7 @@ func (c *lenientConn) step() error {
 	if c.state == 0 {
 		status, ok := repairStatusLine(line)
 		if !ok {
-			return errNotHTTP
+			return ErrNotHTTP
 		}
 		c.out = append(c.out, status...)
 		c.state = 1

@@ -9,6 +9,7 @@ import (
 )
 
 func TestPolicyNext(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	p := lms.Policy{}
 	ok := lms.Result{State: lms.StateOK, Reason: "OK"}
@@ -64,6 +65,7 @@ func TestPolicyNext(t *testing.T) {
 }
 
 func TestPolicyOriginalBehaviour(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	p := lms.Policy{FailuresToUnavailable: 1, Jitter: -1}
 	rec := p.Next(lms.Link{State: lms.StateOK}, lms.Result{State: lms.StateUnavailable, Reason: "Not Found"}, now, 0.7)
@@ -77,6 +79,7 @@ func TestPolicyOriginalBehaviour(t *testing.T) {
 }
 
 func TestPolicyDefaultsDerived(t *testing.T) {
+	t.Parallel()
 	p := lms.Policy{}.WithDefaults()
 	if p.ConfirmDelay != 5*time.Minute || p.FailingInterval != 4*time.Hour || p.TransientFailuresToUnavailable != 4 {
 		t.Errorf("defaults: confirm %v, failing interval %v, transient failures %d", p.ConfirmDelay, p.FailingInterval, p.TransientFailuresToUnavailable)
@@ -127,6 +130,7 @@ func firstAt(steps []step, st lms.State, from time.Duration) time.Duration {
 }
 
 func TestPolicyTimelines(t *testing.T) {
+	t.Parallel()
 	res := func(st lms.State, k lms.FailureKind) lms.Result {
 		return lms.Result{State: st, Reason: string(st), Failure: k}
 	}
