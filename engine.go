@@ -425,7 +425,10 @@ func (e *Engine) runChecker(ctx context.Context) error {
 	g.Go(func() error { return e.disp.run(gctx) })
 	g.Go(func() error { return e.guard.run(gctx) })
 	err := g.Wait()
-	e.disp.releaseQueued()
+	if rerr := e.disp.releaseQueued(); rerr != nil {
+		// The hosts come back when their leases end, as after a crash.
+		e.log.Warn("handing hosts over at stop", "err", rerr)
+	}
 	return err
 }
 

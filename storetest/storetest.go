@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DeferHost", testDeferHost},
 		{"HostHolders", testHostHolders},
 		{"HoldHost", testHoldHost},
+		{"ReleaseHosts", testReleaseHosts},
 		{"ClientLeasesAndOutbox", testClientLeasesAndOutbox},
 		{"ClientBookkeeping", testClientBookkeeping},
 		{"OrphanNotClaimed", testOrphan},
