@@ -474,7 +474,9 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prommetrics.New(snapshot, prommetrics.Config{PerClient: cfg.metricsPerClient}),
+	// Every series carries the process id, so a dashboard over several
+	// processes of one deployment tells them apart.
+	prometheus.WrapRegistererWith(prometheus.Labels{"process": e.Config().ProcessID}, reg).MustRegister(prommetrics.New(snapshot, prommetrics.Config{PerClient: cfg.metricsPerClient}),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
@@ -484,9 +486,16 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// The snapshot's store reads stand for the store's health; a
-		// failure is logged by the cache, not told to whoever asks.
-		if _, err := snapshot.Stats(r.Context()); err != nil {
+		// failure is logged by the cache, not told to whoever asks. A
+		// checker whose last claim failed cannot renew its leases and
+		// holds: the others will take its work over.
+		st, err := snapshot.Stats(r.Context())
+		if err != nil {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if st.ClaimFailing {
+			http.Error(w, "leases not renewed", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")
