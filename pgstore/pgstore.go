@@ -23,6 +23,18 @@
 //     per 20 ms per Store, so that they do not serialise the commits.
 //   - Every call is bounded on the client side (Options.CallTimeout), so
 //     that a frozen or cut-off server fails calls instead of holding them.
+//   - One clock: every time that processes share (a link's due time and
+//     lease, a host's hold, next allowed time and back-off, a client's
+//     leases) is kept in the database's clock, the callers' times
+//     translated on the way in and out with an offset measured at every
+//     call (see dbClock), so processes whose clocks differ by minutes
+//     still never take each other's hosts or ask a host early.
+//   - RecordResults calls made at once share one transaction (a group
+//     commit), each acknowledged once it committed.
+//   - ReleaseHosts hands a stopping process's hosts over at once, with
+//     their next allowed times, and wakes the other processes' checkers.
+//   - Store implements lms.ThrottleStore: the guessing throttles of every
+//     API process sharing the database, in one table, in its clock.
 //
 // The rules of the store contract that memstore and boltstore share are
 // applied from internal/storerules: the argument checks (CheckURLs,
