@@ -137,7 +137,8 @@ type ScheduleStore interface {
 	// Each host is not offered, nor reported free of back-off by HoldHost,
 	// before its NotBefore (when the stopping process would have sent its
 	// next request; zero if at once, a DeferHost back-off still counts);
-	// that replaces the spacing the holder's claims gave it. Hosts holder
+	// a store that processes share lets it replace the spacing the
+	// holder's claims gave the host. Hosts holder
 	// does not hold (any more) are left alone. Release holder's queued links
 	// first (RecordResults with Hold), so they are due when their hosts are
 	// offered.
