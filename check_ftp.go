@@ -22,7 +22,8 @@ import (
 // check's deadline, so a stalled server cannot hang a worker, and reads
 // through a cap on bytes, lines and line length (browser.CapConn), so an
 // endless banner or reply ends the check with a plain reason instead of
-// growing the process.
+// growing the process. Nothing is decoded: the bytes capped are the bytes
+// read from the wire, CheckerConfig.MaxBytes of them for the whole check.
 type ftpChecker struct {
 	cfg CheckerConfig
 }

@@ -93,7 +93,11 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	case changed:
 		cur = u.String()
 	}
-	h := &httpRun{c: c, ctx: ctx, pacer: PacerFromContext(ctx), jar: browser.NewJar(maxCookies), budget: c.cfg.MaxBytes}
+	h := &httpRun{c: c, pacer: PacerFromContext(ctx), jar: browser.NewJar(maxCookies), budget: c.cfg.MaxBytes}
+	// What the check reads on the wire is counted and capped besides what
+	// it decodes; its AIA fetches are requests to their hosts (pacedBy).
+	h.visit = browser.NewVisit(browser.WireBudget(c.cfg.MaxBytes), pacedBy(h.pacer))
+	h.ctx = browser.WithVisit(ctx, h.visit)
 	h.host = HostKey(rawURL) // the key the pool paced the first request by
 	first := h.host
 	r := h.follow(cur, u)
@@ -120,7 +124,21 @@ type httpRun struct {
 	browser bool            // the browser-like retry was made: later requests look like a browser's too
 	blocked *browser.Answer // the answer that made the retry
 	lenient bool            // the tolerant parser was tried
-	budget  int64           // body bytes this check may still read
+	budget  int64           // body bytes this check may still read, decoded
+	visit   *browser.Visit  // what it may still read on the wire, its AIA fetches
+}
+
+// pacedBy returns the hook by which the browser package paces a request
+// that a check sends on its own account (an AIA fetch) through p, as a
+// request to that request's host.
+func pacedBy(p Pacer) browser.PaceFunc {
+	return func(ctx context.Context, rawURL string) (func(), error) {
+		host := HostKey(rawURL)
+		if err := p.Wait(ctx, host); err != nil {
+			return nil, err
+		}
+		return func() { p.Done(host) }, nil
+	}
 }
 
 func (h *httpRun) follow(rawURL string, u *url.URL) Result {
@@ -311,7 +329,7 @@ func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused 
 func (h *httpRun) read(resp *http.Response) *browser.Answer {
 	buf := h.c.bufs.Get().(*[]byte)
 	defer h.c.bufs.Put(buf)
-	a := browser.Read(h.ctx, resp, browser.ReadLimits{Budget: h.budget, Timeout: h.c.cfg.Timeout, Buf: *buf})
+	a := browser.Read(h.ctx, resp, browser.ReadLimits{Budget: h.budget, Visit: h.visit, Timeout: h.c.cfg.Timeout, Buf: *buf})
 	h.budget -= a.N
 	return a
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,11 +51,17 @@ type mailer struct {
 	log    *slog.Logger
 	wake   chan struct{}
 
+	// busy holds the clients whose mail this process is sending: the
+	// notify lease keeps other processes away, but not the outbox loop and
+	// an API call's immediate send of the same process (both would send).
+	busyMu sync.Mutex
+	busy   map[string]bool
+
 	sent, failures atomic.Uint64
 }
 
 func newMailer(store ClientStore, cfg Config, sealer *secret.Sealer) *mailer {
-	return &mailer{store: store, out: cfg.Mailer, sealer: sealer, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	return &mailer{store: store, out: cfg.Mailer, sealer: sealer, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), busy: make(map[string]bool)}
 }
 
 // owed tells the mailer that a mail was put into the outbox.
@@ -96,6 +103,18 @@ func (m *mailer) deliverAll(ctx context.Context) {
 // removes it from the outbox, or records the failure. It returns the client
 // as it is afterwards and whether to go on with its next mail.
 func (m *mailer) deliver(ctx context.Context, id string) (Client, bool) {
+	m.busyMu.Lock()
+	if m.busy[id] {
+		m.busyMu.Unlock()
+		return Client{}, false // sent by the other caller of this process
+	}
+	m.busy[id] = true
+	m.busyMu.Unlock()
+	defer func() {
+		m.busyMu.Lock()
+		delete(m.busy, id)
+		m.busyMu.Unlock()
+	}()
 	now := m.cfg.Now()
 	c, err := m.store.UpdateClient(ctx, id, func(c *Client) error {
 		if len(c.Outbox) == 0 || now.Before(c.Outbox[0].NextAttempt) || c.NotifyLease.Held(now, m.cfg.ProcessID) {

@@ -9,12 +9,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/memstore"
 )
 
 // flakyMailer fails while down is set and records what it delivered.
@@ -136,4 +138,53 @@ func TestNewPasswordIsMailed(t *testing.T) {
 	c, err := e.Client(ctx, "site")
 	require.NoError(t, err)
 	require.Empty(t, c.Outbox)
+}
+
+// slowMailer holds every Send until release is closed and counts them.
+type slowMailer struct {
+	release chan struct{}
+	sends   atomic.Int64
+}
+
+func (m *slowMailer) Send(ctx context.Context, _ lms.Message) error {
+	m.sends.Add(1)
+	select {
+	case <-m.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestRegistrationMailSentOnce: while registerClient's own attempt is still
+// sending the mail, the outbox loop of the same process (woken by the new
+// mail and by its poll) does not send it a second time.
+func TestRegistrationMailSentOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m := &slowMailer{release: make(chan struct{})}
+		e, err := lms.New(memstore.New(), mailConfig(m, nil))
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		registered := make(chan error, 1)
+		go func() {
+			_, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: "site", ContactName: "Jane", ContactEmail: "jane@site.example", CallbackURL: "http://site.example/db"})
+			registered <- err
+		}()
+		time.Sleep(time.Second) // a hundred outbox polls, on virtual time
+		synctest.Wait()
+		require.Equal(t, int64(1), m.sends.Load(), "the mail is being sent once")
+		close(m.release)
+		require.NoError(t, <-registered)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, int64(1), m.sends.Load(), "sent once in all")
+		c, err := e.Client(context.Background(), "site")
+		require.NoError(t, err)
+		require.Empty(t, c.Outbox, "the delivered mail left the outbox")
+		cancel()
+		require.NoError(t, <-done)
+	})
 }

@@ -167,6 +167,11 @@ type hostHolds struct {
 	// is answered (check timeout) and spaced (host interval) before another
 	// process may take the host.
 	margin time.Duration
+	// hopLease is how long a host is held for requests no claim gave this
+	// process (redirect hops, probes): long enough for one request within
+	// the margin, short enough that a host only a redirect named is let go
+	// (and its record can be pruned) soon after.
+	hopLease time.Duration
 
 	mu    sync.Mutex
 	until map[string]time.Time
@@ -177,10 +182,11 @@ type hostHolds struct {
 var errHostBusy = errors.New("the host is being checked by another process")
 
 func newHostHolds(store ScheduleStore, cfg Config) *hostHolds {
+	margin := min(cfg.CheckerConfig.Timeout+cfg.HostInterval, cfg.Lease/2)
 	return &hostHolds{
 		store: store, now: cfg.Now, holder: cfg.ProcessID, lease: cfg.Lease,
-		margin: min(cfg.CheckerConfig.Timeout+cfg.HostInterval, cfg.Lease/2),
-		until:  make(map[string]time.Time),
+		margin: margin, hopLease: min(cfg.Lease, 2*margin),
+		until: make(map[string]time.Time),
 	}
 }
 
@@ -221,14 +227,14 @@ func (h *hostHolds) acquire(ctx context.Context, host string, pacer *hostPacer) 
 		return nil
 	}
 	now := h.now()
-	notBefore, ok, err := h.store.HoldHost(ctx, h.holder, host, now, h.lease)
+	notBefore, ok, err := h.store.HoldHost(ctx, h.holder, host, now, h.hopLease)
 	if err != nil {
 		return fmt.Errorf("lms: hold host %q: %w", host, err)
 	}
 	if !ok {
 		return errHostBusy
 	}
-	h.claimed(host, now.Add(h.lease))
+	h.claimed(host, now.Add(h.hopLease))
 	if notBefore.After(now) {
 		pacer.deferHost(host, notBefore)
 	}

@@ -91,11 +91,16 @@ func rounds(ctx context.Context, poll time.Duration, wake <-chan struct{}, round
 func (s *scheduler) run(ctx context.Context) error {
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	var lastDrained time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-prune.C:
+			s.pruneHosts(ctx)
+			continue
 		case <-s.want:
 			if time.Since(lastDrained) < s.poll {
 				continue
@@ -156,4 +161,29 @@ func (s *scheduler) claim(ctx context.Context, limit int) (int, error) {
 	}
 	s.d.add(links)
 	return len(links), nil
+}
+
+// pruneEvery is how often the store is asked to forget hosts no link uses,
+// and pruneBatch how many it forgets per call.
+const (
+	pruneEvery = 15 * time.Second
+	pruneBatch = 1000
+)
+
+// pruneHosts asks the store to forget the hosts that only redirect hops,
+// probes and back-offs named, once nothing about them is in force, so that
+// the hosts kept follow the links.
+func (s *scheduler) pruneHosts(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := s.store.PruneHosts(ctx, s.now(), pruneBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("pruning hosts", "err", err)
+			}
+			return
+		}
+		if n < pruneBatch {
+			return
+		}
+	}
 }

@@ -125,9 +125,11 @@ type ScheduleStore interface {
 	// (a Retry-After, a back-off). An earlier until than the current one is
 	// ignored.
 	DeferHost(ctx context.Context, host string, until time.Time) error
-	// HoldHost holds host for holder until now+lease, so that holder may send
-	// it requests that no claim gave it (a redirect to another host), unless
-	// another holder holds it: then ok is false and nothing changes.
+	// HoldHost holds host for holder until now+lease (or longer, if holder
+	// holds it longer already: a hold is never shortened), so that holder
+	// may send it requests that no claim gave it (a redirect to another
+	// host), unless another holder holds it: then ok is false and nothing
+	// changes.
 	// notBefore is when the host may be asked next as far as the store knows
 	// (a DeferHost back-off; a store may also include the spacing of its
 	// last claim); zero if at once.
@@ -149,6 +151,13 @@ type ScheduleStore interface {
 	// most max (the cost is O(min(due, max))). Links of a host that may not
 	// be claimed at now (deferred, or spaced after a claim) are not due yet.
 	DueCount(ctx context.Context, now time.Time, max int) (int, error)
+	// PruneHosts forgets at most limit hosts that no link uses (hosts that
+	// only redirect hops, probes or back-offs named) once nothing about them
+	// is in force at now: their back-off, their spacing and any hold have
+	// ended. It returns how many it removed, so that the hosts a store
+	// keeps follow its links, not the history of redirects. A host that is
+	// forgotten is as new when it is named again.
+	PruneHosts(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Waker is implemented by stores that several processes share: it tells

@@ -54,6 +54,9 @@ type Store struct {
 	// the claims that read and set them.
 	holdMu sync.Mutex
 	holds  map[string]lms.Lease
+
+	pruneMu   sync.Mutex
+	pruneFrom []byte // host key where the next PruneHosts scan starts
 }
 
 var _ lms.Store = (*Store)(nil)

@@ -126,7 +126,9 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 		return time.Time{}, false, nil
 	}
 	s.pruneHolds(now)
-	s.holds[host] = lms.Lease{Holder: holder, Until: now.Add(lease)}
+	if until := now.Add(lease); s.holds[host].Holder != holder || until.After(s.holds[host].Until) {
+		s.holds[host] = lms.Lease{Holder: holder, Until: until} // a holder's hold is never shortened
+	}
 	if notBefore > nanos(now) {
 		return fromNanos(notBefore), true, nil
 	}

@@ -30,6 +30,7 @@ type Store struct {
 	clients map[string]*client
 	links   map[string]*link
 	hosts   map[string]*host
+	bare    map[*host]struct{}   // hosts no link uses (see PruneHosts)
 	ready   *btree.BTreeG[*host] // hosts with subscribed links, by (readyAt, name)
 	counts  lms.StateCounts      // subscribed links by state
 	seq     uint64
@@ -91,6 +92,7 @@ func New() *Store {
 		clients: make(map[string]*client),
 		links:   make(map[string]*link),
 		hosts:   make(map[string]*host),
+		bare:    make(map[*host]struct{}),
 		ready:   btree.NewG(degree, lessReady),
 		pending: make(map[*client]struct{}),
 		flLinks: btree.NewFreeListG[*link](btree.DefaultFreeListSize),

@@ -137,7 +137,9 @@ func (s *Store) HoldHost(ctx context.Context, holder, name string, now time.Time
 	if storerules.HeldByOther(h.hold, holder, now) {
 		return time.Time{}, false, nil
 	}
-	h.hold = lms.Lease{Holder: holder, Until: now.Add(lease)}
+	if until := now.Add(lease); h.hold.Holder != holder || until.After(h.hold.Until) {
+		h.hold = lms.Lease{Holder: holder, Until: until} // a holder's hold is never shortened
+	}
 	if h.deferred > n {
 		return fromNanos(h.deferred), true, nil
 	}
@@ -176,4 +178,30 @@ func (s *Store) DueCount(ctx context.Context, now time.Time, limit int) (int, er
 		return count < limit
 	})
 	return min(count, limit), nil
+}
+
+// PruneHosts implements lms.ScheduleStore: links are never removed, so a
+// host no link was ever created on is one that only hops, probes or
+// back-offs named.
+func (s *Store) PruneHosts(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := storerules.CheckPrune(limit); err != nil {
+		return 0, fmt.Errorf("memstore: %w", err)
+	}
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	n, removed := nanos(now), 0
+	for h := range s.bare {
+		if removed == limit {
+			break
+		}
+		if h.notBefore > n || h.deferred > n || h.hold.Until.After(now) {
+			continue
+		}
+		delete(s.bare, h)
+		delete(s.hosts, h.name)
+		removed++
+	}
+	return removed, nil
 }

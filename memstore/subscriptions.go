@@ -45,7 +45,15 @@ func (s *Store) hostOf(name string) *host {
 	if h == nil {
 		h = &host{name: name, due: btree.NewWithFreeListG(degree, lessDue, s.flLinks)}
 		s.hosts[name] = h
+		s.bare[h] = struct{}{}
 	}
+	return h
+}
+
+// linkHost returns the host of a new link: it is no longer bare.
+func (s *Store) linkHost(name string) *host {
+	h := s.hostOf(name)
+	delete(s.bare, h)
 	return h
 }
 
@@ -67,7 +75,7 @@ func (s *Store) reindex(h *host, fn func()) {
 func (s *Store) subscribe(c *client, u string, now time.Time) bool {
 	l := s.links[u]
 	if l == nil {
-		l = &link{url: strings.Clone(u), host: s.hostOf(lms.HostKey(u)), due: nanos(now), Check: storerules.NewCheck()}
+		l = &link{url: strings.Clone(u), host: s.linkHost(lms.HostKey(u)), due: nanos(now), Check: storerules.NewCheck()}
 		s.links[l.url] = l
 	}
 	if _, ok := c.subs.ReplaceOrInsert(l); ok {

@@ -396,8 +396,11 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 	ok := false
 	err = s.read(ctx, "hold host", func(q querier) error {
 		rows, err := q.Query(ctx, `INSERT INTO hosts (name, holder, held_until) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, held_until = EXCLUDED.held_until,
-				avail_at = CASE WHEN hosts.ready_at IS NULL THEN NULL ELSE greatest(hosts.ready_at, EXCLUDED.held_until) END
+			ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder,
+				held_until = CASE WHEN hosts.holder = EXCLUDED.holder THEN greatest(hosts.held_until, EXCLUDED.held_until) ELSE EXCLUDED.held_until END,
+				avail_at = CASE WHEN hosts.ready_at IS NULL THEN NULL
+					WHEN hosts.holder = EXCLUDED.holder THEN greatest(hosts.ready_at, hosts.held_until, EXCLUDED.held_until)
+					ELSE greatest(hosts.ready_at, EXCLUDED.held_until) END
 			WHERE hosts.holder = EXCLUDED.holder OR hosts.held_until <= $4
 			RETURNING deferred`, text(host), text(holder), until, n)
 		if err != nil {

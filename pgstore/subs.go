@@ -317,7 +317,10 @@ func queueLinkCounts(b *pgx.Batch, c counts) {
 }
 
 // ensureHosts returns the ids of the hosts of urls, creating the missing
-// rows in statements of their own (committed at once: a transaction that
+// rows (and marking rows a hold or a back-off made as linked, so that
+// PruneHosts leaves them; an id comes only from a row that is linked, a
+// row PruneHosts may be deleting is found again in the next round)
+// in statements of their own (committed at once: a transaction that
 // inserted a host and went on could make another wait on it out of the
 // lock order).
 func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int32, error) {
@@ -344,9 +347,11 @@ func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int3
 		}
 		err := s.read(ctx, "subscribe: hosts", func(q querier) error {
 			rows, err := q.Query(ctx, `WITH ins AS (
-					INSERT INTO hosts (name) SELECT n FROM unnest($1::text[]) AS n ORDER BY n COLLATE "C"
-					ON CONFLICT (name) DO NOTHING RETURNING id, name)
-				SELECT id, name FROM ins UNION ALL SELECT id, name FROM hosts WHERE name = ANY($1)`, missing)
+					INSERT INTO hosts (name, linked) SELECT n, true FROM unnest($1::text[]) AS n ORDER BY n COLLATE "C"
+					ON CONFLICT (name) DO NOTHING RETURNING id, name),
+				mark AS (UPDATE hosts SET linked = true WHERE name = ANY($1) AND NOT linked RETURNING id, name)
+				SELECT id, name FROM ins UNION ALL SELECT id, name FROM mark
+				UNION ALL SELECT id, name FROM hosts WHERE name = ANY($1) AND linked`, missing)
 			if err != nil {
 				return err
 			}

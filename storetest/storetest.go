@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"HostHolders", testHostHolders},
 		{"HoldHost", testHoldHost},
 		{"ReleaseHosts", testReleaseHosts},
+		{"PruneHosts", testPruneHosts},
 		{"ClientLeasesAndOutbox", testClientLeasesAndOutbox},
 		{"ClientBookkeeping", testClientBookkeeping},
 		{"OrphanNotClaimed", testOrphan},

@@ -5,7 +5,9 @@
 // marks a bot wall and which headers a browser sends, a tolerant reader of
 // sloppy HTTP response heads, TLS verified like Chrome (fetching missing
 // intermediates by AIA), gzip and deflate decoded as browsers decode them,
-// and the cookie jar of one visit.
+// and the cookie jar of one visit; and what one visit may spend (Visit):
+// the bytes it reads on the wire, its AIA fetches, each paced as a request
+// to its host.
 //
 // It imports nothing of the lms root package; the checkers there turn what
 // it reads into link states and reasons.

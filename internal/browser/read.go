@@ -24,6 +24,7 @@ type Answer struct {
 	Upgrade    string        // the Upgrade header of a 101
 	Complete   bool          // the page's closing </html> arrived
 	N          int64         // body bytes read (decoded)
+	Wire       int64         // body bytes read on the wire (before decoding)
 }
 
 // How much of a body Read reads besides a page's.
@@ -45,7 +46,8 @@ const (
 
 // ReadLimits bound what Read reads of one response.
 type ReadLimits struct {
-	Budget  int64         // body bytes the visit may still read
+	Budget  int64         // body bytes the visit may still read, decoded
+	Visit   *Visit        // what the visit may still read on the wire (nil: WireBudget(Budget) for this body)
 	Timeout time.Duration // the visit's timeout, which bounds the wait after </html>
 	Buf     []byte        // the buffer the body is read through (nil: one of Read's own)
 }
@@ -54,6 +56,15 @@ type ReadLimits struct {
 // a redirect, enough of an error page to find a bot wall's marker, and of a
 // page up to the budget, decoded (Decode), noting whether it arrived
 // complete and where it sends the browser at once.
+//
+// Every body is read within two caps: its decoded bytes within the budget
+// (or the little kept of a redirect or an error page), and its bytes on
+// the wire within WireBudget of that and what the visit has left. A body
+// that reaches the decoded cap is read enough (a big page, a download); one
+// that reaches the wire cap first, a compressed stream that yields next to
+// nothing (empty deflate blocks, sent for ever), ends in ErrTooMuchData.
+// Decoding never works on more than the wire cap, so a body costs CPU in
+// proportion to it.
 //
 // The body is closed when ctx ends, whatever is reading it: the transport's
 // own cancellation does not reach every body (a 101's is the raw
@@ -103,10 +114,12 @@ func Read(ctx context.Context, resp *http.Response, lim ReadLimits) *Answer {
 			_ = resp.Body.Close()
 		})
 	}}
-	body, err := Decode(resp.Header.Get("Content-Encoding"), resp.Body)
+	wire := lim.Visit.wireReader(resp.Body, WireBudget(limit))
+	body, err := Decode(resp.Header.Get("Content-Encoding"), wire)
 	if err == nil {
 		a.N, err = io.CopyBuffer(scan, io.LimitReader(body, limit), lim.Buf)
 	}
+	a.Wire = wire.read
 	if graceTimer != nil && !graceTimer.Stop() && ended.Load() && ctx.Err() == nil {
 		err = nil // the page was complete; the server kept the rest back
 	}

@@ -44,7 +44,7 @@ func TestRead(t *testing.T) {
 		{"a 101", resp(101, "the raw connection", "Upgrade", "websocket"), 1 << 20, Answer{Code: 101, Upgrade: "websocket"}},
 	} {
 		a := Read(context.Background(), tc.resp, ReadLimits{Budget: tc.budget, Timeout: time.Second})
-		tc.want.URL = u
+		tc.want.URL, tc.want.Wire = u, tc.want.N // uncompressed: as many bytes on the wire
 		if a.BodyErr != nil {
 			t.Errorf("%s: body error %v", tc.name, a.BodyErr)
 		}

@@ -18,8 +18,12 @@ import (
 // extension. TLSDialer does the same: it verifies the chain itself (in
 // tls.Config.VerifyConnection, host name included), and on an unknown
 // authority fetches the issuers over plain HTTP through the same dial
-// function, at most 64 KiB each, caching what it fetched. Self-signed,
-// expired, wrong-name and unknown-root certificates stay failures.
+// function, at most 64 KiB each on the wire, at most MaxAIAPerCert requests
+// per certificate and MaxAIAPerVisit per visit, each paced by the visit's
+// PaceFunc as a request to its host (the visit travels in the context:
+// WithVisit), caching what it found and what it did not, per address and
+// per certificate. Self-signed, expired, wrong-name and unknown-root
+// certificates stay failures.
 
 // Errors of DialTLS, each wrapping the handshake's own error.
 var (

@@ -67,6 +67,14 @@ func CheckHold(host string, lease time.Duration) error {
 	return nil
 }
 
+// CheckPrune validates the limit of a PruneHosts call.
+func CheckPrune(limit int) error {
+	if limit <= 0 {
+		return fmt.Errorf("prune hosts, at most %d: %w", limit, lms.ErrInvalid)
+	}
+	return nil
+}
+
 // CheckOutcomes validates the records of a RecordResults call: every record
 // that is not a Hold carries one of the protocol states.
 func CheckOutcomes(recs []lms.Outcome) error {
