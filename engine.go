@@ -347,6 +347,7 @@ type Engine struct {
 	sched    *scheduler
 	notifier *notifier
 	syncer   *syncer
+	hooks    *webhooks
 	mailer   *mailer
 }
 
@@ -375,8 +376,9 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
 	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
-	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed)
-	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed)
+	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
+	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed, e.hooks)
+	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed, e.hooks)
 	return e, nil
 }
 
@@ -403,6 +405,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Components&RunNotifier != 0 {
 		g.Go(func() error { return e.notifier.run(gctx) })
 		g.Go(func() error { return e.mailer.run(gctx) })
+		g.Go(func() error { return e.hooks.run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {
 		g.Go(func() error { return e.syncer.run(gctx) })

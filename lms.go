@@ -45,6 +45,9 @@
 //     through a [Notifier];
 //   - the syncer (syncer.go) pulls each client's full list of links daily
 //     through a [LinkLister], reconciles, and pushes every state back;
+//   - the webhooks (webhook.go, webhook_deliver.go) take the same changes
+//     as signed events (Standard Webhooks) into a per-client queue in the
+//     store ([WebhookStore]) and deliver each queue in order;
 //   - the mailer (mail.go) delivers the outbox: registration mails with the
 //     password and "notifications disabled" mails, through a [Mailer].
 //
@@ -185,6 +188,21 @@ type Client struct {
 	CallbackURL    string    // where updateManyStates and xmlrpc_getAllLinks are sent
 	Notify         bool      // notifications (and syncs) on
 	Created        time.Time // registration time
+
+	// Webhook (API.md "Webhooks", webhook.go): where events are POSTed, ""
+	// if nowhere. Both the callback and the webhook receive every change.
+	WebhookURL string
+	// WebhookSecret is the signing secret ("whsec_…"), sealed like
+	// SealedPassword; "" until the first RotateWebhookSecret (deliveries
+	// go unsigned until then). WebhookOldSecret is the one it replaced,
+	// sealed, which signs as well until WebhookOldUntil.
+	WebhookSecret    string
+	WebhookOldSecret string
+	WebhookOldUntil  time.Time
+	// Webhook delivery bookkeeping, like the notifier's below.
+	WebhookFailures   int       // consecutive failed attempts
+	WebhookLastError  string    // why the last attempt failed; "" after a success
+	WebhookDisabledAt time.Time // when repeated failures turned the webhook off; zero while on
 
 	// Counts are the client's links by state. Stores maintain them; the
 	// value passed to Store.UpdateClient is ignored.

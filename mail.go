@@ -196,6 +196,8 @@ func (m *mailer) message(c Client, owed OutboxMail) (Message, error) {
 		return disabledMail(m.cfg, c), nil
 	case MailSyncTooLarge:
 		return syncTooLargeMail(m.cfg, c), nil
+	case MailWebhookDisabled:
+		return webhookDisabledMail(m.cfg, c), nil
 	}
 	return Message{}, fmt.Errorf("unknown mail kind %q", owed.Kind)
 }

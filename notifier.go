@@ -48,6 +48,7 @@ type notifierStore interface {
 type notifier struct {
 	store    notifierStore
 	out      Notifier
+	hooks    *webhooks // takes each chunk for the client's webhook first
 	endpoint func(Client) (Endpoint, error)
 	mailOwed func() // wakes the mailer
 	cfg      Config
@@ -57,8 +58,8 @@ type notifier struct {
 	pushes, delivered, failures, disabled atomic.Uint64
 }
 
-func newNotifier(store notifierStore, cfg Config, endpoint func(Client) (Endpoint, error), mailOwed func()) *notifier {
-	return &notifier{store: store, out: cfg.Notifier, endpoint: endpoint, mailOwed: mailOwed, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
+func newNotifier(store notifierStore, cfg Config, endpoint func(Client) (Endpoint, error), mailOwed func(), hooks *webhooks) *notifier {
+	return &notifier{store: store, out: cfg.Notifier, endpoint: endpoint, mailOwed: mailOwed, hooks: hooks, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
 }
 
 // pendingAdded tells the notifier that changes may be pending now (another
@@ -120,7 +121,12 @@ func (n *notifier) serve(ctx context.Context, id string) {
 // each chunk once the client accepted it, then records the round and ends
 // the lease.
 func (n *notifier) deliver(ctx context.Context, c Client) {
-	to, err := n.endpoint(c)
+	callback := c.CallbackURL != "" // else only a webhook takes the changes
+	var to Endpoint
+	var err error
+	if callback {
+		to, err = n.endpoint(c)
+	}
 	if err != nil {
 		n.log.Warn("cannot notify", "client", c.ID, "err", err)
 		n.finish(ctx, c.ID, func(c *Client) {
@@ -145,6 +151,17 @@ func (n *notifier) deliver(ctx context.Context, c Client) {
 		}
 		if len(ps) == 0 {
 			break
+		}
+		if _, err := n.hooks.handOff(ctx, c, ps); err != nil {
+			n.log.Error("handing changes to the webhook", "client", c.ID, "err", err)
+			n.finish(ctx, c.ID, func(*Client) {})
+			return
+		}
+		if !callback {
+			if !webhookOn(c) || len(ps) < n.cfg.NotifyChunk {
+				break // a webhook that is off keeps them pending
+			}
+			continue
 		}
 		ups := make([]Update, len(ps))
 		for i, p := range ps {

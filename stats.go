@@ -38,6 +38,10 @@ type Stats struct {
 	MailsSent       uint64 // mails of the outbox delivered
 	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
 
+	// Webhook deliveries (webhook_deliver.go): acknowledged, failed
+	// attempts, webhooks turned off after repeated failures.
+	WebhooksDelivered, WebhookFailures, WebhooksDisabled uint64
+
 	Clients []ClientStats
 }
 
@@ -94,6 +98,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	e.notifier.snapshot(&st)
 	e.syncer.snapshot(&st)
 	e.mailer.snapshot(&st)
+	e.hooks.snapshot(&st)
 	cs, err := e.store.ListClients(ctx)
 	if err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)

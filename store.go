@@ -18,6 +18,7 @@ type Store interface {
 	SubscriptionStore
 	ScheduleStore
 	NotificationStore
+	WebhookStore
 	// Close releases the store. Later calls fail with ErrClosed.
 	Close() error
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -44,12 +45,13 @@ type syncer struct {
 	mailOwed   func() // wakes the mailer
 	cfg        Config
 	log        *slog.Logger
+	hooks      *webhooks // gets the full state list too
 
 	ok, failed atomic.Uint64
 }
 
-func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, error), linksAdded, mailOwed func()) *syncer {
-	return &syncer{store: store, lister: cfg.Lister, out: cfg.Notifier, endpoint: endpoint, linksAdded: linksAdded, mailOwed: mailOwed, cfg: cfg, log: cfg.Logger}
+func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, error), linksAdded, mailOwed func(), hooks *webhooks) *syncer {
+	return &syncer{store: store, lister: cfg.Lister, out: cfg.Notifier, endpoint: endpoint, linksAdded: linksAdded, mailOwed: mailOwed, hooks: hooks, cfg: cfg, log: cfg.Logger}
 }
 
 func (s *syncer) run(ctx context.Context) error {
@@ -143,40 +145,56 @@ func (s *syncer) pullAndPush(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("lms: sync: %w", err)
 	}
-	to, err := s.endpoint(c)
-	if err != nil {
-		return fmt.Errorf("lms: sync %q: %w", id, err)
-	}
-	remote, err := s.lister.ListLinks(ctx, to)
-	if err != nil {
-		return fmt.Errorf("lms: sync %q: pulling links: %w", id, err)
-	}
-	urls := validate.URLs(remote)
-	added, removed, err := s.store.ReplaceSubscriptions(ctx, id, urls, s.cfg.Now())
-	if err != nil {
-		return fmt.Errorf("lms: sync %q: %w", id, err)
-	}
-	if added > 0 {
-		s.linksAdded()
+	// A client without an XML-RPC callback has no list to pull: its sync
+	// is the full state list to its webhook.
+	callback := c.CallbackURL != ""
+	var to Endpoint
+	var remote, urls []string
+	var added, removed int
+	if callback {
+		if to, err = s.endpoint(c); err != nil {
+			return fmt.Errorf("lms: sync %q: %w", id, err)
+		}
+		if remote, err = s.lister.ListLinks(ctx, to); err != nil {
+			return fmt.Errorf("lms: sync %q: pulling links: %w", id, err)
+		}
+		urls = validate.URLs(remote)
+		if added, removed, err = s.store.ReplaceSubscriptions(ctx, id, urls, s.cfg.Now()); err != nil {
+			return fmt.Errorf("lms: sync %q: %w", id, err)
+		}
+		if added > 0 {
+			s.linksAdded()
+		}
 	}
 	pushed := 0
 	after := ""
-	for {
+	syncID := stdwebhook.NewID()
+	for page := 1; ; page++ {
 		ls, err := s.store.ClientLinks(ctx, id, Page{After: after, Limit: s.cfg.NotifyChunk})
 		if err != nil {
 			return fmt.Errorf("lms: sync %q: %w", id, err)
 		}
+		// The webhook gets every page, the last one marked (empty if the
+		// list ended exactly at a page's end).
+		if err := s.hooks.synced(ctx, c, syncID, page, len(ls) < s.cfg.NotifyChunk, ls); err != nil {
+			return fmt.Errorf("lms: sync %q: webhook: %w", id, err)
+		}
 		if len(ls) == 0 {
 			break
 		}
-		ups := make([]Update, len(ls))
-		for i, l := range ls {
-			ups[i] = l.Update()
-		}
-		if err := s.out.Notify(ctx, to, ups); err != nil {
-			return fmt.Errorf("lms: sync %q: pushing states: %w", id, err)
+		if callback {
+			ups := make([]Update, len(ls))
+			for i, l := range ls {
+				ups[i] = l.Update()
+			}
+			if err := s.out.Notify(ctx, to, ups); err != nil {
+				return fmt.Errorf("lms: sync %q: pushing states: %w", id, err)
+			}
 		}
 		pushed += len(ls)
+		if len(ls) < s.cfg.NotifyChunk {
+			break
+		}
 		after = ls[len(ls)-1].URL
 	}
 	s.log.Info("synced", "client", id, "remote", len(remote), "valid", len(urls), "added", added, "removed", removed, "pushed", pushed)

@@ -113,6 +113,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			}
 		}
 		delete(t.clients, id)
+		if err := t.dropWebhooks(id); err != nil {
+			return err
+		}
 		if err := t.b(bPendCount).Delete([]byte(id)); err != nil {
 			return err
 		}

@@ -34,7 +34,8 @@ const (
 )
 
 func allBuckets() []string {
-	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp}
+	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp,
+		bHookEvents, bHookIDs, bHookQueues, bHookHanded}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.

@@ -42,6 +42,7 @@ type client struct {
 	c       lms.Client
 	subs    *btree.BTreeG[*link] // by URL
 	pending map[*link]pend
+	hooks   hookQueue // webhooks.go
 }
 
 type pend struct {

@@ -29,6 +29,18 @@ type book struct {
 	NotifyLease      lease      `json:"notify_lease"`
 	SyncLease        lease      `json:"sync_lease"`
 	Outbox           []bookMail `json:"outbox,omitempty"`
+	Webhook          bookHook   `json:"webhook"`
+}
+
+// bookHook is a client's webhook settings and bookkeeping (webhooks.go).
+type bookHook struct {
+	URL        string `json:"url,omitempty"`
+	Secret     string `json:"secret,omitempty"`
+	OldSecret  string `json:"old_secret,omitempty"`
+	OldUntil   int64  `json:"old_until,omitempty"`
+	Failures   int    `json:"failures,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+	DisabledAt int64  `json:"disabled_at,omitempty"`
 }
 
 type lease struct {
@@ -54,6 +66,8 @@ func bookOf(c lms.Client, f frame) ([]byte, error) {
 		SyncTooLarge: c.SyncTooLargeMailed,
 		NotifyLease:  lease{Holder: text(c.NotifyLease.Holder), Until: f.in(c.NotifyLease.Until)},
 		SyncLease:    lease{Holder: text(c.SyncLease.Holder), Until: f.in(c.SyncLease.Until)},
+		Webhook: bookHook{URL: text(c.WebhookURL), Secret: text(c.WebhookSecret), OldSecret: text(c.WebhookOldSecret), OldUntil: f.in(c.WebhookOldUntil),
+			Failures: c.WebhookFailures, LastError: text(c.WebhookLastError), DisabledAt: f.in(c.WebhookDisabledAt)},
 	}
 	for _, m := range c.Outbox {
 		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: f.in(m.Queued), SealedPassword: text(m.SealedPassword),
@@ -71,6 +85,9 @@ func (b book) apply(c *lms.Client, f frame) {
 	c.SyncTooLargeMailed = b.SyncTooLarge
 	c.NotifyLease = lms.Lease{Holder: b.NotifyLease.Holder, Until: f.out(b.NotifyLease.Until)}
 	c.SyncLease = lms.Lease{Holder: b.SyncLease.Holder, Until: f.out(b.SyncLease.Until)}
+	h := b.Webhook
+	c.WebhookURL, c.WebhookSecret, c.WebhookOldSecret, c.WebhookOldUntil = h.URL, h.Secret, h.OldSecret, f.out(h.OldUntil)
+	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = h.Failures, h.LastError, f.out(h.DisabledAt)
 	c.Outbox = nil
 	for _, m := range b.Outbox {
 		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: f.out(m.Queued), SealedPassword: m.SealedPassword,

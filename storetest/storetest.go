@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CancelledContext", testCancelled},
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

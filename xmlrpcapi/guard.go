@@ -354,7 +354,10 @@ const maxSecretLen = 4 << 10
 
 // checkThrottled runs check unless the id key or the request's address has
 // used up its failures (and secret is not the id's last good one), and
-// counts a refusal against both.
+// counts a refusal against both. A failure is reserved against both before
+// the check runs (throttle.Reserve), so that guesses sent at once cannot all
+// find the budget unspent while the first of them is still being checked;
+// a good attempt gives its reservation back.
 func (s *Server) checkThrottled(rc *request, key, secret string, check func() error) error {
 	now := s.cfg.Now()
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
@@ -362,16 +365,23 @@ func (s *Server) checkThrottled(rc *request, key, secret string, check func() er
 		s.addrs.Fail(rc.addr, now)
 		return fmt.Errorf("xmlrpcapi: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
 	}
-	if (s.ids.Blocked(key, now) || s.addrs.Blocked(rc.addr, now)) && !s.good.matches(key, secret) {
-		rc.throttled = true
-		return errThrottled
+	var idTicket, addrTicket *throttle.Ticket
+	if !s.good.matches(key, secret) {
+		var ok bool
+		if idTicket, ok = s.ids.Reserve(key, now); ok {
+			if addrTicket, ok = s.addrs.Reserve(rc.addr, now); !ok {
+				idTicket.Settle(false, now)
+			}
+		}
+		if !ok {
+			rc.throttled = true
+			return errThrottled
+		}
 	}
 	err := check()
-	if errors.Is(err, lms.ErrUnauthorized) {
-		s.ids.Fail(key, now)
-		s.addrs.Fail(rc.addr, now)
-		return err
-	}
+	failed := errors.Is(err, lms.ErrUnauthorized)
+	idTicket.Settle(failed, now)
+	addrTicket.Settle(failed, now)
 	if err != nil {
 		return err
 	}
