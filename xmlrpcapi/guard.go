@@ -334,14 +334,14 @@ func callerOf(ctx context.Context) (c caller, ok bool) {
 
 // authClient checks a client's credentials through the throttles.
 func (s *Server) authClient(ctx context.Context, id, pw string) error {
-	return s.checkThrottled(requestFrom(ctx), "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) })
+	return s.checkThrottled(ctx, requestFrom(ctx), "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) })
 }
 
 // authAdmin checks the admin secret through the throttles; it counts as
 // one client id.
 func (s *Server) authAdmin(ctx context.Context, secret string) (lms.Admin, error) {
 	var adm lms.Admin
-	err := s.checkThrottled(requestFrom(ctx), "admin", secret, func() (err error) {
+	err := s.checkThrottled(ctx, requestFrom(ctx), "admin", secret, func() (err error) {
 		adm, err = s.e.Admin(secret)
 		return err
 	})
@@ -357,13 +357,24 @@ const maxSecretLen = 4 << 10
 // counts a refusal against both. A failure is reserved against both before
 // the check runs (throttle.Reserve), so that guesses sent at once cannot all
 // find the budget unspent while the first of them is still being checked;
-// a good attempt gives its reservation back.
-func (s *Server) checkThrottled(rc *request, key, secret string, check func() error) error {
+// a good attempt gives its reservation back. With a store that several
+// processes share (lms.ThrottleStore) the failures are counted there, for
+// all of them (checkShared).
+func (s *Server) checkThrottled(ctx context.Context, rc *request, key, secret string, check func() error) error {
 	now := s.cfg.Now()
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
 		// No such id or password exists: a failure, without the work.
-		s.addrs.Fail(rc.addr, now)
+		if s.shared != nil {
+			if t, ok, err := s.shared.Reserve(ctx, s.addrRule.Key(rc.addr)); err == nil && ok {
+				_ = t.Settle(context.WithoutCancel(ctx), true)
+			}
+		} else {
+			s.addrs.Fail(rc.addr, now)
+		}
 		return fmt.Errorf("xmlrpcapi: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
+	}
+	if s.shared != nil {
+		return s.checkShared(ctx, rc, key, secret, check)
 	}
 	var idTicket, addrTicket *throttle.Ticket
 	if !s.good.matches(key, secret) {
@@ -382,6 +393,34 @@ func (s *Server) checkThrottled(rc *request, key, secret string, check func() er
 	failed := errors.Is(err, lms.ErrUnauthorized)
 	idTicket.Settle(failed, now)
 	addrTicket.Settle(failed, now)
+	if err != nil {
+		return err
+	}
+	s.good.remember(key, secret)
+	return nil
+}
+
+// checkShared is checkThrottled over the store's shared throttle: one
+// reservation of both keys (id and address) in the store, settled after the
+// check. A store that cannot be reached fails the call, as the check itself
+// would.
+func (s *Server) checkShared(ctx context.Context, rc *request, key, secret string, check func() error) error {
+	var t *throttle.SharedTicket
+	if !s.good.matches(key, secret) {
+		var ok bool
+		var err error
+		if t, ok, err = s.shared.Reserve(ctx, s.idRule.Key(key), s.addrRule.Key(rc.addr)); err != nil {
+			return fmt.Errorf("xmlrpcapi: throttle: %w", err)
+		}
+		if !ok {
+			rc.throttled = true
+			return errThrottled
+		}
+	}
+	err := check()
+	if serr := t.Settle(context.WithoutCancel(ctx), errors.Is(err, lms.ErrUnauthorized)); serr != nil {
+		s.log.Warn("settling a throttle reservation", "err", serr)
+	}
 	if err != nil {
 		return err
 	}

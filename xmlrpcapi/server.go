@@ -94,7 +94,10 @@ type ServerConfig struct {
 // inside system.multicall) without its credentials being checked, until it
 // has earned a failure back. A client whose credentials succeeded before
 // passes even then: the server remembers a keyed hash of the last good
-// credentials of each id. Zero fields take the defaults.
+// credentials of each id (in this process). When the engine's store is an
+// lms.ThrottleStore (pgstore), the failures are counted in it, for every
+// process sharing it; MaxKeys then bounds only the good credentials kept.
+// Zero fields take the defaults.
 type Throttle struct {
 	// IDBurst is how many failures a client id may have at once. Default
 	// 10.
@@ -194,9 +197,14 @@ type Server struct {
 
 	small, large *budget           // decoding budgets
 	ids, addrs   *throttle.Limiter // failed credential checks
-	good         *goodCreds        // the last good credentials of each id
-	delayed      chan struct{}     // slots of held throttled answers
-	failures     *failureLog
+	// shared, when the engine's store is an lms.ThrottleStore, counts the
+	// failures for every process sharing it, with the rules of ids and
+	// addrs (idRule, addrRule), in place of them.
+	shared           *throttle.Shared
+	idRule, addrRule throttle.Config
+	good             *goodCreds    // the last good credentials of each id
+	delayed          chan struct{} // slots of held throttled answers
+	failures         *failureLog
 }
 
 type method struct {
@@ -223,6 +231,11 @@ func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 		good:     newGoodCreds(10 * t.MaxKeys),
 		delayed:  make(chan struct{}, t.MaxDelayed),
 		failures: &failureLog{kinds: map[failureKind]*failureCount{}},
+	}
+	s.idRule = throttle.Config{Burst: t.IDBurst, Every: t.IDEvery}
+	s.addrRule = throttle.Config{Burst: t.AddrBurst, Every: t.AddrEvery}
+	if ts, ok := e.Store().(lms.ThrottleStore); ok {
+		s.shared = throttle.NewShared(ts)
 	}
 	s.methods = s.table()
 	return s
