@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/browser"
+	"github.com/linkmonitor/lms/internal/softfail"
 )
 
 // httpChecker checks http and https URLs the way a browser opens them:
@@ -25,6 +26,13 @@ import (
 //     the check's own (a site that sets a session cookie and redirects to
 //     itself is no loop); a loop is the same address asked twice with the
 //     same cookies;
+//   - final_url is where the reader ends up after any redirects; a
+//     redirect to mailto: or tel: hands the reader to another program
+//     (ok), one to ftp:// is checked by the FTP checker (check_softfail.go);
+//   - a working page is looked at for signs that it is alive but wrong (a
+//     soft 404, a parked domain, a deep link sent to the home page), with
+//     at most one probe of a made-up path per host per interval
+//     (check_softfail.go, internal/softfail);
 //   - an answer that may come from a bot wall gets one browser-like retry
 //     (see check_botwall.go);
 //   - a response head that Go's strict parser refuses gets one retry
@@ -46,6 +54,8 @@ type httpChecker struct {
 	lenient *http.Transport // one answer per connection, sloppy heads repaired
 	tls     *browser.TLSDialer
 	bufs    sync.Pool // *[]byte of 16 KiB, for reading bodies
+	ftp     Checker   // checks the target of a redirect to ftp://
+	probes  *softfail.ProbeCache
 }
 
 // streamBytes is how much of a body must have arrived when the check's time
@@ -60,7 +70,7 @@ const maxCookies = 180
 // newHTTPChecker returns an HTTP(S) checker.
 func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 	cfg = cfg.withDefaults()
-	c := &httpChecker{cfg: cfg, dial: cfg.dialer()}
+	c := &httpChecker{cfg: cfg, dial: cfg.dialer(), ftp: newFTPChecker(cfg), probes: softfail.NewProbeCache(cfg.ProbeInterval, probeHosts)}
 	c.bufs.New = func() any { b := make([]byte, 16<<10); return &b }
 	c.tls = browser.NewTLSDialer(c.dialContext, cfg.ConnectTimeout, cfg.TLSConfig, DefaultUserAgent)
 	c.tr = browser.NewTransport(c.dialContext, c.tls, cfg.headBytes(), cfg.Timeout)
@@ -141,63 +151,114 @@ func pacedBy(p Pacer) browser.PaceFunc {
 	}
 }
 
+// follow checks rawURL (u parsed): it walks the redirects to the final
+// answer and judges it. final_url is where the reader ends up after any
+// redirects (the last address asked, even when it failed), and
+// permanent_redirect says that every hop was permanent.
 func (h *httpRun) follow(rawURL string, u *url.URL) Result {
-	cur, redirects, permanent := rawURL, 0, true
+	l, err := h.walk(rawURL, u, false)
+	var r Result
+	switch {
+	case err != nil:
+		r = h.fail(err)
+	case l.elsewhere != nil:
+		r = h.handOff(l.elsewhere)
+	default:
+		r = h.finish(l.a)
+		if r.State == StateOK && l.a.Code >= 200 && l.a.Code < 300 {
+			r = h.judge(rawURL, l, r)
+		}
+	}
+	if n := len(l.hops); n > 0 {
+		r.FinalURL, r.Permanent = l.hops[n-1].To, l.permanent
+	}
+	return r
+}
+
+// landing is where a walk ended: the final answer and the redirects that
+// led to it.
+type landing struct {
+	a         *browser.Answer
+	hops      []softfail.Hop
+	permanent bool     // every hop was a permanent redirect (301, 308)
+	elsewhere *url.URL // the walk ended on a redirect to another program (mailto:, tel:) or to ftp://
+}
+
+// walk asks for rawURL (u parsed) and follows its redirects and page
+// refreshes to the final answer, pacing every further request. A probe
+// (probe true) makes no browser-like retry and follows no redirect to
+// another scheme. The landing holds the hops followed even when err is not
+// nil.
+func (h *httpRun) walk(rawURL string, u *url.URL, probe bool) (l landing, err error) {
+	cur, redirects := rawURL, 0
+	l.permanent = true
 	seen := map[uint64]bool{h.jar.Key(u): true}
 	h.name = u.Hostname()
 	for {
 		a, err := h.get(cur)
 		if err != nil {
-			return h.fail(err)
+			return l, err
 		}
 		var next *url.URL
+		status, loc := a.Code, a.Location
 		if a.Location != "" {
 			var err error
 			next, err = a.URL.Parse(browser.Escape(a.Location))
 			switch {
-			case err != nil || (next.Scheme == "http" || next.Scheme == "https") && (next.Hostname() == "" || !browser.ValidPort(next.Port())):
-				return h.fail(fmt.Errorf("%w: %q", errBadRedirect, a.Location))
-			case next.Scheme != "http" && next.Scheme != "https":
-				return h.fail(fmt.Errorf("%w: %q", errRedirectScheme, a.Location))
+			case err != nil || web(next) && (next.Hostname() == "" || !browser.ValidPort(next.Port())):
+				return l, fmt.Errorf("%w: %q", errBadRedirect, a.Location)
 			case redirects >= h.c.cfg.MaxRedirects:
-				return h.fail(errTooManyRedirects)
+				return l, errTooManyRedirects
+			case !web(next) && !probe && elsewhere(next):
+				l.permanent = l.permanent && permanentCode(a.Code)
+				l.hops = append(l.hops, softfail.Hop{From: cur, Status: status, Location: loc, To: next.String()})
+				l.a, l.elsewhere = a, next
+				return l, nil
+			case !web(next):
+				return l, fmt.Errorf("%w: %q", errRedirectScheme, a.Location)
 			}
 			if _, ok := browser.RewriteHost(next); !ok {
-				return h.fail(fmt.Errorf("%w: %q: %w", errBadRedirect, a.Location, browser.ErrNotIPv4))
+				return l, fmt.Errorf("%w: %q: %w", errBadRedirect, a.Location, browser.ErrNotIPv4)
 			}
-			permanent = permanent && (a.Code == http.StatusMovedPermanently || a.Code == http.StatusPermanentRedirect)
+			l.permanent = l.permanent && permanentCode(a.Code)
 			next.Fragment, next.RawFragment = "", ""
 			if seen[h.jar.Key(next)] {
-				return h.fail(fmt.Errorf("%w at %s", errRedirectLoop, next))
+				return l, fmt.Errorf("%w at %s", errRedirectLoop, next)
 			}
 		} else if n, ok := h.refreshTo(a, seen, redirects); ok {
 			// A page that sends the browser on at once: the person lands
 			// where it points (never a permanent move).
-			next, permanent = n, false
+			next, status, loc, l.permanent = n, http.StatusOK, a.Refresh, false
 		}
 		if next != nil {
 			redirects++
 			seen[h.jar.Key(next)] = true
+			l.hops = append(l.hops, softfail.Hop{From: cur, Status: status, Location: loc, To: next.String()})
 			cur = next.String()
 			if err := h.pace(HostKey(cur)); err != nil {
-				return h.fail(err)
+				return l, err
 			}
 			h.name = next.Hostname()
 			continue
 		}
-		if !h.browser && botCandidate(a) {
+		if !probe && !h.browser && botCandidate(a) {
 			h.browser, h.blocked = true, a
 			if err := h.pace(h.host); err != nil {
-				return h.fail(err)
+				return l, err
 			}
 			continue
 		}
-		r := h.finish(a)
-		if redirects > 0 && permanent {
-			r.Permanent, r.FinalURL = true, a.URL.String()
-		}
-		return r
+		l.a = a
+		return l, nil
 	}
+}
+
+// web reports whether u is an http or https URL.
+func web(u *url.URL) bool { return u.Scheme == "http" || u.Scheme == "https" }
+
+// permanentCode reports whether a redirect status is a permanent move.
+func permanentCode(code int) bool {
+	return code == http.StatusMovedPermanently || code == http.StatusPermanentRedirect
 }
 
 // refreshTo returns where a's page sends the browser at once, if it does
@@ -329,7 +390,7 @@ func (h *httpRun) do(tr *http.Transport, u string) (resp *http.Response, reused 
 func (h *httpRun) read(resp *http.Response) *browser.Answer {
 	buf := h.c.bufs.Get().(*[]byte)
 	defer h.c.bufs.Put(buf)
-	a := browser.Read(h.ctx, resp, browser.ReadLimits{Budget: h.budget, Visit: h.visit, Timeout: h.c.cfg.Timeout, Buf: *buf})
+	a := browser.Read(h.ctx, resp, browser.ReadLimits{Budget: h.budget, Visit: h.visit, Timeout: h.c.cfg.Timeout, Buf: *buf, Page: softfail.MaxBody})
 	h.budget -= a.N
 	return a
 }

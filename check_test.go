@@ -113,11 +113,12 @@ func TestHTTPRedirects(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	// Only a chain of permanent hops is offered as the new address: a 301
-	// followed by a 302 (to a session URL, say) is not.
+	// final_url is where the reader ends up after any redirects; only a
+	// chain of permanent hops is a permanent redirect (the new address to
+	// suggest): a 301 followed by a 302 (to a session URL, say) is not.
 	r := check(t, private(), srv.URL+"/a")
 	require.Equal(t, lms.StateOK, r.State)
-	require.Empty(t, r.FinalURL)
+	require.Equal(t, srv.URL+"/c", r.FinalURL)
 	require.False(t, r.Permanent)
 	require.Equal(t, 200, r.Code)
 
@@ -130,6 +131,7 @@ func TestHTTPRedirects(t *testing.T) {
 	r = check(t, private(), srv.URL+"/temp")
 	require.Equal(t, lms.StateOK, r.State)
 	require.False(t, r.Permanent)
+	require.Equal(t, srv.URL+"/c", r.FinalURL, "a temporary redirect has a final URL too")
 
 	r = check(t, private(), srv.URL+"/c")
 	require.Empty(t, r.FinalURL, "no redirect, no final URL")
@@ -146,9 +148,12 @@ func TestHTTPRedirects(t *testing.T) {
 	require.Equal(t, lms.StateUnavailable, r.State)
 	require.Equal(t, 404, r.Code)
 	require.True(t, r.Permanent)
+	require.Equal(t, srv.URL+"/missing", r.FinalURL)
 
+	// A redirect to mailto: hands the reader to an e-mail program: never red.
 	r = check(t, private(), srv.URL+"/tomail")
-	require.Equal(t, lms.StateUnavailable, r.State)
+	require.Equal(t, lms.StateOK, r.State, r.Reason)
+	require.Equal(t, "mailto:x@example.org", r.FinalURL)
 }
 
 func TestHTTPTimeouts(t *testing.T) {
@@ -320,11 +325,11 @@ func TestHTTPBadInput(t *testing.T) {
 		"http://" + garbage + "/":         lms.StateUnavailable,
 		"http://" + silent + "/":          lms.StateTemporary,
 		"http://" + hugeHeader + "/":      lms.StateUnavailable,
-		"http://" + refusedAddr + "/":     lms.StateUnavailable,
+		"http://" + refusedAddr + "/":     lms.StateTemporary, // temporary by nature: a server restarting
 		"http://no-such-host.invalid/":    lms.StateUnavailable,
 		"gopher://example.org/":           lms.StateUnsupported,
 		"javascript:void(0)":              lms.StateUnsupported,
-		"HTTP://" + refusedAddr + "/Case": lms.StateUnavailable,
+		"HTTP://" + refusedAddr + "/Case": lms.StateTemporary,
 	}
 	for u, want := range cases {
 		start := time.Now()

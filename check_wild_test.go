@@ -353,7 +353,7 @@ func TestRedirectsLikeABrowser(t *testing.T) {
 	r = check(t, private(), srv.URL+"/perm/a")
 	require.Equal(t, lms.StateOK, r.State)
 	require.False(t, r.Permanent, "a 301 then a 302 is not a permanent move")
-	require.Empty(t, r.FinalURL, "the session URL must not be suggested as the new link")
+	require.Equal(t, srv.URL+"/perm/session?id=1", r.FinalURL, "where the reader ends up, not a permanent move")
 }
 
 // HEAD is never trusted: the check is a GET.

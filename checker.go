@@ -93,6 +93,12 @@ type CheckerConfig struct {
 	// intermediate certificate from the address the certificate names
 	// (Authority Information Access).
 	TLSConfig *tls.Config
+	// ProbeInterval is how long the HTTP checker keeps a host's answer to
+	// a made-up path, asked for when a page gives a reason to doubt it
+	// (a soft 404, a redirect to the home page): at most one such probe
+	// per host per ProbeInterval. Default 24 h; the Engine sets it to
+	// Policy.Interval, the check interval.
+	ProbeInterval time.Duration
 }
 
 // DefaultUserAgent is the User-Agent of the built-in HTTP checker.
@@ -134,6 +140,9 @@ func (c CheckerConfig) withDefaults() CheckerConfig {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = defaultMaxBytes
 	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 24 * time.Hour
+	}
 	return c
 }
 
@@ -147,7 +156,7 @@ func NewDefaultChecker(cfg CheckerConfig) *Mux {
 	h := newHTTPChecker(cfg)
 	m.Handle("http", h)
 	m.Handle("https", h)
-	m.Handle("ftp", newFTPChecker(cfg))
+	m.Handle("ftp", h.ftp)
 	m.Handle("mailto", CheckerFunc(checkMailto))
 	return m
 }

@@ -264,6 +264,9 @@ func (c Config) withDefaults() (Config, error) {
 		c.HostInterval = 0
 	}
 	c.Policy = c.Policy.WithDefaults()
+	if c.CheckerConfig.ProbeInterval == 0 {
+		c.CheckerConfig.ProbeInterval = c.Policy.Interval // one probe per host per check interval
+	}
 	c.CheckerConfig = c.CheckerConfig.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

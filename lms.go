@@ -296,8 +296,9 @@ type Link struct {
 	LastChanged  time.Time     // last change of State
 	NextDue      time.Time     // when the scheduler hands it out next
 	Failures     int           // consecutive failed checks; -n: n in a row from a site that blocks checks (see Policy.Next)
-	FinalURL     string        // where a chain of permanent redirects ends; "" otherwise
+	FinalURL     string        // where the reader ends up after redirects; "" if there was none
 	Permanent    bool          // the link redirects, and every hop is permanent (301/308)
+	Kind         string        // what kind of "alive but wrong" the last check found (Result.Kind); "" if none
 	ResponseTime time.Duration // of the last check
 	Subscribers  int           // number of clients that registered it
 }
@@ -314,12 +315,19 @@ type Result struct {
 	Reason string
 	// Code is the HTTP or FTP status of the final answer; 0 if there was none.
 	Code int
-	// FinalURL is where a chain of redirects ends when every hop of it is
-	// permanent (301, 308): the address to suggest instead of the link.
-	// Empty when there was no redirect or any hop was temporary.
+	// FinalURL is where the reader ends up after any redirects (HTTP
+	// redirects and page refreshes); empty when there was none. With
+	// Permanent it is the address to suggest instead of the link.
 	FinalURL string
-	// Permanent reports that the link redirects and every hop is permanent.
-	Permanent    bool
+	// Permanent reports that the link redirects and every hop is permanent
+	// (301, 308).
+	Permanent bool
+	// Kind names, machine-readably, what kind of "alive but wrong" page
+	// the check found: "soft_404", "parked", "home_redirect",
+	// "default_page" or "suspended"; empty when none (see
+	// internal/softfail). The JSON API carries it; clients of the XML-RPC
+	// protocol see only State and Reason.
+	Kind         string
 	ResponseTime time.Duration
 	// RetryAfter is the server's request to wait (429, 503) before the next
 	// request to this host; zero if it gave none.
@@ -345,17 +353,27 @@ const (
 	// FailureDefinitive, temporary unavailable FailureTransient.
 	FailureInferred FailureKind = iota
 	// FailureDefinitive is an answer that says the link is broken (404,
-	// 410, no such host, a refused connection, a certificate a browser
-	// refuses): confirmed once before the link is reported unavailable.
+	// 410, no such host, a certificate a browser refuses, a page found
+	// gone though it answers 200): confirmed once before the link is
+	// reported unavailable.
 	FailureDefinitive
-	// FailureTransient may be a passing glitch (5xx, a dropped connection,
-	// a timeout, a DNS server that did not answer): confirmed several
-	// times, with back-off, before the link is reported unavailable.
+	// FailureTransient may be a passing glitch (5xx, a refused or dropped
+	// connection, a timeout, a DNS server that did not answer): confirmed
+	// several times, with back-off, before the link is reported
+	// unavailable; one temporary by nature only once it has lasted a
+	// check interval (see Policy).
 	FailureTransient
 	// FailureBlocked means the site turns away automated checks or limits
 	// their rate (a bot wall, 429): the link may well work for a person,
 	// so it is reported temporary unavailable, never unavailable.
 	FailureBlocked
+	// FailureDoubt means the page answers but may be gone: weak evidence
+	// of an "alive but wrong" page (Result.Kind says which), such as a
+	// deep link sent to the home page by a temporary redirect. It is
+	// reported temporary unavailable, never unavailable, and looked at
+	// again like FailureBlocked: a probe in a later interval or a clearer
+	// page settles it.
+	FailureDoubt
 )
 
 // String names the kind.
@@ -367,6 +385,8 @@ func (k FailureKind) String() string {
 		return "transient"
 	case FailureBlocked:
 		return "blocked"
+	case FailureDoubt:
+		return "doubt"
 	}
 	return "inferred"
 }

@@ -35,8 +35,8 @@ type Policy struct {
 	// (5 min with the default MinRecheck).
 	ConfirmDelay time.Duration
 	// FailuresToUnavailable is how many consecutive failures with a
-	// definitive answer (404, 410, no such host, a refused connection, a
-	// bad certificate) report a link unavailable; before that it is
+	// definitive answer (404, 410, no such host, a bad certificate, a page
+	// found gone though it answers 200) report a link unavailable; before that it is
 	// reported temporary unavailable and re-checked after ConfirmDelay.
 	// Default 2. 1 reports every result as the checker gave it, with no
 	// confirmation at all (the original's way): unavailable links are then
@@ -46,7 +46,10 @@ type Policy struct {
 	// TransientFailuresToUnavailable is how many consecutive failures
 	// report a link unavailable when the last one may pass (5xx, a dropped
 	// connection, a timeout). Default 4: with the default delays a link
-	// that keeps failing is red 1 h 45 min after its first failure.
+	// whose server keeps answering 500 is red 1 h 45 min after its first
+	// failure. A failure that is temporary by nature (see byNature: 502,
+	// 503 and 504 without Retry-After, timeouts, resets, refused
+	// connections) must moreover have lasted at least Interval.
 	TransientFailuresToUnavailable int
 	// FailingInterval is how often a link that is reported unavailable is
 	// checked again, so that a fixed link turns ok soon. Default
@@ -121,10 +124,16 @@ func (p Policy) confirmAfter(failures int) time.Duration {
 //     such result up to Interval; a run of them is counted as -1, -2, …, so
 //     it never counts toward unavailable: a real failure after it is
 //     confirmed like a first one.
+//   - Weak evidence that a working page is gone (FailureDoubt) is counted
+//     like a blocked result: temporary unavailable, never unavailable; it
+//     is re-checked like a failure being confirmed (ConfirmDelay, four
+//     times longer each time, at most FailingInterval).
 //   - Any other failure is reported unavailable once the link has failed
 //     FailuresToUnavailable times in a row (definitive answers) or
-//     TransientFailuresToUnavailable times (the last failure may pass), and
-//     is then re-checked every FailingInterval (± jitter). Before that it is
+//     TransientFailuresToUnavailable times (the last failure may pass) —
+//     and, for a failure temporary by nature, once the failures have
+//     lasted at least Interval since the first of them — and is then
+//     re-checked every FailingInterval (± jitter). Before that it is
 //     reported temporary unavailable and re-checked after ConfirmDelay,
 //     four times longer per further failure: a new link and a link that was
 //     ok are treated alike.
@@ -144,13 +153,20 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 	switch {
 	case !r.State.Failing():
 		next = jittered(p.Interval)
-	case kind == FailureBlocked:
-		// A run of blocked results counts down from -1, so that it never
-		// counts toward unavailable: a real failure after it starts its
-		// own confirmation at 1.
+	case kind == FailureBlocked || kind == FailureDoubt:
+		// A run of blocked (or doubtful) results counts down from -1, so
+		// that it never counts toward unavailable: a real failure after it
+		// starts its own confirmation at 1.
 		rec.Failures = min(prev.Failures, 0) - 1
 		rec.Result.State = StateTemporary
-		next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, -rec.Failures))
+		if kind == FailureDoubt {
+			// Looked at again like a failure being confirmed: by then the
+			// host's probe (under way in another check, or due in the
+			// next interval) may settle it.
+			next, floor = p.confirmAfter(-rec.Failures), 0
+		} else {
+			next = jittered(backoff.Doubled(p.RetryInterval, p.Interval, -rec.Failures))
+		}
 	case p.FailuresToUnavailable == 1:
 		rec.Failures = max(prev.Failures, 0) + 1
 		if r.State == StateUnavailable {
@@ -164,7 +180,8 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 		if kind == FailureTransient {
 			need = p.TransientFailuresToUnavailable
 		}
-		if rec.Failures >= need {
+		lasted := prev.State == StateUnavailable || now.Sub(failingSince(prev, now)) >= p.Interval
+		if rec.Failures >= need && (lasted || !byNature(r)) {
 			rec.Result.State = StateUnavailable
 			next = jittered(p.FailingInterval)
 		} else {
@@ -178,4 +195,32 @@ func (p Policy) Next(prev Link, r Result, now time.Time, rnd float64) Outcome {
 	next = max(next, floor)
 	rec.NextDue = now.Add(next)
 	return rec
+}
+
+// byNature reports whether r is a failure temporary by nature, which turns
+// a link red only after it has lasted a regular check interval: a transient
+// failure without a Retry-After that is not a server's own error answer —
+// 502, 503 and 504 (a gateway or a server in maintenance), timeouts,
+// resets, refused or dropped connections, a name service that did not
+// answer. A 500 and the other 5xx codes say the server is broken; a
+// Retry-After says when it will be back: those are confirmed like before.
+func byNature(r Result) bool {
+	if r.failure() != FailureTransient || r.RetryAfter > 0 {
+		return false
+	}
+	switch r.Code {
+	case 502, 503, 504:
+		return true
+	}
+	return r.Code < 500 || r.Code >= 1000 // 0: no answer; 2xx: the body broke off; 4xx: an FTP server's transient reply
+}
+
+// failingSince returns when prev's run of failures began, as far as the
+// link tells: the time its state turned temporary unavailable if it is in
+// a run of failures, else now (this check is the first failure).
+func failingSince(prev Link, now time.Time) time.Time {
+	if prev.Failures > 0 && prev.State == StateTemporary && !prev.LastChanged.IsZero() {
+		return prev.LastChanged
+	}
+	return now
 }

@@ -16,6 +16,10 @@ func TestPolicyNext(t *testing.T) {
 	notFound := lms.Result{State: lms.StateUnavailable, Reason: "Not Found"}
 	busy := lms.Result{State: lms.StateTemporary, Reason: "Service Unavailable"}
 	walled := lms.Result{State: lms.StateTemporary, Reason: "The site blocks automated checks (Cloudflare challenge)", Failure: lms.FailureBlocked}
+	refused := lms.Result{State: lms.StateTemporary, Reason: "The server refused the connection", Failure: lms.FailureTransient, NetworkError: true}
+	serverError := lms.Result{State: lms.StateTemporary, Reason: "Internal Server Error", Code: 500}
+	doubt := lms.Result{State: lms.StateTemporary, Reason: "The link now leads to the site's home page", Code: 200, Failure: lms.FailureDoubt, Kind: "home_redirect"}
+	soft404 := lms.Result{State: lms.StateUnavailable, Reason: "The page says it was not found", Code: 200, Failure: lms.FailureDefinitive, Kind: "soft_404"}
 	cases := []struct {
 		name      string
 		prev      lms.Link
@@ -34,7 +38,15 @@ func TestPolicyNext(t *testing.T) {
 		{"unavailable links are re-checked every FailingInterval", lms.Link{State: lms.StateUnavailable, Failures: 7}, notFound, 1, lms.StateUnavailable, 8, 4*time.Hour + 24*time.Minute},
 		{"transient: first re-check within minutes", lms.Link{State: lms.StateOK}, busy, 0, lms.StateTemporary, 1, 5 * time.Minute},
 		{"transient: confirmations back off ×4", lms.Link{State: lms.StateTemporary, Failures: 2}, busy, 0, lms.StateTemporary, 3, 80 * time.Minute},
-		{"transient: unavailable after four failures", lms.Link{State: lms.StateTemporary, Failures: 3}, busy, 0, lms.StateUnavailable, 4, 4 * time.Hour},
+		{"temporary by nature: not red after four failures within a day", lms.Link{State: lms.StateTemporary, Failures: 3, LastChanged: now.Add(-105 * time.Minute)}, busy, 0, lms.StateTemporary, 4, 4 * time.Hour},
+		{"temporary by nature: red after four failures over a day", lms.Link{State: lms.StateTemporary, Failures: 5, LastChanged: now.Add(-24 * time.Hour)}, busy, 0, lms.StateUnavailable, 6, 4 * time.Hour},
+		{"a refused connection is temporary by nature", lms.Link{State: lms.StateTemporary, Failures: 3, LastChanged: now.Add(-2 * time.Hour)}, refused, 0, lms.StateTemporary, 4, 4 * time.Hour},
+		{"a 503 with Retry-After: unavailable after four failures", lms.Link{State: lms.StateTemporary, Failures: 3, LastChanged: now.Add(-2 * time.Hour)}, lms.Result{State: lms.StateTemporary, Reason: "Service Unavailable", Code: 503, RetryAfter: time.Minute}, 0, lms.StateUnavailable, 4, 4 * time.Hour},
+		{"a 500: unavailable after four failures", lms.Link{State: lms.StateTemporary, Failures: 3, LastChanged: now.Add(-105 * time.Minute)}, serverError, 0, lms.StateUnavailable, 4, 4 * time.Hour},
+		{"a 502 after a confirmed 404 stays red", lms.Link{State: lms.StateUnavailable, Failures: 3, LastChanged: now.Add(-time.Hour)}, busy, 0, lms.StateUnavailable, 4, 4 * time.Hour},
+		{"weak evidence of a gone page: looked at again within minutes", lms.Link{State: lms.StateOK}, doubt, 0, lms.StateTemporary, -1, 5 * time.Minute},
+		{"weak evidence of a gone page is never red", lms.Link{State: lms.StateTemporary, Failures: -5}, doubt, 0, lms.StateTemporary, -6, 4 * time.Hour},
+		{"confirmed soft 404: red once confirmed", lms.Link{State: lms.StateTemporary, Failures: 1}, soft404, 0, lms.StateUnavailable, 2, 4 * time.Hour},
 		{"transient after a definitive one: the count goes on", lms.Link{State: lms.StateUnavailable, Failures: 9}, busy, 0, lms.StateUnavailable, 10, 4 * time.Hour},
 		{"recovery resets failures", lms.Link{State: lms.StateUnavailable, Failures: 4}, ok, 0, lms.StateOK, 0, 24 * time.Hour},
 		{"unsupported is not a failure", lms.Link{State: lms.StateUnknown}, lms.Result{State: lms.StateUnsupported, Reason: lms.ReasonNoHandler}, 0, lms.StateUnsupported, 0, 24 * time.Hour},
@@ -113,6 +125,9 @@ func simulate(p lms.Policy, answer func(at time.Duration) lms.Result, span time.
 		at := now.Sub(start)
 		rec := p.Next(l, answer(at), now, 0)
 		steps = append(steps, step{at, rec.Result.State})
+		if rec.Result.State != l.State {
+			l.LastChanged = now // as the stores keep it
+		}
 		l.State, l.Failures = rec.Result.State, rec.Failures
 		now = rec.NextDue
 	}
@@ -137,6 +152,8 @@ func TestPolicyTimelines(t *testing.T) {
 	ok := res(lms.StateOK, 0)
 	notFound := res(lms.StateUnavailable, lms.FailureDefinitive)
 	badGateway := res(lms.StateTemporary, lms.FailureTransient)
+	serverError := lms.Result{State: lms.StateTemporary, Reason: "Internal Server Error", Code: 500, Failure: lms.FailureTransient}
+	maintenance := lms.Result{State: lms.StateTemporary, Reason: "Service Unavailable", Code: 503, RetryAfter: 10 * time.Minute, Failure: lms.FailureTransient}
 	walled := res(lms.StateTemporary, lms.FailureBlocked)
 	until := func(d time.Duration, before, after lms.Result) func(time.Duration) lms.Result {
 		return func(at time.Duration) lms.Result {
@@ -163,15 +180,20 @@ func TestPolicyTimelines(t *testing.T) {
 	}{
 		{"404: temporary at once", def, always(notFound), 48 * time.Hour, 0, lms.StateTemporary, 0},
 		{"404: unavailable once confirmed, 5 min later", def, always(notFound), 48 * time.Hour, time.Second, lms.StateUnavailable, 5 * time.Minute},
-		{"502 for good: unavailable after 5+20+80 min", def, always(badGateway), 48 * time.Hour, 0, lms.StateUnavailable, 105 * time.Minute},
-		{"502 for good: still temporary 25 min in", def, always(badGateway), 48 * time.Hour, 25 * time.Minute, lms.StateTemporary, 0},
+		{"502 for good: orange for a day, red at the first check after it (25 h 45 min)", def, always(badGateway), 48 * time.Hour, 0, lms.StateUnavailable, 25*time.Hour + 45*time.Minute},
+		{"502 for good: still temporary 21 h 45 min in", def, always(badGateway), 48 * time.Hour, 21*time.Hour + 45*time.Minute, lms.StateTemporary, 0},
+		{"502 for good: never red within the day", def, until(24*time.Hour, badGateway, ok), 24 * time.Hour, 0, lms.StateUnavailable, -1},
+		{"500 for good: unavailable after 5+20+80 min", def, always(serverError), 48 * time.Hour, 0, lms.StateUnavailable, 105 * time.Minute},
+		{"503 with Retry-After 10 min for good: unavailable after 10+20+80 min", def, always(maintenance), 48 * time.Hour, 0, lms.StateUnavailable, 110 * time.Minute},
 		{"502 for good: never ok", def, always(badGateway), 48 * time.Hour, 0, lms.StateOK, -1},
 		{"one glitch: ok again 5 min later", def, until(time.Second, badGateway, ok), 48 * time.Hour, 5 * time.Minute, lms.StateOK, 0},
 		{"one glitch: never red", def, until(time.Second, badGateway, ok), 48 * time.Hour, 0, lms.StateUnavailable, -1},
 		{"fixed after 2 days: ok within 4 h", def, until(48*time.Hour, notFound, ok), 96 * time.Hour, 48 * time.Hour, lms.StateOK, 4 * time.Hour},
 		{"bot wall: never red in 30 days", def, always(walled), 30 * 24 * time.Hour, 0, lms.StateUnavailable, -1},
+		{"weak evidence of a gone page: never red in 30 days", def, always(res(lms.StateTemporary, lms.FailureDoubt)), 30 * 24 * time.Hour, 0, lms.StateUnavailable, -1},
 		{"fast 404: confirmed within 100 ms", fast, always(notFound), time.Minute, time.Nanosecond, lms.StateUnavailable, 100 * time.Millisecond},
-		{"fast 502: confirmed within 1.5 s", fast, always(badGateway), time.Minute, 0, lms.StateUnavailable, 1500 * time.Millisecond},
+		{"fast 502: red once it lasted the 4 s interval (4.4 s)", fast, always(badGateway), time.Minute, 0, lms.StateUnavailable, 4500 * time.Millisecond},
+		{"fast 502: orange for the first 4 s", fast, until(4*time.Second, badGateway, ok), 4 * time.Second, 0, lms.StateUnavailable, -1},
 		{"fast: fixed link ok within 1 s", fast, until(20*time.Second, notFound, ok), time.Minute, 20 * time.Second, lms.StateOK, time.Second},
 		{"fast bot wall: never red", fast, always(walled), time.Hour, 0, lms.StateUnavailable, -1},
 	}

@@ -44,6 +44,9 @@ func TestPolicyTimelinesOnVirtualTime(t *testing.T) {
 	siteOK := answers(lms.StateOK, 0, "OK")
 	siteNotFound := answers(lms.StateUnavailable, lms.FailureDefinitive, "Not Found")
 	siteBadGate := answers(lms.StateTemporary, lms.FailureTransient, "Bad Gateway")
+	siteBroken := func(time.Duration) lms.Result {
+		return lms.Result{State: lms.StateTemporary, Failure: lms.FailureTransient, Reason: "Internal Server Error", Code: 500}
+	}
 	siteWalled := answers(lms.StateTemporary, lms.FailureBlocked, "The site blocks automated checks (Cloudflare challenge)")
 	profiles := []struct {
 		name         string
@@ -82,13 +85,15 @@ func TestPolicyTimelinesOnVirtualTime(t *testing.T) {
 			links: map[string]behaviour{
 				"404":      siteNotFound,
 				"502":      siteBadGate,
+				"500":      siteBroken,
 				"glitch":   switchAt(time.Minute, siteBadGate, siteOK),
 				"fixed":    switchAt(6*time.Hour, siteNotFound, siteOK),
 				"bot wall": siteWalled,
 			},
 			checks: map[string][]checkpoint{
 				"404":      {{time.Minute, "temporary unavailable"}, {6 * time.Minute, "unavailable"}},
-				"502":      {{time.Hour, "temporary unavailable"}, {2 * time.Hour, "unavailable"}},
+				"502":      {{time.Hour, "temporary unavailable"}, {2 * time.Hour, "temporary unavailable"}, {21 * time.Hour, "temporary unavailable"}, {27 * time.Hour, "unavailable"}},
+				"500":      {{time.Hour, "temporary unavailable"}, {2 * time.Hour, "unavailable"}},
 				"glitch":   {{time.Minute, "temporary unavailable"}, {6 * time.Minute, "ok"}, {12 * time.Hour, "ok"}},
 				"fixed":    {{5 * time.Hour, "unavailable"}, {6*time.Hour + 4*time.Hour + 25*time.Minute, "ok"}},
 				"bot wall": {{6 * time.Minute, "temporary unavailable"}, {12 * time.Hour, "temporary unavailable"}},

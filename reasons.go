@@ -89,7 +89,7 @@ func failTable() [numFailClasses]failInfo {
 		failCancelled:        {StateUnknown, FailureInferred, false, "The check was cancelled"},
 		failDNSNotFound:      {StateUnavailable, FailureDefinitive, true, "The server name {host} does not exist"},
 		failDNSTemporary:     {StateTemporary, FailureTransient, true, "The server name {host} could not be looked up (the name service did not answer)"},
-		failRefused:          {StateUnavailable, FailureDefinitive, true, "The server refused the connection"},
+		failRefused:          {StateTemporary, FailureTransient, true, "The server refused the connection"},
 		failUnreachable:      {StateTemporary, FailureTransient, true, "The server cannot be reached (no route to it)"},
 		failConnectTimeout:   {StateTemporary, FailureTransient, true, "The server did not accept a connection within {connect}"},
 		failTimeout:          {StateTemporary, FailureTransient, false, "The page took longer than {timeout}"},

@@ -116,7 +116,7 @@ type link struct {
 const linkVersion = 1
 
 func (l *link) encode() []byte {
-	b := make([]byte, 0, 48+len(l.host)+len(l.Reason)+len(l.Final))
+	b := make([]byte, 0, 49+len(l.host)+len(l.Reason)+len(l.Final)+len(l.Kind))
 	b = append(b, linkVersion, l.St)
 	if l.Perm {
 		b = append(b, 1)
@@ -126,7 +126,7 @@ func (l *link) encode() []byte {
 	for _, v := range []int64{int64(l.Code), int64(l.Failures), l.Checked, l.Changed, l.due, l.RT, l.subs} {
 		b = binary.AppendVarint(b, v)
 	}
-	for _, s := range []string{l.host, l.Reason, l.Final} {
+	for _, s := range []string{l.host, l.Reason, l.Final, l.Kind} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -149,7 +149,10 @@ func decodeLink(b []byte) (link, error) {
 		*p, b = v, b[n:]
 	}
 	l.Code, l.Failures = int32(code), int32(failures)
-	for _, p := range []*string{&l.host, &l.Reason, &l.Final} {
+	for i, p := range []*string{&l.host, &l.Reason, &l.Final, &l.Kind} {
+		if i == 3 && len(b) == 0 {
+			break // written before links had a kind: none
+		}
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
 			return l, errCorrupt

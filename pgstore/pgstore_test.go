@@ -176,8 +176,10 @@ func TestConcurrentOpen(t *testing.T) {
 	if err := c.QueryRow(bg(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v != pgstore.SchemaVersion() || n != pgstore.SchemaVersion() {
-		t.Errorf("schema_migrations: %d rows, version %d; want %d", n, v, pgstore.SchemaVersion())
+	// Versions may have gaps (branches number their migrations apart), so
+	// the rows are at most the version.
+	if v != pgstore.SchemaVersion() || n < 1 || n > v {
+		t.Errorf("schema_migrations: %d rows, version %d; want version %d", n, v, pgstore.SchemaVersion())
 	}
 }
 

@@ -258,6 +258,7 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 		var (
 			col struct {
 				url, reason, final []string
+				kind               []string
 				hold, perm         []bool
 				state              []int16
 				code, failures     []int32
@@ -291,6 +292,7 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 			col.code = append(col.code, c.Code)
 			col.final = append(col.final, text(c.Final))
 			col.perm = append(col.perm, c.Perm)
+			col.kind = append(col.kind, text(c.Kind))
 			col.rt = append(col.rt, c.RT)
 			col.failures = append(col.failures, c.Failures)
 			col.checked = append(col.checked, c.Checked)
@@ -318,11 +320,12 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 				permanent = CASE WHEN r.hold THEN l.permanent ELSE r.permanent END,
 				rt = CASE WHEN r.hold THEN l.rt ELSE r.rt END,
 				failures = CASE WHEN r.hold THEN l.failures ELSE r.failures END,
-				checked = CASE WHEN r.hold THEN l.checked ELSE r.checked END
-			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[], $12::int8[])
-				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due, changed)
+				checked = CASE WHEN r.hold THEN l.checked ELSE r.checked END,
+				kind = CASE WHEN r.hold THEN l.kind ELSE r.kind END
+			FROM unnest($1::text[], $2::bool[], $3::int2[], $4::text[], $5::int4[], $6::text[], $7::bool[], $8::int8[], $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::text[])
+				AS r(url, hold, state, reason, code, final_url, permanent, rt, failures, checked, due, changed, kind)
 			WHERE l.url = r.url`,
-			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due, col.changed)
+			col.url, col.hold, col.state, col.reason, col.code, col.final, col.perm, col.rt, col.failures, col.checked, col.due, col.changed, col.kind)
 		if len(col.chURL) > 0 {
 			b.Queue(`INSERT INTO pending (client_id, url, state, reason, seq)
 				SELECT s.client_id, s.url, c.state, c.reason, nextval('pending_seq')

@@ -372,7 +372,7 @@ func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int3
 	return ids, nil
 }
 
-const linkColumns = `l.url, h.name, l.state, l.reason, l.code, l.checked, l.changed, l.due, l.failures, l.final_url, l.permanent, l.rt, l.subs`
+const linkColumns = `l.url, h.name, l.state, l.reason, l.code, l.checked, l.changed, l.due, l.failures, l.final_url, l.permanent, l.rt, l.subs, l.kind`
 
 // scanLink reads a link whose times are in the database's frame into the
 // caller's.
@@ -382,7 +382,7 @@ func (s *Store) scanLink(row pgx.CollectableRow) (lms.Link, error) {
 	var st int16
 	var code, failures, subs int32
 	var checked, changed, due, rt int64
-	if err := row.Scan(&l.URL, &l.Host, &st, &l.Reason, &code, &checked, &changed, &due, &failures, &l.FinalURL, &l.Permanent, &rt, &subs); err != nil {
+	if err := row.Scan(&l.URL, &l.Host, &st, &l.Reason, &code, &checked, &changed, &due, &failures, &l.FinalURL, &l.Permanent, &rt, &subs, &l.Kind); err != nil {
 		return lms.Link{}, err
 	}
 	l.State, l.Code, l.Failures, l.Subscribers = stateOf(st), int(code), int(failures), int(subs)

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrphanNotClaimed", testOrphan},
 		{"RecordResults", testRecordResults},
 		{"RecordHold", testRecordHold},
+		{"RecordKind", testRecordKind},
 		{"PendingCoalesceAck", testPendingAck},
 		{"DeleteClient", testDeleteClient},
 		{"Counts", testCounts},

@@ -25,6 +25,11 @@ type Answer struct {
 	Complete   bool          // the page's closing </html> arrived
 	N          int64         // body bytes read (decoded)
 	Wire       int64         // body bytes read on the wire (before decoding)
+	Header     http.Header   // the response's header
+	// Body is the first ReadLimits.Page bytes (decoded) of a 2xx answer
+	// that may be a page (HTML, XHTML, plain text or untyped); nil
+	// otherwise.
+	Body []byte
 }
 
 // How much of a body Read reads besides a page's.
@@ -50,6 +55,7 @@ type ReadLimits struct {
 	Visit   *Visit        // what the visit may still read on the wire (nil: WireBudget(Budget) for this body)
 	Timeout time.Duration // the visit's timeout, which bounds the wait after </html>
 	Buf     []byte        // the buffer the body is read through (nil: one of Read's own)
+	Page    int           // how much of a 2xx page's body to keep in Answer.Body (0: none)
 }
 
 // Read reads what a visit needs of resp's body and closes it: a little of
@@ -76,7 +82,7 @@ func Read(ctx context.Context, resp *http.Response, lim ReadLimits) *Answer {
 		stop()
 		_ = resp.Body.Close()
 	}()
-	a := &Answer{Code: resp.StatusCode, URL: resp.Request.URL}
+	a := &Answer{Code: resp.StatusCode, URL: resp.Request.URL, Header: resp.Header}
 	if a.Code == http.StatusSwitchingProtocols {
 		// No upgrade was asked for: whatever the server speaks next is no
 		// page, and the "body" is the raw connection, closed at once.
@@ -89,7 +95,7 @@ func Read(ctx context.Context, resp *http.Response, lim ReadLimits) *Answer {
 	if a.Code == http.StatusTooManyRequests || a.Code == http.StatusServiceUnavailable {
 		a.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
-	limit, keep := lim.Budget, 0
+	limit, keep, meta := lim.Budget, 0, false
 	switch {
 	case a.Location != "":
 		limit = min(limit, MaxRedirectBody)
@@ -98,7 +104,10 @@ func Read(ctx context.Context, resp *http.Response, lim ReadLimits) *Answer {
 	case a.Code >= 200 && a.Code < 300:
 		a.Refresh = RefreshURL(resp.Header.Get("Refresh"))
 		if a.Refresh == "" && strings.Contains(strings.ToLower(resp.Header.Get("Content-Type")), "html") {
-			keep = maxMetaHead
+			keep, meta = maxMetaHead, true
+		}
+		if lim.Page > 0 && pageType(resp.Header.Get("Content-Type")) {
+			keep = max(keep, lim.Page)
 		}
 	}
 	// A page whose closing tag arrived is shown whole by a browser even if
@@ -133,11 +142,29 @@ func Read(ctx context.Context, resp *http.Response, lim ReadLimits) *Answer {
 		a.BodyErr = err
 	}
 	a.Complete = scan.End
-	if keep == maxMetaHead {
-		a.Refresh = RefreshURL(MetaRefresh(scan.Head))
+	if meta {
+		a.Refresh = RefreshURL(MetaRefresh(scan.Head[:min(len(scan.Head), maxMetaHead)]))
+	}
+	if lim.Page > 0 && a.Code >= 200 && a.Code < 300 && pageType(resp.Header.Get("Content-Type")) {
+		a.Body = scan.Head[:min(len(scan.Head), lim.Page)]
 	}
 	if a.Code >= 400 {
 		a.Marker = Marker(a.Code, resp.Header, scan.Head)
 	}
 	return a
+}
+
+// pageType reports whether a Content-Type may be a page a person reads:
+// HTML, XHTML, plain text, or none given.
+func pageType(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	if ct == "" {
+		return true
+	}
+	for _, t := range []string{"text/html", "application/xhtml+xml", "text/plain"} {
+		if strings.HasPrefix(ct, t) {
+			return true
+		}
+	}
+	return false
 }

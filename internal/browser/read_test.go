@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,8 @@ func TestRead(t *testing.T) {
 		if a.BodyErr != nil {
 			t.Errorf("%s: body error %v", tc.name, a.BodyErr)
 		}
-		a.BodyErr = nil
-		if *a != tc.want {
+		a.BodyErr, a.Header = nil, nil
+		if !reflect.DeepEqual(*a, tc.want) {
 			t.Errorf("%s: %+v, want %+v", tc.name, *a, tc.want)
 		}
 	}
@@ -83,5 +84,46 @@ func TestJar(t *testing.T) {
 	}
 	if NewJar(2).Key(u) != k0 {
 		t.Error("the same address with the same cookies has another key: a loop would go unnoticed")
+	}
+}
+
+// ReadLimits.Page keeps the start of a 2xx page's body (for the "alive but
+// wrong" detector), not of a download or an error page; a meta refresh is
+// still found only at the top.
+func TestReadKeepsPage(t *testing.T) {
+	u, _ := url.Parse("http://x.example/a")
+	resp := func(code int, body, ctype string) *http.Response {
+		h := http.Header{}
+		if ctype != "" {
+			h.Set("Content-Type", ctype)
+		}
+		return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: &http.Request{URL: u}}
+	}
+	page := "<html><head><title>Page not found</title></head><body>" + strings.Repeat("y", 20000) + "</body></html>"
+	for _, tc := range []struct {
+		name  string
+		resp  *http.Response
+		keep  int
+		bytes int
+	}{
+		{"an HTML page", resp(200, page, "text/html; charset=utf-8"), 1 << 10, 1 << 10},
+		{"a short page, whole", resp(200, "<p>hi</p>", "text/html"), 1 << 10, 9},
+		{"an untyped page", resp(200, page, ""), 1 << 20, len(page)},
+		{"plain text", resp(200, "Not found", "text/plain"), 1 << 10, 9},
+		{"a PDF", resp(200, "%PDF-1.7", "application/pdf"), 1 << 10, 0},
+		{"an error page", resp(404, page, "text/html"), 1 << 10, 0},
+		{"no Page limit", resp(200, page, "text/html"), 0, 0},
+	} {
+		a := Read(context.Background(), tc.resp, ReadLimits{Budget: 1 << 20, Timeout: time.Second, Page: tc.keep})
+		if len(a.Body) != tc.bytes || tc.bytes > 0 && string(a.Body) != page[:tc.bytes] && tc.bytes != 9 {
+			t.Errorf("%s: kept %d bytes, want %d", tc.name, len(a.Body), tc.bytes)
+		}
+		if a.Header == nil {
+			t.Errorf("%s: no header", tc.name)
+		}
+	}
+	deep := "<html><body>" + strings.Repeat("z", 9000) + `<meta http-equiv="refresh" content="0;url=/late"></body></html>`
+	if a := Read(context.Background(), resp(200, deep, "text/html"), ReadLimits{Budget: 1 << 20, Timeout: time.Second, Page: 1 << 16}); a.Refresh != "" || len(a.Body) != len(deep) {
+		t.Errorf("a meta refresh past the head was followed (%q) or the page not kept (%d bytes)", a.Refresh, len(a.Body))
 	}
 }

@@ -12,8 +12,8 @@ import (
 // A checker asks Lookup first: a fresh answer is used as it is; otherwise
 // the first caller in the interval is allowed to probe (its claim counts as
 // the interval's probe even before the answer arrives) and stores the
-// analysis with Store; other callers meanwhile go without one and get the
-// weaker verdict.
+// analysis with Store; other callers meanwhile may wait for it (Pending)
+// or go without one and get the weaker verdict.
 type ProbeCache struct {
 	ttl time.Duration
 	max int
@@ -24,8 +24,9 @@ type ProbeCache struct {
 
 // probeEntry is a host's probe: claimed at a time, answered or not yet.
 type probeEntry struct {
-	at time.Time
-	a  *Analysis // nil while the probe is under way
+	at   time.Time
+	a    *Analysis     // nil while the probe is under way
+	done chan struct{} // closed when the claimed probe is stored (or dropped)
 }
 
 // NewProbeCache returns a cache whose entries last ttl (the check
@@ -42,11 +43,28 @@ func NewProbeCache(ttl time.Duration, size int) *ProbeCache {
 func (c *ProbeCache) Lookup(host string, now time.Time) (a *Analysis, may bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.m[host]; ok && now.Sub(e.at) < c.ttl {
+	e, ok := c.m[host]
+	if ok && now.Sub(e.at) < c.ttl {
 		return e.a, false
 	}
-	c.put(host, probeEntry{at: now})
+	if ok {
+		e.release()
+	}
+	c.put(host, probeEntry{at: now, done: make(chan struct{})})
 	return nil, true
+}
+
+// Pending returns a channel that is closed once the probe of host claimed
+// by another caller is stored, or nil if no probe of host is under way.
+// A caller that waits on it (bounded by its own deadline) then finds the
+// answer with Lookup.
+func (c *ProbeCache) Pending(host string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[host]; ok && e.a == nil && e.done != nil {
+		return e.done
+	}
+	return nil
 }
 
 // Store records host's probe analysis at now. A failed probe is stored too
@@ -55,7 +73,21 @@ func (c *ProbeCache) Lookup(host string, now time.Time) (a *Analysis, may bool) 
 func (c *ProbeCache) Store(host string, a *Analysis, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.m[host]; ok {
+		e.release()
+	}
 	c.put(host, probeEntry{at: now, a: a})
+}
+
+// release wakes the callers waiting for e's probe. The caller holds c.mu.
+func (e probeEntry) release() {
+	if e.done != nil {
+		select {
+		case <-e.done:
+		default:
+			close(e.done)
+		}
+	}
 }
 
 // put sets an entry, making room when the cache is full. The caller holds
@@ -64,6 +96,7 @@ func (c *ProbeCache) put(host string, e probeEntry) {
 	if _, ok := c.m[host]; !ok && len(c.m) >= c.max {
 		for h, old := range c.m {
 			if e.at.Sub(old.at) >= c.ttl {
+				old.release()
 				delete(c.m, h)
 			}
 		}
@@ -74,6 +107,7 @@ func (c *ProbeCache) put(host string, e probeEntry) {
 					oldest = h
 				}
 			}
+			c.m[oldest].release()
 			delete(c.m, oldest)
 		}
 	}

@@ -91,3 +91,49 @@ func TestAnalysisShared(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A caller that finds the probe under way can wait for it: Pending's
+// channel closes when the prober stores the answer.
+func TestProbeCachePending(t *testing.T) {
+	c := NewProbeCache(time.Hour, 10)
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	if c.Pending("h") != nil {
+		t.Fatal("pending before any claim")
+	}
+	if _, may := c.Lookup("h", now); !may {
+		t.Fatal("first lookup may not probe")
+	}
+	ch := c.Pending("h")
+	if ch == nil {
+		t.Fatal("no pending channel while the probe is under way")
+	}
+	want := Analyze(&Page{URL: "http://h.example/x", Status: 404})
+	got := make(chan *Analysis)
+	go func() {
+		<-ch
+		a, may := c.Lookup("h", now.Add(time.Second))
+		if may {
+			t.Error("a waiter may probe again")
+		}
+		got <- a
+	}()
+	c.Store("h", want, now.Add(time.Second))
+	if a := <-got; a != want {
+		t.Errorf("waiter got %v, want the stored analysis", a)
+	}
+	if c.Pending("h") != nil {
+		t.Error("pending after the answer was stored")
+	}
+	// A failed probe (nil) releases waiters too and is not pending.
+	_, _ = c.Lookup("g", now)
+	ch = c.Pending("g")
+	c.Store("g", nil, now)
+	select {
+	case <-ch:
+	default:
+		t.Error("storing a failed probe did not release the waiters")
+	}
+	if c.Pending("g") != nil {
+		t.Error("a failed probe is pending")
+	}
+}

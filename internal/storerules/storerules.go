@@ -156,6 +156,7 @@ func StateAt(i uint8) lms.State {
 type Check struct {
 	Reason   string
 	Final    string // Result.FinalURL
+	Kind     string // Result.Kind
 	Checked  int64  // when the last check ran
 	Changed  int64  // when the state last changed
 	RT       int64  // Result.ResponseTime
@@ -180,7 +181,7 @@ func (c *Check) State() lms.State { return StateAt(c.St) }
 func (c *Check) Apply(o lms.Outcome) (old lms.State, changed bool) {
 	res := o.Result
 	old = c.State()
-	c.Reason, c.Code, c.Final, c.Perm = res.Reason, int32(res.Code), res.FinalURL, res.Permanent
+	c.Reason, c.Code, c.Final, c.Perm, c.Kind = res.Reason, int32(res.Code), res.FinalURL, res.Permanent, res.Kind
 	c.RT, c.Failures, c.Checked = int64(res.ResponseTime), int32(o.Failures), unixnano.From(o.Checked)
 	if res.State == old {
 		return old, false
@@ -204,6 +205,7 @@ func (c *Check) Link(url, host string, nextDue int64, subscribers int) lms.Link 
 		Failures:     int(c.Failures),
 		FinalURL:     c.Final,
 		Permanent:    c.Perm,
+		Kind:         c.Kind,
 		ResponseTime: time.Duration(c.RT),
 		Subscribers:  subscribers,
 	}
