@@ -271,11 +271,16 @@ func holdAll(links []Link, due, now time.Time) []Outcome {
 	return out
 }
 
-// releaseQueued makes claimed links that were never started due again now;
-// it runs once the scheduler and the dispatcher have stopped.
-func (d *dispatcher) releaseQueued() {
+// releaseQueued hands this process's work back once the scheduler and the
+// dispatcher have stopped: claimed links that were never started are due
+// again now, then the hosts it holds are released with their next allowed
+// times (hostHolds.release), so other processes take both at once.
+func (d *dispatcher) releaseQueued() error {
 	now := d.now()
 	d.work.write(context.Background(), holdAll(d.releaseAll(), now, now)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.holds.release(ctx, d.pacer)
 }
 
 // hopPacer is the Pacer one check sees. The dispatcher reserved the host of

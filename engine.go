@@ -404,7 +404,10 @@ func (e *Engine) Store() Store { return e.store }
 
 // Run runs the enabled components until ctx is cancelled, then waits for
 // every goroutine to stop and returns nil. In-flight checks are abandoned
-// and their links made due again; nothing acknowledged is lost. It returns
+// and their links made due again; the checker's queued links and the hosts
+// it holds are handed back to the store at once, with each host's next
+// allowed time, so that other processes sharing it carry on without
+// waiting for the leases; nothing acknowledged is lost. It returns
 // an error only if a component fails for good.
 func (e *Engine) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
@@ -433,14 +436,18 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // runChecker runs the scheduler, the dispatcher (with the checks it
 // starts) and the guard's probe loop; once all have stopped, the links
-// still queued are made due again at once.
+// still queued are made due again at once and the hosts this process holds
+// are handed over (ScheduleStore.ReleaseHosts).
 func (e *Engine) runChecker(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.sched.run(gctx) })
 	g.Go(func() error { return e.disp.run(gctx) })
 	g.Go(func() error { return e.guard.run(gctx) })
 	err := g.Wait()
-	e.disp.releaseQueued()
+	if rerr := e.disp.releaseQueued(); rerr != nil {
+		// The hosts come back when their leases end, as after a crash.
+		e.log.Warn("handing hosts over at stop", "err", rerr)
+	}
 	return err
 }
 

@@ -241,6 +241,37 @@ func (h *hostHolds) acquire(ctx context.Context, host string, pacer *hostPacer) 
 	return nil
 }
 
+// release hands every host this process still holds back to the store at
+// once (ScheduleStore.ReleaseHosts), each with the time pacer allows its
+// next request, so that other processes take them without waiting for the
+// leases; it runs once nothing of this process sends requests any more.
+func (h *hostHolds) release(ctx context.Context, pacer *hostPacer) error {
+	now := h.now()
+	// The pacer keeps time.Now's times; the store, the engine's clock's.
+	shift := now.Sub(time.Now())
+	h.mu.Lock()
+	var hosts []HostRelease
+	for host, until := range h.until {
+		if !until.After(now) {
+			continue
+		}
+		r := HostRelease{Host: host}
+		if at := pacer.readyAt(host); at.After(time.Now()) {
+			r.NotBefore = at.Add(shift)
+		}
+		hosts = append(hosts, r)
+	}
+	clear(h.until)
+	h.mu.Unlock()
+	if len(hosts) == 0 {
+		return nil
+	}
+	if err := h.store.ReleaseHosts(ctx, h.holder, hosts); err != nil {
+		return fmt.Errorf("lms: release %d hosts: %w", len(hosts), err)
+	}
+	return nil
+}
+
 // prune forgets holds that have ended.
 func (h *hostHolds) prune() {
 	now := h.now()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,11 @@ type scheduler struct {
 
 	added chan struct{}   // links were subscribed: claim without waiting for the poll
 	want  <-chan struct{} // the dispatcher asks for a claim now
+
+	// For Stats: when the last claim succeeded (time.Now, Unix
+	// nanoseconds), and whether the last one failed.
+	claimedAt   atomic.Int64
+	claimFailed atomic.Bool
 }
 
 func newScheduler(store ScheduleStore, cfg Config, holds *hostHolds, d *dispatcher, want <-chan struct{}) *scheduler {
@@ -112,6 +118,10 @@ func (s *scheduler) run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("claiming due links", "err", err)
 			}
+			if err == nil {
+				s.claimedAt.Store(time.Now().UnixNano())
+			}
+			s.claimFailed.Store(err != nil && ctx.Err() == nil)
 			if err != nil || n < limit {
 				lastDrained = time.Now()
 				break
@@ -121,6 +131,14 @@ func (s *scheduler) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// snapshot adds the claims' health to st.
+func (s *scheduler) snapshot(st *Stats) {
+	if n := s.claimedAt.Load(); n != 0 {
+		st.LastClaim = time.Unix(0, n)
+	}
+	st.ClaimFailing = s.claimFailed.Load()
 }
 
 // claim fetches due links, records the holds of their hosts and queues

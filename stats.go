@@ -21,6 +21,13 @@ type Stats struct {
 	Outage           bool      // the "is it us?" guard is holding failures back
 	OutageSince      time.Time
 	HeldBack         uint64 // failures held back by the guard since start
+	// LastClaim is when this process's checker last claimed from the store
+	// (which renews the holds of its hosts); zero before the first claim
+	// or without a checker.
+	LastClaim time.Time
+	// ClaimFailing: the checker's last claim failed, so its leases and
+	// holds are not being renewed (the store is unreachable or failing).
+	ClaimFailing bool
 
 	NotifyPushes    uint64 // updateManyStates calls
 	NotifyDelivered uint64 // updates acknowledged by clients
@@ -87,6 +94,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	e.pool.stats.fill(&st)
 	st.HostsBackedOff = e.pacer.prune(time.Now())
 	e.guard.snapshot(&st)
+	e.sched.snapshot(&st)
 	e.notifier.snapshot(&st)
 	e.syncer.snapshot(&st)
 	e.mailer.snapshot(&st)

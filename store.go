@@ -154,6 +154,13 @@ type ClaimOptions struct {
 	Holder string
 }
 
+// HostRelease is one host a stopping process gives back
+// (ScheduleStore.ReleaseHosts).
+type HostRelease struct {
+	Host      string
+	NotBefore time.Time // the host's next allowed request; zero if at once
+}
+
 // ScheduleStore is what the scheduler and the checker pool need.
 type ScheduleStore interface {
 	// ClaimDue hands out links whose NextDue is at or before now, fairly
@@ -184,6 +191,17 @@ type ScheduleStore interface {
 	// (a DeferHost back-off; a store may also include the spacing of its
 	// last claim); zero if at once.
 	HoldHost(ctx context.Context, holder, host string, now time.Time, lease time.Duration) (notBefore time.Time, ok bool, err error)
+	// ReleaseHosts ends holder's holds of hosts at once: the hand-over of
+	// a process that stops, so that others need not wait for the leases.
+	// Each host is not offered, nor reported free of back-off by HoldHost,
+	// before its NotBefore (when the stopping process would have sent its
+	// next request; zero if at once, a DeferHost back-off still counts);
+	// a store that processes share lets it replace the spacing the
+	// holder's claims gave the host. Hosts holder
+	// does not hold (any more) are left alone. Release holder's queued links
+	// first (RecordResults with Hold), so they are due when their hosts are
+	// offered.
+	ReleaseHosts(ctx context.Context, holder string, hosts []HostRelease) error
 	// LinkCounts returns the number of subscribed links by state.
 	LinkCounts(ctx context.Context) (StateCounts, error)
 	// DueCount returns how many subscribed links are due at now, counting at

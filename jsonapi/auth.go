@@ -44,14 +44,14 @@ func unauthorized(detail string) *problem {
 // the client it names, Basic by its id.
 func (s *Server) checkClient(ctx context.Context, addr string, c credentials) (string, error) {
 	if c.basic {
-		err := s.guard.Throttle.Check(addr, "client\x00"+c.id, c.pass, func() error { return s.e.Authenticate(ctx, c.id, c.pass) })
+		err := s.guard.Throttle.Check(ctx, addr, "client\x00"+c.id, c.pass, func() error { return s.e.Authenticate(ctx, c.id, c.pass) })
 		return c.id, err
 	}
 	id, ok := lms.TokenClient(c.bearer)
 	if !ok {
 		return "", lms.ErrUnauthorized
 	}
-	err := s.guard.Throttle.Check(addr, "client\x00"+id, c.bearer, func() error {
+	err := s.guard.Throttle.Check(ctx, addr, "client\x00"+id, c.bearer, func() error {
 		_, err := s.e.AuthenticateToken(ctx, c.bearer)
 		return err
 	})
@@ -59,12 +59,12 @@ func (s *Server) checkClient(ctx context.Context, addr string, c credentials) (s
 }
 
 // checkAdmin checks c as the admin secret through the guard.
-func (s *Server) checkAdmin(addr string, c credentials) (lms.Admin, error) {
+func (s *Server) checkAdmin(ctx context.Context, addr string, c credentials) (lms.Admin, error) {
 	var a lms.Admin
 	if c.basic {
 		return a, lms.ErrUnauthorized
 	}
-	err := s.guard.Throttle.Check(addr, "admin", c.bearer, func() (err error) {
+	err := s.guard.Throttle.Check(ctx, addr, "admin", c.bearer, func() (err error) {
 		a, err = s.e.Admin(c.bearer)
 		return err
 	})
@@ -84,7 +84,7 @@ func (s *Server) authClient(r *http.Request) (string, error) {
 		return id, nil
 	}
 	if errors.Is(err, lms.ErrUnauthorized) {
-		if _, isToken := lms.TokenClient(c.bearer); !c.basic && !isToken && isNil(s.checkAdmin(addr, c)) {
+		if _, isToken := lms.TokenClient(c.bearer); !c.basic && !isToken && isNil(s.checkAdmin(r.Context(), addr, c)) {
 			return "", newProblem(http.StatusForbidden, "The admin secret names no client: the operator's paths are under /api/v1/admin/.")
 		}
 		return "", unauthorized("The credentials are wrong, or the token was revoked.")
@@ -102,7 +102,7 @@ func (s *Server) authAdmin(r *http.Request) (lms.Admin, error) {
 		return lms.Admin{}, p
 	}
 	addr := s.cfg.RemoteAddr(r)
-	a, err := s.checkAdmin(addr, c)
+	a, err := s.checkAdmin(r.Context(), addr, c)
 	if err == nil {
 		return a, nil
 	}

@@ -65,20 +65,21 @@ type bookMail struct {
 	LastError      string `json:"last_error,omitempty"`
 }
 
-func bookOf(c lms.Client) ([]byte, error) {
+// bookOf is the book of c, its times moved into the database's frame by f.
+func bookOf(c lms.Client, f frame) ([]byte, error) {
 	b := book{
-		NotifyFailures: c.NotifyFailures, NextNotify: nanos(c.NextNotify), LastNotified: nanos(c.LastNotified),
-		LastNotifyError: text(c.LastNotifyError), NotifyDisabledAt: nanos(c.NotifyDisabledAt),
-		NextSync: nanos(c.NextSync), LastSync: nanos(c.LastSync), SyncForced: c.SyncForced, LastSyncError: text(c.LastSyncError),
+		NotifyFailures: c.NotifyFailures, NextNotify: f.in(c.NextNotify), LastNotified: f.in(c.LastNotified),
+		LastNotifyError: text(c.LastNotifyError), NotifyDisabledAt: f.in(c.NotifyDisabledAt),
+		NextSync: f.in(c.NextSync), LastSync: f.in(c.LastSync), SyncForced: c.SyncForced, LastSyncError: text(c.LastSyncError),
 		SyncTooLarge: c.SyncTooLargeMailed,
-		NotifyLease:  lease{Holder: text(c.NotifyLease.Holder), Until: nanos(c.NotifyLease.Until)},
-		SyncLease:    lease{Holder: text(c.SyncLease.Holder), Until: nanos(c.SyncLease.Until)},
-		Webhook: bookHook{URL: text(c.WebhookURL), Secret: text(c.WebhookSecret), OldSecret: text(c.WebhookOldSecret), OldUntil: nanos(c.WebhookOldUntil),
-			Failures: c.WebhookFailures, LastError: text(c.WebhookLastError), DisabledAt: nanos(c.WebhookDisabledAt)},
+		NotifyLease:  lease{Holder: text(c.NotifyLease.Holder), Until: f.in(c.NotifyLease.Until)},
+		SyncLease:    lease{Holder: text(c.SyncLease.Holder), Until: f.in(c.SyncLease.Until)},
+		Webhook: bookHook{URL: text(c.WebhookURL), Secret: text(c.WebhookSecret), OldSecret: text(c.WebhookOldSecret), OldUntil: f.in(c.WebhookOldUntil),
+			Failures: c.WebhookFailures, LastError: text(c.WebhookLastError), DisabledAt: f.in(c.WebhookDisabledAt)},
 	}
 	for _, m := range c.Outbox {
-		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: nanos(m.Queued), SealedPassword: text(m.SealedPassword),
-			Attempts: m.Attempts, NextAttempt: nanos(m.NextAttempt), LastError: text(m.LastError)})
+		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: f.in(m.Queued), SealedPassword: text(m.SealedPassword),
+			Attempts: m.Attempts, NextAttempt: f.in(m.NextAttempt), LastError: text(m.LastError)})
 	}
 	for _, t := range c.Tokens {
 		b.Tokens = append(b.Tokens, bookToken{Name: t.Name, Hash: t.Hash, Created: nanos(t.Created)})
@@ -86,20 +87,22 @@ func bookOf(c lms.Client) ([]byte, error) {
 	return json.Marshal(b)
 }
 
-func (b book) apply(c *lms.Client) {
-	c.NotifyFailures, c.NextNotify, c.LastNotified = b.NotifyFailures, fromNanos(b.NextNotify), fromNanos(b.LastNotified)
-	c.LastNotifyError, c.NotifyDisabledAt = b.LastNotifyError, fromNanos(b.NotifyDisabledAt)
-	c.NextSync, c.LastSync, c.SyncForced, c.LastSyncError = fromNanos(b.NextSync), fromNanos(b.LastSync), b.SyncForced, b.LastSyncError
+// apply sets c's bookkeeping from b, its times moved into the caller's
+// frame by f.
+func (b book) apply(c *lms.Client, f frame) {
+	c.NotifyFailures, c.NextNotify, c.LastNotified = b.NotifyFailures, f.out(b.NextNotify), f.out(b.LastNotified)
+	c.LastNotifyError, c.NotifyDisabledAt = b.LastNotifyError, f.out(b.NotifyDisabledAt)
+	c.NextSync, c.LastSync, c.SyncForced, c.LastSyncError = f.out(b.NextSync), f.out(b.LastSync), b.SyncForced, b.LastSyncError
 	c.SyncTooLargeMailed = b.SyncTooLarge
-	c.NotifyLease = lms.Lease{Holder: b.NotifyLease.Holder, Until: fromNanos(b.NotifyLease.Until)}
-	c.SyncLease = lms.Lease{Holder: b.SyncLease.Holder, Until: fromNanos(b.SyncLease.Until)}
+	c.NotifyLease = lms.Lease{Holder: b.NotifyLease.Holder, Until: f.out(b.NotifyLease.Until)}
+	c.SyncLease = lms.Lease{Holder: b.SyncLease.Holder, Until: f.out(b.SyncLease.Until)}
 	h := b.Webhook
-	c.WebhookURL, c.WebhookSecret, c.WebhookOldSecret, c.WebhookOldUntil = h.URL, h.Secret, h.OldSecret, fromNanos(h.OldUntil)
-	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = h.Failures, h.LastError, fromNanos(h.DisabledAt)
+	c.WebhookURL, c.WebhookSecret, c.WebhookOldSecret, c.WebhookOldUntil = h.URL, h.Secret, h.OldSecret, f.out(h.OldUntil)
+	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = h.Failures, h.LastError, f.out(h.DisabledAt)
 	c.Outbox = nil
 	for _, m := range b.Outbox {
-		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: fromNanos(m.Queued), SealedPassword: m.SealedPassword,
-			Attempts: m.Attempts, NextAttempt: fromNanos(m.NextAttempt), LastError: m.LastError})
+		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: f.out(m.Queued), SealedPassword: m.SealedPassword,
+			Attempts: m.Attempts, NextAttempt: f.out(m.NextAttempt), LastError: m.LastError})
 	}
 	c.Tokens = nil
 	for _, t := range b.Tokens {
@@ -110,7 +113,7 @@ func (b book) apply(c *lms.Client) {
 const clientColumns = `c.id, c.created, c.notify, c.password_hash, c.sealed_password, c.contact_name, c.contact_email, c.callback_url, c.book,
 	k.ok, k.temporary, k.unavailable, k.unsupported, k.unknown`
 
-func scanClient(row pgx.Row) (lms.Client, error) {
+func scanClient(row pgx.Row, f frame) (lms.Client, error) {
 	var c lms.Client
 	var created int64
 	var bk []byte
@@ -124,7 +127,7 @@ func scanClient(row pgx.Row) (lms.Client, error) {
 	if err := json.Unmarshal(bk, &b); err != nil {
 		return lms.Client{}, fmt.Errorf("client %q: book: %w", c.ID, err)
 	}
-	b.apply(&c)
+	b.apply(&c, f)
 	c.Counts = n.export()
 	return c, nil
 }
@@ -141,7 +144,7 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
-	bk, err := bookOf(c)
+	bk, err := bookOf(c, s.clock.frame())
 	if err != nil {
 		return fmt.Errorf("pgstore: create client: %w", err)
 	}
@@ -170,7 +173,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
 	var c lms.Client
 	err := s.read(ctx, "get client", func(q querier) error {
 		var err error
-		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id WHERE c.id = $1`, id))
+		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id WHERE c.id = $1`, id), s.clock.frame())
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound(id)
 		}
@@ -183,7 +186,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
 func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	return readRows(ctx, s, "list clients", func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r) }, nil,
+	return readRows(ctx, s, "list clients", func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r, s.clock.frame()) }, nil,
 		`SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id ORDER BY c.id`)
 }
 
@@ -195,9 +198,10 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 	defer cancel()
 	var out lms.Client
 	mail := false
+	f := s.clock.frame()
 	err := s.tx(ctx, "update client", func(tx pgx.Tx) error {
 		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id
-			WHERE c.id = $1 FOR UPDATE OF c`, id))
+			WHERE c.id = $1 FOR UPDATE OF c`, id), f)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound(id)
 		}
@@ -208,7 +212,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 		if err != nil {
 			return pass(err)
 		}
-		bk, err := bookOf(cp)
+		bk, err := bookOf(cp, f)
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,18 @@
 //     per 20 ms per Store, so that they do not serialise the commits.
 //   - Every call is bounded on the client side (Options.CallTimeout), so
 //     that a frozen or cut-off server fails calls instead of holding them.
+//   - One clock: every time that processes share (a link's due time and
+//     lease, a host's hold, next allowed time and back-off, a client's
+//     leases) is kept in the database's clock, the callers' times
+//     translated on the way in and out with an offset measured at every
+//     call (see dbClock), so processes whose clocks differ by minutes
+//     still never take each other's hosts or ask a host early.
+//   - RecordResults calls made at once share one transaction (a group
+//     commit), each acknowledged once it committed.
+//   - ReleaseHosts hands a stopping process's hosts over at once, with
+//     their next allowed times, and wakes the other processes' checkers.
+//   - Store implements lms.ThrottleStore: the guessing throttles of every
+//     API process sharing the database, in one table, in its clock.
 //
 // The rules of the store contract that memstore and boltstore share are
 // applied from internal/storerules: the argument checks (CheckURLs,
@@ -99,6 +111,11 @@ type Options struct {
 	// History bounds each link's history of state changes; zero fields
 	// are lms.HistoryRetention's defaults.
 	History lms.HistoryRetention
+	// Now is the clock of the times the caller passes and gets back (the
+	// engine's Config.Now). The store keeps every time that processes share
+	// in the database's clock and translates (see the package doc).
+	// Default time.Now.
+	Now func() time.Time
 }
 
 // Store is the PostgreSQL lms.Store. Create it with Open.
@@ -113,6 +130,11 @@ type Store struct {
 	wg      sync.WaitGroup // the listeners
 	once    sync.Once
 	hostIDs hostCache
+	clock   dbClock     // the database's clock (see dbClock)
+	records recordGroup // RecordResults' group commits
+	// lastSweep is when spent throttle rows were last deleted (Unix
+	// nanoseconds, this process's clock).
+	lastSweep atomic.Int64
 	// wake-ups to send (see wake)
 	wakeMu      sync.Mutex
 	wakeBits    lms.Wakeup
@@ -181,6 +203,19 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.pool.Close()
 		return nil, err
+	}
+	s.clock.local, s.clock.caller = time.Now, opt.Now
+	if s.clock.caller == nil {
+		s.clock.caller = time.Now
+	}
+	s.clock.query = func(ctx context.Context) (int64, error) {
+		var n int64
+		err := s.pool.QueryRow(ctx, clockQuery).Scan(&n)
+		return n, err
+	}
+	if err := s.clock.sync(ctx); err != nil {
+		s.pool.Close()
+		return nil, s.wrap(ctx, "read the clock", err)
 	}
 	s.wg.Add(1)
 	go s.sendWakeups()

@@ -25,9 +25,13 @@ func (s *Store) PruneHosts(ctx context.Context, now time.Time, limit int) (int, 
 	if err := storerules.CheckPrune(limit); err != nil {
 		return 0, fmt.Errorf("pgstore: %w", err)
 	}
+	f, err := s.frame(ctx, "prune hosts")
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := s.read(ctx, "prune hosts", func(q querier) error {
-		tag, err := q.Exec(ctx, pruneHosts, nanos(now), limit)
+	err = s.read(ctx, "prune hosts", func(q querier) error {
+		tag, err := q.Exec(ctx, pruneHosts, f.in(now), limit)
 		n = tag.RowsAffected()
 		return err
 	})

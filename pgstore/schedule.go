@@ -75,9 +75,14 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 	if err := storerules.CheckClaim(opt); err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	n, lease := nanos(now), nanos(now.Add(opt.Lease))
+	f, err := s.frame(ctx, "claim")
+	if err != nil {
+		return nil, err
+	}
+	n := f.in(now)
+	lease := n + int64(opt.Lease)
 	var out []lms.Link
-	err := s.tx(ctx, "claim", func(tx pgx.Tx) error {
+	err = s.tx(ctx, "claim", func(tx pgx.Tx) error {
 		out = out[:0]
 		visited := []int32{}
 		var claimed []string
@@ -115,7 +120,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 				last = int(ord - 1)
 				got++
 				claimed = append(claimed, u)
-				out = append(out, lms.Link{URL: u, Host: h.name, State: stateOf(st), Failures: int(failures), NextDue: fromNanos(lease)})
+				out = append(out, lms.Link{URL: u, Host: h.name, State: stateOf(st), Failures: int(failures), NextDue: f.out(lease)})
 				return nil
 			})
 			if err != nil {
@@ -150,7 +155,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		for i, id := range visited {
 			k[i] = ks[id]
 			if until, ok := storerules.PacedUntil(names[id], now, int(k[i]), opt.HostGap); ok && k[i] > 0 {
-				paced[i] = new(nanos(until))
+				paced[i] = new(f.in(until))
 			}
 		}
 		b.Queue(claimUpdateHosts, visited, k, opt.Holder, lease, paced)
@@ -208,22 +213,20 @@ func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited 
 	return hosts, more, nil
 }
 
-// RecordResults implements lms.ScheduleStore: one transaction locks the
-// links (by URL), writes the results, the pending notifications of every
-// subscriber of a link whose state changed (by URL and client), the hosts'
-// readiness, and the client and link counts.
-func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
-	ctx, cancel := s.callN(ctx, len(recs))
-	defer cancel()
-	if err := storerules.CheckOutcomes(recs); err != nil {
-		return fmt.Errorf("pgstore: %w", err)
-	}
-	if err := s.begin(ctx, "record results"); err != nil {
+// recordBatch writes the records of one group commit (see RecordResults):
+// one transaction locks the links (by URL), writes the results, the pending
+// notifications of every subscriber of a link whose state changed (by URL
+// and client), the hosts' readiness, and the client and link counts.
+func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
+	f, err := s.frame(ctx, "record results")
+	if err != nil {
 		return err
 	}
-	// The last record of a URL wins.
+	// The last record of a URL wins; its times go into the database's
+	// frame.
 	last := make(map[string]lms.Outcome, len(recs))
 	for _, r := range recs {
+		r.NextDue, r.Checked = fromNanos(f.in(r.NextDue)), fromNanos(f.in(r.Checked))
 		last[r.URL] = r
 	}
 	urls := sortedUnique(slices.Collect(maps.Keys(last)))
@@ -231,7 +234,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 		return nil
 	}
 	pending := false
-	err := s.tx(ctx, "record results", func(tx pgx.Tx) error {
+	err = s.tx(ctx, "record results", func(tx pgx.Tx) error {
 		pending = false
 		type old struct {
 			state     int16
@@ -295,7 +298,7 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 			col.rt = append(col.rt, c.RT)
 			col.failures = append(col.failures, c.Failures)
 			col.checked = append(col.checked, c.Checked)
-			col.due = append(col.due, nanos(r.NextDue))
+			col.due = append(col.due, nanos(r.NextDue)) // in the database's frame (above)
 			col.failSince = append(col.failSince, c.FailSince)
 			if changed {
 				col.hist.add(u, &c)
@@ -375,7 +378,11 @@ func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
 func (s *Store) DeferHost(ctx context.Context, host string, until time.Time) error {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	u := nanos(until)
+	f, err := s.frame(ctx, "defer host")
+	if err != nil {
+		return err
+	}
+	u := f.in(until)
 	return s.read(ctx, "defer host", func(q querier) error {
 		_, err := q.Exec(ctx, `INSERT INTO hosts (name, not_before, deferred) VALUES ($1, $2, $2)
 			ON CONFLICT (name) DO UPDATE SET
@@ -394,10 +401,15 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 	if err := storerules.CheckHold(host, lease); err != nil {
 		return time.Time{}, false, fmt.Errorf("pgstore: %w", err)
 	}
-	n, until := nanos(now), nanos(now.Add(lease))
+	f, err := s.frame(ctx, "hold host")
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	n := f.in(now)
+	until := n + int64(lease)
 	var deferred int64
 	ok := false
-	err := s.read(ctx, "hold host", func(q querier) error {
+	err = s.read(ctx, "hold host", func(q querier) error {
 		rows, err := q.Query(ctx, `INSERT INTO hosts (name, holder, held_until) VALUES ($1, $2, $3)
 			ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder,
 				held_until = CASE WHEN hosts.holder = EXCLUDED.holder THEN greatest(hosts.held_until, EXCLUDED.held_until) ELSE EXCLUDED.held_until END,
@@ -417,7 +429,7 @@ func (s *Store) HoldHost(ctx context.Context, holder, host string, now time.Time
 		return time.Time{}, false, err
 	}
 	if deferred > n {
-		return fromNanos(deferred), true, nil
+		return f.out(deferred), true, nil
 	}
 	return time.Time{}, true, nil
 }
@@ -447,9 +459,13 @@ func (s *Store) DueCount(ctx context.Context, now time.Time, limit int) (int, er
 	if limit <= 0 {
 		return 0, s.begin(ctx, "due count")
 	}
+	f, err := s.frame(ctx, "due count")
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := s.read(ctx, "due count", func(q querier) error {
-		return q.QueryRow(ctx, dueCount, nanos(now), limit).Scan(&n)
+	err = s.read(ctx, "due count", func(q querier) error {
+		return q.QueryRow(ctx, dueCount, f.in(now), limit).Scan(&n)
 	})
 	return n, err
 }

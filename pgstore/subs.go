@@ -82,6 +82,10 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 	if err := s.begin(ctx, "subscribe"); err != nil {
 		return 0, err
 	}
+	f, err := s.frame(ctx, "subscribe")
+	if err != nil {
+		return 0, err
+	}
 	add := sortedUnique(urls)
 	ids, err := s.ensureHosts(ctx, add)
 	if err != nil {
@@ -92,7 +96,7 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: nanos(now)})
+		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now)})
 		if err != nil {
 			return err
 		}
@@ -146,6 +150,10 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 	if err := s.begin(ctx, "replace subscriptions"); err != nil {
 		return 0, 0, err
 	}
+	f, err := s.frame(ctx, "replace subscriptions")
+	if err != nil {
+		return 0, 0, err
+	}
 	want := sortedUnique(urls)
 	ids, err := s.ensureHosts(ctx, want)
 	if err != nil {
@@ -164,7 +172,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 			return err
 		}
 		removed = len(gone)
-		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: want, hostIDs: ids, removed: gone, now: nanos(now)})
+		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: want, hostIDs: ids, removed: gone, now: f.in(now)})
 		if err != nil {
 			return err
 		}
@@ -378,7 +386,10 @@ func (s *Store) ensureHosts(ctx context.Context, urls []string) (map[string]int3
 
 const linkColumns = `l.url, h.name, l.state, l.reason, l.code, l.checked, l.changed, l.due, l.failures, l.final_url, l.permanent, l.rt, l.subs, l.kind, l.failing_since`
 
-func scanLink(row pgx.CollectableRow) (lms.Link, error) {
+// scanLink reads a link whose times are in the database's frame into the
+// caller's.
+func (s *Store) scanLink(row pgx.CollectableRow) (lms.Link, error) {
+	f := s.clock.frame()
 	var l lms.Link
 	var st int16
 	var code, failures, subs int32
@@ -387,8 +398,8 @@ func scanLink(row pgx.CollectableRow) (lms.Link, error) {
 		return lms.Link{}, err
 	}
 	l.State, l.Code, l.Failures, l.Subscribers = stateOf(st), int(code), int(failures), int(subs)
-	l.LastChecked, l.LastChanged, l.NextDue, l.ResponseTime = fromNanos(checked), fromNanos(changed), fromNanos(due), time.Duration(rt)
-	l.FailingSince = fromNanos(failSince)
+	l.LastChecked, l.LastChanged, l.NextDue, l.ResponseTime = f.out(checked), f.out(changed), f.out(due), time.Duration(rt)
+	l.FailingSince = f.out(failSince)
 	return l, nil
 }
 
@@ -407,7 +418,7 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 	if p.Limit > 0 {
 		limit = &p.Limit
 	}
-	return clientRows(ctx, s, "client links", clientID, scanLink, `SELECT `+linkColumns+` FROM subscriptions s
+	return clientRows(ctx, s, "client links", clientID, s.scanLink, `SELECT `+linkColumns+` FROM subscriptions s
 			JOIN links l ON l.url = s.url JOIN hosts h ON h.id = l.host_id
 			WHERE s.client_id = $1 AND s.url > $2 AND ($3 < 0 OR l.state = $3)
 			ORDER BY s.url LIMIT $4`, clientID, text(p.After), state, limit)
@@ -427,7 +438,7 @@ func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.
 		if err != nil {
 			return err
 		}
-		ls, err := pgx.CollectRows(rows, scanLink)
+		ls, err := pgx.CollectRows(rows, s.scanLink)
 		for _, l := range ls {
 			out[l.URL] = l
 		}

@@ -14,7 +14,8 @@ import (
 // hookColumns are the columns scanHook reads.
 const hookColumns = `id, type, created, attempts, status, error, next_attempt, delivered`
 
-func scanHook(row pgx.CollectableRow, clientID string, body bool) (lms.WebhookEvent, error) {
+// Its times are moved from the database's clock into the caller's by f.
+func scanHook(row pgx.CollectableRow, clientID string, body bool, f frame) (lms.WebhookEvent, error) {
 	var ev lms.WebhookEvent
 	var created, next, delivered int64
 	dest := []any{&ev.ID, &ev.Type, &created, &ev.Attempts, &ev.Status, &ev.Error, &next, &delivered}
@@ -24,7 +25,7 @@ func scanHook(row pgx.CollectableRow, clientID string, body bool) (lms.WebhookEv
 	if err := row.Scan(dest...); err != nil {
 		return ev, err
 	}
-	ev.ClientID, ev.Created, ev.NextAttempt, ev.Delivered = clientID, fromNanos(created), fromNanos(next), fromNanos(delivered)
+	ev.ClientID, ev.Created, ev.NextAttempt, ev.Delivered = clientID, f.out(created), f.out(next), f.out(delivered)
 	return ev, nil
 }
 
@@ -49,6 +50,7 @@ func (s *Store) EnqueueWebhook(ctx context.Context, ev lms.WebhookEvent, handed 
 			urls, seqs = append(urls, d.URL), append(seqs, int64(d.Seq))
 		}
 	}
+	f := s.clock.frame()
 	err := s.tx(ctx, "enqueue webhook", func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, id, "KEY SHARE"); err != nil {
 			return err
@@ -83,7 +85,7 @@ func (s *Store) EnqueueWebhook(ctx context.Context, ev lms.WebhookEvent, handed 
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO webhook_events (client_id, id, type, created, attempts, status, error, next_attempt, delivered, body)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			id, text(ev.ID), text(ev.Type), nanos(ev.Created), ev.Attempts, ev.Status, text(ev.Error), nanos(ev.NextAttempt), nanos(ev.Delivered), ev.Body); err != nil {
+			id, text(ev.ID), text(ev.Type), f.in(ev.Created), ev.Attempts, ev.Status, text(ev.Error), f.in(ev.NextAttempt), f.in(ev.Delivered), ev.Body); err != nil {
 			return err
 		}
 		return trimHooks(ctx, tx, id)
@@ -137,9 +139,13 @@ func (s *Store) ClaimWebhook(ctx context.Context, clientID, holder string, now t
 	if lease <= 0 {
 		return lms.WebhookEvent{}, false, fmt.Errorf("pgstore: claim webhook for %v: %w", lease, lms.ErrInvalid)
 	}
+	f, err := s.frame(ctx, "claim webhook")
+	if err != nil {
+		return lms.WebhookEvent{}, false, err
+	}
 	var ev lms.WebhookEvent
 	ok := false
-	err := s.tx(ctx, "claim webhook", func(tx pgx.Tx) error {
+	err = s.tx(ctx, "claim webhook", func(tx pgx.Tx) error {
 		ok = false
 		if err := clientExists(ctx, tx, clientID); err != nil {
 			return err
@@ -155,7 +161,7 @@ func (s *Store) ClaimWebhook(ctx context.Context, clientID, holder string, now t
 			var e lms.WebhookEvent
 			var created, next, delivered int64
 			err := row.Scan(&n, &held, &until, &e.ID, &e.Type, &created, &e.Attempts, &e.Status, &e.Error, &next, &delivered, &e.Body)
-			e.ClientID, e.Created, e.NextAttempt, e.Delivered = clientID, fromNanos(created), fromNanos(next), fromNanos(delivered)
+			e.ClientID, e.Created, e.NextAttempt, e.Delivered = clientID, f.out(created), f.out(next), f.out(delivered)
 			return e, err
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -164,11 +170,12 @@ func (s *Store) ClaimWebhook(ctx context.Context, clientID, holder string, now t
 		if err != nil {
 			return err
 		}
-		at := nanos(now)
-		if at < nanos(e.NextAttempt) || (held != "" && held != holder && at < until) {
+		// Compared in the database's clock.
+		at := f.in(now)
+		if at < f.in(e.NextAttempt) || (held != "" && held != holder && at < until) {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE webhook_events SET holder = $2, held_until = $3 WHERE n = $1`, n, text(holder), nanos(now.Add(lease))); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE webhook_events SET holder = $2, held_until = $3 WHERE n = $1`, n, text(holder), at+int64(lease)); err != nil {
 			return err
 		}
 		ev, ok = e, true
@@ -182,13 +189,14 @@ func (s *Store) ClaimWebhook(ctx context.Context, clientID, holder string, now t
 
 // RecordWebhookAttempt implements lms.WebhookStore.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, clientID string, d lms.WebhookDelivery) error {
+	f := s.clock.frame()
 	return s.tx(ctx, "record webhook attempt", func(tx pgx.Tx) error {
 		if err := clientExists(ctx, tx, clientID); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE webhook_events SET attempts = $3, status = $4, error = $5, next_attempt = $6, delivered = $7,
 			holder = '', held_until = 0 WHERE client_id = $1 AND id = $2`,
-			clientID, text(d.ID), d.Attempts, d.Status, text(d.Error), nanos(d.NextAttempt), nanos(d.Delivered))
+			clientID, text(d.ID), d.Attempts, d.Status, text(d.Error), f.in(d.NextAttempt), f.in(d.Delivered))
 		if err != nil {
 			return err
 		}
@@ -208,8 +216,9 @@ func (s *Store) WebhookDeliveries(ctx context.Context, clientID string, limit in
 	if limit > 0 {
 		lim = limit
 	}
+	f := s.clock.frame()
 	return clientRows(ctx, s, "webhook deliveries", clientID, func(row pgx.CollectableRow) (lms.WebhookDelivery, error) {
-		ev, err := scanHook(row, clientID, false)
+		ev, err := scanHook(row, clientID, false, f)
 		return ev.WebhookDelivery, err
 	}, `SELECT `+hookColumns+` FROM webhook_events WHERE client_id = $1 ORDER BY n DESC LIMIT $2`, clientID, lim)
 }

@@ -43,7 +43,7 @@ type Collector struct {
 	pushes, delivered, failures, disabled, sync *prometheus.Desc
 	clients, pending                            *prometheus.Desc
 	backlog, clientFailures, clientNotify       *prometheus.Desc
-	scrapeErrors                                *prometheus.Desc
+	scrapeErrors, claimFailing                  *prometheus.Desc
 }
 
 // New returns a collector over src (an *lms.Engine, or a cache of it).
@@ -73,13 +73,14 @@ func New(src Source, cfg Config) *Collector {
 		clientFailures: d("client_notify_failures", "Consecutive failed pushes per client.", "client"),
 		clientNotify:   d("client_notifications_on", "1 if the client's notifications are on.", "client"),
 		scrapeErrors:   d("scrape_error", "1 if the last snapshot failed."),
+		claimFailing:   d("claim_failing", "1 if the checker's last claim failed: its leases and host holds are not being renewed."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ds := []*prometheus.Desc{c.links, c.due, c.inflight, c.backedOff, c.outage, c.checks, c.duration, c.heldBack,
-		c.pushes, c.delivered, c.failures, c.disabled, c.sync, c.clients, c.pending, c.scrapeErrors}
+		c.pushes, c.delivered, c.failures, c.disabled, c.sync, c.clients, c.pending, c.scrapeErrors, c.claimFailing}
 	if c.cfg.PerClient {
 		ds = append(ds, c.backlog, c.clientFailures, c.clientNotify)
 	}
@@ -111,6 +112,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.inflight, float64(st.InFlight))
 	gauge(c.backedOff, float64(st.HostsBackedOff))
 	gauge(c.outage, b2f(st.Outage))
+	gauge(c.claimFailing, b2f(st.ClaimFailing))
 	for _, k := range st.Checks {
 		counter(c.checks, k.Count, k.Scheme, label(k.State))
 	}

@@ -86,6 +86,7 @@ func testCancelled(t *testing.T, s lms.Store) {
 		},
 		"RecordResults":  func() error { return s.RecordResults(c, nil) },
 		"DeferHost":      func() error { return s.DeferHost(c, "x", t0) },
+		"ReleaseHosts":   func() error { return s.ReleaseHosts(c, "p", []lms.HostRelease{{Host: "x"}}) },
 		"PendingClients": func() error { _, err := s.PendingClients(c); return err },
 		"DeleteClient":   func() error { return s.DeleteClient(c, "a") },
 	}

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DeferHost", testDeferHost},
 		{"HostHolders", testHostHolders},
 		{"HoldHost", testHoldHost},
+		{"ReleaseHosts", testReleaseHosts},
 		{"PruneHosts", testPruneHosts},
 		{"ClientLeasesAndOutbox", testClientLeasesAndOutbox},
 		{"ClientBookkeeping", testClientBookkeeping},

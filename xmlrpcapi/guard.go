@@ -282,14 +282,14 @@ func callerOf(ctx context.Context) (c caller, ok bool) {
 
 // authClient checks a client's credentials through the throttles.
 func (s *Server) authClient(ctx context.Context, id, pw string) error {
-	return s.checkThrottled(requestFrom(ctx), "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) })
+	return s.checkThrottled(ctx, requestFrom(ctx), "client\x00"+id, pw, func() error { return s.e.Authenticate(ctx, id, pw) })
 }
 
 // authAdmin checks the admin secret through the throttles; it counts as
 // one client id.
 func (s *Server) authAdmin(ctx context.Context, secret string) (lms.Admin, error) {
 	var adm lms.Admin
-	err := s.checkThrottled(requestFrom(ctx), "admin", secret, func() (err error) {
+	err := s.checkThrottled(ctx, requestFrom(ctx), "admin", secret, func() (err error) {
 		adm, err = s.e.Admin(secret)
 		return err
 	})
@@ -299,9 +299,10 @@ func (s *Server) authAdmin(ctx context.Context, secret string) (lms.Admin, error
 // checkThrottled runs check through the guard's throttles (shared with
 // the other front door): unless the id key or the request's address has
 // used up its failures (and secret is not the id's last good one); a
-// refusal counts against both.
-func (s *Server) checkThrottled(rc *request, key, secret string, check func() error) error {
-	err := s.guard.Throttle.Check(rc.addr, key, secret, check)
+// refusal counts against both. Over a store that several processes share
+// (lms.ThrottleStore) the guard counts there, for all of them.
+func (s *Server) checkThrottled(ctx context.Context, rc *request, key, secret string, check func() error) error {
+	err := s.guard.Throttle.Check(ctx, rc.addr, key, secret, check)
 	if errors.Is(err, guard.ErrThrottled) {
 		rc.throttled = true
 		return errThrottled

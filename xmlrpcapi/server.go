@@ -100,7 +100,10 @@ type ServerConfig struct {
 // inside system.multicall) without its credentials being checked, until it
 // has earned a failure back. A client whose credentials succeeded before
 // passes even then: the server remembers a keyed hash of the last good
-// credentials of each id. Zero fields take the defaults.
+// credentials of each id (in this process). When the engine's store is an
+// lms.ThrottleStore (pgstore), the failures are counted in it, for every
+// process sharing it; MaxKeys then bounds only the good credentials kept.
+// Zero fields take the defaults.
 type Throttle struct {
 	// IDBurst is how many failures a client id may have at once. Default
 	// 10.
@@ -221,7 +224,7 @@ func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 		g = guard.New(guard.Config{
 			MaxBodyBytes: cfg.MaxBodyBytes, MaxDecodingBytes: cfg.MaxDecodingBytes, DecodeWait: cfg.DecodeWait,
 			IDBurst: t.IDBurst, IDEvery: t.IDEvery, AddrBurst: t.AddrBurst, AddrEvery: t.AddrEvery, MaxKeys: t.MaxKeys,
-			Delay: t.Delay, MaxDelayed: t.MaxDelayed, Now: cfg.Now,
+			Delay: t.Delay, MaxDelayed: t.MaxDelayed, Now: cfg.Now, Shared: sharedThrottles(e),
 		})
 	}
 	s := &Server{
@@ -230,6 +233,13 @@ func NewServer(e *lms.Engine, cfg ServerConfig) *Server {
 	}
 	s.methods = s.table()
 	return s
+}
+
+// sharedThrottles returns e's store as the throttles' shared store when
+// several processes share it (lms.ThrottleStore), else nil.
+func sharedThrottles(e *lms.Engine) lms.ThrottleStore {
+	ts, _ := e.Store().(lms.ThrottleStore)
+	return ts
 }
 
 // errParams marks wrong argument counts or types (fault -32602).

@@ -478,7 +478,10 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 	snapshot := webui.NewStatsCache(e, webui.CacheConfig{TTL: cfg.snapshotTTL, Logger: cfg.log})
 	// One guard for both front doors: a guess counts the same through
 	// either, and the bytes decoded at once are bounded across both.
-	g := guard.New(guard.Config{})
+	// Over a store that several processes share, the guessing throttles
+	// are the store's: N API processes allow what one allows.
+	shared, _ := e.Store().(lms.ThrottleStore)
+	g := guard.New(guard.Config{Shared: shared})
 	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log, Guard: g})
 	jsonAPI := jsonapi.New(e, jsonapi.Config{Logger: cfg.log, Guard: g})
 	uiCfg := webui.Config{AdminSecret: cfg.secret, Logger: cfg.log, Stats: snapshot}
@@ -490,7 +493,9 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 		return nil, nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(prommetrics.New(snapshot, prommetrics.Config{PerClient: cfg.metricsPerClient}),
+	// Every series carries the process id, so a dashboard over several
+	// processes of one deployment tells them apart.
+	prometheus.WrapRegistererWith(prometheus.Labels{"process": e.Config().ProcessID}, reg).MustRegister(prommetrics.New(snapshot, prommetrics.Config{PerClient: cfg.metricsPerClient}),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
@@ -500,9 +505,16 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// The snapshot's store reads stand for the store's health; a
-		// failure is logged by the cache, not told to whoever asks.
-		if _, err := snapshot.Stats(r.Context()); err != nil {
+		// failure is logged by the cache, not told to whoever asks. A
+		// checker whose last claim failed cannot renew its leases and
+		// holds: the others will take its work over.
+		st, err := snapshot.Stats(r.Context())
+		if err != nil {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if st.ClaimFailing {
+			http.Error(w, "leases not renewed", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ok\n")

@@ -45,6 +45,7 @@ func TestMultiProcess(t *testing.T) {
 	t.Run("restart", func(t *testing.T) { testRestart(t, bin) })
 	t.Run("unreachable", func(t *testing.T) { testUnreachable(t, bin) })
 	t.Run("slowhost", func(t *testing.T) { testSlowHost(t, bin) })
+	t.Run("handover", func(t *testing.T) { testHandover(t, bin) })
 }
 
 // testSlowHost: a host with more links than its checker works through

@@ -56,6 +56,10 @@ type Config struct {
 	MaxDelayed int
 	// Now is the clock of the throttles. Default time.Now.
 	Now func() time.Time
+	// Shared, when set, counts the failed credential checks in a store that
+	// several processes share (pgstore), with the rules above, in place of
+	// this process's memory: N API processes then allow what one allows.
+	Shared lms.ThrottleStore
 }
 
 func (c Config) withDefaults() Config {
@@ -113,18 +117,26 @@ type Guard struct {
 func New(cfg Config) *Guard {
 	cfg = cfg.withDefaults()
 	small := max(cfg.MaxDecodingBytes/4, smallBody)
+	idRule := throttle.Config{Burst: cfg.IDBurst, Every: cfg.IDEvery, MaxKeys: cfg.MaxKeys}
+	addrRule := throttle.Config{Burst: cfg.AddrBurst, Every: cfg.AddrEvery, MaxKeys: cfg.MaxKeys}
+	t := &Throttle{
+		IDs:      throttle.New(idRule),
+		Addrs:    throttle.New(addrRule),
+		idRule:   idRule,
+		addrRule: addrRule,
+		good:     newGoodCreds(10 * cfg.MaxKeys),
+		delayed:  make(chan struct{}, cfg.MaxDelayed),
+		delay:    cfg.Delay,
+		now:      cfg.Now,
+	}
+	if cfg.Shared != nil {
+		t.shared = throttle.NewShared(cfg.Shared)
+	}
 	return &Guard{
-		cfg:   cfg,
-		Small: NewBudget(small, max(small/4, smallBody)),
-		Large: NewBudget(cfg.MaxDecodingBytes, max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes)),
-		Throttle: &Throttle{
-			IDs:     throttle.New(throttle.Config{Burst: cfg.IDBurst, Every: cfg.IDEvery, MaxKeys: cfg.MaxKeys}),
-			Addrs:   throttle.New(throttle.Config{Burst: cfg.AddrBurst, Every: cfg.AddrEvery, MaxKeys: cfg.MaxKeys}),
-			good:    newGoodCreds(10 * cfg.MaxKeys),
-			delayed: make(chan struct{}, cfg.MaxDelayed),
-			delay:   cfg.Delay,
-			now:     cfg.Now,
-		},
+		cfg:      cfg,
+		Small:    NewBudget(small, max(small/4, smallBody)),
+		Large:    NewBudget(cfg.MaxDecodingBytes, max(cfg.MaxDecodingBytes/2, cfg.MaxBodyBytes)),
+		Throttle: t,
 	}
 }
 
@@ -244,6 +256,12 @@ const maxSecretLen = 4 << 10
 type Throttle struct {
 	IDs, Addrs *throttle.Limiter
 
+	// shared, when set, counts the failures for every process sharing its
+	// store, with the rules of IDs and Addrs (idRule, addrRule), in place
+	// of them.
+	shared           *throttle.Shared
+	idRule, addrRule throttle.Config
+
 	good    *goodCreds
 	delayed chan struct{}
 	delay   time.Duration
@@ -258,11 +276,20 @@ type Throttle struct {
 // of them is still being checked; a good attempt (check's error does not
 // wrap lms.ErrUnauthorized) gives its reservation back. A key or secret
 // too long to be real is a failure without the work.
-func (t *Throttle) Check(addr, key, secret string, check func() error) error {
+func (t *Throttle) Check(ctx context.Context, addr, key, secret string, check func() error) error {
 	now := t.now()
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
-		t.Addrs.Fail(addr, now)
+		if t.shared != nil {
+			if tk, ok, err := t.shared.Reserve(ctx, t.addrRule.Key(addr)); err == nil && ok {
+				_ = tk.Settle(context.WithoutCancel(ctx), true)
+			}
+		} else {
+			t.Addrs.Fail(addr, now)
+		}
 		return fmt.Errorf("guard: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
+	}
+	if t.shared != nil {
+		return t.checkShared(ctx, addr, key, secret, check)
 	}
 	var idTicket, addrTicket *throttle.Ticket
 	if !t.good.matches(key, secret) {
@@ -280,6 +307,35 @@ func (t *Throttle) Check(addr, key, secret string, check func() error) error {
 	failed := errors.Is(err, lms.ErrUnauthorized)
 	idTicket.Settle(failed, now)
 	addrTicket.Settle(failed, now)
+	if err != nil {
+		return err
+	}
+	t.good.remember(key, secret)
+	return nil
+}
+
+// Shared reports whether the failures are counted in a store that several
+// processes share (Config.Shared) rather than in this process's memory.
+func (t *Throttle) Shared() bool { return t.shared != nil }
+
+// checkShared is Check over the shared store: one reservation of both
+// keys, all or nothing, settled after the check.
+func (t *Throttle) checkShared(ctx context.Context, addr, key, secret string, check func() error) error {
+	var tk *throttle.SharedTicket
+	if !t.good.matches(key, secret) {
+		var ok bool
+		var err error
+		if tk, ok, err = t.shared.Reserve(ctx, t.idRule.Key(key), t.addrRule.Key(addr)); err != nil {
+			return fmt.Errorf("guard: throttle: %w", err)
+		}
+		if !ok {
+			return ErrThrottled
+		}
+	}
+	err := check()
+	// A reservation the store could not settle runs out by itself (the
+	// store sweeps old rows); the attempt's own answer stands.
+	_ = tk.Settle(context.WithoutCancel(ctx), errors.Is(err, lms.ErrUnauthorized))
 	if err != nil {
 		return err
 	}

@@ -54,26 +54,26 @@ func TestThrottle(t *testing.T) {
 	th := g.Throttle
 	wrong := func() error { return fmt.Errorf("no: %w", lms.ErrUnauthorized) }
 	right := func() error { return nil }
-	if err := th.Check("addr", "client\x00c", "good", right); err != nil {
+	if err := th.Check(context.Background(), "addr", "client\x00c", "good", right); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := th.Check("addr", "client\x00c", "guess", wrong); !errors.Is(err, lms.ErrUnauthorized) {
+		if err := th.Check(context.Background(), "addr", "client\x00c", "guess", wrong); !errors.Is(err, lms.ErrUnauthorized) {
 			t.Fatalf("guess: %v", err)
 		}
 	}
 	calls := 0
-	if err := th.Check("addr", "client\x00c", "guess", func() error { calls++; return wrong() }); !errors.Is(err, ErrThrottled) || calls != 0 {
+	if err := th.Check(context.Background(), "addr", "client\x00c", "guess", func() error { calls++; return wrong() }); !errors.Is(err, ErrThrottled) || calls != 0 {
 		t.Fatalf("third guess: %v (checked %d times), want ErrThrottled unchecked", err, calls)
 	}
-	if err := th.Check("addr", "client\x00c", "good", right); err != nil {
+	if err := th.Check(context.Background(), "addr", "client\x00c", "good", right); err != nil {
 		t.Fatalf("the last good credentials pass while the id is throttled: %v", err)
 	}
 	now = now.Add(g.RetryAfter())
-	if err := th.Check("addr", "client\x00c", "guess2", wrong); !errors.Is(err, lms.ErrUnauthorized) {
+	if err := th.Check(context.Background(), "addr", "client\x00c", "guess2", wrong); !errors.Is(err, lms.ErrUnauthorized) {
 		t.Fatalf("after Retry-After: %v, want a check again", err)
 	}
-	if err := th.Check("addr", "client\x00c", string(make([]byte, 5000)), right); !errors.Is(err, lms.ErrUnauthorized) {
+	if err := th.Check(context.Background(), "addr", "client\x00c", string(make([]byte, 5000)), right); !errors.Is(err, lms.ErrUnauthorized) {
 		t.Fatalf("an over-long secret: %v", err)
 	}
 	if !th.Hold(context.Background()) {

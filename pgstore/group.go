@@ -1,0 +1,121 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/storerules"
+)
+
+// maxGroup is the most records one group commit writes; the callers beyond
+// it wait for the next one.
+const maxGroup = 5_000
+
+// recordGroup coalesces concurrent RecordResults calls into one
+// transaction (a group commit): a commit costs a flush of the WAL, the
+// same for one record as for a thousand, so the writers of a busy checker
+// share it instead of queueing for one each.
+//
+// The first caller that finds no commit under way leads: it takes every
+// waiting call (its own included), writes their records in one
+// transaction, tells each caller the outcome, and hands the lead to the
+// first caller that queued meanwhile. No goroutine is started; a caller
+// returns once the transaction holding its records committed (or failed).
+type recordGroup struct {
+	mu    sync.Mutex
+	queue []*recordCall
+	busy  bool // a leader is writing
+	// commits counts the group commits (tests).
+	commits atomic.Int64
+}
+
+// recordCall is one waiting RecordResults call.
+type recordCall struct {
+	ctx  context.Context
+	recs []lms.Outcome
+	// done receives the outcome of the commit that held recs, or errLead:
+	// this call leads the next commit.
+	done chan error
+}
+
+// errLead tells a waiting call that it leads the next group commit.
+var errLead = errors.New("pgstore: lead the next group commit")
+
+// RecordResults implements lms.ScheduleStore. Concurrent calls are written
+// together, in one transaction (see recordGroup); each returns once that
+// transaction committed. The last record of a URL wins, across the calls of
+// one transaction in the order they came.
+func (s *Store) RecordResults(ctx context.Context, recs []lms.Outcome) error {
+	if err := storerules.CheckOutcomes(recs); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
+	}
+	if err := s.begin(ctx, "record results"); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	c := &recordCall{ctx: ctx, recs: recs, done: make(chan error, 1)}
+	g := &s.records
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	lead := !g.busy
+	g.busy = true
+	g.mu.Unlock()
+	if !lead {
+		if err := <-c.done; err != errLead {
+			return err
+		}
+	}
+	return s.leadGroup(c)
+}
+
+// leadGroup writes one group commit, led by the call self, and returns
+// self's outcome.
+func (s *Store) leadGroup(self *recordCall) error {
+	g := &s.records
+	g.mu.Lock()
+	var group []*recordCall
+	n := 0
+	for len(g.queue) > 0 && (n == 0 || n+len(g.queue[0].recs) <= maxGroup) {
+		n += len(g.queue[0].recs)
+		group = append(group, g.queue[0])
+		g.queue = g.queue[1:]
+	}
+	g.mu.Unlock()
+	// A call whose context ended while it waited is not written.
+	var recs []lms.Outcome
+	var live []*recordCall
+	for _, c := range group {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- fmt.Errorf("pgstore: record results: %w", context.Cause(c.ctx))
+			continue
+		}
+		live = append(live, c)
+		recs = append(recs, c.recs...)
+	}
+	var err error
+	if len(recs) > 0 {
+		// The commit is the group's, not the leader's: it is bounded by
+		// the call timeout, not ended by the leader's cancellation.
+		ctx, cancel := s.callN(context.WithoutCancel(self.ctx), len(recs))
+		err = s.recordBatch(ctx, recs)
+		cancel()
+		g.commits.Add(1)
+	}
+	for _, c := range live {
+		c.done <- err
+	}
+	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.busy = false
+	} else {
+		g.queue[0].done <- errLead
+	}
+	g.mu.Unlock()
+	return <-self.done
+}
