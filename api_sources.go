@@ -47,6 +47,7 @@ type URLError struct {
 	Reason []string // what is wrong with each, in plain words
 }
 
+// Error names how many URLs were refused and the first of them.
 func (e *URLError) Error() string {
 	return fmt.Sprintf("lms: %d invalid URLs, the first at index %d: %s", len(e.Index), e.Index[0], e.Reason[0])
 }
