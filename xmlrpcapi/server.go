@@ -158,28 +158,6 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.MaxCalls <= 0 {
 		c.MaxCalls = 1000
 	}
-	t := &c.Throttle
-	if t.IDBurst <= 0 {
-		t.IDBurst = 10
-	}
-	if t.IDEvery <= 0 {
-		t.IDEvery = 6 * time.Second
-	}
-	if t.AddrBurst <= 0 {
-		t.AddrBurst = 30
-	}
-	if t.AddrEvery <= 0 {
-		t.AddrEvery = 2 * time.Second
-	}
-	if t.MaxKeys <= 0 {
-		t.MaxKeys = 10_000
-	}
-	if t.Delay == 0 {
-		t.Delay = time.Second
-	}
-	if t.MaxDelayed <= 0 {
-		t.MaxDelayed = 1000
-	}
 	if c.RemoteAddr == nil {
 		c.RemoteAddr = remoteAddr
 	}
@@ -404,7 +382,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case http.StatusTooManyRequests:
 			secs, ok := retryAfter(err)
 			if !ok {
-				secs = int(math.Ceil(s.cfg.Throttle.IDEvery.Seconds()))
+				secs = int(math.Ceil(s.guard.RetryAfter().Seconds()))
 			}
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 		case http.StatusServiceUnavailable:
