@@ -457,8 +457,8 @@ func TestNewLinksCheckedWithoutWaitingForThePoll(t *testing.T) {
 
 // countingStore counts the calls of the store methods that start a round of
 // a background loop: ClaimDue (the scheduler), PendingClients (the
-// notifier), ListClients (the syncer, and the mailer when it has a
-// Mailer). A test that asserts that something did not happen waits for
+// notifier), WebhookClients (the webhook deliverer), ListClients (the
+// syncer, and the mailer when it has a Mailer). A test that asserts that something did not happen waits for
 // rounds (awaitCalls) instead of sleeping.
 type countingStore struct {
 	lms.Store
@@ -487,6 +487,11 @@ func (s *countingStore) ClaimDue(ctx context.Context, now time.Time, opt lms.Cla
 func (s *countingStore) PendingClients(ctx context.Context) ([]string, error) {
 	s.count("PendingClients")
 	return s.Store.PendingClients(ctx)
+}
+
+func (s *countingStore) WebhookClients(ctx context.Context) ([]string, error) {
+	s.count("WebhookClients")
+	return s.Store.WebhookClients(ctx)
 }
 
 func (s *countingStore) ListClients(ctx context.Context) ([]lms.Client, error) {

@@ -342,7 +342,7 @@ func TestWebhookRotationSignsWithBoth(t *testing.T) {
 }
 
 func TestWebhookTurnedOffAfterFailures(t *testing.T) {
-	st := memstore.New()
+	st := newCountingStore(memstore.New())
 	hook := newHookReceiver(t)
 	hook.status.Store(http.StatusServiceUnavailable)
 	mb := &flakyMailer{}
@@ -369,7 +369,7 @@ func TestWebhookTurnedOffAfterFailures(t *testing.T) {
 	require.Contains(t, c.WebhookLastError, "HTTP 503")
 	// Off: no further attempts, and the event waits.
 	setState(t, st, "http://a.example/", lms.StateUnavailable, "Not Found")
-	time.Sleep(50 * time.Millisecond) // long enough for several rounds, were it on
+	st.awaitCalls(t, "WebhookClients", 3) // the deliverer's rounds: it would have sent by now
 	require.Len(t, hook.deliveries(), 4)
 	n, _ := st.PendingCount(context.Background(), "site")
 	require.Equal(t, 1, n, "a change that came while it was off stays pending")
