@@ -108,8 +108,8 @@ type CheckerConfig struct {
 const DefaultUserAgent = check.DefaultUserAgent
 
 // DefaultBrowserUserAgent is the User-Agent of the browser-like retry: a
-// current desktop Chrome's ("Mozilla/5.0 (Windows NT 10.0; Win64; x64)
-// AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36").
+// current desktop Chrome's on Windows; the retry's Client Hints name the
+// same Chrome version.
 const DefaultBrowserUserAgent = check.DefaultBrowserUserAgent
 
 // withDefaults fills the zero fields of c with the defaults its fields
@@ -144,6 +144,8 @@ func (c CheckerConfig) withDefaults() CheckerConfig {
 // internal/check's; the checks of http and https are paced through the
 // Pacer of their context, by HostKey.
 func NewDefaultChecker(cfg CheckerConfig) *Mux {
+	// check.Config is CheckerConfig field for field: a field added to one
+	// and not the other stops this conversion from compiling.
 	cc := check.Config(cfg.withDefaults())
 	web, ftp := check.NewHTTP(cc, HostKey), check.NewFTP(cc)
 	m := NewMux()
