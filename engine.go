@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 )
@@ -351,7 +352,7 @@ type Engine struct {
 	// the host pacer, the host holds and the guard answer their questions.
 	pacer    *hostPacer
 	holds    *hostHolds
-	guard    *outageGuard
+	guard    *outage.Guard
 	disp     *dispatcher
 	pool     *pool
 	sched    *scheduler
@@ -442,7 +443,7 @@ func (e *Engine) runChecker(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.sched.run(gctx) })
 	g.Go(func() error { return e.disp.run(gctx) })
-	g.Go(func() error { return e.guard.run(gctx) })
+	g.Go(func() error { return e.guard.Run(gctx) })
 	err := g.Wait()
 	if rerr := e.disp.releaseQueued(); rerr != nil {
 		// The hosts come back when their leases end, as after a crash.

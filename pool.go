@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -19,7 +20,7 @@ import (
 // or 503, and writes the outcome back.
 type pool struct {
 	pacer   *hostPacer
-	guard   *outageGuard
+	guard   *outage.Guard
 	checker Checker
 	store   ScheduleStore
 	policy  Policy
@@ -34,7 +35,7 @@ type pool struct {
 	shared bool
 }
 
-func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, guard *outageGuard) *pool {
+func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, guard *outage.Guard) *pool {
 	return &pool{
 		pacer: pacer, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: sharedStore(store),
 		stats: newCheckStats(), log: cfg.Logger, now: cfg.Now,
@@ -96,7 +97,7 @@ func (p *pool) check(ctx context.Context, j *job) {
 		// A redirect led to a host another process holds: try again once
 		// that process is likely done with it.
 		recs[0] = Outcome{URL: l.URL, Hold: true, NextDue: now.Add(p.policy.MinRecheck)}
-	case p.guard.observe(now, l, res):
+	case p.guard.Observe(now, guardCheck(l, res)):
 		recs[0] = Outcome{URL: l.URL, Hold: true, NextDue: now.Add(p.outageRecheck)}
 	}
 	// 429 always rests the host; 503 only when the server says for how

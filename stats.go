@@ -93,7 +93,8 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	st.InFlight = e.disp.inFlight()
 	e.pool.stats.fill(&st)
 	st.HostsBackedOff = e.pacer.prune(time.Now())
-	e.guard.snapshot(&st)
+	g := e.guard.Snapshot()
+	st.Outage, st.OutageSince, st.HeldBack = g.Active, g.Since, g.Held
 	e.sched.snapshot(&st)
 	e.notifier.snapshot(&st)
 	e.syncer.snapshot(&st)
