@@ -418,7 +418,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Components&RunNotifier != 0 {
 		g.Go(func() error { return e.notifier.run(gctx) })
 		g.Go(func() error { return e.mailer.run(gctx) })
-		g.Go(func() error { return e.hooks.run(gctx) })
+		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {
 		g.Go(func() error { return e.syncer.run(gctx) })
