@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/checkstats"
 	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/validate"
 )
@@ -24,7 +25,7 @@ type pool struct {
 	checker Checker
 	store   ScheduleStore
 	policy  Policy
-	stats   *checkStats
+	stats   *checkstats.Stats
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -38,7 +39,7 @@ type pool struct {
 func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, guard *outage.Guard) *pool {
 	return &pool{
 		pacer: pacer, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: sharedStore(store),
-		stats: newCheckStats(), log: cfg.Logger, now: cfg.Now,
+		stats: checkstats.New(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 	}
 }
@@ -124,7 +125,7 @@ func (p *pool) check(ctx context.Context, j *job) {
 	if !p.shared {
 		p.write(context.WithoutCancel(ctx), recs...)
 	}
-	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
+	p.stats.Observe(schemeOf(l.URL), checkState(recs[0], res), took)
 }
 
 // write records outcomes in the store.
