@@ -39,7 +39,7 @@ type Stats struct {
 	MailsSent       uint64 // mails of the outbox delivered
 	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
 
-	// Webhook deliveries (webhook_deliver.go): acknowledged, failed
+	// Webhook deliveries (internal/webhook): acknowledged, failed
 	// attempts, webhooks turned off after repeated failures.
 	WebhooksDelivered, WebhookFailures, WebhooksDisabled uint64
 
