@@ -129,7 +129,7 @@ type Source struct {
 // Store is what the deliverer uses of the store; the errors it returns
 // are passed on.
 type Store interface {
-	// Client returns the client id.
+	// Client returns the client with this id.
 	Client(ctx context.Context, id string) (Client, error)
 	// UpdateClient applies fn to the client atomically and returns it as
 	// stored; an error of fn changes nothing and is returned. fn changes
