@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/loop"
 )
 
 // dispatcher decides which request starts next, and is the one owner of
@@ -105,7 +107,7 @@ func (s slots) give() { <-s.ch }
 func (s slots) free() bool { return len(s.ch) < cap(s.ch) }
 
 // signal wakes the dispatcher.
-func (d *dispatcher) signal() { poke(d.wake) }
+func (d *dispatcher) signal() { loop.Poke(d.wake) }
 
 // inFlight returns how many checks are in progress.
 func (d *dispatcher) inFlight() int { return int(d.inflight.Load()) }
@@ -153,7 +155,7 @@ func (d *dispatcher) run(ctx context.Context) error {
 // queues.
 func (d *dispatcher) stock() {
 	if queued, starving := d.load(time.Now()); starving || queued < d.maxQueued/2 {
-		poke(d.want)
+		loop.Poke(d.want)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 	"github.com/linkmonitor/lms/internal/wayback"
@@ -369,7 +370,7 @@ type Engine struct {
 	// the host pacer, the host holds and the guard answer their questions.
 	pacer    *hostPacer
 	holds    *hostHolds
-	guard    *outageGuard
+	guard    *outage.Guard
 	disp     *dispatcher
 	pool     *pool
 	sched    *scheduler
@@ -437,7 +438,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Components&RunNotifier != 0 {
 		g.Go(func() error { return e.notifier.run(gctx) })
 		g.Go(func() error { return e.mailer.run(gctx) })
-		g.Go(func() error { return e.hooks.run(gctx) })
+		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {
 		g.Go(func() error { return e.syncer.run(gctx) })
@@ -465,7 +466,7 @@ func (e *Engine) runChecker(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.sched.run(gctx) })
 	g.Go(func() error { return e.disp.run(gctx) })
-	g.Go(func() error { return e.guard.run(gctx) })
+	g.Go(func() error { return e.guard.Run(gctx) })
 	err := g.Wait()
 	if rerr := e.disp.releaseQueued(); rerr != nil {
 		// The hosts come back when their leases end, as after a crash.

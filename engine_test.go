@@ -34,6 +34,21 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// laggingClock is an engine's clock that runs behind the real time until
+// catchUp: links registered before are due before those registered after,
+// as far apart as the lag, without waiting between the registrations.
+type laggingClock struct{ lag atomic.Int64 }
+
+func newLaggingClock(lag time.Duration) *laggingClock {
+	c := &laggingClock{}
+	c.lag.Store(int64(lag))
+	return c
+}
+
+func (c *laggingClock) now() time.Time { return time.Now().Add(-time.Duration(c.lag.Load())) }
+
+func (c *laggingClock) catchUp() { c.lag.Store(0) }
+
 // runEngine starts e.Run and returns a stop function that cancels it and
 // checks that Run returned nil promptly.
 func runEngine(t testing.TB, e *lms.Engine) (stop func()) {
@@ -134,15 +149,16 @@ func TestPoolFairness(t *testing.T) {
 	}
 	st := memstore.New()
 	interval := 100 * time.Millisecond
+	clock := newLaggingClock(time.Second) // the small hosts' links become due after all of the big host's
 	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Concurrency: 4, HostInterval: interval,
-		ClaimPoll: 20 * time.Millisecond, CheckerConfig: private()})
+		ClaimPoll: 20 * time.Millisecond, CheckerConfig: private(), Now: clock.now})
 	require.NoError(t, err)
 	register(t, e, "big", urls)
 	var smallURLs []string
 	for _, h := range small {
 		smallURLs = append(smallURLs, h.Base+"/200/small")
 	}
-	time.Sleep(5 * time.Millisecond) // the small hosts' links become due after all of the big host's
+	clock.catchUp()
 	register(t, e, "small", smallURLs)
 	start := time.Now()
 	stop := runEngine(t, e)
@@ -402,11 +418,12 @@ func TestHostBackoffAfter429(t *testing.T) {
 	defer f.Close()
 	busy, other := f.Hosts[0], f.Hosts[1]
 	st := newCountingStore(memstore.New())
+	clock := newLaggingClock(time.Second) // the other links become due after the first
 	e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, HostInterval: 50 * time.Millisecond, HostBackoff: 2 * time.Second,
-		ClaimPoll: 10 * time.Millisecond, CheckerConfig: private()})
+		ClaimPoll: 10 * time.Millisecond, CheckerConfig: private(), Now: clock.now})
 	require.NoError(t, err)
 	register(t, e, "a", []string{busy.Base + "/429/first"})
-	time.Sleep(5 * time.Millisecond) // due after the first
+	clock.catchUp()
 	_, err = e.RegisterURLs(context.Background(), "a", []string{busy.Base + "/200/b", busy.Base + "/200/c", other.Base + "/200/x", other.Base + "/200/y"})
 	require.NoError(t, err)
 	stop := runEngine(t, e)

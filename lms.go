@@ -40,12 +40,12 @@
 //     request per host per interval (pacer.go); the pool (pool.go) checks
 //     them through a [Checker], decides when each link is due again
 //     ([Policy], policy.go), with an "is it us?" guard against local
-//     outages (outage.go), and writes the outcome back;
+//     outages (internal/outage), and writes the outcome back;
 //   - the notifier (notifier.go) pushes each client's pending state changes
 //     through a [Notifier];
 //   - the syncer (syncer.go) pulls each client's full list of links daily
 //     through a [LinkLister], reconciles, and pushes every state back;
-//   - the webhooks (webhook.go, webhook_deliver.go) take the same changes
+//   - the webhooks (webhook.go, internal/webhook) take the same changes
 //     as signed events (Standard Webhooks) into a per-client queue in the
 //     store ([WebhookStore]) and deliver each queue in order;
 //   - the mailer (mail.go) delivers the outbox: registration mails with the

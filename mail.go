@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmonitor/lms/internal/backoff"
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/loop"
 	"github.com/linkmonitor/lms/internal/secret"
 )
 
@@ -65,13 +66,13 @@ func newMailer(store ClientStore, cfg Config, sealer *secret.Sealer) *mailer {
 }
 
 // owed tells the mailer that a mail was put into the outbox.
-func (m *mailer) owed() { poke(m.wake) }
+func (m *mailer) owed() { loop.Poke(m.wake) }
 
 func (m *mailer) run(ctx context.Context) error {
 	if m.out == nil {
 		m.log.Warn("no mailer configured: mails wait in the outbox (registration passwords reach no one)")
 	}
-	rounds(ctx, m.cfg.MailPoll, m.wake, func() {
+	loop.Rounds(ctx, m.cfg.MailPoll, m.wake, func() {
 		if m.out != nil {
 			m.deliverAll(ctx)
 		}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/linkmonitor/lms/internal/backoff"
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/loop"
 )
 
 // Notifier delivers state updates to one client (updateManyStates). It
@@ -64,7 +64,7 @@ func newNotifier(store notifierStore, cfg Config, endpoint func(Client) (Endpoin
 
 // pendingAdded tells the notifier that changes may be pending now (another
 // process's wake-up).
-func (n *notifier) pendingAdded() { poke(n.wake) }
+func (n *notifier) pendingAdded() { loop.Poke(n.wake) }
 
 // errLeased means another process serves the client, or its turn has not
 // come: skip it this round.
@@ -74,9 +74,9 @@ func (n *notifier) run(ctx context.Context) error {
 	// Clients that keep failing (a dead or stalled callback) have slots of
 	// their own, a quarter as many, so that they cannot take every slot from
 	// healthy ones.
-	workers := newClientWorkers(n.cfg.NotifyConcurrency, max(1, n.cfg.NotifyConcurrency/4))
-	defer workers.wait()
-	rounds(ctx, n.cfg.NotifyPoll, n.wake, func() {
+	workers := loop.NewWorkers(n.cfg.NotifyConcurrency, max(1, n.cfg.NotifyConcurrency/4))
+	defer workers.Wait()
+	loop.Rounds(ctx, n.cfg.NotifyPoll, n.wake, func() {
 		ids, err := n.store.PendingClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			n.log.Error("listing pending clients", "err", err)
@@ -90,7 +90,7 @@ func (n *notifier) run(ctx context.Context) error {
 			if c.NotifyFailures > 0 {
 				lane = 1
 			}
-			workers.try(id, lane, func() { n.serve(ctx, id) })
+			workers.Try(id, lane, func() { n.serve(ctx, id) })
 		}
 	})
 	return nil
@@ -229,7 +229,7 @@ func (n *notifier) failed(ctx context.Context, id string, cause error) {
 	n.finish(ctx, id, func(cl *Client) {
 		cl.NotifyFailures++
 		cl.LastNotifyError = logsafe.Value(cause.Error())
-		cl.NextNotify = now.Add(notifyBackoff(n.cfg.NotifyInterval, n.cfg.NotifyBackoffMax, cl.NotifyFailures, rand.Float64()))
+		cl.NextNotify = now.Add(backoff.Retry(n.cfg.NotifyInterval, n.cfg.NotifyBackoffMax, cl.NotifyFailures, rand.Float64()))
 		if cl.NotifyFailures >= n.cfg.NotifyMaxFailures && cl.Notify {
 			cl.Notify, cl.NotifyDisabledAt, disabled = false, now, true
 			cl.Outbox = append(cl.Outbox, OutboxMail{Kind: MailDisabled, Queued: now})
@@ -243,63 +243,6 @@ func (n *notifier) failed(ctx context.Context, id string, cause error) {
 		n.mailOwed()
 	}
 }
-
-// notifyBackoff is the wait after the n-th consecutive failed push:
-// interval doubled per failure, at most max, with ±20 % jitter (rnd in
-// [0, 1)).
-func notifyBackoff(interval, max time.Duration, n int, rnd float64) time.Duration {
-	return backoff.Jittered(backoff.Doubled(interval, max, n), 0.2, 2*rnd-1)
-}
-
-// clientWorkers runs at most one job per client, and per lane at most as
-// many jobs at once as the lane has slots; a job that finds its lane full is
-// skipped (the next tick retries it), so one slow client never delays the
-// others.
-type clientWorkers struct {
-	lanes []chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	busy  map[string]bool
-}
-
-func newClientWorkers(slots ...int) *clientWorkers {
-	w := &clientWorkers{busy: make(map[string]bool)}
-	for _, n := range slots {
-		w.lanes = append(w.lanes, make(chan struct{}, n))
-	}
-	return w
-}
-
-// try starts fn for client id in lane unless the client is busy or the lane
-// is full.
-func (w *clientWorkers) try(id string, lane int, fn func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.busy[id] {
-		return
-	}
-	sem := w.lanes[lane]
-	select {
-	case sem <- struct{}{}:
-	default:
-		return
-	}
-	w.busy[id] = true
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		defer func() {
-			w.mu.Lock()
-			delete(w.busy, id)
-			w.mu.Unlock()
-			<-sem
-		}()
-		fn()
-	}()
-}
-
-// wait returns when every started job has finished.
-func (w *clientWorkers) wait() { w.wg.Wait() }
 
 // snapshot adds the notifier's counters to st.
 func (n *notifier) snapshot(st *Stats) {

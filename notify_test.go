@@ -182,10 +182,14 @@ func TestNotifierCoalescesAndSpaces(t *testing.T) {
 	require.Equal(t, "site", first.id)
 	require.Equal(t, "password-site", first.pw)
 	require.Equal(t, [][]string{{"http://a.example/", "unavailable", "Not Found"}, {"http://b.example/", "ok", "OK"}}, first.triples, "only the latest state per link")
-	// A stream of changes: pushes stay NotifyInterval apart.
+	// A stream of changes, three between pushes: pushes stay NotifyInterval
+	// apart, and the changes between them are coalesced.
 	for i := range 10 {
 		setState(t, st, "http://b.example/", []lms.State{lms.StateTemporary, lms.StateOK}[i%2], fmt.Sprint("change ", i))
-		time.Sleep(30 * time.Millisecond)
+		if i%3 == 2 {
+			n := len(rcv.got("updateManyStates"))
+			waitFor(t, 5*time.Second, "the next push", func() bool { return len(rcv.got("updateManyStates")) > n })
+		}
 	}
 	waitFor(t, 5*time.Second, "all changes delivered", func() bool {
 		n, _ := st.PendingCount(context.Background(), "site")

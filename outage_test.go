@@ -101,8 +101,7 @@ func TestOutageGuardProbeFindsTheNetworkUp(t *testing.T) {
 			if f.states(t, "attacker").OK == 0 {
 				return true
 			}
-			f.advance(2 * time.Minute) // held-back links come due again
-			time.Sleep(50 * time.Millisecond)
+			f.advance(2 * time.Minute) // held-back links come due again at the next claim (waitFor's next poll)
 			return false
 		})
 		s, err := f.e.Stats(context.Background())

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/checkstats"
+	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -19,11 +21,11 @@ import (
 // or 503, and writes the outcome back.
 type pool struct {
 	pacer   *hostPacer
-	guard   *outageGuard
+	guard   *outage.Guard
 	checker Checker
 	store   ScheduleStore
 	policy  Policy
-	stats   *checkStats
+	stats   *checkstats.Stats
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -34,10 +36,10 @@ type pool struct {
 	shared bool
 }
 
-func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, guard *outageGuard) *pool {
+func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, guard *outage.Guard) *pool {
 	return &pool{
 		pacer: pacer, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: sharedStore(store),
-		stats: newCheckStats(), log: cfg.Logger, now: cfg.Now,
+		stats: checkstats.New(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 	}
 }
@@ -96,7 +98,7 @@ func (p *pool) check(ctx context.Context, j *job) {
 		// A redirect led to a host another process holds: try again once
 		// that process is likely done with it.
 		recs[0] = Outcome{URL: l.URL, Hold: true, NextDue: now.Add(p.policy.MinRecheck)}
-	case p.guard.observe(now, l, res):
+	case p.guard.Observe(now, guardCheck(l, res)):
 		recs[0] = Outcome{URL: l.URL, Hold: true, NextDue: now.Add(p.outageRecheck)}
 	}
 	// 429 always rests the host; 503 only when the server says for how
@@ -123,7 +125,7 @@ func (p *pool) check(ctx context.Context, j *job) {
 	if !p.shared {
 		p.write(context.WithoutCancel(ctx), recs...)
 	}
-	p.stats.observe(schemeOf(l.URL), recs[0], res, took)
+	p.stats.Observe(schemeOf(l.URL), checkState(recs[0], res), took)
 }
 
 // write records outcomes in the store.

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/loop"
 )
 
 // scheduler is the claim loop of the checker component. It claims due
@@ -57,31 +59,7 @@ func newScheduler(store ScheduleStore, cfg Config, holds *hostHolds, d *dispatch
 
 // linksAdded tells the scheduler that new links may be due now (the API,
 // the syncer and other processes' wake-ups call it).
-func (s *scheduler) linksAdded() { poke(s.added) }
-
-// poke sends on a wake-up channel of capacity 1 without blocking.
-func poke(c chan<- struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
-// rounds calls round at once, then after every poll and at every wake-up
-// (wake may be nil: none), until ctx ends.
-func rounds(ctx context.Context, poll time.Duration, wake <-chan struct{}, round func()) {
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		round()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-wake:
-		}
-	}
-}
+func (s *scheduler) linksAdded() { loop.Poke(s.added) }
 
 // run is the claim loop: it claims when the dispatcher wants links, when
 // links were added, and every poll. After a claim that drained the store

@@ -3,8 +3,9 @@ package lms
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/checkstats"
 )
 
 // Stats is a snapshot of the engine for monitoring. The reference server
@@ -38,7 +39,7 @@ type Stats struct {
 	MailsSent       uint64 // mails of the outbox delivered
 	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
 
-	// Webhook deliveries (webhook_deliver.go): acknowledged, failed
+	// Webhook deliveries (internal/webhook): acknowledged, failed
 	// attempts, webhooks turned off after repeated failures.
 	WebhooksDelivered, WebhookFailures, WebhooksDisabled uint64
 
@@ -91,9 +92,10 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("lms: stats: %w", err)
 	}
 	st.InFlight = e.disp.inFlight()
-	e.pool.stats.fill(&st)
+	fillChecks(&st, e.pool.stats.Snapshot())
 	st.HostsBackedOff = e.pacer.prune(time.Now())
-	e.guard.snapshot(&st)
+	g := e.guard.Snapshot()
+	st.Outage, st.OutageSince, st.HeldBack = g.Active, g.Since, g.Held
 	e.sched.snapshot(&st)
 	e.notifier.snapshot(&st)
 	e.syncer.snapshot(&st)
@@ -116,64 +118,19 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// checkStats counts checks for Stats.
-type checkStats struct {
-	mu       sync.Mutex
-	byKey    map[[2]string]uint64 // scheme, reported state
-	total    uint64
-	minute   [60]uint64 // checks per second, ring
-	minuteAt [60]int64  // the second each slot counts
-	hist     Histogram
-}
-
-// durationBuckets are the upper bounds, in seconds, of the check duration
-// histogram in Stats.
-func durationBuckets() []float64 {
-	return []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
-}
-
-func newCheckStats() *checkStats {
-	b := durationBuckets()
-	return &checkStats{byKey: make(map[[2]string]uint64), hist: Histogram{Bounds: b, Counts: make([]uint64, len(b)+1)}}
-}
-
-func (s *checkStats) observe(scheme string, rec Outcome, res Result, took time.Duration) {
-	st := res.State
+// checkState is the state a check counts as in Stats: the one reported,
+// or the one its outcome wrote when it was held back.
+func checkState(rec Outcome, res Result) string {
 	if !rec.Hold {
-		st = rec.Result.State
+		return string(rec.Result.State)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.byKey[[2]string{scheme, string(st)}]++
-	s.total++
-	sec := time.Now().Unix()
-	i := sec % 60
-	if s.minuteAt[i] != sec {
-		s.minuteAt[i], s.minute[i] = sec, 0
-	}
-	s.minute[i]++
-	secs := took.Seconds()
-	j := 0
-	for j < len(s.hist.Bounds) && secs > s.hist.Bounds[j] {
-		j++
-	}
-	s.hist.Counts[j]++
-	s.hist.Count++
-	s.hist.Sum += secs
+	return string(res.State)
 }
 
-func (s *checkStats) fill(st *Stats) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st.ChecksTotal = s.total
-	now := time.Now().Unix()
-	for i, at := range s.minuteAt {
-		if now-at < 60 {
-			st.ChecksLastMinute += int(s.minute[i])
-		}
+// fillChecks adds the check counts to st.
+func fillChecks(st *Stats, cs checkstats.Snapshot) {
+	st.ChecksTotal, st.ChecksLastMinute, st.CheckDuration = cs.Total, cs.LastMinute, Histogram(cs.Duration)
+	for _, c := range cs.Counts {
+		st.Checks = append(st.Checks, CheckCount{Scheme: c.Scheme, State: State(c.State), Count: c.Count})
 	}
-	for k, n := range s.byKey {
-		st.Checks = append(st.Checks, CheckCount{Scheme: k[0], State: State(k[1]), Count: n})
-	}
-	st.CheckDuration = Histogram{Bounds: append([]float64(nil), s.hist.Bounds...), Counts: append([]uint64(nil), s.hist.Counts...), Count: s.hist.Count, Sum: s.hist.Sum}
 }

@@ -3,6 +3,8 @@ package lms
 import (
 	"context"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/webhook"
 )
 
 // WebhookLogSize is how many finished (delivered or given up) events a
@@ -20,7 +22,7 @@ type WebhookEvent struct {
 // Pending reports whether the event is still to be delivered: not
 // acknowledged and not given up (a zero NextAttempt means no further
 // attempt).
-func (d WebhookDelivery) Pending() bool { return d.Delivered.IsZero() && !d.NextAttempt.IsZero() }
+func (d WebhookDelivery) Pending() bool { return webhook.Delivery(d).Pending() }
 
 // WebhookStore keeps each client's webhook events, in the order they were
 // made, until they are delivered, and the log of the last deliveries (the

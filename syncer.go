@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/loop"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
 )
@@ -55,9 +56,9 @@ func newSyncer(store syncerStore, cfg Config, endpoint func(Client) (Endpoint, e
 }
 
 func (s *syncer) run(ctx context.Context) error {
-	workers := newClientWorkers(s.cfg.SyncConcurrency)
-	defer workers.wait()
-	rounds(ctx, s.cfg.SyncPoll, nil, func() {
+	workers := loop.NewWorkers(s.cfg.SyncConcurrency)
+	defer workers.Wait()
+	loop.Rounds(ctx, s.cfg.SyncPoll, nil, func() {
 		clients, err := s.store.ListClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("listing clients", "err", err)
@@ -67,7 +68,7 @@ func (s *syncer) run(ctx context.Context) error {
 			if !s.due(c, now) {
 				continue
 			}
-			workers.try(c.ID, 0, func() {
+			workers.Try(c.ID, 0, func() {
 				if err := s.leaseAndSync(ctx, c.ID); err != nil && !errors.Is(err, errLeased) {
 					s.log.Debug("sync ended", "client", c.ID, "err", err)
 				}

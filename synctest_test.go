@@ -128,7 +128,9 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 					}
 					return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
 				})
-				e, err := lms.New(memstore.New(), lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker, Concurrency: 1, HostInterval: time.Second})
+				clock := newLaggingClock(time.Millisecond) // b's links become due after a's
+				e, err := lms.New(memstore.New(), lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker, Concurrency: 1, HostInterval: time.Second,
+					Now: clock.now})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -137,7 +139,7 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 					urls = append(urls, "http://a.example/other")
 				}
 				register(t, e, "a", urls)
-				time.Sleep(time.Millisecond)
+				clock.catchUp()
 				var fresh []string
 				for i := range tc.fresh {
 					fresh = append(fresh, fmt.Sprintf("http://host%d.example/", i))
@@ -196,7 +198,8 @@ func TestCustomSchemePaced(t *testing.T) {
 		}))
 		interval := time.Second
 		st := memstore.New()
-		e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: mux, Concurrency: 2, HostInterval: interval})
+		clock := newLaggingClock(time.Millisecond) // the small hosts' links become due after all of the big host's
+		e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: mux, Concurrency: 2, HostInterval: interval, Now: clock.now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +212,7 @@ func TestCustomSchemePaced(t *testing.T) {
 			small = append(small, fmt.Sprintf("gemini://small%d.example:1965/", h))
 		}
 		register(t, e, "big", append(big, mails...))
-		time.Sleep(time.Millisecond) // the small hosts' links become due after all of the big host's
+		clock.catchUp()
 		register(t, e, "small", small)
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())

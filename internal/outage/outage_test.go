@@ -1,4 +1,4 @@
-package lms
+package outage
 
 import (
 	"context"
@@ -10,14 +10,24 @@ import (
 	"time"
 )
 
-func newTestGuard() *outageGuard {
-	cfg := Config{OutageWindow: time.Minute, OutageMinHosts: 10, OutageRatio: 0.8, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
-	return newOutageGuard(cfg, func(context.Context, string) bool { return false })
+func newTestGuard() *Guard {
+	return New(Config{Window: time.Minute, MinHosts: 10, Ratio: 0.8, Now: time.Now, Logger: slog.New(slog.DiscardHandler),
+		Probe: func(context.Context, string) bool { return false }})
 }
 
-func guardLink(host string, st State) Link {
-	return Link{URL: "http://" + host + "/", Host: host, State: st}
+// check is a check of host's link, ok before or not, that got an answer
+// (ok or not) or failed at the network level.
+func check(host string, wasOK bool, r result) Check {
+	return Check{URL: "http://" + host + "/", Host: host, WasOK: wasOK, NetworkError: r == down, OK: r == ok, Answered: r != down}
 }
+
+type result uint8
+
+const (
+	ok       result = iota // the host answered, the link works
+	notFound               // the host answered 404
+	down                   // a network failure
+)
 
 // The red team's attack on the probe: one client's hosts answer ok, its
 // 404 hosts answer last (failing links are re-checked often), then all of
@@ -27,21 +37,19 @@ func TestOutageProbeCandidates(t *testing.T) {
 	t.Parallel()
 	g := newTestGuard()
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	ok := Result{State: StateOK, Code: 200}
 	for i := range 5 {
-		g.observe(t0, guardLink(fmt.Sprintf("victim%d.example", i), StateOK), ok)
+		g.Observe(t0, check(fmt.Sprintf("victim%d.example", i), true, ok))
 	}
 	for i := range 12 {
-		g.observe(t0.Add(time.Hour), guardLink(fmt.Sprintf("dying%d.example", i), StateUnknown), ok)
+		g.Observe(t0.Add(time.Hour), check(fmt.Sprintf("dying%d.example", i), false, ok))
 	}
 	for i := range 8 {
-		g.observe(t0.Add(2*time.Hour), guardLink(fmt.Sprintf("gone%d.example", i), StateTemporary), Result{State: StateUnavailable, Code: 404})
+		g.Observe(t0.Add(2*time.Hour), check(fmt.Sprintf("gone%d.example", i), false, notFound))
 	}
-	down := Result{State: StateUnavailable, NetworkError: true}
 	for i := range 12 {
-		g.observe(t0.Add(3*time.Hour), guardLink(fmt.Sprintf("dying%d.example", i), StateOK), down)
+		g.Observe(t0.Add(3*time.Hour), check(fmt.Sprintf("dying%d.example", i), true, down))
 	}
-	if g.state != guardProbing {
+	if g.state != probing {
 		t.Fatalf("state = %v, want probing after 12 hosts that were ok failed", g.state)
 	}
 	var cands []string
@@ -63,13 +71,13 @@ func TestOutageProbeCandidates(t *testing.T) {
 		t.Errorf("the probe asks %q: none of the hosts that answered ok and still work", cands)
 	}
 	// While probing, any answer from a host shows the network works.
-	if held := g.observe(t0.Add(3*time.Hour), guardLink("other.example", StateOK), Result{State: StateUnavailable, Code: 404}); held {
+	if held := g.Observe(t0.Add(3*time.Hour), check("other.example", true, notFound)); held {
 		t.Error("a 404 is not held back")
 	}
-	if g.state != guardIdle {
+	if g.state != idle {
 		t.Errorf("state = %v after an answer, want idle", g.state)
 	}
-	if g.observe(t0.Add(3*time.Hour), guardLink("dying0.example", StateOK), down) {
+	if g.Observe(t0.Add(3*time.Hour), check("dying0.example", true, down)) {
 		t.Error("after an answer, a network failure is reported, not held back")
 	}
 }
@@ -81,7 +89,7 @@ func TestOutageProbeCandidatesSpread(t *testing.T) {
 	g := newTestGuard()
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	for i := range maxAnswered + 10 {
-		g.observe(t0.Add(time.Duration(i)*time.Second), guardLink(fmt.Sprintf("h%02d.example", i), StateOK), Result{State: StateOK})
+		g.Observe(t0.Add(time.Duration(i)*time.Second), check(fmt.Sprintf("h%02d.example", i), true, ok))
 	}
 	got := g.candidates(nil)
 	if len(got) != probeNewest+probeSpread {

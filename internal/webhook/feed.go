@@ -1,4 +1,4 @@
-package lms
+package webhook
 
 import (
 	"context"
@@ -7,20 +7,24 @@ import (
 )
 
 // The notifier hands a client's pending changes to its webhook in each of
-// its rounds, before the callback's push (notifier.go). While the callback
-// of a client that has both is backing off after failures, or was switched
+// its rounds, before the callback's push (HandOff). While the callback of
+// a client that has both is backing off after failures, or was switched
 // off by them, the notifier serves no rounds for it; feed hands the
 // changes to the webhook meanwhile, so that a broken callback does not
 // hold the webhook back. It takes the same notify lease (never at once
 // with a round of the notifier) and leaves the callback's bookkeeping
 // alone: the changes stay pending, marked handed, for the callback.
 
+// errLeased aborts taking the notify lease: the client is served
+// elsewhere or not due.
+var errLeased = errors.New("client served elsewhere or not due")
+
 // feedDue reports whether feed serves c at now: a webhook that is on, a
 // callback whose rounds do not come (backing off, or switched off by
 // failures; a client that switched notifications off itself gets neither),
 // and the lease free.
-func (h *webhooks) feedDue(c Client, now time.Time) bool {
-	if !webhookOn(c) || c.CallbackURL == "" || c.NotifyLease.Held(now, h.cfg.ProcessID) {
+func (h *Deliverer) feedDue(c Client, now time.Time) bool {
+	if !On(c) || !c.Callback || c.leaseHeld(now, h.cfg.ProcessID) {
 		return false
 	}
 	backingOff := c.Notify && c.NotifyFailures > 0 && now.Before(c.NextNotify)
@@ -29,10 +33,9 @@ func (h *webhooks) feedDue(c Client, now time.Time) bool {
 }
 
 // feedAll serves every client feedDue names, each at most once per
-// NotifyInterval once it handed an event, and looks again after ten polls
-// when it had nothing new (fed holds when this process may serve each
-// next).
-func (h *webhooks) feedAll(ctx context.Context, fed map[string]time.Time) {
+// Interval once it handed an event, and looks again after ten polls when
+// it had nothing new (fed holds when this process may serve each next).
+func (h *Deliverer) feedAll(ctx context.Context, fed map[string]time.Time) {
 	ids, err := h.store.PendingClients(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -50,13 +53,13 @@ func (h *webhooks) feedAll(ctx context.Context, fed map[string]time.Time) {
 		if _, ok := fed[id]; ok || ctx.Err() != nil {
 			continue
 		}
-		c, err := h.store.GetClient(ctx, id)
+		c, err := h.store.Client(ctx, id)
 		if err != nil || !h.feedDue(c, now) {
 			continue
 		}
-		fed[id] = now.Add(min(h.cfg.NotifyInterval, 10*h.cfg.NotifyPoll))
+		fed[id] = now.Add(min(h.cfg.Interval, 10*h.cfg.Poll))
 		if h.feed(ctx, id) {
-			fed[id] = now.Add(h.cfg.NotifyInterval)
+			fed[id] = now.Add(h.cfg.Interval)
 		}
 	}
 }
@@ -64,13 +67,13 @@ func (h *webhooks) feedAll(ctx context.Context, fed map[string]time.Time) {
 // feed takes the client's notify lease, hands its pending changes to the
 // webhook chunk by chunk, and ends the lease. It reports whether it handed
 // an event.
-func (h *webhooks) feed(ctx context.Context, id string) (handed bool) {
+func (h *Deliverer) feed(ctx context.Context, id string) (handed bool) {
 	now := h.cfg.Now()
 	c, err := h.store.UpdateClient(ctx, id, func(c *Client) error {
 		if !h.feedDue(*c, now) {
 			return errLeased
 		}
-		c.NotifyLease = Lease{Holder: h.cfg.ProcessID, Until: now.Add(h.cfg.NotifyTimeout + time.Minute)}
+		c.LeaseHolder, c.LeaseUntil = h.cfg.ProcessID, now.Add(h.cfg.Timeout+time.Minute)
 		return nil
 	})
 	if err != nil {
@@ -81,8 +84,8 @@ func (h *webhooks) feed(ctx context.Context, id string) (handed bool) {
 	}
 	defer func() {
 		_, err := h.store.UpdateClient(context.WithoutCancel(ctx), id, func(c *Client) error {
-			if c.NotifyLease.Holder == h.cfg.ProcessID {
-				c.NotifyLease = Lease{}
+			if c.LeaseHolder == h.cfg.ProcessID {
+				c.LeaseHolder, c.LeaseUntil = "", time.Time{}
 			}
 			return nil
 		})
@@ -91,13 +94,13 @@ func (h *webhooks) feed(ctx context.Context, id string) (handed bool) {
 		}
 	}()
 	// The changes stay pending for the callback: read them all, hand them
-	// over in the notifier's chunks (handOff skips those handed before).
+	// over in the notifier's chunks (HandOff skips those handed before).
 	ps, err := h.store.PendingUpdates(ctx, id, 0)
 	if err != nil {
 		return false
 	}
-	for i := 0; i < len(ps) && ctx.Err() == nil; i += h.cfg.NotifyChunk {
-		n, err := h.handOff(ctx, c, ps[i:min(i+h.cfg.NotifyChunk, len(ps))])
+	for i := 0; i < len(ps) && ctx.Err() == nil; i += h.cfg.Chunk {
+		n, err := h.HandOff(ctx, c, ps[i:min(i+h.cfg.Chunk, len(ps))])
 		if err != nil {
 			h.log.Error("handing changes to the webhook", "client", id, "err", err)
 			return handed
