@@ -421,6 +421,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if e.cfg.Components&RunSyncer != 0 {
 		g.Go(func() error { return e.syncer.run(gctx) })
+		g.Go(func() error { return e.recordDailyCounts(gctx) })
 	}
 	if w, ok := e.store.(Waker); ok {
 		g.Go(func() error { e.relayWakeups(gctx, w); return nil })
