@@ -71,7 +71,7 @@ func (e *Engine) DailyCounts(ctx context.Context, clientID string, days int) ([]
 		}
 		return nil, nil
 	}
-	to := e.now().UTC().Truncate(24 * time.Hour).AddDate(0, 0, 1)
+	to := e.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	out, err := ds.DailyCounts(ctx, clientID, to.AddDate(0, 0, -days), to)
 	if err != nil {
 		return nil, fmt.Errorf("lms: daily counts: %w", err)
