@@ -1,6 +1,7 @@
 package lms
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
+	"github.com/linkmonitor/lms/internal/wayback"
 )
 
 // Components selects what Engine.Run runs. The zero value runs everything.
@@ -168,6 +170,17 @@ type Config struct {
 	// RecheckPerHour caps the URLs each client may ask to re-check in an
 	// hour (Engine.Recheck). Default 1,000; negative: no cap.
 	RecheckPerHour int
+
+	// ArchiveEndpoint is the Wayback-Machine compatible availability
+	// service asked for archived copies of broken links (suggest.go),
+	// through the checks' address policy. Default
+	// "https://archive.org/wayback/available".
+	ArchiveEndpoint string
+	// NoArchive switches archive look-ups off.
+	NoArchive bool
+	// ArchiveTTL is how long a look-up's answer, found or not, stands while
+	// the link stays broken. Default 30 days.
+	ArchiveTTL time.Duration
 }
 
 // withDefaults fills zero fields and validates the rest. Each default is
@@ -194,6 +207,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"SyncInterval", &c.SyncInterval, 24 * time.Hour},
 		{"SyncPoll", &c.SyncPoll, 5 * time.Second},
 		{"SyncTimeout", &c.SyncTimeout, 10 * time.Minute},
+		{"ArchiveTTL", &c.ArchiveTTL, 30 * 24 * time.Hour},
 	}
 	for _, d := range durations {
 		if *d.p < 0 {
@@ -263,6 +277,10 @@ func (c Config) withDefaults() (Config, error) {
 		if err := validate.URL(u); err != nil {
 			return c, fmt.Errorf("lms: Config.OutageProbes %q: %w: %w", u, ErrInvalid, err)
 		}
+	}
+	c.ArchiveEndpoint = cmp.Or(c.ArchiveEndpoint, wayback.DefaultEndpoint)
+	if err := wayback.CheckEndpoint(c.ArchiveEndpoint); err != nil && !c.NoArchive {
+		return c, fmt.Errorf("lms: Config.ArchiveEndpoint: %w: %w", ErrInvalid, err)
 	}
 	if c.ProcessID == "" {
 		c.ProcessID = defaultProcessID()
@@ -360,6 +378,7 @@ type Engine struct {
 	hooks    *webhooks
 	mailer   *mailer
 	rechecks *recheckLimiter // per-client cap of Recheck (editors.go)
+	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
 }
 
 // New returns an Engine over store. The Config is validated; errors name the
@@ -390,6 +409,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.mailer = newMailer(store, cfg, e.sealer)
 	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
 	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed, e.hooks)
+	e.archive = newArchiver(store, cfg, e.pacer)
 	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed, e.hooks)
 	return e, nil
 }
@@ -422,6 +442,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Components&RunSyncer != 0 {
 		g.Go(func() error { return e.syncer.run(gctx) })
 		g.Go(func() error { return e.recordDailyCounts(gctx) })
+	}
+	if e.archive != nil {
+		g.Go(func() error { return e.archive.Run(gctx) })
 	}
 	if w, ok := e.store.(Waker); ok {
 		g.Go(func() error { e.relayWakeups(gctx, w); return nil })

@@ -41,6 +41,7 @@ type Store struct {
 	// first, trimmed to retention.
 	hist      map[*link][]lms.HistoryEntry
 	retention lms.HistoryRetention
+	archived  map[*link]lms.ArchivedCopy // archive look-ups (archive.go)
 }
 
 type client struct {
@@ -119,6 +120,7 @@ func NewWithOptions(opt Options) *Store {
 
 		hist:      make(map[*link][]lms.HistoryEntry),
 		retention: opt.History.WithDefaults(),
+		archived:  make(map[*link]lms.ArchivedCopy),
 	}
 }
 

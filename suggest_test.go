@@ -1,0 +1,121 @@
+package lms_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/memstore"
+)
+
+// archiveStub answers like the Wayback Machine's availability API: a copy
+// for every URL but none for those ending in "/none"; it counts requests.
+func archiveStub(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		u := r.URL.Query().Get("url")
+		w.Header().Set("Content-Type", "application/json")
+		if len(u) > 5 && u[len(u)-5:] == "/none" {
+			fmt.Fprintf(w, `{"url": %q, "archived_snapshots": {}}`, u)
+			return
+		}
+		fmt.Fprintf(w, `{"url": %q, "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org/web/20130919044612/%s", "timestamp": "20130919044612"}}}`, u, u)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// copyStore is a memstore that tells when an archive look-up was kept.
+type copyStore struct {
+	*memstore.Store
+	kept chan string
+}
+
+func (s *copyStore) PutArchivedCopy(ctx context.Context, c lms.ArchivedCopy) error {
+	err := s.Store.PutArchivedCopy(ctx, c)
+	s.kept <- c.URL
+	return err
+}
+
+func TestLinkSuggestion(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	archive, requests := archiveStub(t)
+	st := &copyStore{Store: memstore.New(), kept: make(chan string, 10)}
+	cfg := lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, ArchiveEndpoint: archive.URL, HostInterval: 10 * time.Millisecond}
+	cfg.Checker = lms.CheckerFunc(func(context.Context, string) lms.Result { return lms.Result{State: lms.StateOK} })
+	cfg.CheckerConfig.AllowPrivate = true // the stub is on loopback
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	moved, broken, none, fine := "https://example.org/moved", "https://example.org/gone", "https://example.org/none", "https://example.org/fine"
+	last := "https://example.org/last"
+	enrol(t, e, "site", "http://127.0.0.1:1/", moved, broken, none, fine, last)
+	now := time.Now()
+	require.NoError(t, st.RecordResults(ctx, []lms.Outcome{
+		{URL: moved, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateOK, FinalURL: "https://example.org/new", Permanent: true}},
+		{URL: broken, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}},
+		{URL: none, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}},
+		{URL: fine, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateOK}},
+	}))
+
+	s, ok, err := e.LinkSuggestion(ctx, "site", moved)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, lms.Suggestion{Kind: lms.SuggestRedirect, URL: "https://example.org/new"}, s)
+	_, ok, err = e.LinkSuggestion(ctx, "site", fine)
+	require.NoError(t, err)
+	require.False(t, ok)
+	_, _, err = e.LinkSuggestion(ctx, "other", moved)
+	require.True(t, errors.Is(err, lms.ErrNotFound), "another client's link: %v", err)
+
+	// Broken links: none until looked up, in the background.
+	_, ok, err = e.LinkSuggestion(ctx, "site", broken)
+	require.NoError(t, err)
+	require.False(t, ok)
+	_, ok, _ = e.LinkSuggestion(ctx, "site", none)
+	require.False(t, ok)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	kept := map[string]bool{<-st.kept: true, <-st.kept: true}
+	require.Equal(t, map[string]bool{broken: true, none: true}, kept)
+
+	s, ok, err = e.LinkSuggestion(ctx, "site", broken)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, lms.Suggestion{Kind: lms.SuggestArchive, URL: "http://web.archive.org/web/20130919044612/" + broken,
+		ArchivedAt: time.Date(2013, 9, 19, 4, 46, 12, 0, time.UTC)}, s)
+	_, ok, err = e.LinkSuggestion(ctx, "site", none)
+	require.NoError(t, err)
+	require.False(t, ok, "no copy: no suggestion")
+	// A later look-up, done in order after any the calls above queued,
+	// shows they queued none: the answers, found or not, are kept.
+	require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: last, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 410}}}))
+	_, _, err = e.LinkSuggestion(ctx, "site", last)
+	require.NoError(t, err)
+	require.Equal(t, last, <-st.kept)
+	require.EqualValues(t, 3, requests.Load(), "each broken link looked up once")
+
+	// A link that broke again is looked up again.
+	later := now.Add(time.Minute)
+	require.NoError(t, st.RecordResults(ctx, []lms.Outcome{
+		{URL: none, Checked: later, NextDue: later.Add(time.Hour), Result: lms.Result{State: lms.StateOK}},
+	}))
+	require.NoError(t, st.RecordResults(ctx, []lms.Outcome{
+		{URL: none, Checked: later.Add(time.Second), NextDue: later.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}},
+	}))
+	_, _, err = e.LinkSuggestion(ctx, "site", none)
+	require.NoError(t, err)
+	require.Equal(t, none, <-st.kept)
+	require.EqualValues(t, 4, requests.Load())
+	cancel()
+	require.NoError(t, <-done)
+}
