@@ -191,27 +191,14 @@ func (u *UI) linkPage(w http.ResponseWriter, r *http.Request, sc scope) {
 	})
 }
 
-// linkSuggestion is what the link page suggests to replace a link with.
-type linkSuggestion struct {
-	Kind       string // "redirect" or "archive"
-	URL        string
-	ArchivedAt time.Time
-}
-
-// suggestion returns the link's suggestion, if there is one.
-//
-// SUGGESTION: Engine.LinkSuggestion (issue 22, built in parallel) is not
-// merged yet; until it is, the link page suggests the target of a
-// permanent redirect, which the link itself carries.
-func (u *UI) suggestion(ctx context.Context, clientID, rawURL string) (*linkSuggestion, error) {
-	l, err := u.e.ClientLink(ctx, clientID, rawURL)
-	if err != nil {
+// suggestion returns what to replace the link with (the target of a
+// permanent redirect, an archived copy), if anything.
+func (u *UI) suggestion(ctx context.Context, clientID, rawURL string) (*lms.Suggestion, error) {
+	s, ok, err := u.e.LinkSuggestion(ctx, clientID, rawURL)
+	if err != nil || !ok {
 		return nil, err
 	}
-	if l.Permanent && l.FinalURL != "" {
-		return &linkSuggestion{Kind: "redirect", URL: l.FinalURL}, nil
-	}
-	return nil, nil
+	return &s, nil
 }
 
 func (u *UI) linkAction(w http.ResponseWriter, r *http.Request, sc scope, action string) {

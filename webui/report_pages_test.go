@@ -160,19 +160,27 @@ func TestReportLinkPage(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	f.result(u, lms.StateOK, "OK", 200, t0, nil)
 	f.result(u, lms.StateTemporary, "The site did not answer in time.", 0, t0.Add(24*time.Hour), nil)
-	f.result(u, lms.StateUnavailable, "The page moved away for good.", 301, t0.Add(48*time.Hour), func(o *lms.Outcome) {
-		o.Result.FinalURL, o.Result.Permanent, o.Failures = "https://a.example/new-home", true, 3
+	f.result(u, lms.StateUnavailable, "The page does not exist (404).", 404, t0.Add(48*time.Hour), func(o *lms.Outcome) { o.Failures = 3 })
+	// A copy of it in the archive; another link that moved for good.
+	if err := f.st.PutArchivedCopy(ctx, lms.ArchivedCopy{URL: u, Snapshot: "http://web.archive.org/web/20261030/http://a.example/moved", ArchivedAt: t0.Add(-48 * time.Hour), Looked: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	f.result("http://a.example/2", lms.StateOK, "OK", 200, t0, func(o *lms.Outcome) {
+		o.Result.FinalURL, o.Result.Permanent = "https://a.example/new-home", true
 	})
 	c := f.session()
+	if _, b := f.get("/report/link?url="+url.QueryEscape("http://a.example/2"), c); !strings.Contains(b, `replace it with <a href="https://a.example/new-home"`) {
+		t.Errorf("no redirect suggestion:\n%s", b)
+	}
 	res, b := f.get("/report/link?url="+url.QueryEscape(u), c)
 	if res.StatusCode != 200 {
 		t.Fatalf("link page: %d", res.StatusCode)
 	}
 	for _, want := range []string{
-		`id="state">unavailable<`, "The page moved away for good.", "(status 301)",
+		`id="state">unavailable<`, "The page does not exist (404).", "(status 404)",
 		`id="failing-since">2026-11-02 10:00 UTC`, `id="failed-checks">3<`,
 		`<a href="http://cms.example/edit/p1" rel="noreferrer">About us</a> <small>— jane@site.example</small>`,
-		`replace it with <a href="https://a.example/new-home"`,
+		`An archived copy from 2026-10-30 10:00 UTC may do instead: <a href="http://web.archive.org/web/20261030/http://a.example/moved"`,
 		`id="recheck"`, `id="ignore"`,
 	} {
 		if !strings.Contains(b, want) {
