@@ -21,12 +21,11 @@ const chartDays = 90
 
 // Chart geometry, in SVG units.
 const (
-	chartW, chartH       = 760, 250
-	chartLeft, chartTop  = 56, 14
-	plotW, plotH         = chartW - chartLeft - 12, 170
-	chartAxisY           = chartTop + plotH
-	chartLegendY         = chartAxisY + 52
-	chartLegendItemWidth = 150
+	chartW, chartH      = 760, 250
+	chartLeft, chartTop = 56, 14
+	plotW, plotH        = chartW - chartLeft - 12, 170
+	chartAxisY          = chartTop + plotH
+	chartLegendY        = chartAxisY + 52
 )
 
 // chartOrder stacks the states bottom up: the failing ones on top, where
@@ -140,10 +139,11 @@ func drawChart(clientID string, ds []lms.DailyCounts, today lms.StateCounts, now
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" font-size="12" fill="#555">%s</text>`, x, chartAxisY+18, anchor, esc(dayLabel(first.AddDate(0, 0, i), i == n-1)))
 	}
-	for i, s := range lms.States() {
-		x := chartLeft + i*chartLegendItemWidth
+	x := chartLeft
+	for _, s := range lms.States() {
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d" font-size="12" fill="#222">%s</text>`,
 			x, chartLegendY-10, chartColor(s), x+17, chartLegendY, esc(string(s)))
+		x += 17 + 7*len(s) + 24 // about 7 units a character at size 12
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // every text in it went through esc

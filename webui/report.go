@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,7 +257,10 @@ func roughly(d time.Duration) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%d minutes", int(d.Minutes()+0.5))
 	}
-	return fmt.Sprintf("%.1f hours", d.Hours())
+	if d < 48*time.Hour {
+		return fmt.Sprintf("%d hours", int(d.Hours()+0.5))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24+0.5))
 }
 
 // export writes the client's report with the list's filters as CSV or
@@ -302,6 +306,23 @@ func reportFuncs() template.FuncMap {
 			return strings.TrimSuffix(strings.TrimSuffix(listPath, "/"), "/report") + "/export"
 		},
 		"ignoreName": report.IgnoreName,
+		"ignoreWords": func(m lms.IgnoreMode) string {
+			switch m {
+			case lms.IgnoredUntilChanged:
+				return "ignored until its state changes"
+			case lms.IgnoredForever:
+				return "ignored for good"
+			}
+			return ""
+		},
+		// codeNote is the status code to show beside a reason, "" when
+		// there is none or the reason names it already.
+		"codeNote": func(reason string, code int) string {
+			if c := strconv.Itoa(code); code != 0 && !strings.Contains(reason, c) {
+				return c
+			}
+			return ""
+		},
 		"when": func(t time.Time) string {
 			if t.IsZero() {
 				return ""

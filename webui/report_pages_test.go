@@ -177,7 +177,7 @@ func TestReportLinkPage(t *testing.T) {
 		t.Fatalf("link page: %d", res.StatusCode)
 	}
 	for _, want := range []string{
-		`id="state">unavailable<`, "The page does not exist (404).", "(status 404)",
+		`id="state">unavailable<`, `id="reason">The page does not exist (404).</dd>`,
 		`id="failing-since">2026-11-02 10:00 UTC`, `id="failed-checks">3<`,
 		`<a href="http://cms.example/edit/p1" rel="noreferrer">About us</a> <small>— jane@site.example</small>`,
 		`An archived copy from 2026-10-30 10:00 UTC may do instead: <a href="http://web.archive.org/web/20261030/http://a.example/moved"`,
@@ -228,7 +228,7 @@ func TestReportLinkPage(t *testing.T) {
 	if b := action("recheck", nil); !strings.Contains(b, "Too many re-checks") || !strings.Contains(b, "Please try again in") {
 		t.Errorf("over the cap: no plain message\n%s", b)
 	}
-	if b := action("ignore", nil); !strings.Contains(b, `id="ignored">ignored (until_changed)`) || !strings.Contains(b, `id="unignore"`) {
+	if b := action("ignore", nil); !strings.Contains(b, `id="ignored">ignored until its state changes`) || !strings.Contains(b, `id="unignore"`) {
 		t.Errorf("after ignore:\n%s", b)
 	}
 	if il, _ := f.e.ClientLink(ctx, "site", u); il.Mode != lms.IgnoredUntilChanged {
