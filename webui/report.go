@@ -267,6 +267,7 @@ func roughly(d time.Duration) string {
 // JSON, the same rows as GET /api/v1/report (package report).
 func (u *UI) export(w http.ResponseWriter, r *http.Request, clientID, format string) {
 	_, q := readFilters(r.URL.Query()) // ignored links left out unless asked
+	w.Header().Set("Cache-Control", "no-store")
 	name := "lms-report-" + fileSafe(clientID) + "-" + time.Now().UTC().Format("2006-01-02") + "." + format
 	var err error
 	switch format {
@@ -283,8 +284,10 @@ func (u *UI) export(w http.ResponseWriter, r *http.Request, clientID, format str
 		return
 	}
 	if err != nil {
-		// The answer has begun: it ends short, and the log says why.
-		u.log.Error("report export", "client", clientID, "format", format, "err", err)
+		// The answer has begun: the browser sees a cut connection, not a
+		// short file, and the log says why.
+		u.log.Error("report export cut short", "client", clientID, "format", format, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -39,10 +39,11 @@ type Query struct {
 }
 
 // Row is one link of a report: the link, the client's sources that use
-// it, and how the client ignores it.
+// it, how the client ignores it, and what to replace it with.
 type Row struct {
 	lms.LinkDetail
-	Ignore lms.IgnoreMode
+	Ignore     lms.IgnoreMode
+	Suggestion *lms.Suggestion // nil if none
 }
 
 // FailingSince is when the link turned failing, zero if it is not failing
@@ -74,6 +75,27 @@ const maxRounds = 20
 // URL to continue after ("" on the last page). A page may be shorter than
 // limit when filters skip many links; only an empty next ends the listing.
 func Page(ctx context.Context, e *lms.Engine, clientID string, q Query, after string, limit int) ([]Row, string, error) {
+	rows, next, err := page(ctx, e, clientID, q, after, limit)
+	if err != nil || len(rows) == 0 {
+		return rows, next, err
+	}
+	links := make([]lms.Link, len(rows))
+	for i, r := range rows {
+		links[i] = r.Link
+	}
+	sug, err := e.Suggestions(ctx, links)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range rows {
+		if s, ok := sug[rows[i].URL]; ok {
+			rows[i].Suggestion = &s
+		}
+	}
+	return rows, next, nil
+}
+
+func page(ctx context.Context, e *lms.Engine, clientID string, q Query, after string, limit int) ([]Row, string, error) {
 	if limit < 1 || limit > chunk {
 		return nil, "", fmt.Errorf("report: limit %d not in 1..%d: %w", limit, chunk, lms.ErrInvalid)
 	}

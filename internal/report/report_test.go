@@ -118,7 +118,7 @@ func TestSafeCell(t *testing.T) {
 func TestWriters(t *testing.T) {
 	e := newEngine(t)
 	ctx := context.Background()
-	if _, _, err := e.PutSource(ctx, "c", lms.Source{SourceRef: lms.SourceRef{ID: "p", Title: "A \"quoted\", title; with a separator", EditURL: "http://cms.example/p", Owner: "=owner"},
+	if _, _, err := e.PutSource(ctx, "c", lms.Source{SourceRef: lms.SourceRef{ID: "p", Title: "=cmd \"quoted\", title", EditURL: "http://cms.example/p", Owner: "=owner"},
 		Links: []string{"http://a.example/", "http://b.example/"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || !slices.Equal(recs[0], report.CSVHeader) || recs[1][12] != "A \"quoted\", title; with a separator" || recs[1][14] != "'=owner" || recs[1][1] != "unknown" {
+	if len(recs) != 3 || !slices.Equal(recs[0], report.CSVHeader) || recs[1][11] != "'=cmd \"quoted\", title <http://cms.example/p>" || recs[1][1] != "unknown" {
 		t.Errorf("CSV: %q", recs)
 	}
 	b.Reset()
@@ -139,7 +139,7 @@ func TestWriters(t *testing.T) {
 	}
 	var doc struct {
 		Client      string           `json:"client"`
-		GeneratedAt string           `json:"generated_at"`
+		GeneratedAt string           `json:"generated"`
 		Links       []report.JSONRow `json:"links"`
 	}
 	dec := json.NewDecoder(&b)
