@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -322,6 +323,19 @@ func TestReportSignInThrottled(t *testing.T) {
 	// …but its last good password still signs in.
 	if res := f.signIn(url.Values{"id": {"site"}, "password": {f.pw}}, "203.0.113.9:4000"); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("the right password while the id is guessed at: %d", res.StatusCode)
+	}
+
+	// One address guessing at many ids is throttled too.
+	throttled = false
+	for i := range 40 {
+		res := f.signIn(url.Values{"id": {fmt.Sprintf("guess-%d", i)}, "password": {"x"}}, "198.51.100.99:4000")
+		if res.StatusCode == http.StatusTooManyRequests {
+			throttled = i >= 30
+			break
+		}
+	}
+	if !throttled {
+		t.Error("40 guesses at different ids from one address: not throttled after 30")
 	}
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -161,7 +163,30 @@ func TestReportInBrowser(t *testing.T) {
 	require.Equal(t, lms.IgnoredUntilChanged, il.Mode)
 	require.False(t, il.NextDue.After(time.Now()), "the re-check made the link due")
 
-	for name, shot := range map[string][]byte{"report-list.png": listShot, "report-filtered.png": filteredShot, "report-link.png": linkShot, "report-link-ignored.png": ignoredShot} {
+	// The operator's view of the client: the chart and the delivery health.
+	_, err = e.Store().UpdateClient(context.Background(), "plone-site", func(c *lms.Client) error {
+		c.NotifyFailures, c.NextNotify = 3, time.Now().Add(4*time.Minute)
+		c.LastNotifyError = `Post "http://site.example/db": dial tcp 192.0.2.1:80: connect: connection refused`
+		return nil
+	})
+	require.NoError(t, err)
+	var health string
+	var adminShot []byte
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+secret))
+	err = chromedp.Run(ctx,
+		network.Enable(),
+		network.SetExtraHTTPHeaders(network.Headers{"Authorization": auth}),
+		chromedp.Navigate(srv.URL+"/admin/clients/plone-site"),
+		chromedp.WaitVisible(`#health`, chromedp.ByQuery),
+		chromedp.Text(`#health`, &health, chromedp.ByQuery),
+		chromedp.FullScreenshot(&adminShot, 100),
+	)
+	require.NoError(t, err)
+	require.Contains(t, health, "XML-RPC callback")
+	require.Contains(t, health, "Webhook")
+	require.Contains(t, health, "The site refused the connection")
+
+	for name, shot := range map[string][]byte{"report-list.png": listShot, "report-filtered.png": filteredShot, "report-link.png": linkShot, "report-link-ignored.png": ignoredShot, "admin-client-health.png": adminShot} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), shot, 0o644))
 	}
 	t.Logf("screenshots in %s", dir)
