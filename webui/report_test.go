@@ -3,8 +3,8 @@ package webui
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
