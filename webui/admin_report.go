@@ -19,7 +19,7 @@ import (
 
 func (u *UI) adminScope(id string) scope {
 	base := "/admin/clients/" + url.PathEscape(id)
-	return scope{ClientID: id, ListPath: base + "/report", LinkPath: base + "/link", CSRF: u.csrf, Admin: true, flashPath: "/admin", flashKey: u.flashKey}
+	return scope{ClientID: id, ListPath: base + "/report", LinkPath: base + "/link", Export: base + "/export", CSRF: u.csrf, Admin: true, flashPath: "/admin", flashKey: u.flashKey}
 }
 
 func (u *UI) adminReportRoutes(admin *http.ServeMux) {

@@ -34,6 +34,7 @@ type scope struct {
 	ClientID  string
 	ListPath  string // the filtered list
 	LinkPath  string // a link's page (?url=…); its actions are LinkPath/{action}
+	Export    string // the export, without ".csv" or ".json"
 	CSRF      string
 	Admin     bool   // the operator's view
 	flashPath string // the cookie path of the flash messages
@@ -41,7 +42,7 @@ type scope struct {
 }
 
 func (u *UI) editorScope(s session) scope {
-	return scope{ClientID: s.ClientID, ListPath: "/report/", LinkPath: "/report/link", CSRF: u.csrfOf(s), flashPath: sessionPath, flashKey: u.sessionKey}
+	return scope{ClientID: s.ClientID, ListPath: "/report/", LinkPath: "/report/link", Export: "/report/export", CSRF: u.csrfOf(s), flashPath: sessionPath, flashKey: u.sessionKey}
 }
 
 func (u *UI) reportRoutes() http.Handler {

@@ -71,8 +71,13 @@ func TestReportFilters(t *testing.T) {
 			t.Errorf("?%s: no notice", tc.query)
 		}
 	}
+	// The export links carry the filters.
+	_, b := f.get("/report/?state=unavailable&q=broken", c)
+	if !strings.Contains(b, `id="export-csv" href="/report/export.csv?q=broken&amp;state=unavailable"`) || !strings.Contains(b, `id="export-json" href="/report/export.json?q=broken&amp;state=unavailable"`) {
+		t.Errorf("the export links are wrong:\n%s", b)
+	}
 	// Counts per state, each a filter link.
-	_, b := f.get("/report/", c)
+	_, b = f.get("/report/", c)
 	for _, want := range []string{">1 ok</a>", ">2 unavailable</a>", ">1 temporary unavailable</a>", ">1 unknown</a>", "all 5"} {
 		if !strings.Contains(b, want) {
 			t.Errorf("the counts do not show %q", want)
@@ -382,7 +387,8 @@ func TestAdminReportPages(t *testing.T) {
 	if res, _ := f.getAdmin("/admin/clients/other/link?url=" + url.QueryEscape(u)); res.StatusCode != http.StatusNotFound {
 		t.Errorf("admin link page of a client without the link: %d", res.StatusCode)
 	}
-	if res, b := f.getAdmin("/admin/clients/site/report?state=unavailable"); res.StatusCode != 200 || len(rowsOf(b)) != 1 || !strings.Contains(b, `<svg class="chart"`) {
+	if res, b := f.getAdmin("/admin/clients/site/report?state=unavailable"); res.StatusCode != 200 || len(rowsOf(b)) != 1 || !strings.Contains(b, `<svg class="chart"`) ||
+		!strings.Contains(b, `href="/admin/clients/site/export.csv?state=unavailable"`) {
 		t.Errorf("admin report: %d", res.StatusCode)
 	}
 	if res, _ := f.getAdmin("/admin/clients/nobody/report"); res.StatusCode != http.StatusNotFound {

@@ -1,8 +1,11 @@
 // Package webui serves the human side of an lms server: a welcome page with
-// live counts, the alerts page that getInfoFrameURL points clients to, and an
-// admin area behind HTTP basic auth (user "admin", password the admin
-// secret) to list, add and remove clients, browse a client's links and force
-// a sync. Templates and styles are embedded; there is no JavaScript build.
+// live counts, the alerts page that getInfoFrameURL points clients to, the
+// report pages where a site's editors sign in to see and act on its links
+// (/report/: session.go, report.go, chart.go), and an admin area behind
+// HTTP basic auth (user "admin", password the admin secret) to list, add
+// and remove clients, browse a client's links and report pages, see its
+// delivery health and force a sync. Templates and styles are embedded;
+// there is no JavaScript.
 //
 // The pages anyone can load are cheap and discreet: / and /alerts render a
 // StatsCache snapshot (computed at most once every few seconds, however
