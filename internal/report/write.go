@@ -125,7 +125,7 @@ func flush(cw *csv.Writer, w io.Writer) {
 type JSONSource struct {
 	ID      string  `json:"id"`
 	Title   *string `json:"title"`
-	EditURL *string `json:"url"`
+	EditURL *string `json:"edit_url"`
 	Owner   *string `json:"owner"`
 }
 
