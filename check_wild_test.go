@@ -392,10 +392,10 @@ func TestHTTPLikeABrowser(t *testing.T) {
 		return func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte(s))
-			// A reset that overtakes the bytes makes the client drop them
-			// unread; nothing tells the server they were read, so they get
-			// a moment to arrive.
-			time.Sleep(20 * time.Millisecond)
+			// A reset discards what the server has not sent yet: it goes
+			// once the client's end has acknowledged every byte (the
+			// client reads what arrived before the reset is reported).
+			waitAcked(c)
 			_ = c.(*net.TCPConn).SetLinger(0)
 		}
 	}
@@ -451,6 +451,18 @@ func TestHTTPLikeABrowser(t *testing.T) {
 				require.Equal(t, tc.kind, r.Failure)
 			}
 		})
+	}
+}
+
+// waitAcked returns once the peer has acknowledged every byte written to c,
+// or at once where the send queue cannot be seen (on Linux only).
+func waitAcked(c net.Conn) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); <-tick.C {
+		if n, err := sendQueue(c); err != nil || n == 0 {
+			return
+		}
 	}
 }
 

@@ -3,12 +3,11 @@ package lms
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
 
-	"github.com/linkmonitor/lms/internal/netguard"
+	"github.com/linkmonitor/lms/internal/check"
 )
 
 // Checker answers one question: what is the state of this URL now? A dead
@@ -27,8 +26,11 @@ func (f CheckerFunc) Check(ctx context.Context, rawURL string) Result { return f
 
 // Reasons used by the built-in checkers, as the original server worded them.
 const (
+	// ReasonNoHandler is the reason of a URL whose scheme has no Checker.
 	ReasonNoHandler = "No handler registered for URL"
-	ReasonPolicy    = "Ignored due to LMS policy"
+	// ReasonPolicy ("Ignored due to LMS policy") is the reason of a URL
+	// whose address the checks may not reach (CheckerConfig.AllowPrivate).
+	ReasonPolicy = check.ReasonPolicy
 )
 
 // Mux dispatches checks by URL scheme (case-insensitive). Unknown schemes
@@ -101,26 +103,17 @@ type CheckerConfig struct {
 	ProbeInterval time.Duration
 }
 
-// DefaultUserAgent is the User-Agent of the built-in HTTP checker.
-const DefaultUserAgent = "Bot/LMS (Link Monitoring Server; +https://github.com/linkmonitor/lms)"
+// DefaultUserAgent is the User-Agent of the built-in HTTP checker:
+// "Bot/LMS (Link Monitoring Server; +https://github.com/linkmonitor/lms)".
+const DefaultUserAgent = check.DefaultUserAgent
 
 // DefaultBrowserUserAgent is the User-Agent of the browser-like retry: a
-// current desktop Chrome.
-const DefaultBrowserUserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
+// current desktop Chrome's on Windows; the retry's Client Hints name the
+// same Chrome version.
+const DefaultBrowserUserAgent = check.DefaultBrowserUserAgent
 
-// chromeMajor is the Chrome version DefaultBrowserUserAgent claims; the
-// Client Hints of the retry name it too.
-const chromeMajor = "142"
-
-// Defaults of CheckerConfig.
-const (
-	defaultMaxRedirects = 20
-	defaultMaxBytes     = 1 << 20
-	// maxHeadBytes is the most bytes of one HTTP response head (Chrome's
-	// limit is 256 KiB).
-	maxHeadBytes = 256 << 10
-)
-
+// withDefaults fills the zero fields of c with the defaults its fields
+// document.
 func (c CheckerConfig) withDefaults() CheckerConfig {
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent
@@ -135,10 +128,10 @@ func (c CheckerConfig) withDefaults() CheckerConfig {
 		c.Timeout = 30 * time.Second
 	}
 	if c.MaxRedirects <= 0 {
-		c.MaxRedirects = defaultMaxRedirects
+		c.MaxRedirects = 20
 	}
 	if c.MaxBytes <= 0 {
-		c.MaxBytes = defaultMaxBytes
+		c.MaxBytes = 1 << 20
 	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 24 * time.Hour
@@ -146,23 +139,34 @@ func (c CheckerConfig) withDefaults() CheckerConfig {
 	return c
 }
 
-// headBytes is the most bytes of one HTTP response head.
-func (c CheckerConfig) headBytes() int64 { return min(maxHeadBytes, c.MaxBytes) }
-
-// NewDefaultChecker returns a Mux with the built-in checkers: http and https, ftp,
-// and mailto (syntax only).
+// NewDefaultChecker returns a Mux with the built-in checkers: http and
+// https, ftp, and mailto (syntax only). Their mechanics are package
+// internal/check's; the checks of http and https are paced through the
+// Pacer of their context, by HostKey.
 func NewDefaultChecker(cfg CheckerConfig) *Mux {
+	// check.Config is CheckerConfig field for field: a field added to one
+	// and not the other stops this conversion from compiling.
+	cc := check.Config(cfg.withDefaults())
+	web, ftp := check.NewHTTP(cc, HostKey), check.NewFTP(cc)
 	m := NewMux()
-	h := newHTTPChecker(cfg)
-	m.Handle("http", h)
-	m.Handle("https", h)
-	m.Handle("ftp", h.ftp)
-	m.Handle("mailto", CheckerFunc(checkMailto))
+	http := CheckerFunc(func(ctx context.Context, rawURL string) Result {
+		return fromCheck(web.Check(ctx, PacerFromContext(ctx), rawURL))
+	})
+	m.Handle("http", http)
+	m.Handle("https", http)
+	m.Handle("ftp", CheckerFunc(func(ctx context.Context, rawURL string) Result {
+		return fromCheck(ftp.Check(ctx, rawURL))
+	}))
+	m.Handle("mailto", CheckerFunc(func(_ context.Context, rawURL string) Result {
+		return fromCheck(check.Mailto(rawURL))
+	}))
 	return m
 }
 
-// dialer returns the dialer of every check: the connect timeout and the
-// address policy on every resolved IP.
-func (c CheckerConfig) dialer() *net.Dialer {
-	return netguard.Dialer(c.ConnectTimeout, c.AllowPrivate, c.AllowedPrefixes...)
+// fromCheck converts a Result of package check, whose states are spelt
+// and whose failure kinds are numbered as the root's.
+func fromCheck(r check.Result) Result {
+	return Result{State: State(r.State), Reason: r.Reason, Code: r.Code, FinalURL: r.FinalURL, Permanent: r.Permanent,
+		Kind: r.Kind, ResponseTime: r.ResponseTime, RetryAfter: r.RetryAfter, NetworkError: r.NetworkError,
+		Failure: FailureKind(r.Failure), Detail: r.Detail}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/netguard"
 	"github.com/linkmonitor/lms/internal/wayback"
 )
 
@@ -109,7 +110,7 @@ func newArchiver(store Store, cfg Config, pacer *hostPacer) *wayback.Worker {
 	if cfg.NoArchive || !ok {
 		return nil
 	}
-	c, err := wayback.NewClient(cfg.ArchiveEndpoint, cfg.CheckerConfig.dialer(), cfg.CheckerConfig.Timeout)
+	c, err := wayback.NewClient(cfg.ArchiveEndpoint, netguard.Dialer(cfg.CheckerConfig.ConnectTimeout, cfg.CheckerConfig.AllowPrivate, cfg.CheckerConfig.AllowedPrefixes...), cfg.CheckerConfig.Timeout)
 	if err != nil {
 		return nil // checked in withDefaults
 	}

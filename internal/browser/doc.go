@@ -9,6 +9,6 @@
 // the bytes it reads on the wire, its AIA fetches, each paced as a request
 // to its host.
 //
-// It imports nothing of the lms root package; the checkers there turn what
-// it reads into link states and reasons.
+// It imports nothing of the lms root package; the checkers of package
+// check (internal/check) turn what it reads into link states and reasons.
 package browser

@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"net/http"
@@ -34,7 +34,7 @@ func botCandidate(a *browser.Answer) bool {
 // opens a link (browser.Headers): with Chrome's User-Agent and Client Hints
 // by default, with cfg.BrowserUserAgent when set, with cfg.UserAgent and no
 // hints when the retry is honest.
-func browserHeaders(h http.Header, cfg CheckerConfig) {
+func browserHeaders(h http.Header, cfg Config) {
 	switch {
 	case cfg.HonestRetry:
 		browser.Headers(h, cfg.UserAgent, "")

@@ -1,16 +1,15 @@
-package lms
+package check
 
 import (
-	"context"
 	"net/mail"
 	"net/url"
 	"strings"
 )
 
-// checkMailto checks a mailto: URL by syntax only (RFC 6068): every
+// Mailto checks a mailto: URL by syntax only (RFC 6068): every
 // address, before the '?' and in "to" fields, must parse, and there must be
 // at least one. It makes no connection.
-func checkMailto(_ context.Context, rawURL string) Result {
+func Mailto(rawURL string) Result {
 	bad := Result{State: StateUnavailable, Failure: FailureDefinitive, Reason: "No valid email address"}
 	_, rest, ok := strings.Cut(rawURL, ":")
 	if !ok {

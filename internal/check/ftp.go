@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/linkmonitor/lms/internal/browser"
 )
 
-// ftpChecker checks ftp URLs: it logs in (anonymously, or with the URL's
+// FTP checks ftp URLs: it logs in (anonymously, or with the URL's
 // credentials), then a file is ok if it exists (MLST or SIZE), a directory
 // if the server lets the client change into it (CWD). It never opens a data
 // connection, so no listing is ever read. Every connection runs under the
@@ -23,22 +23,23 @@ import (
 // through a cap on bytes, lines and line length (browser.CapConn), so an
 // endless banner or reply ends the check with a plain reason instead of
 // growing the process. Nothing is decoded: the bytes capped are the bytes
-// read from the wire, CheckerConfig.MaxBytes of them for the whole check.
-type ftpChecker struct {
-	cfg CheckerConfig
+// read from the wire, Config.MaxBytes of them for the whole check.
+type FTP struct {
+	cfg Config
 }
 
-// Bounds of an FTP check besides CheckerConfig.MaxBytes.
+// Bounds of an FTP check besides Config.MaxBytes.
 const (
 	maxFTPLines    = 1000    // lines of banner and replies
 	maxFTPLineSize = 8 << 10 // one line
 )
 
-// newFTPChecker returns an FTP checker.
-func newFTPChecker(cfg CheckerConfig) *ftpChecker { return &ftpChecker{cfg: cfg.withDefaults()} }
+// NewFTP returns an FTP checker.
+func NewFTP(cfg Config) *FTP { return &FTP{cfg: cfg} }
 
-// Check implements Checker.
-func (c *ftpChecker) Check(ctx context.Context, rawURL string) Result {
+// Check checks rawURL. An FTP check makes one request: it has nothing to
+// pace.
+func (c *FTP) Check(ctx context.Context, rawURL string) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -51,7 +52,7 @@ func (c *ftpChecker) Check(ctx context.Context, rawURL string) Result {
 	return r
 }
 
-func (c *ftpChecker) check(ctx context.Context, rawURL string) Result {
+func (c *FTP) check(ctx context.Context, rawURL string) Result {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Hostname() == "" || !browser.ValidPort(u.Port()) {
 		if err == nil {
@@ -165,7 +166,7 @@ func ftpCode(err error) int {
 
 // ftpResult maps an FTP failure to a Result: 4xx replies may pass, 5xx are
 // definitive; everything else goes through the failure table.
-func ftpResult(err error, cfg CheckerConfig, host string) Result {
+func ftpResult(err error, cfg Config, host string) Result {
 	code := ftpCode(err)
 	switch {
 	case code >= 400 && code < 500:

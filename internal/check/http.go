@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"cmp"
@@ -17,10 +17,10 @@ import (
 	"github.com/linkmonitor/lms/internal/softfail"
 )
 
-// httpChecker checks http and https URLs the way a browser opens them:
+// HTTP checks http and https URLs the way a browser opens them:
 //
 //   - GET, never HEAD (servers that mishandle HEAD make it a source of false
-//     alarms); the body is read up to CheckerConfig.MaxBytes, so that a page
+//     alarms); the body is read up to Config.MaxBytes, so that a page
 //     cut off before its end is noticed;
 //   - redirects are followed up to MaxRedirects hops with a cookie jar of
 //     the check's own (a site that sets a session cookie and redirects to
@@ -28,13 +28,13 @@ import (
 //     same cookies;
 //   - final_url is where the reader ends up after any redirects; a
 //     redirect to mailto: or tel: hands the reader to another program
-//     (ok), one to ftp:// is checked by the FTP checker (check_softfail.go);
+//     (ok), one to ftp:// is checked by the FTP checker (softfail.go);
 //   - a working page is looked at for signs that it is alive but wrong (a
 //     soft 404, a parked domain, a deep link sent to the home page), with
 //     at most one probe of a made-up path per host per interval
-//     (check_softfail.go, internal/softfail);
+//     (softfail.go, package softfail);
 //   - an answer that may come from a bot wall gets one browser-like retry
-//     (see check_botwall.go);
+//     (see botwall.go);
 //   - a response head that Go's strict parser refuses gets one retry
 //     through a parser as tolerant as browsers are (browser.NewLenientConn);
 //   - certificates are verified like Chrome does, fetching a missing
@@ -45,16 +45,17 @@ import (
 //     trailing dot (an absolute name) is looked up without it (dialContext).
 //
 // Every further request of a check (a redirect hop, a retry) is paced like
-// the first through the Pacer in the context. Failures map to plain-words
+// the first through the Pacer Check is given. Failures map to plain-words
 // reasons through the one table in reasons.go.
-type httpChecker struct {
-	cfg     CheckerConfig
+type HTTP struct {
+	cfg     Config
+	key     func(rawURL string) string // the politeness key of a URL
 	dial    *net.Dialer
 	tr      *http.Transport // keep-alive, HTTP/2
 	lenient *http.Transport // one answer per connection, sloppy heads repaired
 	tls     *browser.TLSDialer
 	bufs    sync.Pool // *[]byte of 16 KiB, for reading bodies
-	ftp     Checker   // checks the target of a redirect to ftp://
+	ftp     *FTP      // checks the target of a redirect to ftp://
 	probes  *softfail.ProbeCache
 }
 
@@ -67,10 +68,10 @@ const streamBytes = 64 << 10
 // domain).
 const maxCookies = 180
 
-// newHTTPChecker returns an HTTP(S) checker.
-func newHTTPChecker(cfg CheckerConfig) *httpChecker {
-	cfg = cfg.withDefaults()
-	c := &httpChecker{cfg: cfg, dial: cfg.dialer(), ftp: newFTPChecker(cfg), probes: softfail.NewProbeCache(cfg.ProbeInterval, probeHosts)}
+// NewHTTP returns an HTTP(S) checker; hostKey returns the politeness key
+// of a URL, by which every further request of a check is paced.
+func NewHTTP(cfg Config, hostKey func(rawURL string) string) *HTTP {
+	c := &HTTP{cfg: cfg, key: hostKey, dial: cfg.dialer(), ftp: NewFTP(cfg), probes: softfail.NewProbeCache(cfg.ProbeInterval, probeHosts)}
 	c.bufs.New = func() any { b := make([]byte, 16<<10); return &b }
 	c.tls = browser.NewTLSDialer(c.dialContext, cfg.ConnectTimeout, cfg.TLSConfig, DefaultUserAgent)
 	c.tr = browser.NewTransport(c.dialContext, c.tls, cfg.headBytes(), cfg.Timeout)
@@ -80,12 +81,16 @@ func newHTTPChecker(cfg CheckerConfig) *httpChecker {
 
 // dialContext dials addr through the checker's dialer (connect timeout,
 // address policy), a name with a trailing dot without it (browser.DialAddr).
-func (c *httpChecker) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+func (c *HTTP) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return c.dial.DialContext(ctx, network, browser.DialAddr(addr))
 }
 
-// Check implements Checker.
-func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
+// Check checks rawURL, pacing every request after the first through p
+// (nil: not paced).
+func (c *HTTP) Check(ctx context.Context, p Pacer, rawURL string) Result {
+	if p == nil {
+		p = noPacer{}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -103,12 +108,12 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 	case changed:
 		cur = u.String()
 	}
-	h := &httpRun{c: c, pacer: PacerFromContext(ctx), jar: browser.NewJar(maxCookies), budget: c.cfg.MaxBytes}
+	h := &httpRun{c: c, pacer: p, jar: browser.NewJar(maxCookies), budget: c.cfg.MaxBytes}
 	// What the check reads on the wire is counted and capped besides what
 	// it decodes; its AIA fetches are requests to their hosts (pacedBy).
-	h.visit = browser.NewVisit(browser.WireBudget(c.cfg.MaxBytes), pacedBy(h.pacer))
+	h.visit = browser.NewVisit(browser.WireBudget(c.cfg.MaxBytes), pacedBy(h.pacer, c.key))
 	h.ctx = browser.WithVisit(ctx, h.visit)
-	h.host = HostKey(rawURL) // the key the pool paced the first request by
+	h.host = c.key(rawURL) // the key the pool paced the first request by
 	first := h.host
 	r := h.follow(cur, u)
 	if h.host != first {
@@ -125,7 +130,7 @@ func (c *httpChecker) Check(ctx context.Context, rawURL string) Result {
 
 // httpRun is one check: its cookie jar, what it has tried, its budget.
 type httpRun struct {
-	c       *httpChecker
+	c       *HTTP
 	ctx     context.Context
 	pacer   Pacer
 	jar     *browser.Jar
@@ -136,19 +141,6 @@ type httpRun struct {
 	lenient bool            // the tolerant parser was tried
 	budget  int64           // body bytes this check may still read, decoded
 	visit   *browser.Visit  // what it may still read on the wire, its AIA fetches
-}
-
-// pacedBy returns the hook by which the browser package paces a request
-// that a check sends on its own account (an AIA fetch) through p, as a
-// request to that request's host.
-func pacedBy(p Pacer) browser.PaceFunc {
-	return func(ctx context.Context, rawURL string) (func(), error) {
-		host := HostKey(rawURL)
-		if err := p.Wait(ctx, host); err != nil {
-			return nil, err
-		}
-		return func() { p.Done(host) }, nil
-	}
 }
 
 // follow checks rawURL (u parsed): it walks the redirects to the final
@@ -235,7 +227,7 @@ func (h *httpRun) walk(rawURL string, u *url.URL, probe bool) (l landing, err er
 			seen[h.jar.Key(next)] = true
 			l.hops = append(l.hops, softfail.Hop{From: cur, Status: status, Location: loc, To: next.String()})
 			cur = next.String()
-			if err := h.pace(HostKey(cur)); err != nil {
+			if err := h.pace(h.c.key(cur)); err != nil {
 				return l, err
 			}
 			h.name = next.Hostname()

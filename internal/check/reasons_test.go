@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"compress/flate"
@@ -45,6 +45,12 @@ func selfSigned(t *testing.T, isCA bool, notBefore, notAfter time.Time) *x509.Ce
 		t.Fatal(err)
 	}
 	return c
+}
+
+// testConfig is a Config with lms.CheckerConfig's defaults.
+func testConfig() Config {
+	return Config{UserAgent: DefaultUserAgent, BrowserUserAgent: DefaultBrowserUserAgent, ConnectTimeout: 10 * time.Second,
+		Timeout: 30 * time.Second, MaxRedirects: 20, MaxBytes: 1 << 20, ProbeInterval: 24 * time.Hour}
 }
 
 // TestReasonTable walks every failure class: each has a row, an error that
@@ -98,7 +104,7 @@ func TestReasonTable(t *testing.T) {
 	// Classes that no error maps to: chosen by the protocol checkers.
 	chosen := map[failClass]bool{failFTPTimeout: true}
 	goText := regexp.MustCompile(`(?i)\b(eof|net/http|tls:|x509|dial|tcp|read|write|syscall|errno|nil|malformed|mime)\b|%|\{|\}`)
-	cfg := CheckerConfig{}.withDefaults()
+	cfg := testConfig()
 	table := failTable()
 	for cl := failNone + 1; cl < numFailClasses; cl++ {
 		fi := table[cl]

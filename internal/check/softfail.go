@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"net/url"
@@ -40,7 +40,7 @@ func (h *httpRun) judge(link string, l landing, r Result) Result {
 
 // probe returns the analysis of link's host's answer to a made-up path:
 // the one the checker keeps for the host (at most one probe per host per
-// CheckerConfig.ProbeInterval), or a new one, asked for like any request
+// Config.ProbeInterval), or a new one, asked for like any request
 // of the check (paced, redirects followed with hops of its own). When
 // another check has the probe under way, it waits for that answer (within
 // the check's time). It returns nil when there is none to be had in this
@@ -62,7 +62,7 @@ func (h *httpRun) probe(link string) *softfail.Analysis {
 	if !may {
 		return a
 	}
-	a = h.askProbe(link, HostKey(link))
+	a = h.askProbe(link, h.c.key(link))
 	h.c.probes.Store(o, a, time.Now()) // a failed probe too: not asked again this interval
 	return a
 }
@@ -117,7 +117,7 @@ func elsewhere(u *url.URL) bool {
 // hands the reader to another program, which works for a person: ok.
 func (h *httpRun) handOff(to *url.URL) Result {
 	if to.Scheme == "ftp" {
-		if err := h.pace(HostKey(to.String())); err != nil {
+		if err := h.pace(h.c.key(to.String())); err != nil {
 			return h.fail(err)
 		}
 		h.name = to.Hostname()

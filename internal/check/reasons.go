@@ -1,4 +1,4 @@
-package lms
+package check
 
 import (
 	"bytes"
@@ -71,8 +71,8 @@ const (
 )
 
 // failInfo is one row of the table. The reason may contain {host} (the
-// link's host name), {timeout} (CheckerConfig.Timeout), {connect}
-// (CheckerConfig.ConnectTimeout) and {max} (CheckerConfig.MaxRedirects).
+// link's host name), {timeout} (Config.Timeout), {connect}
+// (Config.ConnectTimeout) and {max} (Config.MaxRedirects).
 type failInfo struct {
 	state   State
 	kind    FailureKind
@@ -124,7 +124,7 @@ func failTable() [numFailClasses]failInfo {
 
 // result returns the Result of class cl for a check of host; err, if any,
 // becomes the Detail.
-func (cl failClass) result(cfg CheckerConfig, host string, err error) Result {
+func (cl failClass) result(cfg Config, host string, err error) Result {
 	fi := failTable()[cl]
 	reason := strings.NewReplacer(
 		"{host}", host,
