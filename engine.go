@@ -442,6 +442,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if e.cfg.Components&RunSyncer != 0 {
 		g.Go(func() error { return e.syncer.run(gctx) })
+		g.Go(func() error { return e.recordDailyCounts(gctx) })
 	}
 	if e.archive != nil {
 		g.Go(func() error { return e.archive.Run(gctx) })

@@ -119,6 +119,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := t.dropWebhooks(id); err != nil {
 			return err
 		}
+		if err := t.dropDailyCounts(id); err != nil {
+			return err
+		}
 		if err := t.b(bPendCount).Delete([]byte(id)); err != nil {
 			return err
 		}

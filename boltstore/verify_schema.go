@@ -74,6 +74,13 @@ func checkRecord(v *verifier, b bucketPath, k, val []byte) error {
 		if _, err := decodeEntry(0, val); err != nil {
 			return bad("does not decode")
 		}
+	case bDaily: // id 0 day(8) → counts
+		if i := bytes.IndexByte(k, 0); i < 0 || len(k) != i+1+8 {
+			return bad("has a malformed key")
+		}
+		if _, err := decodeCounts(val); err != nil {
+			return bad("does not decode")
+		}
 	case bIgnored: // id 0 url → mode
 		if len(val) != 1 || val[0] == 0 || val[0] > byte(lms.IgnoredForever) {
 			return bad("is malformed")

@@ -51,6 +51,7 @@ type client struct {
 	src     sources                  // see sources.go
 	hooks   hookQueue                // webhooks.go
 	ignored map[*link]lms.IgnoreMode // links the client ignores (editors.go); nil until one is
+	daily   []lms.DailyCounts        // by day, oldest first (dailycounts.go)
 }
 
 type pend struct {

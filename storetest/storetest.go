@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Concurrent", testConcurrent},
 		{"Closed", testClosed},
 		{"Webhooks", testWebhooks},
+		{"DailyCounts", testDailyCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,30 +29,42 @@ func flashKey(adminSecret string) []byte {
 	return m.Sum(nil)
 }
 
-func (u *UI) flashMAC(payload string) []byte {
-	m := hmac.New(sha256.New, u.flashKey)
+func flashMAC(key []byte, payload string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(payload))
 	return m.Sum(nil)
 }
 
+func (u *UI) flashMAC(payload string) []byte { return flashMAC(u.flashKey, payload) }
+
 // setFlash makes msg the flash message of the next admin page.
-func (u *UI) setFlash(w http.ResponseWriter, msg string) {
+func (u *UI) setFlash(w http.ResponseWriter, msg string) { setFlashAt(w, "/admin", u.flashKey, msg) }
+
+// takeFlash returns the admin request's flash message (see takeFlashAt).
+func (u *UI) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	return takeFlashAt(w, r, "/admin", u.flashKey)
+}
+
+// setFlashAt makes msg the flash message of the next page under path,
+// signed with key.
+func setFlashAt(w http.ResponseWriter, path string, key []byte, msg string) {
 	payload := strconv.FormatInt(time.Now().Add(flashMaxAge).Unix(), 10) + "|" + msg
 	b64 := base64.RawURLEncoding
 	http.SetCookie(w, &http.Cookie{
-		Name: flashCookie, Value: b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(u.flashMAC(payload)),
-		Path: "/admin", MaxAge: int(flashMaxAge / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Name: flashCookie, Value: b64.EncodeToString([]byte(payload)) + "." + b64.EncodeToString(flashMAC(key, payload)),
+		Path: path, MaxAge: int(flashMaxAge / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode,
 	})
 }
 
-// takeFlash returns the request's flash message if its signature is valid
-// and it has not expired, and clears the cookie; else "".
-func (u *UI) takeFlash(w http.ResponseWriter, r *http.Request) string {
+// takeFlashAt returns the request's flash message if its signature (by
+// key) is valid and it has not expired, and clears the cookie of path;
+// else "".
+func takeFlashAt(w http.ResponseWriter, r *http.Request, path string, key []byte) string {
 	c, err := r.Cookie(flashCookie)
 	if err != nil {
 		return ""
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/admin", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: path, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	p64, m64, ok := strings.Cut(c.Value, ".")
 	if !ok {
 		return ""
@@ -60,7 +72,7 @@ func (u *UI) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	b64 := base64.RawURLEncoding
 	payload, err1 := b64.DecodeString(p64)
 	mac, err2 := b64.DecodeString(m64)
-	if err1 != nil || err2 != nil || !hmac.Equal(mac, u.flashMAC(string(payload))) {
+	if err1 != nil || err2 != nil || !hmac.Equal(mac, flashMAC(key, string(payload))) {
 		return ""
 	}
 	exp, msg, ok := strings.Cut(string(payload), "|")

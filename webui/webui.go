@@ -1,8 +1,11 @@
 // Package webui serves the human side of an lms server: a welcome page with
-// live counts, the alerts page that getInfoFrameURL points clients to, and an
-// admin area behind HTTP basic auth (user "admin", password the admin
-// secret) to list, add and remove clients, browse a client's links and force
-// a sync. Templates and styles are embedded; there is no JavaScript build.
+// live counts, the alerts page that getInfoFrameURL points clients to, the
+// report pages where a site's editors sign in to see and act on its links
+// (/report/: session.go, report.go, chart.go), and an admin area behind
+// HTTP basic auth (user "admin", password the admin secret) to list, add
+// and remove clients, browse a client's links and report pages, see its
+// delivery health and force a sync. Templates and styles are embedded;
+// there is no JavaScript.
 //
 // The pages anyone can load are cheap and discreet: / and /alerts render a
 // StatsCache snapshot (computed at most once every few seconds, however
@@ -29,6 +32,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/throttle"
 )
@@ -58,6 +62,12 @@ type Config struct {
 	// MetricsURL is linked from every page's footer. Default (empty): no
 	// link.
 	MetricsURL string
+	// Guard throttles the guesses at client credentials on the report
+	// pages' sign-in (per client id and per source address). A server
+	// with other front doors passes their one guard, so that a guess
+	// counts the same whichever door it came through. Default: a guard of
+	// its own.
+	Guard *guard.Guard
 }
 
 // UI is the web UI. Create it with New; it is an http.Handler serving /,
@@ -72,6 +82,9 @@ type UI struct {
 	// flashKey signs flash cookies (flash.go).
 	flashKey []byte
 	logins   *loginGuard
+	// The report pages (session.go, report.go).
+	sessionKey []byte
+	guard      *guard.Guard
 }
 
 // New returns the web UI for e.
@@ -82,7 +95,11 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	if cfg.Stats == nil {
 		cfg.Stats = NewStatsCache(e, CacheConfig{Logger: cfg.Logger})
 	}
-	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret), logins: newLoginGuard()}
+	if cfg.Guard == nil {
+		cfg.Guard = guard.New(guard.Config{})
+	}
+	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret), logins: newLoginGuard(),
+		sessionKey: sessionKeyFor(cfg.AdminSecret), guard: cfg.Guard}
 	m := hmac.New(sha256.New, []byte(cfg.AdminSecret))
 	m.Write([]byte("lms csrf token v1"))
 	u.csrf = hex.EncodeToString(m.Sum(nil))
@@ -91,7 +108,10 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 		"path":       url.PathEscape,
 		"redact":     logsafe.Redact,
 	}
-	for _, page := range []string{"home", "alerts", "admin", "newclient", "client"} {
+	for page, f := range reportFuncs() {
+		funcs[page] = f
+	}
+	for _, page := range []string{"home", "alerts", "admin", "newclient", "client", "login", "report", "link"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: template %s: %w", page, err)
@@ -114,9 +134,12 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	admin.HandleFunc("POST /admin/clients/{id}/remove", u.clientAction(u.removeClient))
 	admin.HandleFunc("POST /admin/clients/{id}/sync", u.clientAction(u.forceSync))
 	admin.HandleFunc("POST /admin/clients/{id}/password", u.clientAction(u.newPassword))
+	u.adminReportRoutes(admin)
 	cop := http.NewCrossOriginProtection()
 	u.mux.Handle("/admin", u.basicAuth(cop.Handler(admin)))
 	u.mux.Handle("/admin/", u.basicAuth(cop.Handler(admin)))
+	u.mux.Handle("/report/", cop.Handler(u.reportRoutes()))
+	u.mux.Handle("GET /report", http.RedirectHandler("/report/", http.StatusSeeOther))
 	return u, nil
 }
 
@@ -265,6 +288,12 @@ func (u *UI) newClient(w http.ResponseWriter, r *http.Request) {
 
 // checkForm parses a bounded form and verifies its CSRF token.
 func (u *UI) checkForm(w http.ResponseWriter, r *http.Request) bool {
+	return u.parseForm(w, r, u.csrf)
+}
+
+// parseForm parses a bounded form and verifies that its CSRF token is
+// csrf.
+func (u *UI) parseForm(w http.ResponseWriter, r *http.Request, csrf string) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -275,7 +304,7 @@ func (u *UI) checkForm(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "malformed form", http.StatusBadRequest)
 		return false
 	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(u.csrf)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(csrf)) != 1 {
 		http.Error(w, "invalid or missing CSRF token", http.StatusForbidden)
 		return false
 	}
@@ -337,10 +366,18 @@ func (u *UI) client(w http.ResponseWriter, r *http.Request) {
 		ls = ls[:pageSize]
 		next = ls[pageSize-1].URL
 	}
-	u.render(w, http.StatusOK, "client", map[string]any{
+	data, err := u.clientExtras(r.Context(), c)
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	for k, v := range map[string]any{
 		"Title": "Client " + c.ID, "Client": c, "Links": ls, "State": state, "States": lms.States(), "After": after, "Next": next,
 		"CSRF": u.csrf, "Flash": u.takeFlash(w, r),
-	})
+	} {
+		data[k] = v
+	}
+	u.render(w, http.StatusOK, "client", data)
 }
 
 // clientAction handles a form posted about the client {id}: act does what

@@ -476,7 +476,7 @@ type handlerConfig struct {
 // /healthz and /metrics share one cached Stats snapshot.
 func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, err error) {
 	snapshot := webui.NewStatsCache(e, webui.CacheConfig{TTL: cfg.snapshotTTL, Logger: cfg.log})
-	// One guard for both front doors: a guess counts the same through
+	// One guard for every front door (and the report pages' sign-in): a guess counts the same through
 	// either, and the bytes decoded at once are bounded across both.
 	// Over a store that several processes share, the guessing throttles
 	// are the store's: N API processes allow what one allows.
@@ -484,7 +484,7 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 	g := guard.New(guard.Config{Shared: shared})
 	api := xmlrpcapi.NewServer(e, xmlrpcapi.ServerConfig{Logger: cfg.log, Guard: g})
 	jsonAPI := jsonapi.New(e, jsonapi.Config{Logger: cfg.log, Guard: g})
-	uiCfg := webui.Config{AdminSecret: cfg.secret, Logger: cfg.log, Stats: snapshot}
+	uiCfg := webui.Config{AdminSecret: cfg.secret, Logger: cfg.log, Stats: snapshot, Guard: g}
 	if !cfg.separateMetrics {
 		uiCfg.MetricsURL = "/metrics"
 	}
@@ -520,7 +520,7 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("/", ui)
-	// XML-RPC answers POST on every path but the admin pages': the root,
+	// XML-RPC answers POST on every path but the admin and report pages': the root,
 	// /RPC2 (Python's default) and whatever path an old client was
 	// configured with (the original served /lms or /v2).
 	// The JSON API owns /api/ (before the XML-RPC catch-all).
@@ -529,7 +529,7 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 			jsonAPI.ServeHTTP(w, r)
 			return
 		}
-		if r.Method == http.MethodPost && r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") {
+		if r.Method == http.MethodPost && r.URL.Path != "/admin" && !strings.HasPrefix(r.URL.Path, "/admin/") && !strings.HasPrefix(r.URL.Path, "/report/") {
 			api.ServeHTTP(w, r)
 			return
 		}
