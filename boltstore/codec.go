@@ -33,6 +33,7 @@ const (
 	bSources   = "sources"   // id 0 source id → JSON source (sources.go)
 	bSrcUses   = "srcuses"   // id 0 url 0 source id → "": which sources use a URL
 	bSrcOnly   = "srconly"   // id 0 url → "": subscriptions that are not plain registrations
+	bArchive   = "archive"   // url → archive look-up (archive.go)
 
 	keySchema = "schema"
 	keyTotal  = "total"
@@ -40,7 +41,7 @@ const (
 
 func allBuckets() []string {
 	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp,
-		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored, bSources, bSrcUses, bSrcOnly}
+		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored, bSources, bSrcUses, bSrcOnly, bArchive}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.

@@ -85,6 +85,7 @@ func Run(t *testing.T, newStore NewStore) {
 		})
 	}
 	runSources(t, newStore)
+	runArchive(t, newStore)
 }
 
 func ctx() context.Context { return context.Background() }
