@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,4 +120,77 @@ func TestLinkSuggestion(t *testing.T) {
 	require.EqualValues(t, 4, requests.Load())
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// lookupLog is a slog handler that passes each failed archive look-up on.
+type lookupLog struct{ failed chan string }
+
+func (h lookupLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h lookupLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "archive look-up failed" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" {
+				h.failed <- a.Value.String()
+			}
+			return true
+		})
+	}
+	return nil
+}
+func (h lookupLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h lookupLog) WithGroup(string) slog.Handler      { return h }
+
+// TestArchiveAddressPolicy: an archive service on a private address is
+// not asked unless the operator allows the network; switched off, it is
+// never asked.
+func TestArchiveAddressPolicy(t *testing.T) {
+	archive, requests := archiveStub(t)
+	for _, tc := range []struct {
+		name string
+		cfg  lms.Config
+	}{
+		{"not allowed", lms.Config{ArchiveEndpoint: archive.URL}},
+		{"off", lms.Config{ArchiveEndpoint: archive.URL, NoArchive: true, CheckerConfig: lms.CheckerConfig{AllowedPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			log := lookupLog{failed: make(chan string, 1)}
+			cfg := tc.cfg
+			cfg.AdminSecret, cfg.Components, cfg.Logger = adminSecret, lms.RunChecker, slog.New(log)
+			cfg.Checker = lms.CheckerFunc(func(context.Context, string) lms.Result { return lms.Result{State: lms.StateUnavailable} })
+			st := memstore.New()
+			e, err := lms.New(st, cfg)
+			require.NoError(t, err)
+			const broken = "https://example.org/gone"
+			enrol(t, e, "site", "http://127.0.0.1:1/", broken)
+			now := time.Now()
+			require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: broken, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}}}))
+			done := make(chan error, 1)
+			go func() { done <- e.Run(ctx) }()
+			_, ok, err := e.LinkSuggestion(ctx, "site", broken)
+			require.NoError(t, err)
+			require.False(t, ok)
+			if !cfg.NoArchive {
+				require.Contains(t, <-log.failed, "not allowed", "the look-up is refused by the address policy")
+			}
+			cancel()
+			require.NoError(t, <-done)
+			require.Zero(t, requests.Load(), "no request reached the service")
+		})
+	}
+}
+
+func TestArchiveConfig(t *testing.T) {
+	_, err := lms.New(memstore.New(), lms.Config{Components: lms.RunChecker, ArchiveEndpoint: "archive.org/wayback"})
+	require.ErrorIs(t, err, lms.ErrInvalid)
+	require.ErrorContains(t, err, "ArchiveEndpoint")
+	_, err = lms.New(memstore.New(), lms.Config{Components: lms.RunChecker, ArchiveEndpoint: "archive.org/wayback", NoArchive: true})
+	require.NoError(t, err, "an endpoint that is switched off is not looked at")
+	_, err = lms.New(memstore.New(), lms.Config{Components: lms.RunChecker, ArchiveTTL: -time.Hour})
+	require.ErrorIs(t, err, lms.ErrInvalid)
+	e, err := lms.New(memstore.New(), lms.Config{Components: lms.RunChecker})
+	require.NoError(t, err)
+	require.Equal(t, "https://archive.org/wayback/available", e.Config().ArchiveEndpoint)
+	require.Equal(t, 30*24*time.Hour, e.Config().ArchiveTTL)
 }
