@@ -94,7 +94,7 @@ func TestLookupBadAnswers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv, n := server(t, func(w http.ResponseWriter, r *http.Request) { answer(w) })
-			s, err := client(t, srv.URL, time.Second, loopback...).Lookup(context.Background(), "http://example.com/x", time.Time{})
+			s, err := client(t, srv.URL, 30*time.Second, loopback...).Lookup(context.Background(), "http://example.com/x", time.Time{})
 			require.ErrorIs(t, err, wayback.ErrAnswer)
 			require.Zero(t, s)
 			require.EqualValues(t, 1, n.Load())
