@@ -194,3 +194,43 @@ func TestArchiveConfig(t *testing.T) {
 	require.Equal(t, "https://archive.org/wayback/available", e.Config().ArchiveEndpoint)
 	require.Equal(t, 30*24*time.Hour, e.Config().ArchiveTTL)
 }
+
+// TestArchiveTTL: a kept answer stands for Config.ArchiveTTL, then the
+// link is looked up again.
+func TestArchiveTTL(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	archive, requests := archiveStub(t)
+	st := &copyStore{Store: memstore.New(), kept: make(chan string, 10)}
+	var offset atomic.Int64 // added to the clock
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	cfg := lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, ArchiveEndpoint: archive.URL, ArchiveTTL: time.Hour, Now: clock, HostInterval: 10 * time.Millisecond}
+	cfg.Checker = lms.CheckerFunc(func(context.Context, string) lms.Result { return lms.Result{State: lms.StateUnavailable} })
+	cfg.CheckerConfig.AllowedPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	const broken, none = "https://example.org/gone", "https://example.org/none"
+	enrol(t, e, "site", "http://127.0.0.1:1/", broken, none)
+	now := time.Now()
+	for _, u := range []string{broken, none} {
+		require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: u, Checked: now, NextDue: now.Add(24 * time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}}}))
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	ask := func(u string) {
+		_, _, err := e.LinkSuggestion(ctx, "site", u)
+		require.NoError(t, err)
+	}
+	ask(broken)
+	require.Equal(t, broken, <-st.kept)
+	ask(none)
+	require.Equal(t, none, <-st.kept)
+	offset.Store(int64(59 * time.Minute))
+	ask(broken) // within the TTL: not queued
+	offset.Store(int64(61 * time.Minute))
+	ask(none) // past it: queued, and done before anything queued later
+	require.Equal(t, none, <-st.kept)
+	require.EqualValues(t, 3, requests.Load(), "found or not, an answer stands for the TTL")
+	cancel()
+	require.NoError(t, <-done)
+}
