@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,6 +40,18 @@ func archiveStub(t *testing.T) (*httptest.Server, *atomic.Int32) {
 type copyStore struct {
 	*memstore.Store
 	kept chan string
+}
+
+// next returns the URL of the next look-up kept, failing after 30 s.
+func (s *copyStore) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case u := <-s.kept:
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("no archive look-up kept within 30 s")
+		return ""
+	}
 }
 
 func (s *copyStore) PutArchivedCopy(ctx context.Context, c lms.ArchivedCopy) error {
@@ -85,7 +99,7 @@ func TestLinkSuggestion(t *testing.T) {
 	require.False(t, ok)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	kept := map[string]bool{<-st.kept: true, <-st.kept: true}
+	kept := map[string]bool{st.next(t): true, st.next(t): true}
 	require.Equal(t, map[string]bool{broken: true, none: true}, kept)
 
 	s, ok, err = e.LinkSuggestion(ctx, "site", broken)
@@ -101,7 +115,7 @@ func TestLinkSuggestion(t *testing.T) {
 	require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: last, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 410}}}))
 	_, _, err = e.LinkSuggestion(ctx, "site", last)
 	require.NoError(t, err)
-	require.Equal(t, last, <-st.kept)
+	require.Equal(t, last, st.next(t))
 	require.EqualValues(t, 3, requests.Load(), "each broken link looked up once")
 
 	// A link that broke again is looked up again.
@@ -114,8 +128,126 @@ func TestLinkSuggestion(t *testing.T) {
 	}))
 	_, _, err = e.LinkSuggestion(ctx, "site", none)
 	require.NoError(t, err)
-	require.Equal(t, none, <-st.kept)
+	require.Equal(t, none, st.next(t))
 	require.EqualValues(t, 4, requests.Load())
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// lookupLog is a slog handler that passes each failed archive look-up on.
+type lookupLog struct{ failed chan string }
+
+func (h lookupLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h lookupLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "archive look-up failed" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" {
+				h.failed <- a.Value.String()
+			}
+			return true
+		})
+	}
+	return nil
+}
+func (h lookupLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h lookupLog) WithGroup(string) slog.Handler      { return h }
+
+// TestArchiveAddressPolicy: an archive service on a private address is
+// not asked unless the operator allows the network; switched off, it is
+// never asked.
+func TestArchiveAddressPolicy(t *testing.T) {
+	archive, requests := archiveStub(t)
+	for _, tc := range []struct {
+		name string
+		cfg  lms.Config
+	}{
+		{"not allowed", lms.Config{ArchiveEndpoint: archive.URL}},
+		{"off", lms.Config{ArchiveEndpoint: archive.URL, NoArchive: true, CheckerConfig: lms.CheckerConfig{AllowedPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			log := lookupLog{failed: make(chan string, 1)}
+			cfg := tc.cfg
+			cfg.AdminSecret, cfg.Components, cfg.Logger = adminSecret, lms.RunChecker, slog.New(log)
+			cfg.Checker = lms.CheckerFunc(func(context.Context, string) lms.Result { return lms.Result{State: lms.StateUnavailable} })
+			st := memstore.New()
+			e, err := lms.New(st, cfg)
+			require.NoError(t, err)
+			const broken = "https://example.org/gone"
+			enrol(t, e, "site", "http://127.0.0.1:1/", broken)
+			now := time.Now()
+			require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: broken, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}}}))
+			done := make(chan error, 1)
+			go func() { done <- e.Run(ctx) }()
+			_, ok, err := e.LinkSuggestion(ctx, "site", broken)
+			require.NoError(t, err)
+			require.False(t, ok)
+			if !cfg.NoArchive {
+				select {
+				case msg := <-log.failed:
+					require.Contains(t, msg, "not allowed", "the look-up is refused by the address policy")
+				case <-time.After(30 * time.Second):
+					t.Fatal("no look-up failed within 30 s")
+				}
+			}
+			cancel()
+			require.NoError(t, <-done)
+			require.Zero(t, requests.Load(), "no request reached the service")
+		})
+	}
+}
+
+func TestArchiveConfig(t *testing.T) {
+	_, err := lms.New(memstore.New(), lms.Config{Components: lms.RunChecker, ArchiveEndpoint: "archive.org/wayback"})
+	require.ErrorIs(t, err, lms.ErrInvalid)
+	require.ErrorContains(t, err, "ArchiveEndpoint")
+	_, err = lms.New(memstore.New(), lms.Config{Components: lms.RunChecker, ArchiveEndpoint: "archive.org/wayback", NoArchive: true})
+	require.NoError(t, err, "an endpoint that is switched off is not looked at")
+	_, err = lms.New(memstore.New(), lms.Config{Components: lms.RunChecker, ArchiveTTL: -time.Hour})
+	require.ErrorIs(t, err, lms.ErrInvalid)
+	e, err := lms.New(memstore.New(), lms.Config{Components: lms.RunChecker})
+	require.NoError(t, err)
+	require.Equal(t, "https://archive.org/wayback/available", e.Config().ArchiveEndpoint)
+	require.Equal(t, 30*24*time.Hour, e.Config().ArchiveTTL)
+}
+
+// TestArchiveTTL: a kept answer stands for Config.ArchiveTTL, then the
+// link is looked up again.
+func TestArchiveTTL(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	archive, requests := archiveStub(t)
+	st := &copyStore{Store: memstore.New(), kept: make(chan string, 10)}
+	var offset atomic.Int64 // added to the clock
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	cfg := lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, ArchiveEndpoint: archive.URL, ArchiveTTL: time.Hour, Now: clock, HostInterval: 10 * time.Millisecond}
+	cfg.Checker = lms.CheckerFunc(func(context.Context, string) lms.Result { return lms.Result{State: lms.StateUnavailable} })
+	cfg.CheckerConfig.AllowedPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	const broken, none = "https://example.org/gone", "https://example.org/none"
+	enrol(t, e, "site", "http://127.0.0.1:1/", broken, none)
+	now := time.Now()
+	for _, u := range []string{broken, none} {
+		require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: u, Checked: now, NextDue: now.Add(24 * time.Hour), Result: lms.Result{State: lms.StateUnavailable, Reason: "gone", Code: 404}}}))
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	ask := func(u string) {
+		_, _, err := e.LinkSuggestion(ctx, "site", u)
+		require.NoError(t, err)
+	}
+	ask(broken)
+	require.Equal(t, broken, st.next(t))
+	ask(none)
+	require.Equal(t, none, st.next(t))
+	offset.Store(int64(59 * time.Minute))
+	ask(broken) // within the TTL: not queued
+	offset.Store(int64(61 * time.Minute))
+	ask(none) // past it: queued, and done before anything queued later
+	require.Equal(t, none, st.next(t))
+	require.EqualValues(t, 3, requests.Load(), "found or not, an answer stands for the TTL")
 	cancel()
 	require.NoError(t, <-done)
 }

@@ -34,6 +34,7 @@ const (
 	bSrcUses   = "srcuses"   // id 0 url 0 source id → "": which sources use a URL
 	bSrcOnly   = "srconly"   // id 0 url → "": subscriptions that are not plain registrations
 	bDaily     = "daily"     // id 0 day(8) → counts that day (dailycounts.go)
+	bArchive   = "archive"   // url → archive look-up (archive.go)
 
 	keySchema = "schema"
 	keyTotal  = "total"
@@ -41,7 +42,7 @@ const (
 
 func allBuckets() []string {
 	return []string{bMeta, bClients, bLinks, bSubs, bLinkSubs, bHostDue, bHosts, bReady, bPending, bPendCount, bCounts, bLeases, bLeaseExp,
-		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored, bSources, bSrcUses, bSrcOnly, bDaily}
+		bHookEvents, bHookIDs, bHookQueues, bHookHanded, bHistory, bIgnored, bSources, bSrcUses, bSrcOnly, bDaily, bArchive}
 }
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.

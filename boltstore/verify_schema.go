@@ -85,6 +85,10 @@ func checkRecord(v *verifier, b bucketPath, k, val []byte) error {
 		if len(val) != 1 || val[0] == 0 || val[0] > byte(lms.IgnoredForever) {
 			return bad("is malformed")
 		}
+	case bArchive: // url → archivedAt(8) looked(8) snapshot
+		if len(val) < 16 {
+			return bad("is malformed")
+		}
 	case bLeaseExp: // until(8) url → 1 host
 		if len(k) < 9 || len(val) < 1 {
 			return bad("is malformed")

@@ -2,6 +2,7 @@ package jsonapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/linkmonitor/lms"
@@ -65,7 +66,15 @@ func (s *Server) queryLinks(w http.ResponseWriter, r *http.Request, id string) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"links": links(ds)})
+	modes, err := s.ignoreModes(r.Context(), id, "", maxURL(ds))
+	if err != nil {
+		return err
+	}
+	out, err := s.decorate(r.Context(), ds, modes)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": out})
 	return nil
 }
 
@@ -79,13 +88,20 @@ func stateParam(q *query) (lms.State, *problem) {
 }
 
 func (s *Server) listLinks(w http.ResponseWriter, r *http.Request, id string) error {
-	q, p := readQuery(r, "state", "q", "source", "owner", "host")
+	q, p := readQuery(r, "state", "q", "source", "owner", "host", "ignored")
 	if p != nil {
 		return p
 	}
 	st, p := stateParam(q)
 	if p != nil {
 		return p
+	}
+	set, only, p := boolParam(q, "ignored")
+	if p != nil {
+		return p
+	}
+	if set && only {
+		return s.listIgnored(w, r, id, q, st)
 	}
 	ds, next, err := s.e.ListLinks(r.Context(), id, lms.LinkQuery{
 		After: q.after, Limit: q.limit, State: st,
@@ -97,8 +113,85 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request, id string) er
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, linksPage{Links: links(ds), NextCursor: strOrNil(encodeCursor(next))})
+	modes, err := s.ignoreModes(r.Context(), id, q.after, maxURL(ds))
+	if err != nil {
+		return err
+	}
+	if set { // ignored=false: only those not ignored
+		kept := ds[:0]
+		for _, d := range ds {
+			if modes[d.URL] == lms.NotIgnored {
+				kept = append(kept, d)
+			}
+		}
+		ds = kept
+	}
+	out, err := s.decorate(r.Context(), ds, modes)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, linksPage{Links: out, NextCursor: strOrNil(encodeCursor(next))})
 	return nil
+}
+
+// listIgnored answers GET /api/v1/links?ignored=true: a page of the
+// links the client ignores, other filters applied to it.
+func (s *Server) listIgnored(w http.ResponseWriter, r *http.Request, id string, q *query, st lms.State) error {
+	page, err := s.e.IgnoredLinks(r.Context(), id, lms.Page{After: q.after, Limit: q.limit, State: st})
+	if err != nil {
+		return err
+	}
+	modes := make(map[string]lms.IgnoreMode, len(page))
+	urls := make([]string, 0, len(page))
+	for _, l := range page {
+		if !matches(l.Link, q) {
+			continue
+		}
+		modes[l.URL] = l.Mode
+		urls = append(urls, l.URL)
+	}
+	ds, err := s.e.QueryLinks(r.Context(), id, urls)
+	if err != nil {
+		return err
+	}
+	kept := ds[:0]
+	for _, d := range ds {
+		if sourceMatches(d.Sources, q) {
+			kept = append(kept, d)
+		}
+	}
+	out, err := s.decorate(r.Context(), kept, modes)
+	if err != nil {
+		return err
+	}
+	ans := linksPage{Links: out}
+	if len(page) == q.limit {
+		ans.NextCursor = strOrNil(encodeCursor(page[len(page)-1].URL))
+	}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// matches applies the host and q filters of a listing to l.
+func matches(l lms.Link, q *query) bool {
+	if h := q.v.Get("host"); h != "" && l.Host != strings.ToLower(h) {
+		return false
+	}
+	return q.v.Get("q") == "" || strings.Contains(strings.ToLower(l.URL), strings.ToLower(q.v.Get("q")))
+}
+
+// sourceMatches applies the source and owner filters of a listing.
+func sourceMatches(refs []lms.SourceRef, q *query) bool {
+	src, owner := q.v.Get("source"), q.v.Get("owner")
+	if src == "" && owner == "" {
+		return true
+	}
+	for _, r := range refs {
+		if (src == "" || r.ID == src) && (owner == "" || r.Owner == owner) {
+			return true
+		}
+	}
+	return false
 }
 
 type linksPage struct {

@@ -46,6 +46,7 @@ load it into any OpenAPI tool to generate a client. Below, its paths.</p>
 <dt id="problem-unsupported-media-type">unsupported-media-type (415)</dt><dd>Send <code>application/json</code>.</dd>
 <dt id="problem-invalid">invalid (422)</dt><dd>Unknown fields, wrong types, invalid values; nothing was changed.</dd>
 <dt id="problem-throttled">throttled (429)</dt><dd>Too many failed credential checks; wait <code>Retry-After</code> seconds.</dd>
+<dt id="problem-rate-limited">rate-limited (429)</dt><dd>Over the client's hourly cap (re-checks); wait <code>Retry-After</code> seconds.</dd>
 <dt id="problem-internal">internal (500)</dt><dd>The server failed; its log says why.</dd>
 <dt id="problem-unavailable">unavailable (503)</dt><dd>Busy or not available; wait <code>Retry-After</code> seconds.</dd>
 </dl>

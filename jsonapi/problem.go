@@ -66,6 +66,7 @@ func problemOf(err error) *problem {
 	var p *problem
 	var ue *lms.URLError
 	var ie *lms.InputError
+	var rl *lms.RateLimitError
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -82,6 +83,11 @@ func problemOf(err error) *problem {
 			errs[i] = fieldError{Field: "/" + ue.Field + "/" + strconv.Itoa(idx), Detail: ue.Reason[i]}
 		}
 		return newProblem(http.StatusUnprocessableEntity, "Some URLs are not valid; nothing was changed.", errs...)
+	case errors.As(err, &rl):
+		p := newProblem(http.StatusTooManyRequests, "The client asked for more "+rl.What+" than it may in an hour; try again later.")
+		p.Type, p.Title = "/api/docs#problem-rate-limited", "Over the client's hourly cap"
+		p.retryAfter = time.Duration(rl.RetrySeconds()) * time.Second
+		return p
 	case errors.Is(err, guard.ErrThrottled):
 		p := newProblem(http.StatusTooManyRequests, "Too many failed credential checks from this client id or address; try again later.")
 		return p

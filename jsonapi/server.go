@@ -102,6 +102,12 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/links", s.client(s.listLinks))
 	m.Handle("POST /api/v1/links/query", s.client(s.queryLinks))
 	m.Handle("POST /api/v1/sync", s.client(s.sync))
+
+	m.Handle("GET /api/v1/links/history", s.client(s.linkHistory))
+	m.Handle("POST /api/v1/links/recheck", s.client(s.recheck))
+	m.Handle("POST /api/v1/links/ignore", s.client(s.ignore))
+	m.Handle("DELETE /api/v1/links/ignore", s.client(s.unignore))
+	m.Handle("GET /api/v1/report", s.client(s.report))
 }
 
 // ServeHTTP implements http.Handler. Unknown paths and methods get
@@ -173,6 +179,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemOf(err)
 	switch p.Status {
 	case http.StatusTooManyRequests:
+		if p.retryAfter > 0 {
+			break // a cap of the Engine's (re-checks), not the guard's throttle
+		}
 		p.retryAfter = s.guard.RetryAfter()
 		if !s.guard.Throttle.Hold(r.Context()) {
 			w.Header().Set("Connection", "close")

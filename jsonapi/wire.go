@@ -59,6 +59,26 @@ type linkJSON struct {
 	ResponseTimeMS    *int            `json:"response_time_ms"`
 	Host              *string         `json:"host"`
 	Sources           []sourceRefJSON `json:"sources"`
+	Ignored           *string         `json:"ignored"`              // how the client ignores it (handlers_editors.go)
+	Suggestion        *suggestionJSON `json:"suggestion,omitempty"` // what to replace it with, if anything
+}
+
+// suggestionJSON is what to replace a link with (lms.Suggestion).
+type suggestionJSON struct {
+	Kind       string     `json:"kind"`
+	URL        string     `json:"url"`
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
+}
+
+// ignoredOf names an ignore mode; nil when the link is not ignored.
+func ignoredOf(m lms.IgnoreMode) *string {
+	switch m {
+	case lms.IgnoredUntilChanged:
+		return strOrNil("until_changed")
+	case lms.IgnoredForever:
+		return strOrNil("forever")
+	}
+	return nil
 }
 
 func link(d lms.LinkDetail) linkJSON {

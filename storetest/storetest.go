@@ -86,6 +86,7 @@ func Run(t *testing.T, newStore NewStore) {
 		})
 	}
 	runSources(t, newStore)
+	runArchive(t, newStore)
 }
 
 func ctx() context.Context { return context.Background() }

@@ -1,7 +1,7 @@
 package xmlrpcapi
 
 // The editors' extensions (issue 22) beside getURLStates: a link's history,
-// re-check now, ignore and unignore. PROTOCOL.md's methods are unchanged.
+// re-check now, ignore and unignore, and a link's suggestion. PROTOCOL.md's methods are unchanged.
 
 import (
 	"context"
@@ -20,6 +20,30 @@ func (s *Server) editorMethods(t map[string]method) {
 	t["recheckURLs"] = method{"Check the client's URLs again now, ahead of the schedule and within the politeness rules; returns how many were made due (others' and unknown URLs are skipped). Capped per client (default 1000 URLs an hour): HTTP 429 with Retry-After beyond.", "int string string array", s.recheckURLs, 2}
 	t["ignoreURLs"] = method{"Ignore the client's URLs: no notification of them to this client until their state changes again (until_changed true) or until unignoreURLs; returns how many changed.", "int string string array boolean", s.ignoreURLs, 2}
 	t["unignoreURLs"] = method{"Undo ignoreURLs; returns how many changed.", "int string string array", s.unignoreURLs, 2}
+	t["getURLSuggestion"] = method{"What to replace one of the client's URLs with: a struct kind (redirect: where it moved permanently; archive: an archived copy of a broken link, with archived_at), url; an empty struct when there is nothing to suggest.", "struct string string string", s.getURLSuggestion, 2}
+}
+
+func (s *Server) getURLSuggestion(ctx context.Context, a []any) (any, error) {
+	id, err := s.client(ctx, a, 3, 3)
+	if err != nil {
+		return nil, err
+	}
+	u, err := str(a, 2, "url")
+	if err != nil {
+		return nil, err
+	}
+	sg, ok, err := s.e.LinkSuggestion(ctx, id, u)
+	if err != nil {
+		return nil, show(err, lms.ErrNotFound, "URL %.40q is not registered by client %.40q", u, id)
+	}
+	if !ok {
+		return Struct{}, nil
+	}
+	out := Struct{{"kind", sg.Kind}, {"url", sg.URL}}
+	if !sg.ArchivedAt.IsZero() {
+		out = append(out, Member{"archived_at", sg.ArchivedAt})
+	}
+	return out, nil
 }
 
 func (s *Server) getURLHistory(ctx context.Context, a []any) (any, error) {

@@ -85,6 +85,7 @@ type options struct {
 	lease, claimPoll, notifyPoll                        time.Duration
 	historyChanges, recheckPerHour                      int // editors (issue 22)
 	historyAge                                          time.Duration
+	wayback                                             string // archive look-ups ("" off)
 }
 
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (*options, error) {
@@ -130,6 +131,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.IntVar(&o.historyChanges, "history-changes", 100, "state changes kept per link in its history, the newest (-1: no history)")
 	fs.DurationVar(&o.historyAge, "history-age", 365*24*time.Hour, "a link's history drops changes this much older than its newest")
 	fs.IntVar(&o.recheckPerHour, "recheck-per-hour", 1000, "URLs each client may ask to re-check in an hour (recheckURLs; -1: no cap)")
+	fs.StringVar(&o.wayback, "wayback", "https://archive.org/wayback/available", `Wayback-Machine compatible availability service asked for archived copies of broken links, through the checks' address policy ("": no look-ups)`)
 	o.pg.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -389,6 +391,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Policy: lms.Policy{Interval: o.checkInterval, MinRecheck: o.minRecheck, RetryInterval: min(3*time.Hour, o.checkInterval),
 			ConfirmDelay: o.confirmDelay},
 		NotifyInterval: o.notifyInterval, SyncInterval: o.syncInterval, RecheckPerHour: o.recheckPerHour,
+		ArchiveEndpoint: o.wayback, NoArchive: o.wayback == "",
 	})
 	if err != nil {
 		return err

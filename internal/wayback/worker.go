@@ -71,7 +71,7 @@ func (w *Worker) Add(j Job) bool {
 	return true
 }
 
-// Len returns how many jobs wait or run.
+// Len returns how many jobs wait or are being looked up.
 func (w *Worker) Len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -96,9 +96,6 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		}
 		err := w.do(ctx, j)
-		w.mu.Lock()
-		delete(w.queued, j.URL)
-		w.mu.Unlock()
 		if w.cfg.Done != nil {
 			w.cfg.Done(j, err)
 		}
@@ -120,10 +117,17 @@ func (w *Worker) next() (Job, bool) {
 	return j, true
 }
 
+// do looks j up and saves the answer. The URL may be queued again once
+// the answer is in, before it is saved: one asking in between may cause
+// one look-up more, never none (a job added while its URL runs would be
+// dropped as queued already).
 func (w *Worker) do(ctx context.Context, j Job) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	s, err := w.cfg.Lookup(ctx, j.URL, j.At)
+	w.mu.Lock()
+	delete(w.queued, j.URL)
+	w.mu.Unlock()
 	if err != nil {
 		return err
 	}
