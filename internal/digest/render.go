@@ -67,7 +67,7 @@ func intro(d Digest) string {
 	if d.Owner {
 		pages = "your pages on the site"
 	}
-	return fmt.Sprintf("this is what changed in the links of %s %q from %s to %s: %s.", pages, d.Site, when(d.From), when(d.To), summary(d))
+	return fmt.Sprintf("here is what changed in the links of %s %q from %s to %s:", pages, d.Site, when(d.From), when(d.To))
 }
 
 func footer(d Digest) string {
@@ -80,7 +80,7 @@ func footer(d Digest) string {
 // text renders d as plain text.
 func text(d Digest) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n%s\n", greeting(d), intro(d))
+	fmt.Fprintf(&b, "%s\n\n%s\n%s.\n", greeting(d), intro(d), summary(d))
 	for _, g := range d.Groups {
 		fmt.Fprintf(&b, "\n== %s ==\n", title(g))
 		if u := editURL(g); u != "" {
@@ -116,7 +116,7 @@ var page = template.Must(template.New("digest").Funcs(template.FuncMap{"title": 
 <html><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
 <body style="font-family: sans-serif; line-height: 1.4">
 <p>{{.Greeting}}</p>
-<p>{{.Intro}}</p>
+<p>{{.Intro}}<br><strong>{{.Summary}}.</strong></p>
 {{range .D.Groups}}<h2 style="font-size: 1.1em">{{if edit .}}<a href="{{edit .}}">{{title .}}</a>{{else}}{{title .}}{{end}}</h2>
 {{if or .Broke .MoreBroke}}<p>Broke:</p>
 <ul>{{range .Broke}}<li><a href="{{.URL}}">{{.URL}}</a><br>{{.Reason}}</li>{{end}}{{if .MoreBroke}}<li>… and {{.MoreBroke}} more (see the report)</li>{{end}}</ul>
@@ -133,9 +133,9 @@ func render(d Digest, to string) (Mail, error) {
 	m := Mail{To: to, Subject: subject(d), Text: text(d)}
 	var b strings.Builder
 	err := page.Execute(&b, struct {
-		D                                Digest
-		Subject, Greeting, Intro, Footer string
-	}{d, m.Subject, greeting(d), intro(d), footer(d)})
+		D                                         Digest
+		Subject, Greeting, Intro, Summary, Footer string
+	}{d, m.Subject, greeting(d), intro(d), summary(d), footer(d)})
 	if err != nil {
 		return Mail{}, fmt.Errorf("digest: html: %w", err)
 	}
