@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -416,4 +417,115 @@ func TestDigestExactlyOnce(t *testing.T) {
 	w.at(3*day + lease + time.Second)
 	w.awaitCovered("site", 3*day+time.Second)
 	require.Len(t, box.digests(), 4)
+}
+
+// digestRecorder is a Mailer that keeps what it is given.
+type digestRecorder struct {
+	mu   sync.Mutex
+	sent []lms.Message
+}
+
+func (r *digestRecorder) Send(_ context.Context, m lms.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, m)
+	return nil
+}
+
+// digestSubjects returns the subjects of the digests sent so far.
+func (r *digestRecorder) digestSubjects() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.sent {
+		if strings.HasPrefix(m.Subject, "Links of") {
+			out = append(out, m.Subject)
+		}
+	}
+	return out
+}
+
+// TestDigestLoopTiming, on virtual time (testing/synctest, the engine's
+// default clock): a daily digest is made once its day and Config.Lease
+// have passed, not a poll earlier, and the next a day later; a weekly one
+// a week after the client's start; switching the digest off and on again
+// starts a new window then.
+func TestDigestLoopTiming(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		m := &digestRecorder{}
+		st := memstore.New()
+		e, err := lms.New(st, lms.Config{AdminSecret: adminSecret, Components: lms.RunNotifier, Mailer: m,
+			MailPoll: time.Minute, NotifyPoll: time.Hour, SyncPoll: time.Hour,
+			Notifier: lms.NotifierFunc(func(context.Context, lms.Endpoint, []lms.Update) error { return nil })})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		defer func() { cancel(); <-done }() // also when a require fails
+		a, err := e.Admin(adminSecret)
+		require.NoError(t, err)
+		start := time.Now()
+		for _, c := range []struct {
+			id   string
+			mode lms.DigestMode
+		}{{"daily", lms.DigestDaily}, {"weekly", lms.DigestWeekly}} {
+			_, err = a.RegisterClient(ctx, lms.Registration{ID: c.id, ContactEmail: "web@" + c.id + ".example", CallbackOptional: true, Digest: c.mode})
+			require.NoError(t, err)
+			_, err = e.RegisterLinks(ctx, c.id, []string{"https://gone.example/" + c.id})
+			require.NoError(t, err)
+		}
+		break1 := func(url string) {
+			now := time.Now()
+			require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: url, Result: lms.Result{State: lms.StateUnavailable, Reason: "The page was not found (404)."}, Checked: now, NextDue: now.Add(30 * 24 * time.Hour)}}))
+		}
+		time.Sleep(time.Second) // a change at the window's start instant belongs to the window before
+		break1("https://gone.example/daily")
+		break1("https://gone.example/weekly")
+
+		const poll = time.Minute // Config.DigestPoll's default
+		time.Sleep(day + lease - poll - 2*time.Second)
+		synctest.Wait()
+		require.Empty(t, m.digestSubjects(), "not before a day and the lease")
+		time.Sleep(2 * poll)
+		synctest.Wait()
+		require.Equal(t, []string{`Links of "daily": 1 link broke, 0 recovered, 0 still broken`}, m.digestSubjects())
+
+		// A second change, in the second day: its digest a day later.
+		break1("https://gone.example/none") // unknown URL: skipped by the store
+		_, err = e.RegisterLinks(ctx, "daily", []string{"https://gone.example/second"})
+		require.NoError(t, err)
+		break1("https://gone.example/second")
+		time.Sleep(day - 2*poll)
+		synctest.Wait()
+		require.Len(t, m.digestSubjects(), 1, "the second digest is not due yet")
+		time.Sleep(2 * poll)
+		synctest.Wait()
+		require.Equal(t, `Links of "daily": 1 link broke, 0 recovered, 1 still broken`, m.digestSubjects()[1])
+
+		// Off and on again: the window starts when it is switched on.
+		off, daily := lms.DigestOff, lms.DigestDaily
+		_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &off})
+		require.NoError(t, err)
+		time.Sleep(day)
+		_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &daily})
+		require.NoError(t, err)
+		c, err := e.Client(ctx, "daily")
+		require.NoError(t, err)
+		require.True(t, c.DigestCovered.Equal(time.Now()), "switched on: the window starts now")
+		bad := lms.DigestMode("hourly")
+		_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &bad})
+		require.ErrorIs(t, err, lms.ErrInvalid)
+
+		// The weekly client: one digest, a week after its start.
+		time.Sleep(start.Add(7*day+lease+poll).Sub(time.Now()))
+		synctest.Wait()
+		var weekly []string
+		for _, s := range m.digestSubjects() {
+			if strings.Contains(s, `"weekly"`) {
+				weekly = append(weekly, s)
+			}
+		}
+		require.Equal(t, []string{`Links of "weekly": 1 link broke, 0 recovered, 0 still broken`}, weekly)
+	})
 }
