@@ -53,7 +53,7 @@ type inboxSession struct {
 }
 
 func (b *inbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &inboxSession{b: b}, nil }
-func (s *inboxSession) Mail(string, *smtp.MailOptions) error  { return nil }
+func (s *inboxSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (s *inboxSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = append(s.to, to)
 	return nil
@@ -518,7 +518,7 @@ func TestDigestLoopTiming(t *testing.T) {
 		require.ErrorIs(t, err, lms.ErrInvalid)
 
 		// The weekly client: one digest, a week after its start.
-		time.Sleep(start.Add(7*day+lease+poll).Sub(time.Now()))
+		time.Sleep(start.Add(7*day + lease + poll).Sub(time.Now()))
 		synctest.Wait()
 		var weekly []string
 		for _, s := range m.digestSubjects() {
