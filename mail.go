@@ -16,9 +16,9 @@ import (
 	"github.com/linkmonitor/lms/internal/secret"
 )
 
-// Mailer sends mails: the registration mail with a client's password and the
-// "notifications disabled" mail. Package mailer has SMTP and directory
-// implementations.
+// Mailer sends mails: the registration mail with a client's password, the
+// "notifications disabled" mail, the digests. Package mailer has SMTP and
+// directory implementations.
 type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
