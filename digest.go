@@ -73,13 +73,16 @@ func (d *digester) run(ctx context.Context) error {
 
 // make owes c's digest of the window from c.DigestCovered to now-Lease.
 func (d *digester) make(ctx context.Context, c Client, now time.Time) error {
-	to := now.Add(-d.cfg.Lease)
+	old, to := c.DigestCovered, now.Add(-d.cfg.Lease)
+	if old.IsZero() { // a record written without one: from the client's start
+		c.DigestCovered = c.Created
+	}
 	mails, err := d.mails(ctx, c, to, now)
 	if err != nil {
 		return err
 	}
 	_, err = d.store.UpdateClient(ctx, c.ID, func(x *Client) error {
-		if !x.DigestCovered.Equal(c.DigestCovered) || x.Digest == DigestOff {
+		if !x.DigestCovered.Equal(old) || x.Digest == DigestOff {
 			return errLeased // made meanwhile (another process), or switched off
 		}
 		x.DigestCovered, x.Outbox = to, append(x.Outbox, mails...)
@@ -112,91 +115,53 @@ func (d *digester) mails(ctx context.Context, c Client, to, now time.Time) ([]Ou
 	return out, nil
 }
 
-// input reads what c's digest up to to is made of: the links broken at
-// either end of the window, but those the client ignores, each with its
-// state at both ends (from the history where it changed) and its sources.
+// input reads what c's digest of the window up to to is made of, through
+// the store roles (internal/digest.Collect says what).
 func (d *digester) input(ctx context.Context, c Client, to time.Time) (digest.Input, error) {
 	in := digest.Input{Site: c.ID, ContactName: c.ContactName, Period: string(c.Digest), From: c.DigestCovered, To: to, ReportURL: d.cfg.PublicURL + "/report/"}
 	es, ok := d.store.(EditorStore)
 	if !ok {
 		return in, fmt.Errorf("digest: %w: the store keeps no history (EditorStore)", ErrInvalid)
 	}
-	ignored := map[string]bool{}
-	err := pages(func(p Page) ([]IgnoredLink, error) { return es.IgnoredLinks(ctx, c.ID, p) }, func(l IgnoredLink) string { return l.URL },
-		func(l IgnoredLink) error { ignored[l.URL] = true; return nil })
-	if err != nil {
-		return in, err
-	}
-	index := map[string]int{}
-	err = pages(func(p Page) ([]Link, error) { return d.store.ClientLinks(ctx, c.ID, p) }, func(l Link) string { return l.URL }, func(l Link) error {
-		then, end := HistoryEntry{State: l.State}, HistoryEntry{State: l.State, Reason: l.Reason}
-		if ignored[l.URL] {
-			return nil
-		}
-		if l.LastChanged.After(in.From) {
-			h, err := es.LinkHistory(ctx, l.URL, to.Add(time.Nanosecond), 0)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return err
+	return digest.Collect(ctx, digest.Reader{
+		Ignored: func(ctx context.Context, after string, limit int) ([]string, error) {
+			ls, err := es.IgnoredLinks(ctx, c.ID, Page{After: after, Limit: limit})
+			urls := make([]string, len(ls))
+			for i, l := range ls {
+				urls[i] = l.URL
 			}
-			then, end = stateAt(h, in.From), stateAt(h, to)
-			if len(h) == 0 && !l.LastChanged.After(to) { // a store that keeps no history
-				end = HistoryEntry{State: l.State, Reason: l.Reason}
+			return urls, err
+		},
+		Links: func(ctx context.Context, after string, limit int) ([]digest.Current, error) {
+			ls, err := d.store.ClientLinks(ctx, c.ID, Page{After: after, Limit: limit})
+			out := make([]digest.Current, len(ls))
+			for i, l := range ls {
+				out[i] = digest.Current{URL: l.URL, Status: digestStatus(l.State), Reason: l.Reason, LastChanged: l.LastChanged}
 			}
-		}
-		if then.State == StateUnavailable || end.State == StateUnavailable {
-			index[l.URL] = len(in.Links)
-			in.Links = append(in.Links, digest.Link{URL: l.URL, Then: digestStatus(then.State), Now: digestStatus(end.State), Reason: end.Reason})
-		}
-		return nil
-	})
-	if err != nil {
-		return in, err
-	}
-	urls := make([]string, len(in.Links))
-	for i, l := range in.Links {
-		urls[i] = l.URL
-	}
-	srcs, err := d.store.LinkSources(ctx, c.ID, urls)
-	if err != nil {
-		return in, err
-	}
-	for u, refs := range srcs {
-		for _, r := range refs {
-			in.Links[index[u]].Sources = append(in.Links[index[u]].Sources, digest.Source(r))
-		}
-	}
-	return in, nil
-}
-
-// pages calls fn with each item of the pages of 1,000 that list returns,
-// the next one after the key of the last item, until a short page.
-func pages[T any](list func(Page) ([]T, error), key func(T) string, fn func(T) error) error {
-	for p := (Page{Limit: 1000}); ; {
-		items, err := list(p)
-		if err != nil {
-			return err
-		}
-		for _, x := range items {
-			if err := fn(x); err != nil {
-				return err
+			return out, err
+		},
+		History: func(ctx context.Context, url string, upTo time.Time) ([]digest.Change, error) {
+			h, err := es.LinkHistory(ctx, url, upTo.Add(time.Nanosecond), 0)
+			if errors.Is(err, ErrNotFound) {
+				return nil, nil
 			}
-		}
-		if len(items) < p.Limit {
-			return nil
-		}
-		p.After = key(items[len(items)-1])
-	}
-}
-
-// stateAt returns the newest entry of h (newest first) at or before t; an
-// unknown state if there is none.
-func stateAt(h []HistoryEntry, t time.Time) HistoryEntry {
-	for _, e := range h {
-		if !e.Time.After(t) {
-			return e
-		}
-	}
-	return HistoryEntry{State: StateUnknown}
+			out := make([]digest.Change, len(h))
+			for i, e := range h {
+				out[i] = digest.Change{Time: e.Time, Status: digestStatus(e.State), Reason: e.Reason}
+			}
+			return out, err
+		},
+		Sources: func(ctx context.Context, urls []string) (map[string][]digest.Source, error) {
+			m, err := d.store.LinkSources(ctx, c.ID, urls)
+			out := make(map[string][]digest.Source, len(m))
+			for u, refs := range m {
+				for _, r := range refs {
+					out[u] = append(out[u], digest.Source(r))
+				}
+			}
+			return out, err
+		},
+	}, in)
 }
 
 func digestStatus(s State) digest.Status {
