@@ -77,7 +77,9 @@ func TestCollect(t *testing.T) {
 		f.links = append(f.links, Current{URL: url, Status: now, Reason: reason, LastChanged: last})
 		f.history[url] = h
 	}
-	ch := func(d time.Duration, s Status, reason string) Change { return Change{Time: from.Add(d), Status: s, Reason: reason} }
+	ch := func(d time.Duration, s Status, reason string) Change {
+		return Change{Time: from.Add(d), Status: s, Reason: reason}
+	}
 	add("https://a.example/broke", Broken, "404", ch(time.Hour, Broken, "404"), ch(-time.Hour, OK, "ok"))
 	add("https://b.example/still", Broken, "gone") // unchanged for two days
 	add("https://c.example/recovered", OK, "ok", ch(2*time.Hour, OK, "ok"), ch(-time.Hour, Broken, "404"))
