@@ -50,6 +50,8 @@
 //     store ([WebhookStore]) and deliver each queue in order;
 //   - the mailer (mail.go) delivers the outbox: registration mails with the
 //     password and "notifications disabled" mails, through a [Mailer].
+//   - the digester (digest.go) owes each client's daily or weekly digest,
+//     and its sources' owners', in the outbox.
 //
 // # The Engine
 //
