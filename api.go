@@ -24,6 +24,9 @@ type Registration struct {
 	// CallbackOptional lets CallbackURL be empty (a JSON API client may
 	// have a webhook instead); registerClient requires one.
 	CallbackOptional bool
+	// Digest is how often the contact gets a digest mail; the zero value
+	// is off (registerClient). The JSON API and the admin pages use daily.
+	Digest DigestMode
 }
 
 // CheckAdminSecret returns ErrUnauthorized unless adminSecret is the configured
@@ -111,6 +114,9 @@ func (a Admin) RegisterClient(ctx context.Context, r Registration) (string, erro
 	if len(r.ContactName) > 256 || strings.ContainsAny(r.ContactName, "\r\n") {
 		return "", fmt.Errorf("lms: register client %q: contact name: %w", r.ID, ErrInvalid)
 	}
+	if !r.Digest.Valid() {
+		return "", fmt.Errorf("lms: register client %q: digest %q: %w", r.ID, r.Digest, ErrInvalid)
+	}
 	pw, human := r.Password, r.Password != ""
 	if pw == "" {
 		pw = secret.GeneratePassword()
@@ -126,7 +132,7 @@ func (a Admin) RegisterClient(ctx context.Context, r Registration) (string, erro
 	c := Client{
 		ID: r.ID, PasswordHash: hash, SealedPassword: sealed,
 		ContactName: r.ContactName, ContactEmail: addr.Address, CallbackURL: r.CallbackURL,
-		Notify: true, Created: now,
+		Notify: true, Created: now, Digest: r.Digest, DigestCovered: now,
 		// Spread the daily syncs of clients over the interval.
 		NextSync: now.Add(time.Duration(rand.Int64N(int64(e.cfg.SyncInterval)))),
 		// The registration mail is owed in the same step: once this

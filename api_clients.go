@@ -17,6 +17,7 @@ type ClientChange struct {
 	ContactEmail  *string
 	CallbackURL   *string // "" removes it
 	Notifications *bool
+	Digest        *DigestMode
 }
 
 // Validate reports ErrInvalid if a field of ch is not acceptable (the rules
@@ -29,6 +30,9 @@ func (ch ClientChange) Validate() error {
 		if _, err := mail.ParseAddress(*e); err != nil || len(*e) > 254 {
 			return fmt.Errorf("lms: contact e-mail %q: %w", *e, ErrInvalid)
 		}
+	}
+	if ch.Digest != nil && !ch.Digest.Valid() {
+		return fmt.Errorf("lms: digest %q: %w", *ch.Digest, ErrInvalid)
 	}
 	if ch.CallbackURL != nil && *ch.CallbackURL != "" {
 		if err := validate.CallbackURL(*ch.CallbackURL); err != nil {
@@ -66,6 +70,12 @@ func (e *Engine) ChangeClient(ctx context.Context, clientID string, ch ClientCha
 				c.NotifyFailures, c.NextNotify, c.NotifyDisabledAt = 0, time.Time{}, time.Time{}
 			}
 			c.Notify = *on
+		}
+		if d := ch.Digest; d != nil {
+			if c.Digest == DigestOff && *d != DigestOff {
+				c.DigestCovered = e.now() // the first digest covers from now on
+			}
+			c.Digest = *d
 		}
 		return nil
 	})

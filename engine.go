@@ -156,6 +156,8 @@ type Config struct {
 	NotifyPoll time.Duration
 	// MailPoll is how often the outbox is looked at. Default 5 s.
 	MailPoll time.Duration
+	// DigestPoll is how often due digests are looked for. Default 1 min.
+	DigestPoll time.Duration
 
 	// SyncInterval is the time between two full syncs of a client.
 	// Default 24 h.
@@ -205,6 +207,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"NotifyTimeout", &c.NotifyTimeout, 2 * time.Minute},
 		{"NotifyPoll", &c.NotifyPoll, time.Second},
 		{"MailPoll", &c.MailPoll, 5 * time.Second},
+		{"DigestPoll", &c.DigestPoll, time.Minute},
 		{"SyncInterval", &c.SyncInterval, 24 * time.Hour},
 		{"SyncPoll", &c.SyncPoll, 5 * time.Second},
 		{"SyncTimeout", &c.SyncTimeout, 10 * time.Minute},
@@ -378,6 +381,7 @@ type Engine struct {
 	syncer   *syncer
 	hooks    *webhooks
 	mailer   *mailer
+	digests  *digester
 	rechecks *recheckLimiter // per-client cap of Recheck (editors.go)
 	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
 }
@@ -408,6 +412,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
 	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
+	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.owed}
 	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
 	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed, e.hooks)
 	e.archive = newArchiver(store, cfg, e.pacer)
@@ -438,6 +443,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Components&RunNotifier != 0 {
 		g.Go(func() error { return e.notifier.run(gctx) })
 		g.Go(func() error { return e.mailer.run(gctx) })
+		g.Go(func() error { return e.digests.run(gctx) })
 		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {

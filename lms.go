@@ -50,6 +50,8 @@
 //     store ([WebhookStore]) and deliver each queue in order;
 //   - the mailer (mail.go) delivers the outbox: registration mails with the
 //     password and "notifications disabled" mails, through a [Mailer].
+//   - the digester (digest.go) owes each client's daily or weekly digest,
+//     and its sources' owners', in the outbox.
 //
 // # The Engine
 //
@@ -240,6 +242,12 @@ type Client struct {
 	// Tokens are the client's API tokens of the JSON API, by name, each
 	// stored only as a hash (see api_tokens.go).
 	Tokens []APIToken
+
+	// Digest is how often the contact, and the owners of the client's
+	// sources, get a digest mail (digest.go); DigestCovered is the end of
+	// the last digest's window: later changes go into the next digest.
+	Digest        DigestMode
+	DigestCovered time.Time
 }
 
 // Clone returns a copy of c that shares no memory with it (stores use it so
@@ -274,6 +282,8 @@ const (
 	// MailSyncTooLarge says that the client's link list is over a limit
 	// (ErrTooLarge), so the daily sync cannot reconcile it.
 	MailSyncTooLarge MailKind = "link list too large"
+	// MailDigest is a digest of the links' changes (digest.go).
+	MailDigest MailKind = "digest"
 )
 
 // OutboxMail is a mail owed to a client's contact. The text is made when
@@ -287,6 +297,9 @@ type OutboxMail struct {
 	Attempts       int       // failed deliveries so far
 	NextAttempt    time.Time // no delivery before this instant
 	LastError      string    // why the last delivery failed
+	// A digest's text is made when it is owed, and kept here; To is its
+	// recipient when it is not the contact (a source's owner).
+	To, Subject, Body, HTML string
 }
 
 // Link is one distinct URL string, shared by every client that registered it.

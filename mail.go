@@ -17,9 +17,9 @@ import (
 	"github.com/linkmonitor/lms/internal/secret"
 )
 
-// Mailer sends mails: the registration mail with a client's password and the
-// "notifications disabled" mail. Package mailer has SMTP and directory
-// implementations.
+// Mailer sends mails: the registration mail with a client's password, the
+// "notifications disabled" mail, the digests. Package mailer has SMTP and
+// directory implementations.
 type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }
@@ -30,12 +30,14 @@ type MailerFunc func(ctx context.Context, m Message) error
 // Send calls f.
 func (f MailerFunc) Send(ctx context.Context, m Message) error { return f(ctx, m) }
 
-// Message is one plain-text mail. The sender is the Mailer's business.
+// Message is one plain-text mail, with an HTML alternative if HTML is not
+// empty. The sender is the Mailer's business.
 type Message struct {
 	To      []mail.Address
 	Cc      []mail.Address
 	Subject string
 	Body    string
+	HTML    string
 }
 
 // mailer delivers the outbox: the mails owed to clients' contacts, kept in
@@ -168,11 +170,11 @@ func (m *mailer) deliver(ctx context.Context, id string) (Client, bool) {
 	return c, true
 }
 
-// outboxIndex finds the entry e in box (entries are told apart by kind and
-// the instant they were owed).
+// outboxIndex finds the entry e in box (entries are told apart by kind,
+// recipient and the instant they were owed).
 func outboxIndex(box []OutboxMail, e OutboxMail) int {
 	for i, x := range box {
-		if x.Kind == e.Kind && x.Queued.Equal(e.Queued) {
+		if x.Kind == e.Kind && x.Queued.Equal(e.Queued) && x.To == e.To {
 			return i
 		}
 	}
@@ -199,6 +201,12 @@ func (m *mailer) message(c Client, owed OutboxMail) (Message, error) {
 		return syncTooLargeMail(m.cfg, c), nil
 	case MailWebhookDisabled:
 		return webhookDisabledMail(m.cfg, c), nil
+	case MailDigest:
+		to := contact(c)
+		if owed.To != "" {
+			to = []mail.Address{{Address: owed.To}}
+		}
+		return Message{To: to, Subject: owed.Subject, Body: owed.Body, HTML: owed.HTML}, nil
 	}
 	return Message{}, fmt.Errorf("unknown mail kind %q", owed.Kind)
 }

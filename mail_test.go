@@ -90,7 +90,7 @@ func TestRegistrationMailSurvivesAFailingMailerAndARestart(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	m.down.Store(false)
-	cs := newCountingStore(st) // only the mailer runs ListClients: one call per round
+	cs := newCountingStore(st) // the mailer runs ListClients once per round (the digester once a minute)
 	e, err = lms.New(cs, mailConfig(m, now))
 	require.NoError(t, err)
 	runEngine(t, e)

@@ -48,6 +48,7 @@ func TestValidatorCatchesDrift(t *testing.T) {
 	}{
 		{"wrong type", "application/json", `{"id": 5}`, 200},
 		{"undocumented field", "application/json", strings.Replace(validClient, `"tokens":1`, `"tokens":1,"secret":"x"`, 1), 200},
+		{"digest not one of the three", "application/json", strings.Replace(validClient, `"digest":"daily"`, `"digest":"hourly"`, 1), 200},
 		{"undocumented status", "application/problem+json", `{"type":"x","title":"x","status":418}`, 418},
 	} {
 		resp := &http.Response{StatusCode: tc.status, Header: http.Header{"Content-Type": {tc.ct}}, Body: io.NopCloser(strings.NewReader(tc.body)), Request: req}
@@ -61,7 +62,7 @@ func TestValidatorCatchesDrift(t *testing.T) {
 	}
 }
 
-const validClient = `{"id":"c","contact_name":null,"contact_email":"c@example.org","callback_url":null,"webhook_url":null,"notifications":true,"created":"2026-12-01T09:00:00Z","counts":{"ok":0,"temporary_unavailable":0,"unavailable":0,"unsupported_protocol":0,"unknown":0,"total":0},"notify_failures":0,"last_notified":null,"last_notify_error":null,"notifications_disabled_at":null,"last_sync":null,"last_sync_error":null,"tokens":1}`
+const validClient = `{"id":"c","contact_name":null,"contact_email":"c@example.org","callback_url":null,"webhook_url":null,"notifications":true,"created":"2026-12-01T09:00:00Z","counts":{"ok":0,"temporary_unavailable":0,"unavailable":0,"unsupported_protocol":0,"unknown":0,"total":0},"notify_failures":0,"last_notified":null,"last_notify_error":null,"notifications_disabled_at":null,"last_sync":null,"last_sync_error":null,"tokens":1,"digest":"daily"}`
 
 // TestLint runs the Redocly linter over the document when npx works
 // (it fetches @redocly/cli 2.77.0 once): no errors allowed. Run it with

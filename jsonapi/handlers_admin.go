@@ -18,6 +18,7 @@ type newClientRequest struct {
 	CallbackURL  *string `json:"callback_url"`
 	WebhookURL   *string `json:"webhook_url"`
 	TokenName    *string `json:"token_name"`
+	Digest       *string `json:"digest"`
 }
 
 type newClientAnswer struct {
@@ -30,7 +31,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, a lms.Admi
 	if p := s.readJSON(w, r, &req); p != nil {
 		return p
 	}
-	reg := lms.Registration{ID: req.ID, ContactName: req.ContactName, ContactEmail: req.ContactEmail, CallbackOptional: true}
+	reg := lms.Registration{ID: req.ID, ContactName: req.ContactName, ContactEmail: req.ContactEmail, CallbackOptional: true, Digest: lms.DigestDaily}
 	if req.CallbackURL != nil {
 		reg.CallbackURL = *req.CallbackURL
 	}
@@ -43,6 +44,13 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, a lms.Admi
 	}
 	if req.WebhookURL != nil && validate.CallbackURL(*req.WebhookURL) != nil {
 		errs = append(errs, fieldError{Field: "/webhook_url", Detail: "an http or https URL with a host"})
+	}
+	if req.Digest != nil {
+		m, ok := digestMode(*req.Digest)
+		if !ok {
+			errs = append(errs, fieldError{Field: "/digest", Detail: `one of "off", "daily", "weekly"`})
+		}
+		reg.Digest = m
 	}
 	if req.CallbackURL != nil && *req.CallbackURL == "" {
 		errs = append(errs, fieldError{Field: "/callback_url", Detail: "omit it or give an http or https URL"})

@@ -26,6 +26,7 @@ type clientPatch struct {
 	CallbackURL   nullable[string] `json:"callback_url"`
 	WebhookURL    nullable[string] `json:"webhook_url"`
 	Notifications nullable[bool]   `json:"notifications"`
+	Digest        nullable[string] `json:"digest"`
 }
 
 // change validates the patch's shape and returns the Engine's change.
@@ -34,7 +35,7 @@ func (p clientPatch) change() (lms.ClientChange, error) {
 	for _, f := range []struct {
 		name string
 		n    bool
-	}{{"contact_name", p.ContactName.Null}, {"contact_email", p.ContactEmail.Null}, {"notifications", p.Notifications.Null}} {
+	}{{"contact_name", p.ContactName.Null}, {"contact_email", p.ContactEmail.Null}, {"notifications", p.Notifications.Null}, {"digest", p.Digest.Null}} {
 		if f.n {
 			return ch, invalid("/"+f.name, "may not be null")
 		}
@@ -53,6 +54,13 @@ func (p clientPatch) change() (lms.ClientChange, error) {
 	}
 	if p.Notifications.Set {
 		ch.Notifications = &p.Notifications.V
+	}
+	if p.Digest.Set {
+		m, ok := digestMode(p.Digest.V)
+		if !ok {
+			return ch, invalid("/digest", `one of "off", "daily", "weekly"`)
+		}
+		ch.Digest = &m
 	}
 	if p.WebhookURL.Set && !p.WebhookURL.Null && validate.CallbackURL(p.WebhookURL.V) != nil {
 		return ch, invalid("/webhook_url", "an http or https URL with a host; null removes it")

@@ -157,6 +157,7 @@ type clientJSON struct {
 	LastSync                *time.Time `json:"last_sync"`
 	LastSyncError           *string    `json:"last_sync_error"`
 	Tokens                  int        `json:"tokens"`
+	Digest                  string     `json:"digest"`
 }
 
 func client(c lms.Client) clientJSON {
@@ -166,8 +167,28 @@ func client(c lms.Client) clientJSON {
 		Created: timeOrNil(c.Created), Counts: counts(c.Counts), NotifyFailures: c.NotifyFailures,
 		LastNotified: timeOrNil(c.LastNotified), LastNotifyError: strOrNil(c.LastNotifyError),
 		NotificationsDisabledAt: timeOrNil(c.NotifyDisabledAt), LastSync: timeOrNil(c.LastSync),
-		LastSyncError: strOrNil(c.LastSyncError), Tokens: len(c.Tokens),
+		LastSyncError: strOrNil(c.LastSyncError), Tokens: len(c.Tokens), Digest: digestName(c.Digest),
 	}
+}
+
+// digestName is a digest mode on the wire: "off", "daily" or "weekly".
+func digestName(m lms.DigestMode) string {
+	if m == lms.DigestOff {
+		return "off"
+	}
+	return string(m)
+}
+
+// digestMode reads a digest mode from the wire; ok is false for any other
+// string.
+func digestMode(s string) (m lms.DigestMode, ok bool) {
+	switch s {
+	case "off":
+		return lms.DigestOff, true
+	case string(lms.DigestDaily), string(lms.DigestWeekly):
+		return lms.DigestMode(s), true
+	}
+	return "", false
 }
 
 type tokenJSON struct {

@@ -112,6 +112,9 @@ func build(from mail.Address, m lms.Message) (*gomail.Msg, error) {
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	if m.HTML != "" { // multipart/alternative: the text first, the HTML preferred
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
 	return msg, nil
 }
 

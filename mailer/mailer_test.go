@@ -166,3 +166,25 @@ func TestParseList(t *testing.T) {
 	_, err = mailer.ParseList("a@x.example nope")
 	require.Error(t, err)
 }
+
+// TestSMTPAlternative: a message with HTML goes as multipart/alternative,
+// the text part first (the least preferred), then the HTML.
+func TestSMTPAlternative(t *testing.T) {
+	b := &inbox{}
+	host, port := startSMTP(t, b)
+	m := &mailer.SMTP{Host: host, Port: port, TLS: mailer.NoTLS, From: mail.Address{Address: "lms@lms.example"}, Timeout: 5 * time.Second}
+	msg := message()
+	msg.HTML = "<p>Client id: <b>site</b></p>"
+	require.NoError(t, m.Send(context.Background(), msg))
+	require.Len(t, b.mails, 1)
+	data := b.mails[0].data
+	require.Contains(t, data, "Content-Type: multipart/alternative")
+	plain, html := strings.Index(data, "Content-Type: text/plain"), strings.Index(data, "Content-Type: text/html")
+	require.True(t, plain > 0 && html > plain, "text/plain before text/html:\n%s", data)
+	require.Contains(t, data, "<p>Client id: <b>site</b></p>")
+
+	// Without HTML: a single text/plain part, as before.
+	require.NoError(t, m.Send(context.Background(), message()))
+	require.NotContains(t, b.mails[1].data, "multipart/")
+	require.NotContains(t, b.mails[1].data, "text/html")
+}

@@ -63,6 +63,11 @@ type bookMail struct {
 	Attempts       int    `json:"attempts,omitempty"`
 	NextAttempt    int64  `json:"next_attempt,omitempty"`
 	LastError      string `json:"last_error,omitempty"`
+	// A digest's recipient (when not the contact) and text.
+	To      string `json:"to,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Body    string `json:"body,omitempty"`
+	HTML    string `json:"html,omitempty"`
 }
 
 // bookOf is the book of c, its times moved into the database's frame by f.
@@ -79,7 +84,8 @@ func bookOf(c lms.Client, f frame) ([]byte, error) {
 	}
 	for _, m := range c.Outbox {
 		b.Outbox = append(b.Outbox, bookMail{Kind: text(string(m.Kind)), Queued: f.in(m.Queued), SealedPassword: text(m.SealedPassword),
-			Attempts: m.Attempts, NextAttempt: f.in(m.NextAttempt), LastError: text(m.LastError)})
+			Attempts: m.Attempts, NextAttempt: f.in(m.NextAttempt), LastError: text(m.LastError),
+			To: text(m.To), Subject: text(m.Subject), Body: text(m.Body), HTML: text(m.HTML)})
 	}
 	for _, t := range c.Tokens {
 		b.Tokens = append(b.Tokens, bookToken{Name: t.Name, Hash: t.Hash, Created: nanos(t.Created)})
@@ -102,7 +108,8 @@ func (b book) apply(c *lms.Client, f frame) {
 	c.Outbox = nil
 	for _, m := range b.Outbox {
 		c.Outbox = append(c.Outbox, lms.OutboxMail{Kind: lms.MailKind(m.Kind), Queued: f.out(m.Queued), SealedPassword: m.SealedPassword,
-			Attempts: m.Attempts, NextAttempt: f.out(m.NextAttempt), LastError: m.LastError})
+			Attempts: m.Attempts, NextAttempt: f.out(m.NextAttempt), LastError: m.LastError,
+			To: m.To, Subject: m.Subject, Body: m.Body, HTML: m.HTML})
 	}
 	c.Tokens = nil
 	for _, t := range b.Tokens {
@@ -111,15 +118,16 @@ func (b book) apply(c *lms.Client, f frame) {
 }
 
 const clientColumns = `c.id, c.created, c.notify, c.password_hash, c.sealed_password, c.contact_name, c.contact_email, c.callback_url, c.book,
+	c.digest, c.digest_covered,
 	k.ok, k.temporary, k.unavailable, k.unsupported, k.unknown`
 
 func scanClient(row pgx.Row, f frame) (lms.Client, error) {
 	var c lms.Client
-	var created int64
+	var created, covered int64
 	var bk []byte
 	var n counts
 	if err := row.Scan(&c.ID, &created, &c.Notify, &c.PasswordHash, &c.SealedPassword, &c.ContactName, &c.ContactEmail, &c.CallbackURL, &bk,
-		&n[0], &n[1], &n[2], &n[3], &n[4]); err != nil {
+		&c.Digest, &covered, &n[0], &n[1], &n[2], &n[3], &n[4]); err != nil {
 		return lms.Client{}, err
 	}
 	c.Created = fromNanos(created)
@@ -128,6 +136,7 @@ func scanClient(row pgx.Row, f frame) (lms.Client, error) {
 		return lms.Client{}, fmt.Errorf("client %q: book: %w", c.ID, err)
 	}
 	b.apply(&c, f)
+	c.DigestCovered = f.out(covered)
 	c.Counts = n.export()
 	return c, nil
 }
@@ -144,15 +153,17 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
-	bk, err := bookOf(c, s.clock.frame())
+	f := s.clock.frame()
+	bk, err := bookOf(c, f)
 	if err != nil {
 		return fmt.Errorf("pgstore: create client: %w", err)
 	}
 	err = s.tx(ctx, "create client", func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO clients (id, created, notify, password_hash, sealed_password, contact_name, contact_email, callback_url, book)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			c.ID, nanos(c.Created), c.Notify, text(c.PasswordHash), text(c.SealedPassword), text(c.ContactName), text(c.ContactEmail), text(c.CallbackURL), bk)
+		b.Queue(`INSERT INTO clients (id, created, notify, password_hash, sealed_password, contact_name, contact_email, callback_url, book,
+			digest, digest_covered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			c.ID, nanos(c.Created), c.Notify, text(c.PasswordHash), text(c.SealedPassword), text(c.ContactName), text(c.ContactEmail), text(c.CallbackURL), bk,
+			text(string(c.Digest)), f.in(c.DigestCovered))
 		b.Queue(`INSERT INTO client_counts (client_id) VALUES ($1) ON CONFLICT (client_id) DO UPDATE
 			SET ok = 0, temporary = 0, unavailable = 0, unsupported = 0, unknown = 0`, c.ID)
 		return tx.SendBatch(ctx, b).Close()
@@ -218,8 +229,9 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE clients SET created = $2, notify = $3, password_hash = $4, sealed_password = $5, contact_name = $6,
-			contact_email = $7, callback_url = $8, book = $9 WHERE id = $1`,
-			id, nanos(cp.Created), cp.Notify, text(cp.PasswordHash), text(cp.SealedPassword), text(cp.ContactName), text(cp.ContactEmail), text(cp.CallbackURL), bk)
+			contact_email = $7, callback_url = $8, book = $9, digest = $10, digest_covered = $11 WHERE id = $1`,
+			id, nanos(cp.Created), cp.Notify, text(cp.PasswordHash), text(cp.SealedPassword), text(cp.ContactName), text(cp.ContactEmail), text(cp.CallbackURL), bk,
+			text(string(cp.Digest)), f.in(cp.DigestCovered))
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"PruneHosts", testPruneHosts},
 		{"ClientLeasesAndOutbox", testClientLeasesAndOutbox},
 		{"ClientBookkeeping", testClientBookkeeping},
+		{"ClientDigest", testClientDigest},
 		{"OrphanNotClaimed", testOrphan},
 		{"RecordResults", testRecordResults},
 		{"RecordHold", testRecordHold},

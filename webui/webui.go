@@ -323,6 +323,7 @@ func (u *UI) createClient(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err := adminOf(r.Context()).RegisterClient(r.Context(), lms.Registration{
 		ID: f.ID, Password: r.PostForm.Get("password"), ContactName: f.ContactName, ContactEmail: f.ContactEmail, CallbackURL: f.CallbackURL,
+		Digest: lms.DigestDaily, // new clients get a daily digest (issue 22)
 	})
 	if err != nil {
 		msg := "Could not add the client: " + err.Error()

@@ -295,6 +295,9 @@ func TestAdminActions(t *testing.T) {
 	if rec := addClient(t, ui, "site", "http://site.example/db"); rec.Code != http.StatusSeeOther {
 		t.Fatalf("add: %d %s", rec.Code, rec.Body)
 	}
+	if c, err := e.Client(context.Background(), "site"); err != nil || c.Digest != lms.DigestDaily {
+		t.Fatalf("a client added on the admin page: digest %q (%v), want daily", c.Digest, err)
+	}
 	before, err := e.Client(context.Background(), "site")
 	if err != nil {
 		t.Fatal(err)
