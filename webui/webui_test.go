@@ -298,6 +298,9 @@ func TestAdminActions(t *testing.T) {
 	if c, err := e.Client(context.Background(), "site"); err != nil || c.Digest != lms.DigestDaily {
 		t.Fatalf("a client added on the admin page: digest %q (%v), want daily", c.Digest, err)
 	}
+	if body := get(t, ui, "/admin/clients/site", true).Body.String(); !strings.Contains(body, "digest daily") {
+		t.Errorf("the client's admin page does not show its digest setting:\n%s", body)
+	}
 	before, err := e.Client(context.Background(), "site")
 	if err != nil {
 		t.Fatal(err)
