@@ -31,6 +31,28 @@ func TestDocument(t *testing.T) {
 	if !strings.Contains(string(d.body), "/api/v1/openapi.json") || !strings.Contains(string(d.body), `id="problem-invalid"`) {
 		t.Fatalf("/api/docs: %.200s", d.body)
 	}
+
+	// Content negotiation: what a browser, curl or an OpenAPI tool sends
+	// is served; an Accept that admits nothing the path serves is a 406
+	// (documented, so that every operation has its 4XX).
+	accept := func(v string) auth { return func(r *http.Request) { r.Header.Set("Accept", v) } }
+	for path, tc := range map[string]struct{ ok, refused []string }{
+		"/api/v1/openapi.json": {
+			ok:      []string{"*/*", "application/json", "application/vnd.oai.openapi+json", "application/*;q=0.5", "application/yaml, application/json;q=0.1"},
+			refused: []string{"application/yaml", "text/html", "application/json;q=0", "nonsense"},
+		},
+		"/api/docs": {
+			ok:      []string{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/*"},
+			refused: []string{"application/json", "text/html;q=0"},
+		},
+	} {
+		for _, a := range tc.ok {
+			e.do("GET", path, accept(a), nil).want(t, 200)
+		}
+		for _, a := range tc.refused {
+			e.do("GET", path, accept(a), nil).want(t, 406).problem(t)
+		}
+	}
 }
 
 // TestValidatorCatchesDrift: the validating transport of the tests fails
