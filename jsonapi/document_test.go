@@ -19,11 +19,8 @@ import (
 // TestDocument: the document is valid OpenAPI 3.1, served without
 // credentials, and rendered at /api/docs.
 func TestDocument(t *testing.T) {
-	v := docValidator(t)
-	if ok, errs := v.ValidateDocument(); !ok {
-		for _, e := range errs {
-			t.Errorf("document: %v", e)
-		}
+	for _, err := range docValidator(t).ValidateDocument() {
+		t.Errorf("document: %v", err)
 	}
 	e := newEnv(t, stores[0].open(t), guard.Config{})
 	a := e.do("GET", "/api/v1/openapi.json", noAuth, nil).want(t, 200)
@@ -33,6 +30,28 @@ func TestDocument(t *testing.T) {
 	d := e.do("GET", "/api/docs", noAuth, nil).want(t, 200)
 	if !strings.Contains(string(d.body), "/api/v1/openapi.json") || !strings.Contains(string(d.body), `id="problem-invalid"`) {
 		t.Fatalf("/api/docs: %.200s", d.body)
+	}
+
+	// Content negotiation: what a browser, curl or an OpenAPI tool sends
+	// is served; an Accept that admits nothing the path serves is a 406
+	// (documented, so that every operation has its 4XX).
+	accept := func(v string) auth { return func(r *http.Request) { r.Header.Set("Accept", v) } }
+	for path, tc := range map[string]struct{ ok, refused []string }{
+		"/api/v1/openapi.json": {
+			ok:      []string{"*/*", "application/json", "application/vnd.oai.openapi+json", "application/*;q=0.5", "application/yaml, application/json;q=0.1"},
+			refused: []string{"application/yaml", "text/html", "application/json;q=0", "nonsense"},
+		},
+		"/api/docs": {
+			ok:      []string{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/*"},
+			refused: []string{"application/json", "text/html;q=0"},
+		},
+	} {
+		for _, a := range tc.ok {
+			e.do("GET", path, accept(a), nil).want(t, 200)
+		}
+		for _, a := range tc.refused {
+			e.do("GET", path, accept(a), nil).want(t, 406).problem(t)
+		}
 	}
 }
 
@@ -52,13 +71,13 @@ func TestValidatorCatchesDrift(t *testing.T) {
 		{"undocumented status", "application/problem+json", `{"type":"x","title":"x","status":418}`, 418},
 	} {
 		resp := &http.Response{StatusCode: tc.status, Header: http.Header{"Content-Type": {tc.ct}}, Body: io.NopCloser(strings.NewReader(tc.body)), Request: req}
-		if ok, _ := v.ValidateHttpResponse(req, resp); ok {
+		if v.Validate(req, resp, []byte(tc.body)) == nil {
 			t.Errorf("%s: the validator passes it", tc.name)
 		}
 	}
 	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(validClient)), Request: req}
-	if ok, errs := v.ValidateHttpResponse(req, resp); !ok {
-		t.Fatalf("a valid answer fails: %v", errs)
+	if err := v.Validate(req, resp, []byte(validClient)); err != nil {
+		t.Fatalf("a valid answer fails: %v", err)
 	}
 }
 

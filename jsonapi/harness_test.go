@@ -13,12 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	vErrors "github.com/pb33f/libopenapi-validator/errors"
-
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
+	"github.com/linkmonitor/lms/internal/apicontract"
 	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/pgtest"
 	"github.com/linkmonitor/lms/jsonapi"
@@ -54,7 +51,7 @@ var stores = []struct {
 
 // env is a JSON API over a real Engine and store, on a loopback server,
 // with a client whose every answer is validated against the OpenAPI
-// document.
+// document (apicontract.Contract.Transport).
 type env struct {
 	t     *testing.T
 	e     *lms.Engine
@@ -75,99 +72,23 @@ func newEnv(t *testing.T, store lms.Store, gcfg guard.Config) *env {
 	}
 	srv := httptest.NewServer(jsonapi.New(e, jsonapi.Config{Guard: guard.New(gcfg)}))
 	t.Cleanup(srv.Close)
-	return &env{t: t, e: e, store: store, srv: srv, c: &http.Client{Transport: &validating{t: t, base: srv.Client().Transport, v: docValidator(t)}}}
+	return &env{t: t, e: e, store: store, srv: srv, c: &http.Client{Transport: docValidator(t).Transport(t, srv.Client().Transport)}}
 }
 
-// validating is the transport of the tests' client: every answer is
-// checked against the OpenAPI document before the test sees it.
-type validating struct {
-	t    *testing.T
-	base http.RoundTripper
-	v    validator.Validator
-	mu   sync.Mutex // the validator's caches
-	n    int
-}
-
-var validators struct {
+var contract struct {
 	once sync.Once
-	v    validator.Validator
-	errs []error
+	c    *apicontract.Contract
+	err  error
 }
 
-func docValidator(t *testing.T) validator.Validator {
-	validators.once.Do(func() {
-		doc, err := libopenapi.NewDocument(jsonapi.Document())
-		if err != nil {
-			validators.errs = []error{err}
-			return
-		}
-		validators.v, validators.errs = validator.NewValidator(doc)
-	})
-	if len(validators.errs) > 0 {
-		t.Fatalf("the OpenAPI document does not load: %v", validators.errs)
+// docValidator returns the document loaded into the validator the tests
+// share (internal/apicontract, also used by lmsd's end-to-end tests).
+func docValidator(t *testing.T) *apicontract.Contract {
+	contract.once.Do(func() { contract.c, contract.err = apicontract.Load() })
+	if contract.err != nil {
+		t.Fatal(contract.err)
 	}
-	return validators.v
-}
-
-func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := v.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	vreq := req.Clone(context.Background())
-	vreq.Body = http.NoBody
-	v.mu.Lock()
-	ok, errs := v.v.ValidateHttpResponse(vreq, resp)
-	v.n++
-	v.mu.Unlock()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	if !ok {
-		if pathUnknown(errs) {
-			// A path or method the document does not have: the answer
-			// must be a problem all the same.
-			checkProblem(v.t, req, resp, body)
-		} else {
-			for _, e := range errs {
-				v.t.Errorf("%s %s → %d does not match the OpenAPI document: %v\nbody: %.500s", req.Method, req.URL.Path, resp.StatusCode, e, body)
-			}
-		}
-	}
-	return resp, nil
-}
-
-func pathUnknown(errs []*vErrors.ValidationError) bool {
-	for _, e := range errs {
-		if !e.IsPathMissingError() && !e.IsOperationMissingError() {
-			return false
-		}
-	}
-	return len(errs) > 0
-}
-
-// checkProblem checks an answer to a request outside the document: a
-// problem with type, title and status, nothing else.
-func checkProblem(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
-	t.Helper()
-	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("%s %s → %d with Content-Type %q, want a problem", req.Method, req.URL.Path, resp.StatusCode, ct)
-	}
-	var p struct {
-		Type   string `json:"type"`
-		Title  string `json:"title"`
-		Status int    `json:"status"`
-		Detail string `json:"detail"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil || p.Type == "" || p.Title == "" || p.Status != resp.StatusCode {
-		t.Errorf("%s %s → %d: not a problem: %s", req.Method, req.URL.Path, resp.StatusCode, body)
-	}
+	return contract.c
 }
 
 // answer is one answer of the API.

@@ -2,7 +2,10 @@ package jsonapi
 
 import (
 	_ "embed"
+	"mime"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // document is the OpenAPI 3.1 description of the API: the contract. The
@@ -14,7 +17,11 @@ var document []byte
 // Document returns the OpenAPI 3.1 document (a copy).
 func Document() []byte { return append([]byte(nil), document...) }
 
-func serveDocument(w http.ResponseWriter, _ *http.Request) {
+func serveDocument(w http.ResponseWriter, r *http.Request) {
+	if !acceptable(r, "application/json", "application/vnd.oai.openapi+json") {
+		writeProblem(w, newProblem(http.StatusNotAcceptable, "This path serves application/json; the Accept header admits none of it."))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_, _ = w.Write(document)
@@ -41,6 +48,7 @@ load it into any OpenAPI tool to generate a client. Below, its paths.</p>
 <dt id="problem-forbidden">forbidden (403)</dt><dd>The credentials are right but may not do this (a client on the operator's paths).</dd>
 <dt id="problem-not-found">not-found (404)</dt><dd>No such path or resource.</dd>
 <dt id="problem-method-not-allowed">method-not-allowed (405)</dt><dd>See <code>Allow</code>.</dd>
+<dt id="problem-not-acceptable">not-acceptable (406)</dt><dd>The <code>Accept</code> header admits none of the types the path serves.</dd>
 <dt id="problem-conflict">conflict (409)</dt><dd>The name is taken.</dd>
 <dt id="problem-too-large">too-large (413)</dt><dd>The body is over the limit (16 MiB by default).</dd>
 <dt id="problem-unsupported-media-type">unsupported-media-type (415)</dt><dd>Send <code>application/json</code>.</dd>
@@ -67,7 +75,45 @@ fetch('/api/v1/openapi.json').then(r=>r.json()).then(d=>{
 </body></html>
 `
 
-func serveDocs(w http.ResponseWriter, _ *http.Request) {
+func serveDocs(w http.ResponseWriter, r *http.Request) {
+	if !acceptable(r, "text/html") {
+		writeProblem(w, newProblem(http.StatusNotAcceptable, "This path serves text/html; the Accept header admits none of it."))
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write([]byte(docsPage))
+}
+
+// acceptable reports whether the Accept header of r admits one of types
+// (RFC 9110 12.5.1): no header, or a media range that matches one of
+// them exactly, by its type ("application/*") or as "*/*", with a q above
+// 0. Unreadable ranges admit nothing.
+func acceptable(r *http.Request, types ...string) bool {
+	header := r.Header.Values("Accept")
+	if len(header) == 0 {
+		return true
+	}
+	for _, h := range header {
+		for _, rng := range strings.Split(h, ",") {
+			if strings.TrimSpace(rng) == "" {
+				continue
+			}
+			mt, params, err := mime.ParseMediaType(rng)
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+					continue
+				}
+			}
+			for _, t := range types {
+				major, _, _ := strings.Cut(t, "/")
+				if mt == "*/*" || mt == t || mt == major+"/*" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

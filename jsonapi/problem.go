@@ -40,6 +40,7 @@ var problemTitles = map[int]struct{ slug, title string }{
 	http.StatusForbidden:             {"forbidden", "These credentials may not do this"},
 	http.StatusNotFound:              {"not-found", "No such resource"},
 	http.StatusMethodNotAllowed:      {"method-not-allowed", "The resource does not answer this method"},
+	http.StatusNotAcceptable:         {"not-acceptable", "No acceptable representation"},
 	http.StatusConflict:              {"conflict", "The resource exists already"},
 	http.StatusRequestEntityTooLarge: {"too-large", "The request body is too large"},
 	http.StatusUnsupportedMediaType:  {"unsupported-media-type", "The request body must be application/json"},

@@ -13,6 +13,10 @@
 //   - idle: 130 connections declare a 64 KiB body and send only the XML
 //     declaration, 2 more declare a chunked body and send nothing; each
 //     waits for the server to give up and connects again;
+//   - json: the same 32 clients PUT 15 MiB bodies to the JSON API
+//     (/api/v1/links) without credentials or with a wrong password;
+//   - jsonauth: the same with the legitimate client's credentials, so
+//     that every body is read and decoded within the guard's budget;
 //   - guessing: 64 concurrent clients guess passwords in a loop (wrong
 //     passwords of the legitimate id, unknown ids, the admin secret, and
 //     system.multicall batches of 50 guesses).
@@ -26,6 +30,7 @@
 //	go run ./bench/attack -phase 20s -lmsd /tmp/lmsd-old
 //	go run ./bench/attack -shape structs       # the most memory per body byte
 //	go run ./bench/attack -sources 64          # attackers on 64 addresses
+//	go run ./bench/attack -phases bodies,json  # only these phases (and quiet)
 //
 // See BENCHMARKS.md, "Under attack".
 package main
@@ -66,12 +71,20 @@ func main() {
 	guessers := flag.Int("guessers", 64, "concurrent password guessers")
 	shape := flag.String("shape", "urls", "elements of the large bodies: urls, or structs (empty structs: the most memory per body byte)")
 	sources := flag.Int("sources", 1, "source addresses of the attackers (1: 127.0.0.1; more: 127.0.1.1 onwards)")
+	phases := flag.String("phases", "bodies,json,jsonauth,idle,guessing", "the attack phases to run after quiet, comma-separated")
 	flag.Parse()
 	log.SetFlags(0)
 	if *sources < 1 || *sources > 250 {
 		log.Fatal("-sources: 1 to 250")
 	}
-	if err := run(*lmsd, *phase, *bodies, *size, *guessers, *shape, *sources); err != nil {
+	want := map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		if !slices.Contains([]string{"bodies", "json", "jsonauth", "idle", "guessing"}, p) {
+			log.Fatalf("-phases: no phase %q", p)
+		}
+		want[p] = true
+	}
+	if err := run(*lmsd, *phase, *bodies, *size, *guessers, *shape, *sources, want); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -90,7 +103,7 @@ type target struct {
 	legit *http.Client   // the legitimate client's, from 127.0.0.2
 }
 
-func run(bin string, phase time.Duration, bodies, size, guessers int, shape string, sources int) error {
+func run(bin string, phase time.Duration, bodies, size, guessers int, shape string, sources int, want map[string]bool) error {
 	dir, err := os.MkdirTemp("", "lms-attack-")
 	if err != nil {
 		return err
@@ -117,20 +130,29 @@ func run(bin string, phase time.Duration, bodies, size, guessers int, shape stri
 	}
 	report("quiet", t.phase(phase, nil))
 
-	big, err := bigBodies(size, shape)
-	if err != nil {
-		return err
+	if want["bodies"] {
+		big, err := bigBodies(size, shape)
+		if err != nil {
+			return err
+		}
+		report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, t.flood(bodies, big)))
 	}
-	report(fmt.Sprintf("%d × %d MiB unauthenticated bodies (%s)", bodies, size>>20, shape), t.phase(phase, t.flood(bodies, big)))
-	big = nil
-
-	report("130 idle 64 KiB bodies + 2 idle chunked bodies", t.phase(phase, t.idle(130, 2)))
-
-	guesses, err := guessBodies(t.id)
-	if err != nil {
-		return err
+	if want["json"] {
+		report(fmt.Sprintf("%d × %d MiB unauthenticated JSON bodies (PUT /api/v1/links)", bodies, size>>20), t.phase(phase, t.jsonFlood(bodies, jsonBody(size), t.unauthenticated)))
 	}
-	report(fmt.Sprintf("%d password guessers", guessers), t.phase(phase, t.flood(guessers, guesses)))
+	if want["jsonauth"] {
+		report(fmt.Sprintf("%d × %d MiB authenticated JSON bodies (PUT /api/v1/links, decoded, 422)", bodies, size>>20), t.phase(phase, t.jsonFlood(bodies, jsonBody(size), t.authenticated)))
+	}
+	if want["idle"] {
+		report("130 idle 64 KiB bodies + 2 idle chunked bodies", t.phase(phase, t.idle(130, 2)))
+	}
+	if want["guessing"] {
+		guesses, err := guessBodies(t.id)
+		if err != nil {
+			return err
+		}
+		report(fmt.Sprintf("%d password guessers", guessers), t.phase(phase, t.flood(guessers, guesses)))
+	}
 	return nil
 }
 

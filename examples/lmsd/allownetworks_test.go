@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -39,12 +40,27 @@ func TestAllowNetworks(t *testing.T) {
 	fine := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "<html>fine</html>") })
 	inside := serveOn(t, "127.0.0.1", fine)
 	outside := serveOn(t, "127.0.0.2", fine)
+	// The callback's pushes are the signal: each carries states.
 	var mu sync.Mutex
-	calls := 0
+	pushed := map[string]string{}
+	push := make(chan struct{}, 1)
 	site := serveOn(t, "127.0.0.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		calls++
-		mu.Unlock()
+		m, params, err := xmlrpcapi.DecodeCall(r.Body, xmlrpcapi.Limits{})
+		if err == nil && m == "updateManyStates" && len(params) == 3 {
+			mu.Lock()
+			for _, tr := range params[2].([]any) {
+				if a, ok := tr.([]any); ok && len(a) >= 2 {
+					u, _ := a[0].(string)
+					st, _ := a[1].(string)
+					pushed[u] = st
+				}
+			}
+			mu.Unlock()
+			select {
+			case push <- struct{}{}:
+			default:
+			}
+		}
 		resp, _ := xmlrpcapi.EncodeResponse(nil)
 		_, _ = w.Write(resp)
 	}))
@@ -68,22 +84,28 @@ func TestAllowNetworks(t *testing.T) {
 	in, out := inside.URL+"/page", outside.URL+"/page"
 	c.call(t, "registerURLs", "intranet", "site-password-1", []any{in, out})
 
-	want := map[string][2]string{in: {string(lms.StateOK), "OK"}, out: {string(lms.StateUnsupported), lms.ReasonPolicy}}
-	deadline := time.Now().Add(20 * time.Second)
+	// Both states pushed to the callback (which -allow-networks lets
+	// through), then read back with their reasons.
+	deadline := time.After(20 * time.Second)
 	for {
-		states := c.call(t, "getURLStates", "intranet", "site-password-1", []any{in, out}).([]any)
-		got := map[string][2]string{}
-		for _, s := range states {
-			m := s.(map[string]any)
-			got[m["url"].(string)] = [2]string{m["state"].(string), m["reason"].(string)}
-		}
 		mu.Lock()
-		called := calls
+		done := pushed[in] == string(lms.StateOK) && pushed[out] == string(lms.StateUnsupported)
+		got := fmt.Sprint(pushed)
 		mu.Unlock()
-		if got[in] == want[in] && got[out] == want[out] && called > 0 {
+		if done {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "states %v, callbacks %d; want %v and a callback", got, called, want)
-		time.Sleep(20 * time.Millisecond) // polling lmsd's answers: no signal crosses the process boundary
+		select {
+		case <-push:
+		case <-deadline:
+			t.Fatalf("pushed states %s; want %s ok and %s unsupported", got, in, out)
+		}
 	}
+	want := map[string][2]string{in: {string(lms.StateOK), "OK"}, out: {string(lms.StateUnsupported), lms.ReasonPolicy}}
+	got := map[string][2]string{}
+	for _, s := range c.call(t, "getURLStates", "intranet", "site-password-1", []any{in, out}).([]any) {
+		m := s.(map[string]any)
+		got[m["url"].(string)] = [2]string{m["state"].(string), m["reason"].(string)}
+	}
+	require.Equal(t, want, got)
 }
