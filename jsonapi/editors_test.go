@@ -29,7 +29,7 @@ func newEditorsEnv(t *testing.T, store lms.Store, cfg lms.Config) *env {
 	}
 	srv := httptest.NewServer(jsonapi.New(e, jsonapi.Config{Guard: guard.New(guard.Config{Delay: -1})}))
 	t.Cleanup(srv.Close)
-	return &env{t: t, e: e, store: store, srv: srv, c: &http.Client{Transport: &validating{t: t, base: srv.Client().Transport, v: docValidator(t)}}}
+	return &env{t: t, e: e, store: store, srv: srv, c: &http.Client{Transport: docValidator(t).Transport(t, srv.Client().Transport)}}
 }
 
 type editorLink struct {
