@@ -79,6 +79,9 @@ type options struct {
 	noRedirects bool
 	// timeline ($LMS_BENCH_TIMELINE) prints when the requests started.
 	timeline bool
+	// pgStatements ($LMS_BENCH_PG_STATEMENTS) makes the tenmillion
+	// workload print PostgreSQL's statements by time (pg_stat_statements).
+	pgStatements bool
 }
 
 // parseFlags reads the flags (args without the program name) and the
@@ -99,6 +102,7 @@ func parseFlags(args []string, getenv func(string) string) *options {
 	_ = fs.Parse(args) // ExitOnError
 	o.noRedirects = getenv("LMS_BENCH_NO_REDIRECTS") != ""
 	o.timeline = getenv("LMS_BENCH_TIMELINE") != ""
+	o.pgStatements = getenv("LMS_BENCH_PG_STATEMENTS") != ""
 	return o
 }
 

@@ -65,8 +65,11 @@ func tenMillion(o *options) error {
 	// Durable (fsync, synchronous commit); more memory and WAL between
 	// checkpoints than the defaults, as a server holding 10^7 links would
 	// be given.
-	srv, err := pgtest.Launch(pgtest.Config{Durable: true, Settings: []string{
-		"shared_buffers=2GB", "max_wal_size=8GB", "checkpoint_timeout=15min"}})
+	settings := []string{"shared_buffers=2GB", "max_wal_size=8GB", "checkpoint_timeout=15min"}
+	if o.pgStatements {
+		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+	}
+	srv, err := pgtest.Launch(pgtest.Config{Durable: true, Settings: settings})
 	if err != nil {
 		return err
 	}
@@ -139,7 +142,7 @@ func tenMillion(o *options) error {
 	if err := d.ready(); err != nil {
 		return err
 	}
-	if err := checkRate(st, srv, d, spec); err != nil {
+	if err := checkRate(st, srv, d, spec, o.pgStatements); err != nil {
 		return err
 	}
 	return restart(st, d)
@@ -400,7 +403,7 @@ func storage(st *pgstore.Store, dsn string, links int) error {
 // warm-up of 5 s) and prints how many results they wrote per second, as
 // the link counts tell (each link's first result moves it out of
 // "unknown"), and the CPU that cost.
-func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMillionSpec) error {
+func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMillionSpec, statements bool) error {
 	ctx := context.Background()
 	checked := func() (int, error) {
 		c, err := st.LinkCounts(ctx)
@@ -410,6 +413,11 @@ func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMil
 	n0, err := checked()
 	if err != nil {
 		return err
+	}
+	if statements {
+		if err := pgStatements(ctx, d.dsn, 0); err != nil {
+			return err
+		}
 	}
 	cpu0, _ := srv.CPUTime()
 	lmsd0 := d.cpu("checker")
@@ -426,7 +434,39 @@ func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMil
 	fmt.Printf("Result writes, %d checker processes (-concurrency %d, every check a refused connection), over %v: %d results, **%.0f writes/s**; CPU per write: PostgreSQL %.0f µs, lmsd checkers %.0f µs.\n\n",
 		spec.checkers, spec.concurrency, spec.checkFor, n1-n0, w/el.Seconds(),
 		float64((cpu1-cpu0).Microseconds())/w, float64((lmsd1-lmsd0).Microseconds())/w)
+	if statements {
+		return pgStatements(ctx, d.dsn, n1-n0)
+	}
 	return nil
+}
+
+// pgStatements resets pg_stat_statements (writes 0) or prints its top
+// statements by time, per result written.
+func pgStatements(ctx context.Context, dsn string, writes int) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if writes == 0 {
+		_, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`)
+		return err
+	}
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| statement (pg_stat_statements) | calls | rows | µs per result written |\n|---|---|---|---|\n")
+	var calls, n int64
+	var ms float64
+	var q string
+	_, err = pgx.ForEachRow(rows, []any{&calls, &ms, &n, &q}, func() error {
+		fmt.Printf("| `%s` | %d | %d | %.1f |\n", q, calls, n, ms*1000/float64(writes))
+		return nil
+	})
+	fmt.Println()
+	return err
 }
 
 // cpu returns the CPU time so far of the processes whose name starts with

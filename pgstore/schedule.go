@@ -362,10 +362,11 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 						sum((c.new = 4)::int - (c.old = 4)::int) AS unknown
 					FROM unnest($1::text[], $2::int2[], $3::int2[]) AS c(url, old, new) CROSS JOIN LATERAL (` + subscribersOf + `) s
 					GROUP BY s.client_id),
-				lk AS (SELECT k.client_id FROM client_counts k WHERE k.client_id IN (SELECT client_id FROM d) ORDER BY k.client_id FOR UPDATE)
+				lk AS (SELECT k.client_id FROM client_counts k WHERE k.client_id IN (SELECT client_id FROM d) AND k.shard = pg_backend_pid() % 16
+					ORDER BY k.client_id FOR UPDATE)
 				UPDATE client_counts k SET ok = k.ok + d.ok, temporary = k.temporary + d.temporary, unavailable = k.unavailable + d.unavailable,
 					unsupported = k.unsupported + d.unsupported, unknown = k.unknown + d.unknown
-				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = d.client_id`,
+				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = d.client_id AND k.shard = pg_backend_pid() % 16`,
 				col.chURL, col.chOld, col.chNew)
 		}
 		queueLinkCounts(b, global)
