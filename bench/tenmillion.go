@@ -108,6 +108,11 @@ func tenMillion(o *options) error {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "loading %d to %d links\n", loaded, stage)
+		if o.pgStatements {
+			if err := pgStatements(context.Background(), dsn, 0, ""); err != nil {
+				return err
+			}
+		}
 		cpu0, _ := srv.CPUTime()
 		api0 := d.cpu("api")
 		t0 := time.Now()
@@ -132,6 +137,11 @@ func tenMillion(o *options) error {
 			pct(lat, 99), pct(c100, 50), pct(c100, 99), pct(c1000, 50), pct(c1000, 99),
 			float64((cpu1-cpu0).Microseconds())/float64(n), float64((api1-api0).Microseconds())/float64(n))
 		loaded = stage
+		if o.pgStatements {
+			if err := pgStatements(context.Background(), dsn, n, "URL registered"); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Printf("\nWhole load: %d URLs in %.1f s, **%.0f URLs/s**.\n\n", loaded, total.Seconds(), float64(loaded)/total.Seconds())
 	if err := storage(st, dsn, loaded); err != nil {
@@ -418,7 +428,7 @@ func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMil
 		return err
 	}
 	if statements {
-		if err := pgStatements(ctx, d.dsn, 0); err != nil {
+		if err := pgStatements(ctx, d.dsn, 0, ""); err != nil {
 			return err
 		}
 	}
@@ -438,20 +448,20 @@ func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMil
 		spec.checkers, spec.concurrency, spec.checkFor, n1-n0, w/el.Seconds(),
 		float64((cpu1-cpu0).Microseconds())/w, float64((lmsd1-lmsd0).Microseconds())/w)
 	if statements {
-		return pgStatements(ctx, d.dsn, n1-n0)
+		return pgStatements(ctx, d.dsn, n1-n0, "result written")
 	}
 	return nil
 }
 
-// pgStatements resets pg_stat_statements (writes 0) or prints its top
-// statements by time, per result written.
-func pgStatements(ctx context.Context, dsn string, writes int) error {
+// pgStatements resets pg_stat_statements (n 0) or prints its top
+// statements by time, per n things done (per).
+func pgStatements(ctx context.Context, dsn string, n int, per string) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	if writes == 0 {
+	if n == 0 {
 		_, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`)
 		return err
 	}
@@ -460,12 +470,12 @@ func pgStatements(ctx context.Context, dsn string, writes int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("| statement (pg_stat_statements) | calls | rows | µs per result written |\n|---|---|---|---|\n")
-	var calls, n int64
+	fmt.Printf("\n| statement (pg_stat_statements) | calls | rows | µs per %s |\n|---|---|---|---|\n", per)
+	var calls, nrows int64
 	var ms float64
 	var q string
-	_, err = pgx.ForEachRow(rows, []any{&calls, &ms, &n, &q}, func() error {
-		fmt.Printf("| `%s` | %d | %d | %.1f |\n", q, calls, n, ms*1000/float64(writes))
+	_, err = pgx.ForEachRow(rows, []any{&calls, &ms, &nrows, &q}, func() error {
+		fmt.Printf("| `%s` | %d | %d | %.1f |\n", q, calls, nrows, ms*1000/float64(n))
 		return nil
 	})
 	fmt.Println()
