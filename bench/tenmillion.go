@@ -219,18 +219,32 @@ func (d *deployment) apiURLs() []string {
 	return out
 }
 
-// stop sends SIGTERM to every process and waits for them to exit.
-func (d *deployment) stop() error {
+// stop sends SIGTERM to every process, waits for them to exit, and
+// returns how long each took, by name.
+func (d *deployment) stop() (map[string]time.Duration, error) {
+	t0 := time.Now()
 	for _, p := range d.procs {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
+	took := map[string]time.Duration{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	var errs []error
 	for _, p := range d.procs {
-		if err := p.cmd.Wait(); err != nil {
-			errs = append(errs, fmt.Errorf("%s on SIGTERM: %w", p.name, err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.cmd.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			took[p.name] = time.Since(t0).Round(time.Millisecond)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s on SIGTERM: %w", p.name, err))
+			}
+		}()
 	}
-	return errors.Join(errs...)
+	wg.Wait()
+	return took, errors.Join(errs...)
 }
 
 // kill ends the processes still running.
@@ -500,7 +514,8 @@ func (d *deployment) cpu(prefix string) time.Duration {
 func restart(st *pgstore.Store, d *deployment) error {
 	ctx := context.Background()
 	t0 := time.Now()
-	if err := d.stop(); err != nil {
+	took, err := d.stop()
+	if err != nil {
 		return err
 	}
 	stopped := time.Since(t0)
@@ -531,9 +546,10 @@ func restart(st *pgstore.Store, d *deployment) error {
 			return errors.New("no result written within 5 min of the restart")
 		}
 	}
-	fmt.Printf("Restart of all %d processes: SIGTERM to every exit %v; start to every process listening %v, **to the first result written %v**.\n\n",
-		len(d.procs), stopped.Round(time.Millisecond), listening.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
-	return d.stop()
+	fmt.Printf("Restart of all %d processes: SIGTERM to every exit %v (%v); start to every process listening %v, **to the first result written %v**.\n\n",
+		len(d.procs), stopped.Round(time.Millisecond), took, listening.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	_, err = d.stop()
+	return err
 }
 
 // tableSize is one table's size with its indexes and TOAST.
