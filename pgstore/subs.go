@@ -434,7 +434,11 @@ func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.
 		if len(want) == 0 {
 			return nil
 		}
-		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM links l JOIN hosts h ON h.id = l.host_id WHERE l.url = ANY($1)`, want)
+		// One probe of the primary key per URL (LATERAL … OFFSET 0): for
+		// 1,000 URLs among 10^5 links the planner chose a parallel scan
+		// of the whole table (200 ms) over 1,000 probes (2 ms).
+		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM unnest($1::text[]) AS u(url)
+			CROSS JOIN LATERAL (SELECT * FROM links WHERE url = u.url OFFSET 0) l JOIN hosts h ON h.id = l.host_id`, want)
 		if err != nil {
 			return err
 		}
