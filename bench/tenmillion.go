@@ -188,7 +188,7 @@ func (d *deployment) run(p *lmsdProc) error {
 	p.ready = filepath.Join(d.dir, "ready-"+p.name+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	p.addr = ""
 	p.cmd = exec.Command(d.bin, append([]string{"-addr", "127.0.0.1:0", "-ready-file", p.ready, "-store", "postgres", "-dsn", d.dsn,
-		"-admin-secret", "bench", "-allow-private", "-mail-dir", filepath.Join(d.dir, "mail"), "-log-level", "error",
+		"-admin-secret", "bench", "-allow-private", "-mail-dir", filepath.Join(d.dir, "mail"), "-log-level", "warn",
 		"-process-id", p.name}, p.args...)...)
 	p.cmd.Stderr = os.Stderr
 	return p.cmd.Start()
@@ -293,6 +293,8 @@ func (r *registrar) clients() error {
 					err = nil
 					break
 				}
+				fmt.Fprintf(os.Stderr, "registerClient failed, sent again: %v\n", err)
+				time.Sleep(time.Second)
 			}
 			if err == nil {
 				// One good login per API process first: a process's
@@ -344,7 +346,18 @@ func (r *registrar) load(from, to int) ([]time.Duration, error) {
 					urls = append(urls, tenMillionURL(j, r.spec.hosts))
 				}
 				t0 := time.Now()
-				_, err := lmsdproc.Call(context.Background(), r.hc, r.apis[w%len(r.apis)], "registerURLs", clientID(c), "pw-"+clientID(c), urls)
+				var err error
+				// A call that failed (the database restarting under a
+				// machine shared with others' tests) is sent again: a
+				// registration is idempotent.
+				for try := 0; try < 5; try++ {
+					_, err = lmsdproc.Call(context.Background(), r.hc, r.apis[w%len(r.apis)], "registerURLs", clientID(c), "pw-"+clientID(c), urls)
+					if err == nil {
+						break
+					}
+					fmt.Fprintf(os.Stderr, "registerURLs failed, sent again: %v\n", err)
+					time.Sleep(time.Second)
+				}
 				d := time.Since(t0)
 				mu.Lock()
 				lats = append(lats, d)
