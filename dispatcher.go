@@ -25,9 +25,11 @@ type dispatcher struct {
 	work  worker
 	now   func() time.Time // the engine's clock, for the leases of written outcomes
 	// maxQueued is the most links the queues hold (the scheduler claims up
-	// to it); below half of it, or when a free slot finds no host ready,
-	// the dispatcher asks for a claim.
+	// to the bound load gives, at most this); below half of that bound, or
+	// when a free slot finds no host ready, the dispatcher asks for a
+	// claim.
 	maxQueued int
+	batch     int             // the most links one claim fetches
 	want      chan<- struct{} // asks the scheduler to claim now
 
 	slots    slots
@@ -41,6 +43,8 @@ type dispatcher struct {
 	queues map[string]*hostQueue
 	heap   queueHeap // hosts with queued links and no check in flight, by readiness
 	queued int
+	popped int64      // links taken from the queues, for rate
+	rate   throughput // of popped
 }
 
 // worker runs what the dispatcher starts: the pool.
@@ -69,10 +73,37 @@ func queueLimits(cfg Config) (batch, maxQueued int) {
 	return max(4*cfg.Concurrency, 100), max(50*cfg.Concurrency, 1000)
 }
 
+// queueHorizon is how much of the process's own throughput its queues
+// hold: enough that a slot never waits for a claim (a few ms to a few
+// hundred), little enough that processes sharing a store run dry
+// together instead of one finishing another's thousand queued links.
+const queueHorizon = 3 * time.Second
+
+// throughput estimates a counter's rate per second, over windows of at
+// least a second, each averaged with the estimate before it.
+type throughput struct {
+	at   time.Time // the window's start
+	n    int64     // the counter then
+	rate float64
+}
+
+// observe takes the counter's value n at now and returns the estimate.
+func (t *throughput) observe(now time.Time, n int64) float64 {
+	if t.at.IsZero() {
+		t.at, t.n = now, n
+		return t.rate
+	}
+	if el := now.Sub(t.at); el >= time.Second {
+		t.rate = (t.rate + float64(n-t.n)/el.Seconds()) / 2
+		t.at, t.n = now, n
+	}
+	return t.rate
+}
+
 func newDispatcher(cfg Config, pacer *hostPacer, holds *hostHolds, want chan<- struct{}, work worker) *dispatcher {
-	_, maxQueued := queueLimits(cfg)
+	batch, maxQueued := queueLimits(cfg)
 	return &dispatcher{
-		pacer: pacer, holds: holds, work: work, now: cfg.Now, maxQueued: maxQueued, want: want,
+		pacer: pacer, holds: holds, work: work, now: cfg.Now, maxQueued: maxQueued, batch: batch, want: want,
 		slots:  newSlots(cfg.Concurrency),
 		wake:   make(chan struct{}, 1),
 		queues: make(map[string]*hostQueue),
@@ -154,7 +185,7 @@ func (d *dispatcher) run(ctx context.Context) error {
 // possible: hosts waiting for their interval are served later, from the
 // queues.
 func (d *dispatcher) stock() {
-	if queued, starving := d.load(time.Now()); starving || queued < d.maxQueued/2 {
+	if queued, limit, starving := d.load(time.Now()); starving || queued < limit/2 {
 		loop.Poke(d.want)
 	}
 }
@@ -401,12 +432,22 @@ func (d *dispatcher) add(links []Link) {
 	d.signal()
 }
 
-// load returns how many links are queued, and whether a slot is free
-// while no queued host may get a request now.
-func (d *dispatcher) load(now time.Time) (queued int, starving bool) {
+// load returns how many links are queued, how many the queues should hold
+// (queueHorizon of the links taken from them, at least one claim's batch,
+// at most maxQueued), and whether a slot is free while no queued host may
+// get a request now: then the bound is maxQueued, so that a process whose
+// queued hosts wait for their intervals is not held to the rate they
+// allow.
+func (d *dispatcher) load(now time.Time) (queued, limit int, starving bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.queued, d.slots.free() && !d.readyLocked(now)
+	starving = d.slots.free() && !d.readyLocked(now)
+	want := int(d.rate.observe(now, d.popped) * queueHorizon.Seconds())
+	limit = min(max(want, d.batch), d.maxQueued)
+	if starving {
+		limit = d.maxQueued
+	}
+	return d.queued, limit, starving
 }
 
 func (d *dispatcher) readyLocked(now time.Time) bool {
@@ -449,6 +490,7 @@ func (d *dispatcher) pop() (l Link, q *hostQueue, ok bool) {
 	l = q.links[0]
 	q.links = q.links[1:]
 	d.queued--
+	d.popped++
 	if d.pacer.paced(q.host) {
 		q.busy = true
 	} else if len(q.links) > 0 {

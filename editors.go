@@ -109,7 +109,8 @@ func (e *Engine) Recheck(ctx context.Context, clientID string, urls []string) (i
 		return 0, nil
 	}
 	now := e.now()
-	if err := e.rechecks.take(clientID, len(uniq), now); err != nil {
+	shared, _ := e.store.(ThrottleStore)
+	if err := e.rechecks.take(ctx, shared, clientID, len(uniq), now); err != nil {
 		return 0, fmt.Errorf("lms: recheck: %w", err)
 	}
 	n, err := es.RecheckLinks(ctx, clientID, uniq, now)
@@ -198,12 +199,28 @@ func newRecheckLimiter(perHour int) *recheckLimiter {
 const maxRecheckBuckets = 10_000
 
 // take takes n tokens of the client's bucket at now, or returns why not.
-func (l *recheckLimiter) take(clientID string, n int, now time.Time) error {
+// With a store that several processes share (shared, not nil) the bucket
+// is kept there, in the store's clock, so that the cap holds for the whole
+// deployment; the RetryAfter of a refusal is then the time n tokens take
+// to come back (the store does not say how many are left), by which the
+// call is accepted unless other calls took them.
+func (l *recheckLimiter) take(ctx context.Context, shared ThrottleStore, clientID string, n int, now time.Time) error {
 	if l.perHour < 0 {
 		return nil
 	}
 	if n > l.perHour {
 		return fmt.Errorf("%d URLs in one call, at most %d an hour: %w", n, l.perHour, ErrInvalid)
+	}
+	if shared != nil {
+		every := time.Hour / time.Duration(l.perHour)
+		ok, err := shared.ReserveFailures(ctx, []ThrottleKey{{Key: "recheck\x00" + clientID, Burst: l.perHour, Every: every, Cost: n}})
+		if err != nil {
+			return fmt.Errorf("re-check cap: %w", err)
+		}
+		if !ok {
+			return &RateLimitError{What: "re-checks", RetryAfter: every * time.Duration(n)}
+		}
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

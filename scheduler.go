@@ -24,9 +24,9 @@ type scheduler struct {
 	d     *dispatcher
 	opt   ClaimOptions // Limit is set per call
 	poll  time.Duration
-	// batch is the most links one claim fetches; the queues hold at most
-	// maxQueued (see queueLimits).
-	batch, maxQueued int
+	// batch is the most links one claim fetches; the dispatcher's load
+	// bounds what the queues hold (see queueLimits).
+	batch int
 
 	added chan struct{}   // links were subscribed: claim without waiting for the poll
 	want  <-chan struct{} // the dispatcher asks for a claim now
@@ -48,10 +48,10 @@ func newScheduler(store ScheduleStore, cfg Config, holds *hostHolds, d *dispatch
 		// faster than that keeps every host busy.
 		poll = min(poll, max(iv/4, 10*time.Millisecond))
 	}
-	batch, maxQueued := queueLimits(cfg)
+	batch, _ := queueLimits(cfg)
 	return &scheduler{
 		store: store, now: cfg.Now, log: cfg.Logger, holds: holds, d: d, opt: opt, poll: poll,
-		batch: batch, maxQueued: maxQueued,
+		batch: batch,
 		added: make(chan struct{}, 1),
 		want:  want,
 	}
@@ -87,11 +87,11 @@ func (s *scheduler) run(ctx context.Context) error {
 		case <-t.C:
 		}
 		for {
-			queued, _ := s.d.load(time.Now())
-			if queued >= s.maxQueued {
+			queued, most, _ := s.d.load(time.Now())
+			if queued >= most {
 				break
 			}
-			limit := min(s.batch, s.maxQueued-queued)
+			limit := min(s.batch, most-queued)
 			n, err := s.claim(ctx, limit)
 			if err != nil && ctx.Err() == nil {
 				s.log.Error("claiming due links", "err", err)
@@ -104,7 +104,7 @@ func (s *scheduler) run(ctx context.Context) error {
 				lastDrained = time.Now()
 				break
 			}
-			if queued, starving := s.d.load(time.Now()); !starving && queued >= s.maxQueued/2 {
+			if queued, most, starving := s.d.load(time.Now()); !starving && queued >= most/2 {
 				break
 			}
 		}

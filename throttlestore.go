@@ -33,4 +33,7 @@ type ThrottleKey struct {
 	Key   string
 	Burst int           // failures at once; at least 1
 	Every time.Duration // the time in which one more failure is earned; > 0
+	// Cost is how many of the bucket's failures one reservation takes (0
+	// means 1; a cap of n items per period reserves n at once).
+	Cost int
 }

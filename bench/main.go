@@ -10,6 +10,7 @@
 //	go run ./bench -workload service     # the farm's own service time
 //	go run ./bench -workload lmsd        # workload 1b through the lmsd binary
 //	go run ./bench -workload scaleout    # 1, 2, 3 lmsd checker processes over PostgreSQL
+//	go run ./bench -workload tenmillion -urls 10000000  # 10^7 links in PostgreSQL through lmsd
 //
 // The workloads are listed in one table (workloads, in this file), one file
 // each; the farm child and its line protocol are in farmchild.go, the engine
@@ -46,6 +47,7 @@ func workloads() []workload {
 		{"service", service},               // service.go
 		{"lmsd", viaLmsd},                  // lmsd.go
 		{"scaleout", scaleOut},             // scaleout.go
+		{"tenmillion", tenMillion},         // tenmillion.go
 	}
 }
 
@@ -77,6 +79,9 @@ type options struct {
 	noRedirects bool
 	// timeline ($LMS_BENCH_TIMELINE) prints when the requests started.
 	timeline bool
+	// pgStatements ($LMS_BENCH_PG_STATEMENTS) makes the tenmillion
+	// workload print PostgreSQL's statements by time (pg_stat_statements).
+	pgStatements bool
 }
 
 // parseFlags reads the flags (args without the program name) and the
@@ -97,6 +102,7 @@ func parseFlags(args []string, getenv func(string) string) *options {
 	_ = fs.Parse(args) // ExitOnError
 	o.noRedirects = getenv("LMS_BENCH_NO_REDIRECTS") != ""
 	o.timeline = getenv("LMS_BENCH_TIMELINE") != ""
+	o.pgStatements = getenv("LMS_BENCH_PG_STATEMENTS") != ""
 	return o
 }
 
@@ -117,8 +123,8 @@ func main() {
 	}
 	fmt.Printf("# lms system benchmark, %s, %d CPUs, %s\n\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	for _, w := range table {
-		if o.workload != "all" && o.workload != w.name {
-			continue
+		if o.workload != w.name && (o.workload != "all" || w.name == "tenmillion") {
+			continue // tenmillion (tens of minutes, gigabytes) only by name
 		}
 		if err := w.run(o); err != nil {
 			log.Fatalf("%s: %v", w.name, err)

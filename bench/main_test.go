@@ -31,7 +31,7 @@ func TestParseFlagsDefaultsAndEnvironment(t *testing.T) {
 }
 
 func TestWorkloadTable(t *testing.T) {
-	if got, want := workloadNames(workloads()), "politeness, skew, scale, raw, service, lmsd, scaleout or all"; got != want {
+	if got, want := workloadNames(workloads()), "politeness, skew, scale, raw, service, lmsd, scaleout, tenmillion or all"; got != want {
 		t.Fatalf("workload names %q, want %q", got, want)
 	}
 }

@@ -164,7 +164,7 @@ func (s *Store) CreateClient(ctx context.Context, c lms.Client) error {
 			digest, digest_covered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			c.ID, nanos(c.Created), c.Notify, text(c.PasswordHash), text(c.SealedPassword), text(c.ContactName), text(c.ContactEmail), text(c.CallbackURL), bk,
 			text(string(c.Digest)), f.in(c.DigestCovered))
-		b.Queue(`INSERT INTO client_counts (client_id) VALUES ($1) ON CONFLICT (client_id) DO UPDATE
+		b.Queue(`INSERT INTO client_counts (client_id, shard) SELECT $1, generate_series(0, 15) ON CONFLICT (client_id, shard) DO UPDATE
 			SET ok = 0, temporary = 0, unavailable = 0, unsupported = 0, unknown = 0`, c.ID)
 		return tx.SendBatch(ctx, b).Close()
 	})
@@ -184,7 +184,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (lms.Client, error) {
 	var c lms.Client
 	err := s.read(ctx, "get client", func(q querier) error {
 		var err error
-		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id WHERE c.id = $1`, id), s.clock.frame())
+		c, err = scanClient(q.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_totals k ON k.client_id = c.id WHERE c.id = $1`, id), s.clock.frame())
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound(id)
 		}
@@ -198,7 +198,7 @@ func (s *Store) ListClients(ctx context.Context) ([]lms.Client, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
 	return readRows(ctx, s, "list clients", func(r pgx.CollectableRow) (lms.Client, error) { return scanClient(r, s.clock.frame()) }, nil,
-		`SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id ORDER BY c.id`)
+		`SELECT `+clientColumns+` FROM clients c JOIN client_totals k ON k.client_id = c.id ORDER BY c.id`)
 }
 
 // UpdateClient implements lms.ClientStore. The read-modify-write holds the
@@ -211,7 +211,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*lms.Client
 	mail := false
 	f := s.clock.frame()
 	err := s.tx(ctx, "update client", func(tx pgx.Tx) error {
-		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_counts k ON k.client_id = c.id
+		old, err := scanClient(tx.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients c JOIN client_totals k ON k.client_id = c.id
 			WHERE c.id = $1 FOR UPDATE OF c`, id), f)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound(id)
@@ -296,7 +296,7 @@ func (s *Store) clientLinkCount(ctx context.Context, id string) (int64, error) {
 	defer cancel()
 	var n int64
 	err := s.read(ctx, "delete client", func(q querier) error {
-		err := q.QueryRow(ctx, `SELECT ok + temporary + unavailable + unsupported + unknown FROM client_counts WHERE client_id = $1`, id).Scan(&n)
+		err := q.QueryRow(ctx, `SELECT ok + temporary + unavailable + unsupported + unknown FROM client_totals WHERE client_id = $1`, id).Scan(&n)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // the deletion says ErrNotFound
 		}

@@ -1,7 +1,7 @@
 package pgstore
 
 // The daily counts' role (lms.DailyCountStore): table daily_counts,
-// written from client_counts in one statement. Schema in
+// written from client_totals (the sum of a client's count shards) in one statement. Schema in
 // migrations/0011_daily_counts.sql.
 
 import (
@@ -28,7 +28,7 @@ func (s *Store) RecordDailyCounts(ctx context.Context, day time.Time) (int, erro
 	err := s.tx(ctx, "record daily counts", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO daily_counts (client_id, day, ok, temporary, unavailable, unsupported, unknown)
 			SELECT k.client_id, $1, k.ok, k.temporary, k.unavailable, k.unsupported, k.unknown
-			FROM client_counts k JOIN clients c ON c.id = k.client_id
+			FROM client_totals k JOIN clients c ON c.id = k.client_id
 			ON CONFLICT (client_id, day) DO NOTHING`, nanos(day))
 		n = tag.RowsAffected()
 		return err

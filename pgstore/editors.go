@@ -55,12 +55,16 @@ func (h *history) queue(b *pgx.Batch, r lms.HistoryRetention) {
 		a := int64(r.MaxAge)
 		age = &a
 	}
-	b.Queue(`DELETE FROM link_history d USING (
-			SELECT u.url,
+	// The rows to go are found per link through the primary key (LATERAL
+	// … OFFSET 0: a join the planner may not flatten, which it planned
+	// over the whole table) and deleted by their ctid (the link's row
+	// lock, taken before, keeps them where they are).
+	b.Queue(`DELETE FROM link_history WHERE ctid = ANY(ARRAY(
+			SELECT d.ctid FROM unnest($1::text[]) AS u(url)
+			CROSS JOIN LATERAL (SELECT
 				(SELECT at FROM link_history h WHERE h.url = u.url ORDER BY at DESC OFFSET $2 LIMIT 1) AS beyond,
-				(SELECT max(at) FROM link_history h WHERE h.url = u.url) - $3::bigint AS oldest
-			FROM unnest($1::text[]) AS u(url)) x
-		WHERE d.url = x.url AND (d.at <= x.beyond OR d.at < x.oldest)`,
+				(SELECT max(at) FROM link_history h WHERE h.url = u.url) - $3::bigint AS oldest OFFSET 0) x
+			CROSS JOIN LATERAL (SELECT ctid FROM link_history d WHERE d.url = u.url AND (d.at <= x.beyond OR d.at < x.oldest) OFFSET 0) d))`,
 		h.url, r.MaxChanges, age)
 }
 

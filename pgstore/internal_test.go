@@ -191,7 +191,9 @@ func checkInvariants(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
 	for _, q := range []struct{ what, sql string }{
-		{"client counts", `SELECT count(*) FROM client_counts k LEFT JOIN (
+		{"client count shards", `SELECT count(*) FROM clients c WHERE (SELECT count(*) FROM client_counts k WHERE k.client_id = c.id) <> 16`},
+		{"client counts of no client", `SELECT count(*) FROM client_counts k WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = k.client_id)`},
+		{"client counts", `SELECT count(*) FROM client_totals k LEFT JOIN (
 			SELECT s.client_id, count(*) FILTER (WHERE l.state = 0) ok, count(*) FILTER (WHERE l.state = 1) te,
 				count(*) FILTER (WHERE l.state = 2) un, count(*) FILTER (WHERE l.state = 3) us, count(*) FILTER (WHERE l.state = 4) uk
 			FROM subscriptions s JOIN links l ON l.url = s.url GROUP BY s.client_id) r ON r.client_id = k.client_id

@@ -52,8 +52,9 @@
 //   - a page of links (InPage, PageFull): the WHERE url > after, the state
 //     filter and the LIMIT of ClientLinks, an index range scan;
 //   - the state counts of clients and links (Move): deltas summed per
-//     client in the statement that locks the client_counts rows, and one
-//     link_counts shard per connection;
+//     client in the statement that locks the client_counts rows (the
+//     connection's shard of each), and one link_counts shard per
+//     connection;
 //   - a Hold keeping a link's check columns: the CASE WHEN hold of the
 //     result UPDATE, which writes a batch in one statement.
 //

@@ -23,7 +23,7 @@ import (
 //  4. pending rows, by (URL, client) for result writes, by URL for one client
 //  5. hosts, by id — and only in a statement after the links were written,
 //     so that the host's min_due is computed from what is committed then
-//  6. client_counts, by client id
+//  6. client_counts, by client id (one shard: the connection's)
 //  7. one link_counts shard
 //
 // A DELETE locks rows in the order its plan happens to find them (the
@@ -285,7 +285,7 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 		b.Queue(`DELETE FROM client_counts WHERE client_id = $1`, ch.client)
 	} else if !client.zero() {
 		b.Queue(`UPDATE client_counts SET ok = ok + $2, temporary = temporary + $3, unavailable = unavailable + $4,
-			unsupported = unsupported + $5, unknown = unknown + $6 WHERE client_id = $1`,
+			unsupported = unsupported + $5, unknown = unknown + $6 WHERE client_id = $1 AND shard = pg_backend_pid() % 16`,
 			ch.client, client[0], client[1], client[2], client[3], client[4])
 	}
 	queueLinkCounts(b, global)
@@ -434,7 +434,11 @@ func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.
 		if len(want) == 0 {
 			return nil
 		}
-		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM links l JOIN hosts h ON h.id = l.host_id WHERE l.url = ANY($1)`, want)
+		// One probe of the primary key per URL (LATERAL … OFFSET 0): for
+		// 1,000 URLs among 10^5 links the planner chose a parallel scan
+		// of the whole table (200 ms) over 1,000 probes (2 ms).
+		rows, err := q.Query(ctx, `SELECT `+linkColumns+` FROM unnest($1::text[]) AS u(url)
+			CROSS JOIN LATERAL (SELECT * FROM links WHERE url = u.url OFFSET 0) l JOIN hosts h ON h.id = l.host_id`, want)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,8 @@ var _ lms.ThrottleStore = (*Store)(nil)
 // rows by one Store.
 const throttleSweep = time.Minute
 
-// throttleRows digests, validates and orders (the lock order) keys.
+// throttleRows digests, validates and orders (the lock order) keys; every
+// is what one reservation of the key adds to its tat (Every × Cost).
 func throttleRows(keys []lms.ThrottleKey) (digests [][]byte, every, limit []int64, err error) {
 	type row struct {
 		d            []byte
@@ -27,11 +28,11 @@ func throttleRows(keys []lms.ThrottleKey) (digests [][]byte, every, limit []int6
 	}
 	rows := make([]row, 0, len(keys))
 	for _, k := range keys {
-		if k.Burst < 1 || k.Every <= 0 {
-			return nil, nil, nil, fmt.Errorf("pgstore: throttle %q: burst %d, every %v: %w", k.Key, k.Burst, k.Every, lms.ErrInvalid)
+		if k.Burst < 1 || k.Every <= 0 || k.Cost < 0 || k.Cost > k.Burst {
+			return nil, nil, nil, fmt.Errorf("pgstore: throttle %q: burst %d, every %v, cost %d: %w", k.Key, k.Burst, k.Every, k.Cost, lms.ErrInvalid)
 		}
 		d := sha256.Sum256([]byte(k.Key))
-		rows = append(rows, row{d[:], int64(k.Every), int64(k.Burst) * int64(k.Every)})
+		rows = append(rows, row{d[:], int64(k.Every) * int64(max(k.Cost, 1)), int64(k.Burst) * int64(k.Every)})
 	}
 	slices.SortFunc(rows, func(a, b row) int { return bytes.Compare(a.d, b.d) })
 	rows = slices.CompactFunc(rows, func(a, b row) bool { return bytes.Equal(a.d, b.d) })
@@ -44,7 +45,7 @@ func throttleRows(keys []lms.ThrottleKey) (digests [][]byte, every, limit []int6
 // ReserveFailures implements lms.ThrottleStore. One transaction locks the
 // keys' rows (creating them, in digest order), and, if every bucket has a
 // failure left at the database's clock_timestamp(), takes one of each
-// (GCRA: tat = max(tat, now) + Every, allowed while tat − now ≤
+// (GCRA: tat = max(tat, now) + Every·Cost, allowed while tat − now ≤
 // Burst·Every).
 func (s *Store) ReserveFailures(ctx context.Context, keys []lms.ThrottleKey) (bool, error) {
 	ctx, cancel := s.call(ctx)
@@ -93,7 +94,7 @@ func (s *Store) ReserveFailures(ctx context.Context, keys []lms.ThrottleKey) (bo
 }
 
 // SettleFailures implements lms.ThrottleStore: a good attempt gives its
-// reserved failures back (tat − Every); a failed one keeps them.
+// reserved failures back (tat − Every·Cost); a failed one keeps them.
 func (s *Store) SettleFailures(ctx context.Context, keys []lms.ThrottleKey, failed bool) error {
 	ctx, cancel := s.call(ctx)
 	defer cancel()

@@ -98,7 +98,7 @@ func New(e *lms.Engine, cfg Config) (*UI, error) {
 	if cfg.Guard == nil {
 		cfg.Guard = guard.New(guard.Config{})
 	}
-	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret), logins: newLoginGuard(),
+	u := &UI{e: e, cfg: cfg, log: cfg.Logger, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), flashKey: flashKey(cfg.AdminSecret), logins: newLoginGuard(e),
 		sessionKey: sessionKeyFor(cfg.AdminSecret), guard: cfg.Guard}
 	m := hmac.New(sha256.New, []byte(cfg.AdminSecret))
 	m.Write([]byte("lms csrf token v1"))
@@ -155,10 +155,14 @@ func (u *UI) basicAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pw, ok := r.BasicAuth()
 		addr, now := throttle.SourceKey(r.RemoteAddr), time.Now()
-		if ok && !u.logins.allow(addr, now) {
-			w.Header().Set("Retry-After", "6")
-			http.Error(w, "429 Too Many Requests: too many wrong passwords, try again later", http.StatusTooManyRequests)
-			return
+		var attempt *loginAttempt
+		if ok {
+			var allowed bool
+			if attempt, allowed = u.logins.begin(r.Context(), addr, now); !allowed {
+				w.Header().Set("Retry-After", "6")
+				http.Error(w, "429 Too Many Requests: too many wrong passwords, try again later", http.StatusTooManyRequests)
+				return
+			}
 		}
 		var adm lms.Admin
 		var err error = lms.ErrUnauthorized
@@ -167,14 +171,12 @@ func (u *UI) basicAuth(next http.Handler) http.Handler {
 		}
 		if !ok || u.cfg.AdminSecret == "" || subtle.ConstantTimeEq(int32(len(user)), 5) == 0 ||
 			subtle.ConstantTimeCompare([]byte(user), []byte("admin")) == 0 || err != nil {
-			if ok {
-				u.logins.failed(addr, now)
-			}
+			attempt.end(r.Context(), true)
 			w.Header().Set("WWW-Authenticate", `Basic realm="LMS admin", charset="UTF-8"`)
 			http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
 			return
 		}
-		u.logins.succeeded(addr, now)
+		attempt.end(r.Context(), false)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, adm)))
 	})
 }

@@ -25,7 +25,7 @@ func URL(n, hosts int) string {
 }
 
 // Populate subscribes total URLs over clients and hosts.
-func Populate(b *testing.B, s lms.Store, total, clients, hosts int) {
+func Populate(b testing.TB, s lms.Store, total, clients, hosts int) {
 	b.Helper()
 	ctx := context.Background()
 	per := total / clients

@@ -1,0 +1,601 @@
+package main
+
+// Workload 7: ten million links and a hundred thousand hosts in PostgreSQL,
+// registered through lmsd, then claimed, checked and restarted.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/lmsdproc"
+	"github.com/linkmonitor/lms/internal/pgtest"
+	"github.com/linkmonitor/lms/pgstore"
+)
+
+// tenMillionSpec is the workload: urls links spread over hosts hosts and
+// clients clients, registered by callers concurrent registerURLs calls of
+// batch URLs each; checkers checker processes of concurrency each.
+type tenMillionSpec struct {
+	urls, hosts, clients, callers, batch int
+	apis, checkers, concurrency          int
+	checkFor                             time.Duration // how long the checkers' writes are counted
+}
+
+// tenMillionURL is the i-th URL: host i mod hosts is a loopback address of
+// its own (127.1.0.0 on), port 9, where nothing listens, so that a check
+// is a refused connection: a real check and result write of lmsd's, with
+// no farm (10^5 listening hosts would not fit this machine).
+func tenMillionURL(i, hosts int) string {
+	h := i % hosts
+	return fmt.Sprintf("http://127.%d.%d.%d:9/section/page-%08d.html", 1+h>>16, (h>>8)&255, h&255, i)
+}
+
+// tenMillion loads the links through lmsd in stages (10^5, 10^6, 10^7 or
+// -urls), measuring the registration rate of each stage and the claim time
+// at its end, then reports the storage per link, the result writes of
+// three checker processes, and how long a restart of every process takes
+// to be checking again.
+func tenMillion(o *options) error {
+	spec := tenMillionSpec{urls: o.urls, hosts: 100_000, clients: 100, callers: 50, batch: 1000,
+		apis: 2, checkers: 3, concurrency: 100, checkFor: 30 * time.Second}
+	spec.hosts = min(spec.hosts, spec.urls)
+	dir, err := os.MkdirTemp("", "lms-bench-10m-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := lmsdproc.Build(context.Background(), dir)
+	if err != nil {
+		return err
+	}
+	// Durable (fsync, synchronous commit); more memory and WAL between
+	// checkpoints than the defaults, as a server holding 10^7 links would
+	// be given.
+	settings := []string{"shared_buffers=2GB", "max_wal_size=8GB", "checkpoint_timeout=15min"}
+	if o.pgStatements {
+		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+	}
+	srv, err := pgtest.Launch(pgtest.Config{Durable: true, Settings: settings})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	dsn, err := srv.NewDatabase("tenmillion")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## Workload 7: %d links on %d hosts in PostgreSQL (durable), %d clients, registered through %d lmsd API processes by %d callers, %d URLs per registerURLs\n\n",
+		spec.urls, spec.hosts, spec.clients, spec.apis, spec.callers, spec.batch)
+	d := &deployment{bin: bin, dir: dir, dsn: dsn}
+	defer d.kill()
+	for i := range spec.apis {
+		if err := d.start(fmt.Sprintf("api%d", i), "-components", "none", "-pg-max-conns", "20"); err != nil {
+			return err
+		}
+	}
+	if err := d.ready(); err != nil {
+		return err
+	}
+	st, err := pgstore.Open(context.Background(), dsn, pgstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	reg := newRegistrar(d.apiURLs(), spec)
+	if err := reg.clients(); err != nil {
+		return err
+	}
+	fmt.Printf("| links stored | registered in this stage | time | rate | p99 of a call | claim of 100 links: p50 / p99 | claim of 1,000: p50 / p99 | CPU per URL: PostgreSQL / lmsd |\n|---|---|---|---|---|---|---|---|\n")
+	loaded := 0
+	var total time.Duration
+	for _, stage := range []int{100_000, 1_000_000, 10_000_000, spec.urls} {
+		stage = min(stage, spec.urls)
+		if stage <= loaded {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "loading %d to %d links\n", loaded, stage)
+		if o.pgStatements {
+			if err := pgStatements(context.Background(), dsn, 0, ""); err != nil {
+				return err
+			}
+		}
+		cpu0, _ := srv.CPUTime()
+		api0 := d.cpu("api")
+		t0 := time.Now()
+		lat, err := reg.load(loaded, stage)
+		if err != nil {
+			return err
+		}
+		el := time.Since(t0)
+		cpu1, _ := srv.CPUTime()
+		api1 := d.cpu("api")
+		total += el
+		c100, err := claimTimes(st, 100, 50)
+		if err != nil {
+			return err
+		}
+		c1000, err := claimTimes(st, 1000, 20)
+		if err != nil {
+			return err
+		}
+		n := stage - loaded
+		fmt.Printf("| %d | %d | %.1f s | %.0f URLs/s | %v | %v / %v | %v / %v | %.0f / %.0f µs |\n", stage, n, el.Seconds(), float64(n)/el.Seconds(),
+			pct(lat, 99), pct(c100, 50), pct(c100, 99), pct(c1000, 50), pct(c1000, 99),
+			float64((cpu1-cpu0).Microseconds())/float64(n), float64((api1-api0).Microseconds())/float64(n))
+		loaded = stage
+		if o.pgStatements {
+			if err := pgStatements(context.Background(), dsn, n, "URL registered"); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("\nWhole load: %d URLs in %.1f s, **%.0f URLs/s**.\n\n", loaded, total.Seconds(), float64(loaded)/total.Seconds())
+	if err := storage(st, dsn, loaded); err != nil {
+		return err
+	}
+	for i := range spec.checkers {
+		if err := d.start(fmt.Sprintf("checker%d", i), "-components", "checker", "-concurrency", strconv.Itoa(spec.concurrency)); err != nil {
+			return err
+		}
+	}
+	if err := d.ready(); err != nil {
+		return err
+	}
+	if err := checkRate(st, srv, d, spec, o.pgStatements); err != nil {
+		return err
+	}
+	return restart(st, d)
+}
+
+// deployment is the lmsd processes of the workload.
+type deployment struct {
+	bin, dir, dsn string
+	procs         []*lmsdProc
+}
+
+// lmsdProc is one lmsd process and its start arguments.
+type lmsdProc struct {
+	name  string
+	args  []string
+	cmd   *exec.Cmd
+	ready string // the -ready-file
+	addr  string
+}
+
+// start starts the lmsd process name with args.
+func (d *deployment) start(name string, args ...string) error {
+	p := &lmsdProc{name: name, args: args}
+	d.procs = append(d.procs, p)
+	return d.run(p)
+}
+
+func (d *deployment) run(p *lmsdProc) error {
+	p.ready = filepath.Join(d.dir, "ready-"+p.name+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	p.addr = ""
+	p.cmd = exec.Command(d.bin, append([]string{"-addr", "127.0.0.1:0", "-ready-file", p.ready, "-store", "postgres", "-dsn", d.dsn,
+		"-admin-secret", "bench", "-allow-private", "-mail-dir", filepath.Join(d.dir, "mail"), "-log-level", "warn",
+		"-process-id", p.name}, p.args...)...)
+	p.cmd.Stderr = os.Stderr
+	return p.cmd.Start()
+}
+
+// ready waits for every process to listen.
+func (d *deployment) ready() error {
+	for _, p := range d.procs {
+		if p.addr != "" {
+			continue
+		}
+		addr, err := lmsdproc.WaitReady(p.ready, 2*time.Minute)
+		if err != nil {
+			return err
+		}
+		p.addr = addr
+	}
+	return nil
+}
+
+// apiURLs returns the XML-RPC endpoints of the API processes.
+func (d *deployment) apiURLs() []string {
+	var out []string
+	for _, p := range d.procs {
+		if slices.Contains(p.args, "none") {
+			out = append(out, "http://"+p.addr+"/")
+		}
+	}
+	return out
+}
+
+// stop sends SIGTERM to every process, waits for them to exit, and
+// returns how long each took, by name.
+func (d *deployment) stop() (map[string]time.Duration, error) {
+	t0 := time.Now()
+	for _, p := range d.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	took := map[string]time.Duration{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	for _, p := range d.procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := p.cmd.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			took[p.name] = time.Since(t0).Round(time.Millisecond)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s on SIGTERM: %w", p.name, err))
+			}
+		}()
+	}
+	wg.Wait()
+	return took, errors.Join(errs...)
+}
+
+// kill ends the processes still running.
+func (d *deployment) kill() {
+	for _, p := range d.procs {
+		if p.cmd != nil && p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	}
+}
+
+// registrar registers the workload's clients and URLs over XML-RPC.
+type registrar struct {
+	apis []string
+	spec tenMillionSpec
+	hc   *http.Client
+}
+
+func newRegistrar(apis []string, spec tenMillionSpec) *registrar {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = spec.callers
+	return &registrar{apis: apis, spec: spec, hc: &http.Client{Transport: tr}}
+}
+
+func clientID(c int) string { return fmt.Sprintf("client%04d", c) }
+
+// clients registers the clients, each with the password "pw-<id>", ten
+// at a time (a registration hashes the password: tens of ms).
+func (r *registrar) clients() error {
+	errs := make(chan error, r.spec.clients)
+	sem := make(chan struct{}, 10)
+	for c := range r.spec.clients {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			id := clientID(c)
+			var err error
+			// A call the store could not complete in time (the machine
+			// is shared) is tried again; a client it did create says so.
+			for try := 0; try < 3; try++ {
+				_, err = lmsdproc.Call(context.Background(), r.hc, r.apis[c%len(r.apis)], "registerClient", "bench", id,
+					"http://127.0.0.1:9/", id, id+"@example.org", "pw-"+id)
+				if err == nil || strings.Contains(err.Error(), "exists") {
+					err = nil
+					break
+				}
+				fmt.Fprintf(os.Stderr, "registerClient failed, sent again: %v\n", err)
+				time.Sleep(time.Second)
+			}
+			if err == nil {
+				// One good login per API process first: a process's
+				// guard reserves a failure of the client id before each
+				// check until it has seen its good credentials, so the
+				// callers' first calls at once would use up the id's
+				// burst (HTTP 429).
+				for _, api := range r.apis {
+					if _, err = lmsdproc.Call(context.Background(), r.hc, api, "checkConnection", id, "pw-"+id); err != nil {
+						break
+					}
+				}
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range r.spec.clients {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+// load registers the URLs from up to to (client i*clients/urls of URL i,
+// so that every client gets its share as the load grows) with the callers
+// in parallel, and returns the calls' latencies.
+func (r *registrar) load(from, to int) ([]time.Duration, error) {
+	var next atomic.Int64
+	next.Store(int64(from))
+	var mu sync.Mutex
+	var lats []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	for w := range r.spec.callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(int64(r.spec.batch))) - r.spec.batch
+				if i >= to {
+					return
+				}
+				end := min(i+r.spec.batch, to)
+				// One client per batch: batch i/batch goes to client
+				// (i/batch) mod clients.
+				c := (i / r.spec.batch) % r.spec.clients
+				urls := make([]any, 0, end-i)
+				for j := i; j < end; j++ {
+					urls = append(urls, tenMillionURL(j, r.spec.hosts))
+				}
+				t0 := time.Now()
+				var err error
+				// A call that failed (the database restarting under a
+				// machine shared with others' tests) is sent again: a
+				// registration is idempotent.
+				for try := 0; try < 5; try++ {
+					_, err = lmsdproc.Call(context.Background(), r.hc, r.apis[w%len(r.apis)], "registerURLs", clientID(c), "pw-"+clientID(c), urls)
+					if err == nil {
+						break
+					}
+					fmt.Fprintf(os.Stderr, "registerURLs failed, sent again: %v\n", err)
+					time.Sleep(time.Second)
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				lats = append(lats, d)
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return lats, firstErr
+}
+
+// claimTimes claims limit due links n times from st as a checker would
+// (3 per host, a minute's lease) and returns how long each claim took;
+// between claims (untimed) the links are made due again and the hosts
+// released, so that the store stays as the load left it.
+func claimTimes(st *pgstore.Store, limit, n int) ([]time.Duration, error) {
+	ctx := context.Background()
+	var out []time.Duration
+	for range n {
+		now := time.Now()
+		t0 := time.Now()
+		ls, err := st.ClaimDue(ctx, now, lms.ClaimOptions{Limit: limit, PerHost: 3, Lease: time.Minute, HostGap: time.Second, Holder: "bench-claims"})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(t0))
+		if len(ls) != limit {
+			return nil, fmt.Errorf("claimed %d links, want %d", len(ls), limit)
+		}
+		recs := make([]lms.Outcome, len(ls))
+		var rel []lms.HostRelease
+		seen := map[string]bool{}
+		for i, l := range ls {
+			recs[i] = lms.Outcome{URL: l.URL, Hold: true, NextDue: now}
+			if !seen[l.Host] {
+				seen[l.Host] = true
+				rel = append(rel, lms.HostRelease{Host: l.Host})
+			}
+		}
+		if err := st.RecordResults(ctx, recs); err != nil {
+			return nil, err
+		}
+		if err := st.ReleaseHosts(ctx, "bench-claims", rel); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pct returns the p-th percentile of ds, rounded.
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	d := s[min(len(s)-1, len(s)*p/100)]
+	if d > 10*time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Microsecond)
+}
+
+// storage prints the size of each table (with its indexes and TOAST) per
+// link stored.
+func storage(st *pgstore.Store, dsn string, links int) error {
+	ctx := context.Background()
+	total, err := st.Size(ctx)
+	if err != nil {
+		return err
+	}
+	sizes, err := tableSizes(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Storage: %.2f GB, **%.0f B per link** (tables with their indexes:", float64(total)/1e9, float64(total)/float64(links))
+	for _, t := range sizes {
+		if t.bytes >= 1<<20 {
+			fmt.Printf(" %s %.0f B,", t.name, float64(t.bytes)/float64(links))
+		}
+	}
+	fmt.Printf(" per link).\n\n")
+	return nil
+}
+
+// checkRate lets the checker processes check for spec.checkFor (after a
+// warm-up of 5 s) and prints how many results they wrote per second, as
+// the link counts tell (each link's first result moves it out of
+// "unknown"), and the CPU that cost.
+func checkRate(st *pgstore.Store, srv *pgtest.Server, d *deployment, spec tenMillionSpec, statements bool) error {
+	ctx := context.Background()
+	checked := func() (int, error) {
+		c, err := st.LinkCounts(ctx)
+		return c.Total() - c.Unknown, err
+	}
+	time.Sleep(5 * time.Second) // warm-up: the first claims
+	n0, err := checked()
+	if err != nil {
+		return err
+	}
+	if statements {
+		if err := pgStatements(ctx, d.dsn, 0, ""); err != nil {
+			return err
+		}
+	}
+	cpu0, _ := srv.CPUTime()
+	lmsd0 := d.cpu("checker")
+	t0 := time.Now()
+	time.Sleep(spec.checkFor)
+	n1, err := checked()
+	if err != nil {
+		return err
+	}
+	el := time.Since(t0)
+	cpu1, _ := srv.CPUTime()
+	lmsd1 := d.cpu("checker")
+	w := float64(n1 - n0)
+	fmt.Printf("Result writes, %d checker processes (-concurrency %d, every check a refused connection), over %v: %d results, **%.0f writes/s**; CPU per write: PostgreSQL %.0f µs, lmsd checkers %.0f µs.\n\n",
+		spec.checkers, spec.concurrency, spec.checkFor, n1-n0, w/el.Seconds(),
+		float64((cpu1-cpu0).Microseconds())/w, float64((lmsd1-lmsd0).Microseconds())/w)
+	if statements {
+		return pgStatements(ctx, d.dsn, n1-n0, "result written")
+	}
+	return nil
+}
+
+// pgStatements resets pg_stat_statements (n 0) or prints its top
+// statements by time, per n things done (per).
+func pgStatements(ctx context.Context, dsn string, n int, per string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if n == 0 {
+		_, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`)
+		return err
+	}
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n| statement (pg_stat_statements) | calls | rows | µs per %s |\n|---|---|---|---|\n", per)
+	var calls, nrows int64
+	var ms float64
+	var q string
+	_, err = pgx.ForEachRow(rows, []any{&calls, &ms, &nrows, &q}, func() error {
+		fmt.Printf("| `%s` | %d | %d | %.1f |\n", q, calls, nrows, ms*1000/float64(n))
+		return nil
+	})
+	fmt.Println()
+	return err
+}
+
+// cpu returns the CPU time so far of the processes whose name starts with
+// prefix.
+func (d *deployment) cpu(prefix string) time.Duration {
+	var t time.Duration
+	for _, p := range d.procs {
+		if len(p.name) >= len(prefix) && p.name[:len(prefix)] == prefix {
+			c, _ := procCPU(p.cmd.Process.Pid)
+			t += c
+		}
+	}
+	return t
+}
+
+// restart stops every process (SIGTERM), starts them again, and prints how
+// long they took to listen and to write their first result.
+func restart(st *pgstore.Store, d *deployment) error {
+	ctx := context.Background()
+	t0 := time.Now()
+	took, err := d.stop()
+	if err != nil {
+		return err
+	}
+	stopped := time.Since(t0)
+	c, err := st.LinkCounts(ctx)
+	if err != nil {
+		return err
+	}
+	unknown := c.Unknown
+	t1 := time.Now()
+	for _, p := range d.procs {
+		if err := d.run(p); err != nil {
+			return err
+		}
+	}
+	if err := d.ready(); err != nil {
+		return err
+	}
+	listening := time.Since(t1)
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		c, err := st.LinkCounts(ctx)
+		if err != nil {
+			return err
+		}
+		if c.Unknown < unknown {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("no result written within 5 min of the restart")
+		}
+	}
+	fmt.Printf("Restart of all %d processes: SIGTERM to every exit %v (%v); start to every process listening %v, **to the first result written %v**.\n\n",
+		len(d.procs), stopped.Round(time.Millisecond), took, listening.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	_, err = d.stop()
+	return err
+}
+
+// tableSize is one table's size with its indexes and TOAST.
+type tableSize struct {
+	name  string
+	bytes int64
+}
+
+// tableSizes returns the sizes of the tables of dsn's schema, largest
+// first.
+func tableSizes(ctx context.Context, dsn string) ([]tableSize, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c
+		WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace ORDER BY 2 DESC`)
+	if err != nil {
+		return nil, err
+	}
+	var out []tableSize
+	var t tableSize
+	_, err = pgx.ForEachRow(rows, []any{&t.name, &t.bytes}, func() error { out = append(out, t); return nil })
+	return out, err
+}
