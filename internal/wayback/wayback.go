@@ -20,9 +20,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // DefaultEndpoint is the Internet Archive's availability service.
@@ -157,8 +160,26 @@ func Decode(body []byte) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("%w: timestamp %q", ErrAnswer, cl.Timestamp)
 	}
 	u, err := url.Parse(cl.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(cl.URL, " \t\r\n") {
-		return Snapshot{}, fmt.Errorf("%w: snapshot url %q", ErrAnswer, cl.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || validate.URL(cl.URL) != nil ||
+		u.User != nil || localHost(u.Hostname()) {
+		return Snapshot{}, fmt.Errorf("%w: snapshot url %.100q", ErrAnswer, cl.URL)
 	}
 	return Snapshot{URL: cl.URL, Time: t.UTC()}, nil
+}
+
+// localHost reports whether host names this machine or a private network
+// (localhost, or an address literal that is not a public one): a copy
+// there is no public archive's, and the link an editor would follow to it
+// reaches into their own network.
+func localHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		return false // a name; where it resolves is the service's business
+	}
+	a = a.Unmap()
+	return !a.IsGlobalUnicast() || a.IsPrivate()
 }

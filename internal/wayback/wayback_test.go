@@ -87,6 +87,24 @@ func TestLookupBadAnswers(t *testing.T) {
 		"script url": func(w http.ResponseWriter) {
 			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "javascript:alert(1)", "timestamp": "20130919044612"}}}`)
 		},
+		"private host": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://10.0.0.1/admin", "timestamp": "20130919044612"}}}`)
+		},
+		"loopback host": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://[::ffff:127.0.0.1]:8080/", "timestamp": "20130919044612"}}}`)
+		},
+		"localhost": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "https://LocalHost./x", "timestamp": "20130919044612"}}}`)
+		},
+		"credentials in url": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org@evil.example/web/1/x", "timestamp": "20130919044612"}}}`)
+		},
+		"non-ascii url": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org/web/1/\u202egpj.exe", "timestamp": "20130919044612"}}}`)
+		},
+		"overlong url": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org/web/1/`+strings.Repeat("x", 9<<10)+`", "timestamp": "20130919044612"}}}`)
+		},
 		"status 503": func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable); fmt.Fprint(w, documented) },
 		"huge body": func(w http.ResponseWriter) {
 			fmt.Fprint(w, `{"url": "`+strings.Repeat("x", 10<<20)+`", "archived_snapshots": {}}`)
