@@ -160,19 +160,26 @@ func Decode(body []byte) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("%w: timestamp %q", ErrAnswer, cl.Timestamp)
 	}
 	u, err := url.Parse(cl.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || validate.URL(cl.URL) != nil ||
-		u.User != nil || localHost(u.Hostname()) {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || validate.URL(cl.URL) != nil || PrivateURL(cl.URL) {
 		return Snapshot{}, fmt.Errorf("%w: snapshot url %.100q", ErrAnswer, cl.URL)
 	}
 	return Snapshot{URL: cl.URL, Time: t.UTC()}, nil
 }
 
-// localHost reports whether host names this machine or a private network
-// (localhost, or an address literal that is not a public one): a copy
-// there is no public archive's, and the link an editor would follow to it
-// reaches into their own network.
-func localHost(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
+// PrivateURL reports whether s (a URL) carries credentials or names this
+// machine or a private network (localhost, or an address literal that is
+// not a public one): no replacement to offer an editor, whose browser
+// would reach into their own network by it (or be fooled by a user name
+// that looks like a host). A string that does not parse is private too.
+func PrivateURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return true
+	}
+	if u.User != nil {
+		return true
+	}
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
