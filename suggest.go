@@ -64,7 +64,8 @@ func (e *Engine) LinkSuggestion(ctx context.Context, clientID, url string) (Sugg
 // Suggestions returns what to replace each of links with, by URL, for those
 // that have a suggestion: for an unavailable link its archived copy, once
 // looked up; for another that redirects permanently, the redirect's
-// target. An unavailable link not looked up since it broke (or longer ago
+// target. Never a URL with credentials or on a private address
+// (wayback.PrivateURL). An unavailable link not looked up since it broke (or longer ago
 // than Config.ArchiveTTL) is queued for a look-up, done in the background
 // by Run.
 func (e *Engine) Suggestions(ctx context.Context, links []Link) (map[string]Suggestion, error) {
@@ -73,7 +74,7 @@ func (e *Engine) Suggestions(ctx context.Context, links []Link) (map[string]Sugg
 	for _, l := range links {
 		if l.State == StateUnavailable {
 			broken = append(broken, l.URL)
-		} else if l.Permanent && l.FinalURL != "" && l.FinalURL != l.URL {
+		} else if l.Permanent && l.FinalURL != "" && l.FinalURL != l.URL && !wayback.PrivateURL(l.FinalURL) {
 			out[l.URL] = Suggestion{Kind: SuggestRedirect, URL: l.FinalURL}
 		}
 	}
@@ -95,7 +96,7 @@ func (e *Engine) Suggestions(ctx context.Context, links []Link) (map[string]Sugg
 		if !ok || c.Looked.Before(since) || now.Sub(c.Looked) > e.cfg.ArchiveTTL {
 			e.archive.Add(wayback.Job{URL: l.URL, At: since})
 		}
-		if ok && c.Snapshot != "" {
+		if ok && c.Snapshot != "" && !wayback.PrivateURL(c.Snapshot) { // kept before Decode refused such copies
 			out[l.URL] = Suggestion{Kind: SuggestArchive, URL: c.Snapshot, ArchivedAt: c.ArchivedAt}
 		}
 	}

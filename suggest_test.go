@@ -251,3 +251,49 @@ func TestArchiveTTL(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// TestSuggestionNeverPrivate: a hostile site that redirects permanently to
+// an address of the editor's own network (which the checks' policy then
+// refuses) or to a URL with credentials, and a copy kept before the
+// look-up refused such snapshots, are no suggestions; a redirect to
+// another program (mailto:) still is.
+func TestSuggestionNeverPrivate(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	cfg := lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, ArchiveEndpoint: "http://127.0.0.1:1/"}
+	cfg.Checker = lms.CheckerFunc(func(context.Context, string) lms.Result { return lms.Result{State: lms.StateOK} })
+	e, err := lms.New(st, cfg)
+	require.NoError(t, err)
+	now := time.Now()
+	enrol(t, e, "site", "http://127.0.0.1:1/")
+	for _, tc := range []struct {
+		target string
+		state  lms.State
+		want   bool
+	}{
+		{"http://10.0.0.1/admin", lms.StateUnsupported, false},
+		{"http://[::1]:8080/", lms.StateUnsupported, false},
+		{"http://127.0.0.1/", lms.StateUnsupported, false},
+		{"https://intranet.localhost/", lms.StateOK, false},
+		{"https://www.example.org@evil.example/new", lms.StateOK, false},
+		{"https://evil.example/new", lms.StateOK, true},
+		{"mailto:web@example.org", lms.StateOK, true},
+	} {
+		u := "https://example.org/moved-to/" + tc.target
+		_, err := e.RegisterURLs(ctx, "site", []string{u})
+		require.NoError(t, err)
+		require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: u, Checked: now, NextDue: now.Add(time.Hour),
+			Result: lms.Result{State: tc.state, FinalURL: tc.target, Permanent: true}}}))
+		s, ok, err := e.LinkSuggestion(ctx, "site", u)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, ok, "%s: %+v", tc.target, s)
+	}
+	const broken = "https://example.org/gone"
+	_, err = e.RegisterURLs(ctx, "site", []string{broken})
+	require.NoError(t, err)
+	require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: broken, Checked: now, NextDue: now.Add(time.Hour), Result: lms.Result{State: lms.StateUnavailable, Code: 404}}}))
+	require.NoError(t, st.PutArchivedCopy(ctx, lms.ArchivedCopy{URL: broken, Snapshot: "http://192.168.1.1/web/1/x", ArchivedAt: now, Looked: now}))
+	s, ok, err := e.LinkSuggestion(ctx, "site", broken)
+	require.NoError(t, err)
+	require.False(t, ok, "a private snapshot kept before: %+v", s)
+}

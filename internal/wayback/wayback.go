@@ -20,9 +20,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/validate"
 )
 
 // DefaultEndpoint is the Internet Archive's availability service.
@@ -157,8 +160,33 @@ func Decode(body []byte) (Snapshot, error) {
 		return Snapshot{}, fmt.Errorf("%w: timestamp %q", ErrAnswer, cl.Timestamp)
 	}
 	u, err := url.Parse(cl.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(cl.URL, " \t\r\n") {
-		return Snapshot{}, fmt.Errorf("%w: snapshot url %q", ErrAnswer, cl.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || validate.URL(cl.URL) != nil || PrivateURL(cl.URL) {
+		return Snapshot{}, fmt.Errorf("%w: snapshot url %.100q", ErrAnswer, cl.URL)
 	}
 	return Snapshot{URL: cl.URL, Time: t.UTC()}, nil
+}
+
+// PrivateURL reports whether s (a URL) carries credentials or names this
+// machine or a private network (localhost, or an address literal that is
+// not a public one): no replacement to offer an editor, whose browser
+// would reach into their own network by it (or be fooled by a user name
+// that looks like a host). A string that does not parse is private too.
+func PrivateURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return true
+	}
+	if u.User != nil {
+		return true
+	}
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		return false // a name; where it resolves is the service's business
+	}
+	a = a.Unmap()
+	return !a.IsGlobalUnicast() || a.IsPrivate()
 }

@@ -1,6 +1,8 @@
 package wayback_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +89,24 @@ func TestLookupBadAnswers(t *testing.T) {
 		"script url": func(w http.ResponseWriter) {
 			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "javascript:alert(1)", "timestamp": "20130919044612"}}}`)
 		},
+		"private host": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://10.0.0.1/admin", "timestamp": "20130919044612"}}}`)
+		},
+		"loopback host": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://[::ffff:127.0.0.1]:8080/", "timestamp": "20130919044612"}}}`)
+		},
+		"localhost": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "https://LocalHost./x", "timestamp": "20130919044612"}}}`)
+		},
+		"credentials in url": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org@evil.example/web/1/x", "timestamp": "20130919044612"}}}`)
+		},
+		"non-ascii url": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org/web/1/\u202egpj.exe", "timestamp": "20130919044612"}}}`)
+		},
+		"overlong url": func(w http.ResponseWriter) {
+			fmt.Fprint(w, `{"url": "x", "archived_snapshots": {"closest": {"status": "200", "available": true, "url": "http://web.archive.org/web/1/`+strings.Repeat("x", 9<<10)+`", "timestamp": "20130919044612"}}}`)
+		},
 		"status 503": func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable); fmt.Fprint(w, documented) },
 		"huge body": func(w http.ResponseWriter) {
 			fmt.Fprint(w, `{"url": "`+strings.Repeat("x", 10<<20)+`", "archived_snapshots": {}}`)
@@ -124,6 +144,45 @@ func TestLookupPrivateAddressRefused(t *testing.T) {
 	_, err := client(t, srv.URL, time.Second).Lookup(context.Background(), "http://example.com/x", time.Time{})
 	require.ErrorIs(t, err, netguard.ErrPolicy)
 	require.Zero(t, n.Load(), "no request reached the server")
+}
+
+// A service the policy allows that redirects to an address it does not
+// allow (here 127.0.0.2 beside an allowed 127.0.0.1) is not followed there.
+func TestLookupRedirectToPrivateRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	var inner atomic.Int32
+	private := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.Add(1)
+		fmt.Fprint(w, documented)
+	}))
+	private.Listener = l
+	private.Start()
+	t.Cleanup(private.Close)
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, private.URL+"/available", http.StatusFound)
+	})
+	_, err = client(t, srv.URL, time.Second, netip.MustParsePrefix("127.0.0.1/32")).Lookup(context.Background(), "http://example.com/x", time.Time{})
+	require.ErrorIs(t, err, netguard.ErrPolicy)
+	require.Zero(t, inner.Load(), "the redirect reached the private server")
+}
+
+// A gzip bomb: a small compressed answer that inflates far beyond MaxBody
+// is cut at MaxBody, not inflated whole.
+func TestLookupGzipBomb(t *testing.T) {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	_, _ = zw.Write([]byte(`{"url": "`))
+	_, _ = zw.Write(bytes.Repeat([]byte("x"), 4<<20))
+	require.NoError(t, zw.Close())
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(z.Bytes())
+	})
+	_, err := client(t, srv.URL, 10*time.Second, loopback...).Lookup(context.Background(), "http://example.com/x", time.Time{})
+	require.ErrorIs(t, err, wayback.ErrAnswer)
 }
 
 func TestNewClientEndpoint(t *testing.T) {
