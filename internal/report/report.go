@@ -135,25 +135,59 @@ func page(ctx context.Context, e *lms.Engine, clientID string, q Query, after st
 	return out, after, nil
 }
 
-// Each calls fn with every row of the report in URL order, until fn
-// returns an error (which Each returns) or the rows end.
-func Each(ctx context.Context, e *lms.Engine, clientID string, q Query, fn func(Row) error) error {
-	after := ""
+// Stream is a client's report being read a page at a time: Open reads
+// its first page, and WriteCSV or WriteJSON the others as they write. A
+// Stream is written once.
+type Stream struct {
+	e        *lms.Engine
+	clientID string
+	q        Query
+	rows     []Row  // the page read and not passed on yet
+	next     string // the URL to continue after; "" when rows is the last page
+}
+
+// Open reads the first page of the client's report selected by q, so that
+// what goes wrong there (an unknown client or source, filters the store
+// refuses, a failing store) is known before a byte of the report is
+// written, while the front door can still answer it as an error.
+func Open(ctx context.Context, e *lms.Engine, clientID string, q Query) (*Stream, error) {
+	rows, next, err := Page(ctx, e, clientID, q, "", chunk)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{e: e, clientID: clientID, q: q, rows: rows, next: next}, nil
+}
+
+// each calls fn with every row of the report in URL order, and pageEnd
+// after each page, until fn returns an error (which each returns) or the
+// rows end.
+func (s *Stream) each(ctx context.Context, fn func(Row) error, pageEnd func()) error {
 	for {
-		rows, next, err := Page(ctx, e, clientID, q, after, chunk)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
+		for _, r := range s.rows {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		if next == "" {
+		pageEnd()
+		s.rows = nil
+		if s.next == "" {
 			return nil
 		}
-		after = next
+		var err error
+		if s.rows, s.next, err = Page(ctx, s.e, s.clientID, s.q, s.next, chunk); err != nil {
+			return err
+		}
 	}
+}
+
+// Each calls fn with every row of the report in URL order, until fn
+// returns an error (which Each returns) or the rows end.
+func Each(ctx context.Context, e *lms.Engine, clientID string, q Query, fn func(Row) error) error {
+	s, err := Open(ctx, e, clientID, q)
+	if err != nil {
+		return err
+	}
+	return s.each(ctx, fn, func() {})
 }
 
 // ignores tells how the client ignores the URLs it is asked about in

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -154,5 +155,70 @@ func TestWriters(t *testing.T) {
 	b.Reset()
 	if err := report.WriteJSON(ctx, &b, e, "c", report.Query{Ignored: report.OnlyIgnored}, time.Now()); err != nil || !json.Valid(b.Bytes()) || !strings.Contains(b.String(), `"links":[]`) {
 		t.Errorf("empty JSON report: %v %s", err, b.String())
+	}
+}
+
+// failingStore fails to list a client's links after the URL from: a store
+// that breaks while a report is written.
+type failingStore struct {
+	*memstore.Store
+	from string
+}
+
+var errDown = errors.New("the store is down")
+
+func (s *failingStore) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([]lms.Link, error) {
+	if p.After >= s.from {
+		return nil, errDown
+	}
+	return s.Store.ClientLinks(ctx, clientID, p)
+}
+
+// A report whose first page cannot be read writes nothing (the front door
+// can still answer an error); one that fails later returns the error
+// after what it wrote, which is not a whole report: JSON that does not
+// parse, CSV without the rows after the failure.
+func TestWritersFail(t *testing.T) {
+	for _, tc := range []struct {
+		name, from string
+		wrote      bool
+	}{
+		{"first page", "", false},
+		{"second page", "http://h.example/0999", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := &failingStore{Store: memstore.New(), from: "~"}
+			e, err := lms.New(fs, lms.Config{AdminSecret: "s", Components: lms.RunChecker, NoArchive: true,
+				Mailer: lms.MailerFunc(func(context.Context, lms.Message) error { return nil })})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := e.RegisterClient(ctx, "s", lms.Registration{ID: "c", ContactEmail: "c@example.org", CallbackURL: "http://c.example/db"}); err != nil {
+				t.Fatal(err)
+			}
+			var urls []string
+			for i := range 2500 {
+				urls = append(urls, fmt.Sprintf("http://h.example/%04d", i))
+			}
+			if _, err := e.RegisterLinks(ctx, "c", urls); err != nil {
+				t.Fatal(err)
+			}
+			fs.from = tc.from // the Engine runs nothing in the background: no race
+			var b bytes.Buffer
+			if err := report.WriteJSON(ctx, &b, e, "c", report.Query{Ignored: report.WithIgnored}, time.Now()); !errors.Is(err, errDown) {
+				t.Fatalf("WriteJSON: %v", err)
+			}
+			if tc.wrote != (b.Len() > 0) || json.Valid(b.Bytes()) {
+				t.Errorf("JSON: %d bytes written, valid %v", b.Len(), json.Valid(b.Bytes()))
+			}
+			b.Reset()
+			if err := report.WriteCSV(ctx, &b, e, "c", report.Query{}); !errors.Is(err, errDown) {
+				t.Fatalf("WriteCSV: %v", err)
+			}
+			if tc.wrote != (b.Len() > 0) || strings.Contains(b.String(), urls[len(urls)-1]) {
+				t.Errorf("CSV: %d bytes written, the last link in it: %v", b.Len(), strings.Contains(b.String(), urls[len(urls)-1]))
+			}
+		})
 	}
 }

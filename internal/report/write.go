@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -93,30 +94,40 @@ func deref(s *string) string {
 
 // WriteCSV writes the client's report selected by q to w as CSV (RFC 4180:
 // CRLF line ends, quoted where needed) with a header row, a page at a
-// time (flushed after each when w is an http.Flusher).
+// time (flushed after each when w is an http.ResponseWriter or has a Flush
+// method). If the first page cannot be read, nothing is written.
 func WriteCSV(ctx context.Context, w io.Writer, e *lms.Engine, clientID string, q Query) error {
+	s, err := Open(ctx, e, clientID, q)
+	if err != nil {
+		return err
+	}
+	return s.WriteCSV(ctx, w)
+}
+
+// WriteCSV writes the report to w as the package's WriteCSV does.
+func (s *Stream) WriteCSV(ctx context.Context, w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
-	n := 0
-	err := Each(ctx, e, clientID, q, func(r Row) error {
-		if n++; n%chunk == 0 {
-			flush(cw, w)
-		}
-		return cw.Write(CSVRecord(r))
+	err := s.each(ctx, func(r Row) error { return cw.Write(CSVRecord(r)) }, func() {
+		cw.Flush()
+		flush(w)
 	})
-	flush(cw, w)
+	cw.Flush()
 	if err != nil {
 		return err
 	}
 	return cw.Error()
 }
 
-func flush(cw *csv.Writer, w io.Writer) {
-	cw.Flush()
-	if f, ok := w.(interface{ Flush() }); ok {
+// flush sends what w holds on to the network, where it can.
+func flush(w io.Writer) {
+	switch f := w.(type) {
+	case http.ResponseWriter:
+		_ = http.NewResponseController(f).Flush() // one that wraps another, too
+	case interface{ Flush() }:
 		f.Flush()
 	}
 }
@@ -206,25 +217,33 @@ func state(s lms.State) lms.State {
 
 // WriteJSON writes the client's report selected by q to w as one JSON
 // object {"client": id, "generated": now, "links": [rows…]}, a page at a
-// time. If it fails part way, what was written is not valid JSON: a cut
-// report cannot be taken for a whole one.
+// time (flushed as WriteCSV's). If the first page cannot be read, nothing
+// is written; if a later one fails, what was written is not valid JSON: a
+// cut report cannot be taken for a whole one.
 func WriteJSON(ctx context.Context, w io.Writer, e *lms.Engine, clientID string, q Query, now time.Time) error {
+	s, err := Open(ctx, e, clientID, q)
+	if err != nil {
+		return err
+	}
+	return s.WriteJSON(ctx, w, now)
+}
+
+// WriteJSON writes the report to w as the package's WriteJSON does.
+func (s *Stream) WriteJSON(ctx context.Context, w io.Writer, now time.Time) error {
 	bw := bufio.NewWriter(w)
-	id, _ := json.Marshal(clientID)
+	id, _ := json.Marshal(s.clientID)
 	_, _ = bw.WriteString(`{"client":` + string(id) + `,"generated":"` + now.UTC().Format(time.RFC3339) + `","links":[`)
 	enc := json.NewEncoder(bw)
-	n := 0
-	err := Each(ctx, e, clientID, q, func(r Row) error {
-		if n > 0 {
+	first := true
+	err := s.each(ctx, func(r Row) error {
+		if !first {
 			_ = bw.WriteByte(',')
 		}
-		if n++; n%chunk == 0 {
-			_ = bw.Flush()
-			if f, ok := w.(interface{ Flush() }); ok {
-				f.Flush()
-			}
-		}
+		first = false
 		return enc.Encode(JSONRecord(r)) // its newline separates the rows
+	}, func() {
+		_ = bw.Flush()
+		flush(w)
 	})
 	if err != nil {
 		_ = bw.Flush()
