@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -240,4 +241,59 @@ func benchPutSource(b *testing.B, stored, batch int, load string) {
 	close(calls)
 	wg.Wait()
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "urls/s")
+}
+
+// BenchmarkHistoryPerLink reports the history's storage per link and per
+// change after LMS_BENCH_HISTORY_LINKS links were each checked once and 5 %
+// of them changed 10 times more (storebench.HistoryPerLink); it skips when
+// the variable is unset. Subscribing is without fsync, the results durable.
+func BenchmarkHistoryPerLink(b *testing.B) {
+	links := historyLinks(b)
+	for b.Loop() {
+		path := filepath.Join(b.TempDir(), "lms.db")
+		fast, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var s *boltstore.Store
+		load := storebench.HistoryPerLink(b, fast, func() lms.Store {
+			if err := fast.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if s, err = boltstore.Open(path, boltstore.Options{}); err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}, links, 5, 10)
+		inuse, n, err := boltstore.HistoryBytes(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != load.Changes {
+			b.Fatalf("history holds %d entries, want %d", n, load.Changes)
+		}
+		alloc, err := boltstore.HistoryAlloc(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(inuse)/float64(load.Links), "bytes/link")
+		b.ReportMetric(float64(inuse)/float64(load.Changes), "bytes/change")
+		b.ReportMetric(float64(alloc)/float64(load.Links), "alloc-bytes/link")
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// historyLinks reads storebench.HistoryLinksEnv, skipping when it is unset.
+func historyLinks(b *testing.B) int {
+	v := os.Getenv(storebench.HistoryLinksEnv)
+	if v == "" {
+		b.Skipf("set %s to the number of links", storebench.HistoryLinksEnv)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 100 {
+		b.Fatalf("%s=%q: want a number of links of at least 100", storebench.HistoryLinksEnv, v)
+	}
+	return n
 }

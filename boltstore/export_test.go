@@ -33,3 +33,14 @@ func HistoryBytes(s *Store) (bytes, entries int, err error) {
 	})
 	return bytes, entries, err
 }
+
+// HistoryAlloc returns the bytes of the pages allocated to the history
+// bucket (leaf and branch pages, used or not).
+func HistoryAlloc(s *Store) (bytes int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(bHistory)).Stats()
+		bytes = st.LeafAlloc + st.BranchAlloc
+		return nil
+	})
+	return bytes, err
+}

@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -43,5 +45,42 @@ func BenchmarkHistory(b *testing.B) {
 				b.ReportMetric(float64(size)/float64(n), "bytes/change")
 			}
 		})
+	}
+}
+
+// BenchmarkHistoryPerLink reports the history's storage per link and per
+// change (link_history with its primary key) after LMS_BENCH_HISTORY_LINKS
+// links were each checked once and 5 % of them changed 10 times more
+// (storebench.HistoryPerLink); it skips when the variable is unset.
+// Subscribing is with synchronous_commit off, the results durable.
+func BenchmarkHistoryPerLink(b *testing.B) {
+	v := os.Getenv(storebench.HistoryLinksEnv)
+	if v == "" {
+		b.Skipf("set %s to the number of links", storebench.HistoryLinksEnv)
+	}
+	links, err := strconv.Atoi(v)
+	if err != nil || links < 100 {
+		b.Fatalf("%s=%q: want a number of links of at least 100", storebench.HistoryLinksEnv, v)
+	}
+	srv := pgtest.New(b, pgtest.Config{Durable: true})
+	ctx := context.Background()
+	for b.Loop() {
+		dsn := srv.CreateSchema(b)
+		load := storebench.HistoryPerLink(b, open(b, dsn+"&synchronous_commit=off"), func() lms.Store { return open(b, dsn) }, links, 5, 10)
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var size, n int64
+		err = c.QueryRow(ctx, `SELECT pg_total_relation_size('link_history'), (SELECT count(*) FROM link_history)`).Scan(&size, &n)
+		_ = c.Close(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != int64(load.Changes) {
+			b.Fatalf("link_history holds %d rows, want %d", n, load.Changes)
+		}
+		b.ReportMetric(float64(size)/float64(load.Links), "bytes/link")
+		b.ReportMetric(float64(size)/float64(load.Changes), "bytes/change")
 	}
 }

@@ -41,3 +41,80 @@ func HistoryChanges(b *testing.B, s lms.Store, total int) (changes int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(changes), "ns/change")
 	return changes
 }
+
+// HistoryLinksEnv names the variable that sets how many links
+// HistoryPerLink loads; the benchmarks that use it skip when it is unset,
+// so that a plain `go test -bench .` does not load 10^6 links.
+const HistoryLinksEnv = "LMS_BENCH_HISTORY_LINKS"
+
+// HistoryLoad is what HistoryPerLink wrote, for the caller's storage
+// figures.
+type HistoryLoad struct {
+	Links   int // links subscribed and checked
+	Changes int // history entries written
+}
+
+// HistoryPerLink loads the history a store holds after links links (one
+// client, 10,000 hosts) were each checked once (unknown→ok, one change
+// each, as after the first check in production) and a minority of them
+// (flipPercent % of the links, spread evenly) then changed flips times
+// each (unavailable and back, one check a day), all in batches of 1,000
+// results. It reports the seconds of the three phases (subscribe, first
+// checks, flips) and returns what it wrote; the caller measures the
+// storage. It subscribes through bulk (a store tuned for bulk set-up) and
+// then records the results through the store durable returns, opened on
+// the same data (durable may close bulk first).
+func HistoryPerLink(b *testing.B, bulk lms.Store, durable func() lms.Store, links, flipPercent, flips int) HistoryLoad {
+	ctx := context.Background()
+	start := time.Now()
+	Populate(b, bulk, links, 1, 10_000)
+	record := durable()
+	subscribed := time.Now()
+	first := t0.Add(time.Hour)
+	batch := make([]lms.Outcome, 0, 1000)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := record.RecordResults(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for n := range links {
+		batch = append(batch, lms.Outcome{URL: URL(n, 10_000), Checked: first, NextDue: first.Add(24 * time.Hour),
+			Result: lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}})
+		if len(batch) == cap(batch) {
+			flush()
+		}
+	}
+	flush()
+	checked := time.Now()
+	flippers := 0
+	for day := 1; day <= flips; day++ {
+		at := first.Add(time.Duration(day) * 24 * time.Hour)
+		res := lms.Result{State: lms.StateUnavailable, Reason: "Not Found", Code: 404}
+		if day%2 == 0 {
+			res = lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
+		}
+		flippers = 0
+		for n := 0; n < links; n += 100 {
+			for k := range flipPercent {
+				if n+k >= links {
+					break
+				}
+				flippers++
+				batch = append(batch, lms.Outcome{URL: URL(n+k, 10_000), Checked: at, NextDue: at.Add(24 * time.Hour), Result: res})
+				if len(batch) == cap(batch) {
+					flush()
+				}
+			}
+		}
+		flush()
+	}
+	flipped := time.Now()
+	b.ReportMetric(subscribed.Sub(start).Seconds(), "s-subscribe")
+	b.ReportMetric(checked.Sub(subscribed).Seconds(), "s-first-checks")
+	b.ReportMetric(flipped.Sub(checked).Seconds(), "s-flips")
+	return HistoryLoad{Links: links, Changes: links + flippers*flips}
+}
