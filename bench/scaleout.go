@@ -59,7 +59,11 @@ func scaleOut(o *options) error {
 	if err != nil {
 		return err
 	}
-	srv, err := pgtest.Launch(pgtest.Config{Durable: true})
+	var settings []string
+	if o.pgStatements {
+		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+	}
+	srv, err := pgtest.Launch(pgtest.Config{Durable: true, Settings: settings})
 	if err != nil {
 		return err
 	}
@@ -71,10 +75,12 @@ func scaleOut(o *options) error {
 	defer f.stop()
 	fmt.Printf("## Workload 6: scale-out over PostgreSQL (%d hosts × 1 URL, %v latency, concurrency %d per checker process, durable PostgreSQL on the same machine)\n",
 		spec.hosts, spec.latency, spec.concurrency)
-	fmt.Printf("| checker processes | first request after registerURLs | first request to last answer | rate | speed-up | bound | steady rate (10th–90th percentile) | last 10 %% | violations | min gap | CPU: lmsd / PostgreSQL / farm | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("load average at the start: %s\n\n", loadAvg())
+	fmt.Printf("| checker processes | first request after registerURLs | first request to last answer | rate | speed-up | bound | steady rate (10th–90th percentile) | last 10 %% | violations | min gap | CPU: lmsd / PostgreSQL / farm | CPU per URL: lmsd / PostgreSQL / farm | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var base float64
+	var stmts func() error
 	for n := 1; n <= 3; n++ {
-		r, err := scaleOutRun(bin, dir, srv, f, spec, n)
+		r, err := scaleOutRun(bin, dir, srv, f, spec, n, o.pgStatements && n == 3, &stmts)
 		if err != nil {
 			return fmt.Errorf("%d checkers: %w", n, err)
 		}
@@ -87,16 +93,26 @@ func scaleOut(o *options) error {
 		if r.minGap > 0 {
 			gap = r.minGap.Round(time.Millisecond).String()
 		}
-		fmt.Printf("| %d | %v | %.2f s | %.0f URLs/s | %.2f× | %.0f URLs/s | %.0f URLs/s | %.2f s | %d | %s | %.1f / %.1f / %.1f s | %.0f %% |\n",
+		per := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(spec.hosts) }
+		fmt.Printf("| %d | %v | %.2f s | %.0f URLs/s | %.2f× | %.0f URLs/s | %.0f URLs/s | %.2f s | %d | %s | %.1f / %.1f / %.1f s | %.2f / %.2f / %.2f ms | %.0f %% |\n",
 			n, r.first.Round(time.Millisecond), r.span.Seconds(), rate, rate/base, bound, r.steady, r.tail.Seconds(), r.violations, gap,
-			r.lmsdCPU.Seconds(), r.pgCPU.Seconds(), r.farmCPU.Seconds(), 100*r.busy)
+			r.lmsdCPU.Seconds(), r.pgCPU.Seconds(), r.farmCPU.Seconds(), per(r.lmsdCPU), per(r.pgCPU), per(r.farmCPU), 100*r.busy)
+	}
+	fmt.Printf("\nload average at the end: %s\n", loadAvg())
+	if stmts != nil {
+		// PostgreSQL's statements of the run with three checkers, per URL.
+		if err := stmts(); err != nil {
+			return err
+		}
 	}
 	fmt.Println()
 	return nil
 }
 
-// scaleOutRun is one run with n checker processes.
-func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOutSpec, n int) (scaleOutResult, error) {
+// scaleOutRun is one run with n checker processes. With statements, it
+// resets pg_stat_statements before registering the URLs and sets *print to
+// print the run's statements, per URL.
+func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOutSpec, n int, statements bool, print *func() error) (scaleOutResult, error) {
 	r := scaleOutResult{checkers: n}
 	dsn, err := srv.NewDatabase(fmt.Sprintf("scaleout%d", n))
 	if err != nil {
@@ -156,6 +172,12 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 	var urls []any
 	for _, b := range f.Bases[:spec.hosts] {
 		urls = append(urls, fmt.Sprintf("%s/200/run%d", b, n))
+	}
+	if statements {
+		if err := pgStatements(context.Background(), dsn, 0, ""); err != nil {
+			return r, err
+		}
+		*print = func() error { return pgStatements(context.Background(), dsn, spec.hosts, "URL") }
 	}
 	pgCPU0, err := srv.CPUTime()
 	if err != nil {
@@ -228,6 +250,19 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 		}
 	}
 	return r, nil
+}
+
+// loadAvg returns the machine's load averages over 1, 5 and 15 minutes.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // procCPU returns the process's user and system time so far (Linux

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/storerules"
@@ -118,4 +121,81 @@ func (s *Store) leadGroup(self *recordCall) error {
 	}
 	g.mu.Unlock()
 	return <-self.done
+}
+
+// pipedTx runs a transaction in two round trips where tx takes four (BEGIN,
+// a read, the writes, COMMIT): BEGIN travels with the statements first
+// queues, and COMMIT with those then queues once it has read their
+// results. then gets the first batch's results after BEGIN's and returns
+// the second batch (nil: nothing to write, the transaction ends).
+// Retried as tx is; then must not have effects outside the transaction.
+//
+// Under load, a round trip is two wake-ups of processes competing for the
+// CPUs, and a result write keeps its checker's slot until it committed.
+func (s *Store) pipedTx(ctx context.Context, op string, first func(*pgx.Batch), then func(pgx.BatchResults) (*pgx.Batch, error)) error {
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.pipedTxOnce(ctx, first, then)
+		if err == nil {
+			return nil
+		}
+		if attempt < 3 && retryable(err) && ctx.Err() == nil && !s.closed.Load() {
+			s.retries.Add(1)
+			continue
+		}
+		return s.wrap(ctx, op, err)
+	}
+}
+
+// probePlans makes the rest of a transaction use generic plans, each made
+// once per connection instead of a plan per execution (the planning of a
+// result write's dozen statements cost more CPU than running them), and
+// keeps those plans to index probes and nested loops whatever the
+// statistics say: the statements of a piped transaction are written as
+// probes per key (a generic plan made while a table is small, or not yet
+// analyzed, would otherwise scan it whole for as long as the plan lives).
+const probePlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true),
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+
+func (s *Store) pipedTxOnce(ctx context.Context, first func(*pgx.Batch), then func(pgx.BatchResults) (*pgx.Batch, error)) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection left inside a transaction (the rollback below failed)
+	// is closed by Release rather than pooled.
+	defer c.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(probePlans)
+	first(b)
+	err = func() error {
+		br := c.SendBatch(ctx, b)
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		next, err := then(br)
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			next = &pgx.Batch{}
+		}
+		next.Queue("COMMIT")
+		return c.SendBatch(ctx, next).Close()
+	}()
+	if err != nil && c.Conn().PgConn().TxStatus() != 'I' && !c.Conn().IsClosed() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_, _ = c.Exec(rctx, "ROLLBACK")
+		cancel()
+	}
+	return err
 }

@@ -241,7 +241,12 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 		return nil
 	}
 	pending := false
-	err = s.tx(ctx, "record results", func(tx pgx.Tx) error {
+	// Two round trips: BEGIN and the links' locks, then the writes and
+	// COMMIT.
+	lock := func(b *pgx.Batch) {
+		b.Queue(`SELECT url, state, changed, failing_since, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
+	}
+	err = s.pipedTx(ctx, "record results", lock, func(br pgx.BatchResults) (*pgx.Batch, error) {
 		pending = false
 		type old struct {
 			state     int16
@@ -251,17 +256,17 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 			host      int32
 		}
 		olds := make(map[string]old, len(urls))
-		rows, err := tx.Query(ctx, `SELECT url, state, changed, failing_since, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
+		rows, err := br.Query()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var u string
 		var o old
 		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.changed, &o.failSince, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
-			return err
+			return nil, err
 		}
 		if len(olds) == 0 {
-			return nil
+			return nil, nil
 		}
 		var (
 			col struct {
@@ -370,11 +375,8 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 				col.chURL, col.chOld, col.chNew)
 		}
 		queueLinkCounts(b, global)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
 		pending = len(col.chURL) > 0
-		return nil
+		return b, nil
 	})
 	if err == nil && pending {
 		s.wake(lms.WakePending)
