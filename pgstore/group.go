@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/storerules"
@@ -123,21 +124,19 @@ func (s *Store) leadGroup(self *recordCall) error {
 	return <-self.done
 }
 
-// pipedTx runs a transaction in two round trips where tx takes four (BEGIN,
-// a read, the writes, COMMIT): BEGIN travels with the statements first
-// queues, and COMMIT with those then queues once it has read their
-// results. then gets the first batch's results after BEGIN's and returns
-// the second batch (nil: nothing to write, the transaction ends).
-// Retried as tx is; then must not have effects outside the transaction.
+// pipedTx runs fn in a transaction that takes two round trips fewer than
+// tx: BEGIN travels with the first batch fn sends through its pipe, and
+// COMMIT with the batch fn returns (nil: nothing more to write). Retried
+// as tx is; fn must not have effects outside the transaction.
 //
 // Under load, a round trip is two wake-ups of processes competing for the
 // CPUs, and a result write keeps its checker's slot until it committed.
-func (s *Store) pipedTx(ctx context.Context, op string, first func(*pgx.Batch), then func(pgx.BatchResults) (*pgx.Batch, error)) error {
+func (s *Store) pipedTx(ctx context.Context, op string, fn func(p *pipe) (*pgx.Batch, error)) error {
 	if err := s.begin(ctx, op); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.pipedTxOnce(ctx, first, then)
+		err := s.pipedTxOnce(ctx, fn)
 		if err == nil {
 			return nil
 		}
@@ -156,10 +155,53 @@ func (s *Store) pipedTx(ctx context.Context, op string, first func(*pgx.Batch), 
 // statistics say: the statements of a piped transaction are written as
 // probes per key (a generic plan made while a table is small, or not yet
 // analyzed, would otherwise scan it whole for as long as the plan lives).
+// JIT compilation is off: a plan that must scan (a few rows) costs more
+// than jit_above_cost once sequential scans are "off", and compiling it
+// would cost milliseconds.
 const probePlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true),
-	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`
 
-func (s *Store) pipedTxOnce(ctx context.Context, first func(*pgx.Batch), then func(pgx.BatchResults) (*pgx.Batch, error)) error {
+// pipe is the connection of a pipedTx.
+type pipe struct {
+	c     *pgxpool.Conn
+	begun bool
+}
+
+// send sends b, after BEGIN and probePlans if it is the transaction's
+// first batch; the results are b's.
+func (p *pipe) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	if p.begun {
+		return p.c.SendBatch(ctx, b), nil
+	}
+	p.begun = true
+	all := &pgx.Batch{}
+	all.Queue("BEGIN")
+	all.Queue(probePlans)
+	all.QueuedQueries = append(all.QueuedQueries, b.QueuedQueries...)
+	br := p.c.SendBatch(ctx, all)
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+// readBatch reads the rows of br's next statement into scans, calling fn
+// after each, and closes br.
+func readBatch(br pgx.BatchResults, scans []any, fn func() error) error {
+	rows, err := br.Query()
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, scans, fn)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Store) pipedTxOnce(ctx context.Context, fn func(p *pipe) (*pgx.Batch, error)) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -167,30 +209,24 @@ func (s *Store) pipedTxOnce(ctx context.Context, first func(*pgx.Batch), then fu
 	// A connection left inside a transaction (the rollback below failed)
 	// is closed by Release rather than pooled.
 	defer c.Release()
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(probePlans)
-	first(b)
+	p := &pipe{c: c}
 	err = func() error {
-		br := c.SendBatch(ctx, b)
-		for range 2 {
-			if _, err := br.Exec(); err != nil {
-				_ = br.Close()
-				return err
-			}
-		}
-		next, err := then(br)
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
+		last, err := fn(p)
 		if err != nil {
 			return err
 		}
-		if next == nil {
-			next = &pgx.Batch{}
+		if !p.begun && (last == nil || last.Len() == 0) {
+			return nil // nothing was read or written
 		}
-		next.Queue("COMMIT")
-		return c.SendBatch(ctx, next).Close()
+		if last == nil {
+			last = &pgx.Batch{}
+		}
+		last.Queue("COMMIT")
+		br, err := p.send(ctx, last)
+		if err != nil {
+			return err
+		}
+		return br.Close()
 	}()
 	if err != nil && c.Conn().PgConn().TxStatus() != 'I' && !c.Conn().IsClosed() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
