@@ -372,13 +372,17 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 				ORDER BY s.url, s.client_id
 				ON CONFLICT (client_id, url) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, seq = EXCLUDED.seq`,
 				col.chURL, col.chNew, col.chReason)
-		}
-		if len(col.chURL) > 0 {
 			queueEndIgnores(b, col.chURL)
 		}
 		queueHostRefresh(b, touched)
 		if len(col.chURL) > 0 {
-			b.Queue(`WITH d AS (
+			// The client counts and the link counts in one statement: their
+			// shards are taken with SKIP LOCKED (freeShard), so a writer
+			// waits for one only when all 16 are held (a deadlock then is
+			// detected and the transaction run again).
+			b.Queue(`WITH lc AS (UPDATE link_counts SET ok = ok + $4, temporary = temporary + $5, unavailable = unavailable + $6,
+					unsupported = unsupported + $7, unknown = unknown + $8 WHERE shard = `+freeShard(`link_counts k`)+`),
+				d AS (
 					SELECT s.client_id,
 						sum((c.new = 0)::int - (c.old = 0)::int) AS ok, sum((c.new = 1)::int - (c.old = 1)::int) AS temporary,
 						sum((c.new = 2)::int - (c.old = 2)::int) AS unavailable, sum((c.new = 3)::int - (c.old = 3)::int) AS unsupported,
@@ -390,12 +394,7 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 				UPDATE client_counts k SET ok = k.ok + d.ok, temporary = k.temporary + d.temporary, unavailable = k.unavailable + d.unavailable,
 					unsupported = k.unsupported + d.unsupported, unknown = k.unknown + d.unknown
 				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = lk.client_id AND k.shard = lk.shard`,
-				col.chURL, col.chOld, col.chNew)
-		}
-		if !global.zero() {
-			b.Queue(`UPDATE link_counts SET ok = ok + $1, temporary = temporary + $2, unavailable = unavailable + $3,
-				unsupported = unsupported + $4, unknown = unknown + $5 WHERE shard = `+freeShard(`link_counts k`),
-				global[0], global[1], global[2], global[3], global[4])
+				col.chURL, col.chOld, col.chNew, global[0], global[1], global[2], global[3], global[4])
 		}
 		pending = len(col.chURL) > 0
 		return b, nil
