@@ -47,7 +47,9 @@ type scaleOutResult struct {
 // scaleOut runs the workload with 1, 2 and 3 checker processes (and one
 // API-only process registering the URLs), each run on a fresh database of
 // one durable PostgreSQL server and the same farm child, and prints the
-// rates and what the processes cost.
+// rates and what the processes cost (in all and per URL checked). With
+// $LMS_BENCH_PG_STATEMENTS (options.pgStatements) it also prints
+// PostgreSQL's statements of the three-checker run by time, per URL.
 func scaleOut(o *options) error {
 	spec := scaleOutSpec{hosts: 3000, latency: 200 * time.Millisecond, concurrency: 20}
 	dir, err := os.MkdirTemp("", "lms-bench-scaleout-")
