@@ -149,8 +149,8 @@ func (s *Store) pipedTx(ctx context.Context, op string, fn func(p *pipe) (*pgx.B
 }
 
 // probePlans makes the rest of a transaction use generic plans, each made
-// once per connection instead of a plan per execution (the planning of a
-// result write's dozen statements cost more CPU than running them), and
+// once per connection instead of a plan per execution (planning a result
+// write's dozen statements cost as much as running them), and
 // keeps those plans to index probes and nested loops whatever the
 // statistics say: the statements of a piped transaction are written as
 // probes per key (a generic plan made while a table is small, or not yet
