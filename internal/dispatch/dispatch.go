@@ -12,7 +12,6 @@ package dispatch
 import (
 	"container/heap"
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,7 +27,7 @@ type Worker[T any] interface {
 	// outcome; it ends the job (Job.Finish, Job.Release).
 	Check(ctx context.Context, j *Job[T])
 	// GiveBack makes items that will not be checked now due again at
-	// once (their hold or lease ends, or the process stops).
+	// once (their host's hold ends, or the process stops).
 	GiveBack(ctx context.Context, items []T)
 }
 
@@ -40,7 +39,6 @@ type Config[T any] struct {
 	Worker      Worker[T]
 	Host        func(T) string    // an item's politeness key ("" is not paced)
 	Lease       func(T) time.Time // when an item's claim ends
-	Log         *slog.Logger
 
 	// The claim loop (RunClaims): Claim fetches at most limit due items;
 	// the loop calls it when the queues run low, at every Added, and every

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -99,7 +98,7 @@ func TestDispatchSlotsAndHosts(t *testing.T) {
 		}
 		claimed := false
 		d := New(Config[item]{
-			Concurrency: 3, Pacer: pacer, Holds: holds, Worker: w, Log: slog.New(slog.DiscardHandler),
+			Concurrency: 3, Pacer: pacer, Holds: holds, Worker: w,
 			Host:  func(it item) string { return it.host },
 			Lease: func(it item) time.Time { return it.lease },
 			Claim: func(_ context.Context, limit int) ([]item, error) {
