@@ -101,27 +101,6 @@ func Limits(concurrency int) (batch, maxQueued int) {
 // together instead of one finishing another's thousand queued links.
 const queueHorizon = 3 * time.Second
 
-// throughput estimates a counter's rate per second, over windows of at
-// least a second, each averaged with the estimate before it.
-type throughput struct {
-	at   time.Time // the window's start
-	n    int64     // the counter then
-	rate float64
-}
-
-// observe takes the counter's value n at now and returns the estimate.
-func (t *throughput) observe(now time.Time, n int64) float64 {
-	if t.at.IsZero() {
-		t.at, t.n = now, n
-		return t.rate
-	}
-	if el := now.Sub(t.at); el >= time.Second {
-		t.rate = (t.rate + float64(n-t.n)/el.Seconds()) / 2
-		t.at, t.n = now, n
-	}
-	return t.rate
-}
-
 // New returns a Dispatcher of cfg with empty queues.
 func New[T any](cfg Config[T]) *Dispatcher[T] {
 	batch, maxQueued := Limits(cfg.Concurrency)
@@ -133,33 +112,6 @@ func New[T any](cfg Config[T]) *Dispatcher[T] {
 		queues: make(map[string]*hostQueue[T]),
 	}
 }
-
-// slots counts the requests in progress, at most its capacity. A check
-// takes a slot to start, gives it back while a redirect hop waits for its
-// host (taking one again when the dispatcher grants it), and gives it back
-// when it ends. Only the Dispatcher's methods touch it.
-type slots struct{ ch chan struct{} }
-
-func newSlots(n int) slots { return slots{ch: make(chan struct{}, n)} }
-
-// take takes a slot if one is free.
-func (s slots) take() bool {
-	select {
-	case s.ch <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-// takeWait takes a slot, waiting for one.
-func (s slots) takeWait() { s.ch <- struct{}{} }
-
-// give gives a slot back.
-func (s slots) give() { <-s.ch }
-
-// free reports whether a slot is free.
-func (s slots) free() bool { return len(s.ch) < cap(s.ch) }
 
 // signal wakes the dispatcher.
 func (d *Dispatcher[T]) signal() { loop.Poke(d.wake) }
@@ -272,6 +224,83 @@ func (d *Dispatcher[T]) dispatch(ctx context.Context, wg *sync.WaitGroup) time.T
 			d.cfg.Worker.Check(ctx, j)
 		}()
 	}
+}
+
+// Job is one check the Dispatcher started: its item, the queue of its
+// host, and the slot it holds. The Worker reports through it.
+type Job[T any] struct {
+	Item T // what is checked
+
+	d    *Dispatcher[T]
+	wg   *sync.WaitGroup
+	q    *hostQueue[T]
+	held bool // the job still holds its slot
+}
+
+// Pacer returns the pacer of the check's further requests (redirect hops).
+func (j *Job[T]) Pacer() *HopPacer[T] { return &HopPacer[T]{d: j.d} }
+
+// Release gives the job's slot back (once).
+func (j *Job[T]) Release() {
+	if j.held {
+		j.held = false
+		j.d.slots.give()
+	}
+}
+
+// Finish ends the check: its host may be queued again.
+func (j *Job[T]) Finish() {
+	j.d.inflight.Add(-1)
+	j.d.finished(j.q)
+	j.d.signal()
+}
+
+// RestHost takes and returns the items queued for the job's host, which
+// rests after a 429 or 503.
+func (j *Job[T]) RestHost() []T { return j.d.drop(j.q) }
+
+// Next starts the next checks from the job's goroutine rather than waking
+// the dispatcher: one goroutine hand-off less per check.
+func (j *Job[T]) Next(ctx context.Context) { j.d.dispatch(ctx, j.wg) }
+
+// HopPacer is the pacer one check sees. The dispatcher reserved the host
+// of the check's first request when it started it; for every further
+// request (a redirect hop) HopPacer makes sure this process holds the
+// hop's host, gives the check's request slot back while the host is not
+// ready (so a waiting redirect does not idle a slot), and waits for the
+// dispatcher to grant it a slot again once the host is ready.
+type HopPacer[T any] struct {
+	d *Dispatcher[T]
+	// abandoned is set when a hop could not be made politely (its host is
+	// held by another process, or the store is unreachable).
+	abandoned bool
+}
+
+// Abandoned reports whether a hop could not be made politely: the caller
+// then keeps the item's state and checks it again soon.
+func (h *HopPacer[T]) Abandoned() bool { return h.abandoned }
+
+// Done reports that the request to host has been answered.
+func (h *HopPacer[T]) Done(host string) { h.d.pacer.Done(host) }
+
+// Wait blocks until a request to host is allowed, with a slot, and
+// reserves it.
+func (h *HopPacer[T]) Wait(ctx context.Context, host string) error {
+	d := h.d
+	if err := d.holds.Acquire(ctx, host); err != nil {
+		h.abandoned = true
+		return err
+	}
+	if !d.pacer.ReadyAt(host).After(time.Now()) {
+		return d.pacer.Wait(ctx, host)
+	}
+	d.slots.give()
+	d.signal()
+	if err := d.pacer.Wait(ctx, host); err != nil {
+		d.slots.takeWait() // the check still gives its slot back when it ends
+		return err
+	}
+	return d.awaitSlot(ctx, host)
 }
 
 // ReleaseQueued hands this process's work back once the claim loop and
@@ -477,31 +506,4 @@ func (d *Dispatcher[T]) releaseAll() []T {
 	}
 	d.queues, d.heap, d.queued = make(map[string]*hostQueue[T]), nil, 0
 	return out
-}
-
-type queueHeap[T any] []*hostQueue[T]
-
-func (h queueHeap[T]) Len() int { return len(h) }
-func (h queueHeap[T]) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].host < h[j].host
-}
-func (h queueHeap[T]) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *queueHeap[T]) Push(x any) {
-	q := x.(*hostQueue[T])
-	q.index = len(*h)
-	*h = append(*h, q)
-}
-func (h *queueHeap[T]) Pop() any {
-	old := *h
-	q := old[len(old)-1]
-	old[len(old)-1] = nil
-	q.index = -1
-	*h = old[:len(old)-1]
-	return q
 }
