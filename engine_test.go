@@ -23,6 +23,10 @@ import (
 
 const adminSecret = "test-admin-secret"
 
+// waitFor polls cond every 10 ms until it holds or timeout has passed: for
+// state that the code under test changes without telling anyone (a
+// store's contents, what a test server received). A test that has a
+// signal waits on it instead (countingStore.awaitCalls, a channel).
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

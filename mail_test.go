@@ -163,7 +163,10 @@ func TestRegistrationMailSentOnce(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		m := &slowMailer{release: make(chan struct{})}
-		e, err := lms.New(memstore.New(), mailConfig(m, nil))
+		// The outbox loop lists the clients at the start of each round (the
+		// digester once a minute): five calls, at least three rounds.
+		cs := newCountingStore(memstore.New())
+		e, err := lms.New(cs, mailConfig(m, nil))
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -173,12 +176,13 @@ func TestRegistrationMailSentOnce(t *testing.T) {
 			_, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: "site", ContactName: "Jane", ContactEmail: "jane@site.example", CallbackURL: "http://site.example/db"})
 			registered <- err
 		}()
-		time.Sleep(time.Second) // a hundred outbox polls, on virtual time
+		synctest.Wait() // the registration's own send has begun: the mail is in the outbox
+		cs.awaitCalls(t, "ListClients", 5)
 		synctest.Wait()
 		require.Equal(t, int64(1), m.sends.Load(), "the mail is being sent once")
 		close(m.release)
 		require.NoError(t, <-registered)
-		time.Sleep(time.Second)
+		cs.awaitCalls(t, "ListClients", 5)
 		synctest.Wait()
 		require.Equal(t, int64(1), m.sends.Load(), "sent once in all")
 		c, err := e.Client(context.Background(), "site")
