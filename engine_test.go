@@ -525,6 +525,13 @@ func (s *countingStore) ListClients(ctx context.Context) ([]lms.Client, error) {
 // rounds since.
 func (s *countingStore) awaitCalls(t testing.TB, method string, n int) {
 	t.Helper()
+	s.awaitCallsOr(t, method, n, nil)
+}
+
+// awaitCallsOr is awaitCalls that also ends, returning false, as soon as
+// or yields a value: the event that would hold the loop before its rounds.
+func (s *countingStore) awaitCallsOr(t testing.TB, method string, n int, or <-chan struct{}) bool {
+	t.Helper()
 	s.mu.Lock()
 	target := s.n[method] + n
 	s.mu.Unlock()
@@ -534,10 +541,12 @@ func (s *countingStore) awaitCalls(t testing.TB, method string, n int) {
 		done, changed := s.n[method] >= target, s.changed
 		s.mu.Unlock()
 		if done {
-			return
+			return true
 		}
 		select {
 		case <-changed:
+		case <-or:
+			return false
 		case <-deadline:
 			t.Fatalf("%s was not called %d more times within 10 s", method, n)
 		}
