@@ -31,7 +31,7 @@ func TestPoolVirtualTime(t *testing.T) {
 			inFlight++
 			peak = max(peak, inFlight)
 			mu.Unlock()
-			time.Sleep(300 * time.Millisecond) // the host takes its time to answer: a model of latency, not a wait
+			time.Sleep(300 * time.Millisecond) // the host takes its time to answer
 			mu.Lock()
 			inFlight--
 			mu.Unlock()
