@@ -118,6 +118,16 @@ type Config struct {
 	// ClaimPoll is how often the checker looks for due links when idle.
 	// Default 250 ms.
 	ClaimPoll time.Duration
+	// StopGrace is how long the checks in flight when Run's ctx ends may
+	// go on, so that their results are written and nothing is requested
+	// twice; checks still unanswered then are abandoned and their links
+	// due again at once. Default 5 s: most answers take well under a
+	// second, and the stop, results and hand-over of the hosts included,
+	// should fit in the 10 s supervisors commonly allow before they kill
+	// (docker stop, lmsd's -shutdown-timeout); a killed process keeps its
+	// hosts until Lease ends. Longer than CheckerConfig.Timeout changes
+	// nothing. Negative: checks in flight are abandoned at once.
+	StopGrace time.Duration
 
 	// OutageWindow is the window of the "is it us?" guard. Default 1 min.
 	OutageWindow time.Duration
@@ -250,6 +260,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.OutageMinHosts == 0 {
 		c.OutageMinHosts = 10
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = 5 * time.Second
 	}
 	if c.OutageRatio == 0 {
 		c.OutageRatio = 0.8
@@ -430,12 +443,14 @@ func (e *Engine) Config() Config { return e.cfg }
 func (e *Engine) Store() Store { return e.store }
 
 // Run runs the enabled components until ctx is cancelled, then waits for
-// every goroutine to stop and returns nil. In-flight checks are abandoned
-// and their links made due again; the checker's queued links and the hosts
-// it holds are handed back to the store at once, with each host's next
-// allowed time, so that other processes sharing it carry on without
-// waiting for the leases; nothing acknowledged is lost. It returns
-// an error only if a component fails for good.
+// every goroutine to stop and returns nil. The checker starts no check
+// and hands its queued links back to the store at once; the checks in
+// flight get Config.StopGrace to finish and write their results (those
+// unanswered then are abandoned and their links made due again); then
+// the hosts it holds are handed back, with each host's next allowed time,
+// so that other processes sharing the store carry on without waiting for
+// the leases; nothing acknowledged is lost. It returns an error only if a
+// component fails for good.
 func (e *Engine) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if e.cfg.Components&RunChecker != 0 {

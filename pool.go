@@ -78,7 +78,8 @@ func (p *pool) Check(ctx context.Context, j *dispatch.Job[Link]) {
 		j.Release()
 	}
 	if ctx.Err() != nil {
-		// Shutting down: the check is abandoned and due again at once.
+		// The stop's grace (Config.StopGrace) ran out before the answer:
+		// the check is abandoned and due again at once.
 		j.Release()
 		abandon()
 		return

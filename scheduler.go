@@ -52,6 +52,7 @@ func newDispatcher(cfg Config, pacer *pace.Pacer, holds *pace.Holds, p *pool, s 
 		Host:  func(l Link) string { return l.Host },
 		Lease: func(l Link) time.Time { return l.NextDue },
 		Claim: s.claim, Poll: s.poll, Added: s.added, Prune: s.pruneHosts, PruneEvery: pruneEvery,
+		StopGrace: cfg.StopGrace,
 	})
 }
 

@@ -48,6 +48,11 @@ type Config[T any] struct {
 	Added      <-chan struct{}
 	Prune      func(ctx context.Context)
 	PruneEvery time.Duration
+
+	// StopGrace is how long the checks in flight when Run's ctx ends may
+	// go on (their redirect hops too) before their ctx is cancelled; zero
+	// or negative cancels them at once.
+	StopGrace time.Duration
 }
 
 // Dispatcher starts checks: see the package comment.
@@ -119,18 +124,37 @@ func (d *Dispatcher[T]) signal() { loop.Poke(d.wake) }
 // InFlight returns how many checks are in progress.
 func (d *Dispatcher[T]) InFlight() int { return int(d.inflight.Load()) }
 
-// Run dispatches until ctx ends, then waits for every check it started.
+// run is one call of Run: the checks it started, and the contexts that
+// stop it.
+type run struct {
+	stop   context.Context // Run's: once it ends no check starts
+	checks context.Context // the checks': ends Config.StopGrace after stop
+	wg     sync.WaitGroup  // the checks and give-backs started
+}
+
+// Run dispatches until ctx ends. Then it starts no check and gives the
+// queued items back at once (Worker.GiveBack), lets the checks in flight
+// finish, granting their redirect hops slots, for up to Config.StopGrace
+// before it cancels their ctx, and returns once every check it started
+// has ended.
 func (d *Dispatcher[T]) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	checks, cancelChecks := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelChecks()
+	r := &run{stop: ctx, checks: checks}
+	defer r.wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
+	stop := ctx.Done()
+	var idle chan struct{}        // closed once every check has ended, after the stop
+	var graceEnd <-chan time.Time // the stop's grace runs out
 	for {
-		d.stock()
+		if stop != nil {
+			d.stock()
+		}
 		wait := time.Duration(-1)
-		if nextAt := d.dispatch(ctx, &wg); !nextAt.IsZero() {
+		if nextAt := d.dispatch(checks, r); !nextAt.IsZero() {
 			wait = max(0, time.Until(nextAt))
 		}
 		var tc <-chan time.Time
@@ -139,7 +163,22 @@ func (d *Dispatcher[T]) Run(ctx context.Context) error {
 			tc = timer.C
 		}
 		select {
-		case <-ctx.Done():
+		case <-stop:
+			stop = nil
+			d.cfg.Worker.GiveBack(context.WithoutCancel(ctx), d.releaseAll())
+			idle = make(chan struct{})
+			go func() { r.wg.Wait(); close(idle) }()
+			if d.cfg.StopGrace <= 0 {
+				cancelChecks()
+				break
+			}
+			grace := time.NewTimer(d.cfg.StopGrace)
+			defer grace.Stop()
+			graceEnd = grace.C
+		case <-graceEnd:
+			graceEnd = nil
+			cancelChecks()
+		case <-idle:
 			return nil
 		case <-d.wake:
 		case <-tc:
@@ -167,8 +206,10 @@ func (d *Dispatcher[T]) stock() {
 }
 
 // dispatch starts as many checks as the limits allow and returns when the
-// next queued host becomes ready (zero if none waits).
-func (d *Dispatcher[T]) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
+// next queued host becomes ready (zero if none waits). Once r stops it
+// only grants the hops of the checks in flight their slots; once ctx (the
+// checks') ends, nothing.
+func (d *Dispatcher[T]) dispatch(ctx context.Context, r *run) time.Time {
 	d.dmu.Lock()
 	defer d.dmu.Unlock()
 	for {
@@ -177,6 +218,9 @@ func (d *Dispatcher[T]) dispatch(ctx context.Context, wg *sync.WaitGroup) time.T
 		}
 		now := time.Now()
 		freshReady, nextAt := d.peek(now)
+		if r.stop.Err() != nil {
+			freshReady, nextAt = false, time.Time{}
+		}
 		hop := d.nextHop(now, freshReady)
 		if hop < 0 && !freshReady {
 			return nextAt
@@ -200,9 +244,9 @@ func (d *Dispatcher[T]) dispatch(ctx context.Context, wg *sync.WaitGroup) time.T
 			d.slots.give()
 			items := append([]T{it}, d.drop(q)...)
 			d.finished(q)
-			wg.Add(1)
+			r.wg.Add(1)
 			go func() {
-				defer wg.Done()
+				defer r.wg.Done()
 				d.cfg.Worker.GiveBack(context.WithoutCancel(ctx), items)
 			}()
 			continue
@@ -217,10 +261,10 @@ func (d *Dispatcher[T]) dispatch(ctx context.Context, wg *sync.WaitGroup) time.T
 			continue
 		}
 		d.inflight.Add(1)
-		j := &Job[T]{Item: it, d: d, wg: wg, q: q, held: true}
-		wg.Add(1)
+		j := &Job[T]{Item: it, d: d, run: r, q: q, held: true}
+		r.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.wg.Done()
 			d.cfg.Worker.Check(ctx, j)
 		}()
 	}
@@ -232,7 +276,7 @@ type Job[T any] struct {
 	Item T // what is checked
 
 	d    *Dispatcher[T]
-	wg   *sync.WaitGroup
+	run  *run
 	q    *hostQueue[T]
 	held bool // the job still holds its slot
 }
@@ -260,8 +304,9 @@ func (j *Job[T]) Finish() {
 func (j *Job[T]) RestHost() []T { return j.d.drop(j.q) }
 
 // Next starts the next checks from the job's goroutine rather than waking
-// the dispatcher: one goroutine hand-off less per check.
-func (j *Job[T]) Next(ctx context.Context) { j.d.dispatch(ctx, j.wg) }
+// the dispatcher: one goroutine hand-off less per check. ctx is the
+// check's.
+func (j *Job[T]) Next(ctx context.Context) { j.d.dispatch(ctx, j.run) }
 
 // HopPacer is the pacer one check sees. The dispatcher reserved the host
 // of the check's first request when it started it; for every further
