@@ -14,20 +14,23 @@ import (
 )
 
 // testHandover: three checkers over a farm of 100 hosts × 10 links (one
-// request per host per second, 20 ms answers, a 10-minute lease); once 300
-// links are checked and their states pushed (about 2 s after the first
-// registerURLs) the checker that sent the most requests gets SIGTERM. It hands its queued links and its hosts back, with their
-// next allowed times, before it exits: the others take every such host
-// within the interval plus 2 s of the SIGTERM (not after the lease), no
-// host sees two requests closer than the interval, and every link is
-// requested once.
+// request per host per second, 200 ms answers, a 10-minute lease); once
+// 300 links are checked and their states pushed (about 3 s after the
+// first registerURLs) the checker that sent the most requests gets
+// SIGTERM in the middle of its next round, with checks in flight. It lets
+// those finish and write their results (-stop-grace), hands its queued
+// links and its hosts back, with their next allowed times, and exits: the
+// others take every such host within the interval plus 2 s of the SIGTERM
+// (not after the lease), no host sees two requests closer than the
+// interval, and every link is requested once.
 func testHandover(t *testing.T, bin string) {
 	const (
 		hosts, perHost = 100, 10
 		interval       = time.Second
 		lease          = 10 * time.Minute
+		latency        = 200 * time.Millisecond
 	)
-	f, err := farm.Start(hosts, farm.Options{Latency: 20 * time.Millisecond, FirstAddr: 600})
+	f, err := farm.Start(hosts, farm.Options{Latency: latency, FirstAddr: 600})
 	require.NoError(t, err)
 	defer f.Close()
 	rcv := newReceiver(t)
@@ -55,27 +58,33 @@ func testHandover(t *testing.T, bin string) {
 	_, err = call(api.base, "registerURLs", "plone", "site-password-1", urls)
 	require.NoError(t, err)
 
-	// Once three links a host are checked and recorded (about 2 s in), the
-	// busiest checker stops: between two rounds of requests, a host
-	// interval apart, so that no check is in flight (Run abandons those,
-	// and their links would be requested twice).
+	// Once three links a host are checked and recorded (about 3 s in), the
+	// busiest checker stops at its tenth request of the next round: in
+	// the middle of the round, its checks in flight.
 	rcv.pushedUntil(t, 30*time.Second, "three links a host pushed", func() bool { return rcv.count() >= 3*hosts })
-	byAgent := map[string]int{}
-	for _, h := range f.Hosts {
-		for _, r := range h.Requests() {
-			byAgent[r.Agent]++
+	byAgent := func() map[string]int {
+		n := map[string]int{}
+		for _, h := range f.Hosts {
+			for _, r := range h.Requests() {
+				n[r.Agent]++
+			}
 		}
+		return n
 	}
+	counts := byAgent()
 	victim := checkers[0]
 	for _, c := range checkers {
-		if byAgent["lms-test "+c.name] > byAgent["lms-test "+victim.name] {
+		if counts["lms-test "+c.name] > counts["lms-test "+victim.name] {
 			victim = c
 		}
 	}
 	victimAgent := "lms-test " + victim.name
-	atTerm := f.Total()
+	sent := counts[victimAgent]
+	farmUntil(t, f, 30*time.Second, victim.name+"'s next round", func() bool { return byAgent()[victimAgent] >= sent+10 })
 	termAt := time.Now()
 	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGTERM))
+	sent = byAgent()[victimAgent]
+	atTerm := f.Total()
 	select {
 	case <-victim.done:
 		require.NoError(t, victim.err, "%s exits 0 on SIGTERM", victim.name)
@@ -95,6 +104,7 @@ func testHandover(t *testing.T, bin string) {
 	pol := f.Politeness(interval)
 	require.Zero(t, pol.Violations, "requests closer than %v to one host (smallest gap %v at %s)", interval, pol.MinGap, pol.MinGapHost)
 	var waits []time.Duration
+	inFlight := 0 // the victim's requests sent less than an answer's time before the SIGTERM
 	for _, h := range f.Hosts {
 		rs := h.Requests()
 		seen := map[string]int{}
@@ -104,6 +114,9 @@ func testHandover(t *testing.T, bin string) {
 			if r.Agent == victimAgent {
 				require.True(t, r.At.Before(termAt.Add(exited)), "%s requested %s%s after it exited", victim.name, h.Base, r.Path)
 				victimHeld = true
+				if r.At.Before(termAt) && r.At.After(termAt.Add(-latency)) {
+					inFlight++
+				}
 			}
 		}
 		require.Len(t, seen, perHost, "links of %s requested", h.Base)
@@ -122,9 +135,10 @@ func testHandover(t *testing.T, bin string) {
 		}
 	}
 	require.NotEmpty(t, waits, "%s held no host with links left", victim.name)
+	require.NotZero(t, inFlight, "%s had no check in flight at the SIGTERM", victim.name)
 	slices.Sort(waits)
-	t.Logf("%s (%d of %d requests at the SIGTERM) stopped in %v; its %d unfinished hosts asked again by the others %v–%v (median %v) after the SIGTERM (interval %v, lease %v); all %d URLs requested %v after registration; smallest gap %v",
-		victim.name, byAgent[victimAgent], atTerm, exited.Round(time.Millisecond), len(waits), waits[0].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond),
+	t.Logf("%s (%d of %d requests at the SIGTERM, %d of them in flight) stopped in %v; its %d unfinished hosts asked again by the others %v–%v (median %v) after the SIGTERM (interval %v, lease %v); all %d URLs requested %v after registration; smallest gap %v",
+		victim.name, sent, atTerm, inFlight, exited.Round(time.Millisecond), len(waits), waits[0].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond),
 		waits[len(waits)/2].Round(time.Millisecond), interval, lease, len(urls), done.Round(time.Millisecond), pol.MinGap.Round(time.Millisecond))
 	require.LessOrEqual(t, waits[len(waits)-1], interval+2*time.Second, "a released host waited longer than the interval + 2 s")
 }

@@ -56,6 +56,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A second SIGINT or SIGTERM ends the process at once (its hosts and
+	// links come back when their leases end, as after a crash).
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "lmsd:", err)
@@ -79,6 +82,7 @@ type options struct {
 	hostInterval, checkInterval, minRecheck             time.Duration
 	confirmDelay                                        time.Duration
 	notifyInterval, syncInterval, shutdownTimeout       time.Duration
+	stopGrace                                           time.Duration
 	userAgent, components, logFormat, logLevel, onReady string
 	pg                                                  pgFlags
 	processID                                           string
@@ -116,6 +120,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 	fs.DurationVar(&o.notifyInterval, "notify-interval", 15*time.Second, "least time between two pushes to one client")
 	fs.DurationVar(&o.syncInterval, "sync-interval", 24*time.Hour, "time between full syncs of a client")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long SIGTERM waits for in-flight work")
+	fs.DurationVar(&o.stopGrace, "stop-grace", 5*time.Second, "how long checks in flight at SIGTERM may finish and write their results before they are abandoned (0: at once); below -shutdown-timeout; a second SIGTERM ends the process at once")
 	fs.StringVar(&o.userAgent, "user-agent", lms.DefaultUserAgent, "User-Agent of checks")
 	fs.StringVar(&o.components, "components", "checker,notifier,syncer", "components to run: any of checker, notifier, syncer, or none (the API and pages always run)")
 	fs.StringVar(&o.processID, "process-id", "", "this process's name among those sharing a store: it holds hosts and clients under it (default host/pid/random)")
@@ -158,6 +163,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (*opti
 		return nil, errors.New("-check-interval, -min-recheck, -notify-interval, -sync-interval, -shutdown-timeout, -snapshot-ttl, -lease, -claim-poll and -notify-poll must be positive")
 	case o.historyChanges == 0 || o.historyChanges < -1, o.recheckPerHour == 0 || o.recheckPerHour < -1:
 		return nil, fmt.Errorf("-history-changes %d, -recheck-per-hour %d: want -1 (none, no cap) or at least 1", o.historyChanges, o.recheckPerHour)
+	case o.stopGrace < 0 || o.stopGrace >= o.shutdownTimeout:
+		return nil, fmt.Errorf("-stop-grace %v: want 0 or more, below -shutdown-timeout %v (the hosts are handed over after it)", o.stopGrace, o.shutdownTimeout)
 	case o.historyAge <= 0:
 		return nil, fmt.Errorf("-history-age %v: must be positive", o.historyAge)
 	case o.minRecheck > o.checkInterval:
@@ -384,7 +391,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	e, err := lms.New(st, lms.Config{
 		AdminSecret: secret, PublicURL: o.publicURL, MailCC: cc, Mailer: mlr, Logger: log,
 		Notifier: callbacks, Lister: callbacks, Components: comps, ProcessID: o.processID,
-		Lease: o.lease, ClaimPoll: o.claimPoll, NotifyPoll: o.notifyPoll,
+		Lease: o.lease, ClaimPoll: o.claimPoll, NotifyPoll: o.notifyPoll, StopGrace: stopGrace(o.stopGrace),
 		CheckerConfig: lms.CheckerConfig{AllowPrivate: o.allowPrivate, AllowedPrefixes: o.allowedPrefixes, UserAgent: o.userAgent, HonestRetry: !o.browserUA, MaxBytes: o.checkMaxBytes},
 		OutageProbes:  strings.Fields(o.outageProbes),
 		Concurrency:   o.concurrency, HostInterval: o.hostInterval, Unpaced: o.hostInterval == 0,
@@ -538,4 +545,12 @@ func newHandlers(e *lms.Engine, cfg handlerConfig) (app, metrics http.Handler, e
 		}
 		mux.ServeHTTP(w, r)
 	}), metrics, nil
+}
+
+// stopGrace returns lms.Config.StopGrace for -stop-grace: 0 is none.
+func stopGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -45,6 +45,8 @@ func TestFlagErrors(t *testing.T) {
 		"-components":       {"-components", "checker,teleporter"},
 		"none alone":        {"-components", "none,checker"},
 		"-lease":            {"-lease", "0"},
+		"-stop-grace":       {"-stop-grace", "10s"},
+		"below -shutdown":   {"-stop-grace", "-1s"},
 		"-history-changes":  {"-history-changes", "0"},
 		"-history-age":      {"-history-age", "-1h"},
 		"-recheck-per-hour": {"-recheck-per-hour", "-5"},
