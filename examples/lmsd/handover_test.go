@@ -95,6 +95,10 @@ func testHandover(t *testing.T, bin string) {
 
 	farmUntil(t, f, 60*time.Second, "every URL requested", func() bool { return f.Total() >= len(urls) })
 	done := time.Since(start)
+	// Every check recorded: a check abandoned at the stop would be
+	// recorded only after a second request, which the others send after
+	// the links still due.
+	rcv.pushedUntil(t, 30*time.Second, "every URL's state pushed", func() bool { return rcv.count() >= len(urls) })
 	for _, p := range d.procs {
 		if p != victim {
 			p.stop(t)
