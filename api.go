@@ -155,13 +155,9 @@ func (e *Engine) mailNow(ctx context.Context, id string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	for {
-		c, ok := e.mailer.deliver(ctx, id)
-		if !ok || len(c.Outbox) == 0 {
-			break
-		}
+	for e.mailer.Deliver(ctx, id) {
 	}
-	e.mailer.owed()
+	e.mailer.Owed()
 }
 
 // NewPassword gives the client a new generated password and owes its

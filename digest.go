@@ -190,7 +190,7 @@ func (e *Engine) Digest(ctx context.Context, clientID string) ([]Message, error)
 	}
 	out := make([]Message, len(ms))
 	for i, m := range ms {
-		out[i], _ = e.mailer.message(c, m)
+		out[i], _ = outboxStore{e.store, e.cfg, e.sealer}.message(c, m)
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/outage"
+	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 	"github.com/linkmonitor/lms/internal/wayback"
@@ -380,7 +381,7 @@ type Engine struct {
 	notifier *notifier
 	syncer   *syncer
 	hooks    *webhooks
-	mailer   *mailer
+	mailer   *outbox.Sender
 	digests  *digester
 	rechecks *recheckLimiter // per-client cap of Recheck (editors.go)
 	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
@@ -412,11 +413,11 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
 	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
-	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.owed}
-	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
-	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed, e.hooks)
+	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.Owed}
+	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.Owed)
+	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.Owed, e.hooks)
 	e.archive = newArchiver(store, cfg, e.pacer)
-	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed, e.hooks)
+	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.Owed, e.hooks)
 	return e, nil
 }
 
@@ -442,7 +443,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if e.cfg.Components&RunNotifier != 0 {
 		g.Go(func() error { return e.notifier.run(gctx) })
-		g.Go(func() error { return e.mailer.run(gctx) })
+		g.Go(func() error { return e.mailer.Run(gctx) })
 		g.Go(func() error { return e.digests.run(gctx) })
 		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
@@ -492,7 +493,7 @@ func (e *Engine) relayWakeups(ctx context.Context, w Waker) {
 			e.notifier.pendingAdded()
 		}
 		if ev&WakeMail != 0 {
-			e.mailer.owed()
+			e.mailer.Owed()
 		}
 	}
 }

@@ -70,6 +70,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/linkmonitor/lms/internal/browser"
+	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -275,13 +276,13 @@ type MailKind string
 // The mails lms sends a client's contact.
 const (
 	// MailRegistration carries the client's password (PROTOCOL.md §5).
-	MailRegistration MailKind = "registration"
+	MailRegistration MailKind = outbox.KindRegistration
 	// MailDisabled says that notifications were switched off after
 	// repeated failures.
-	MailDisabled MailKind = "notifications disabled"
+	MailDisabled MailKind = outbox.KindNotifyDisabled
 	// MailSyncTooLarge says that the client's link list is over a limit
 	// (ErrTooLarge), so the daily sync cannot reconcile it.
-	MailSyncTooLarge MailKind = "link list too large"
+	MailSyncTooLarge MailKind = outbox.KindSyncTooLarge
 	// MailDigest is a digest of the links' changes (digest.go).
 	MailDigest MailKind = "digest"
 )

@@ -99,7 +99,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	e.sched.snapshot(&st)
 	e.notifier.snapshot(&st)
 	e.syncer.snapshot(&st)
-	e.mailer.snapshot(&st)
+	st.MailsSent, st.MailFailures = e.mailer.Counters()
 	e.hooks.snapshot(&st)
 	cs, err := e.store.ListClients(ctx)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
 	"github.com/linkmonitor/lms/internal/webhook"
@@ -20,7 +21,7 @@ const (
 
 // MailWebhookDisabled says that the webhook was turned off after repeated
 // failed deliveries.
-const MailWebhookDisabled MailKind = "webhook disabled"
+const MailWebhookDisabled MailKind = outbox.KindWebhookDisabled
 
 // WebhookRotationOverlap is how long the previous secret keeps signing
 // after RotateWebhookSecret, so that receivers can switch without losing a
@@ -111,18 +112,4 @@ func (e *Engine) WebhookDeliveries(ctx context.Context, clientID string, limit i
 		return nil, fmt.Errorf("lms: webhook deliveries: %w", err)
 	}
 	return ds, nil
-}
-
-// webhookDisabledMail tells the contact that the webhook was turned off.
-func webhookDisabledMail(cfg Config, c Client) Message {
-	body := fmt.Sprintf("Hello %s,\n\n"+
-		"the Link Monitoring Server at %s/ could not deliver webhook events to\n"+
-		"your client %q %d times in a row, and has turned its webhook off.\n\n"+
-		"Webhook URL:         %s\n"+
-		"Switched off at:     %s\n"+
-		"Last error:          %s\n\n"+
-		"No event is lost: they wait, in order. Once the receiver works again, set\n"+
-		"the webhook URL again (PATCH /api/v1/client) and they will be delivered.\n",
-		c.ContactName, cfg.PublicURL, c.ID, c.WebhookFailures, logsafe.URL(c.WebhookURL), fmtTime(c.WebhookDisabledAt), c.WebhookLastError)
-	return Message{To: contact(c), Subject: fmt.Sprintf("Webhook of client id %q turned off", c.ID), Body: body}
 }
