@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/secret"
@@ -378,7 +379,7 @@ type Engine struct {
 	disp     *dispatcher
 	pool     *pool
 	sched    *scheduler
-	notifier *notifier
+	notifier *notify.Notifier
 	syncer   *syncer
 	hooks    *webhooks
 	mailer   *outbox.Sender
@@ -415,7 +416,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.mailer = newMailer(store, cfg, e.sealer)
 	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.Owed}
 	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.Owed)
-	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.Owed, e.hooks)
+	e.notifier = notify.NewNotifier(e.hooks.Deliverer)
 	e.archive = newArchiver(store, cfg, e.pacer)
 	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.Owed, e.hooks)
 	return e, nil
@@ -442,7 +443,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		g.Go(func() error { return e.runChecker(gctx) })
 	}
 	if e.cfg.Components&RunNotifier != 0 {
-		g.Go(func() error { return e.notifier.run(gctx) })
+		g.Go(func() error { return e.notifier.Run(gctx) })
 		g.Go(func() error { return e.mailer.Run(gctx) })
 		g.Go(func() error { return e.digests.run(gctx) })
 		g.Go(func() error { return e.hooks.Run(gctx) })
@@ -490,7 +491,7 @@ func (e *Engine) relayWakeups(ctx context.Context, w Waker) {
 			e.sched.linksAdded()
 		}
 		if ev&WakePending != 0 {
-			e.notifier.pendingAdded()
+			e.notifier.Poke()
 		}
 		if ev&WakeMail != 0 {
 			e.mailer.Owed()
@@ -500,13 +501,6 @@ func (e *Engine) relayWakeups(ctx context.Context, w Waker) {
 
 // endpoint returns how to reach c: its password unsealed.
 func (e *Engine) endpoint(c Client) (Endpoint, error) {
-	pw, ok := e.sealer.Open(c.ID, c.SealedPassword)
-	if !ok {
-		return Endpoint{}, errNoPassword
-	}
-	return Endpoint{ClientID: c.ID, Password: pw, URL: c.CallbackURL}, nil
+	to, err := e.hooks.Endpoint(hookClient(c))
+	return Endpoint(to), err
 }
-
-// errNoPassword means the client's password cannot be unsealed (the admin
-// secret changed) and the client has not authenticated since.
-var errNoPassword = errors.New("client password unavailable: the admin secret changed; it is learnt again at the client's next call")

@@ -97,7 +97,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	g := e.guard.Snapshot()
 	st.Outage, st.OutageSince, st.HeldBack = g.Active, g.Since, g.Held
 	e.sched.snapshot(&st)
-	e.notifier.snapshot(&st)
+	st.NotifyPushes, st.NotifyDelivered, st.NotifyFailures, st.NotifyDisabled = e.notifier.Counters()
 	e.syncer.snapshot(&st)
 	st.MailsSent, st.MailFailures = e.mailer.Counters()
 	e.hooks.snapshot(&st)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/linkmonitor/lms/internal/webhook"
+	"github.com/linkmonitor/lms/internal/notify"
 )
 
 // WebhookLogSize is how many finished (delivered or given up) events a
@@ -22,7 +22,7 @@ type WebhookEvent struct {
 // Pending reports whether the event is still to be delivered: not
 // acknowledged and not given up (a zero NextAttempt means no further
 // attempt).
-func (d WebhookDelivery) Pending() bool { return webhook.Delivery(d).Pending() }
+func (d WebhookDelivery) Pending() bool { return notify.Delivery(d).Pending() }
 
 // WebhookStore keeps each client's webhook events, in the order they were
 // made, until they are delivered, and the log of the last deliveries (the

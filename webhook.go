@@ -6,17 +6,17 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
-	"github.com/linkmonitor/lms/internal/webhook"
 )
 
 // The webhook event types (API.md, "Webhooks").
 const (
-	EventLinksChanged = webhook.EventLinksChanged // a batch of state changes of the client's links
-	EventLinksSynced  = webhook.EventLinksSynced  // one page of the full state list after a sync
-	EventWebhookTest  = webhook.EventTest         // sent on request (TestWebhook)
+	EventLinksChanged = notify.EventLinksChanged // a batch of state changes of the client's links
+	EventLinksSynced  = notify.EventLinksSynced  // one page of the full state list after a sync
+	EventWebhookTest  = notify.EventTest         // sent on request (TestWebhook)
 )
 
 // MailWebhookDisabled says that the webhook was turned off after repeated
@@ -64,7 +64,7 @@ func (e *Engine) SetWebhookURL(ctx context.Context, clientID, rawURL string) err
 // WebhookRotationOverlap, so deliveries carry both signatures meanwhile.
 func (e *Engine) RotateWebhookSecret(ctx context.Context, clientID string) (string, error) {
 	s := stdwebhook.NewSecret()
-	sealed := e.sealer.Seal(webhook.SealID(clientID), s)
+	sealed := e.sealer.Seal(notify.SealID(clientID), s)
 	now := e.now()
 	_, err := e.store.UpdateClient(ctx, clientID, func(c *Client) error {
 		c.WebhookOldSecret, c.WebhookOldUntil = "", time.Time{}

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/netguard"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/secret"
-	"github.com/linkmonitor/lms/internal/webhook"
 )
 
 // webhooks is the webhook deliverer (internal/webhook) as the Engine, the
 // notifier and the syncer use it, in the model's types.
-type webhooks struct{ *webhook.Deliverer }
+type webhooks struct{ *notify.Deliverer }
 
 // webhookStore is what the webhooks use of the Store.
 type webhookStore interface {
@@ -24,7 +24,7 @@ type webhookStore interface {
 
 func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed func()) *webhooks {
 	cc := cfg.CheckerConfig
-	return &webhooks{webhook.New(hookStore{store}, webhook.Config{
+	return &webhooks{notify.New(hookStore{store}, notify.Config{
 		Now: cfg.Now, Logger: cfg.Logger, ProcessID: cfg.ProcessID, Sealer: sealer, UserAgent: cc.UserAgent,
 		// The SSRF rules of callbacks: every resolved address is checked.
 		Dial:      netguard.Dialer(cc.ConnectTimeout, cc.AllowPrivate, cc.AllowedPrefixes...).DialContext,
@@ -32,20 +32,21 @@ func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed
 		Poll: cfg.NotifyPoll, Interval: cfg.NotifyInterval, BackoffMax: cfg.NotifyBackoffMax, Timeout: cfg.NotifyTimeout,
 		MaxFailures: cfg.NotifyMaxFailures, Chunk: cfg.NotifyChunk, Concurrency: cfg.NotifyConcurrency,
 		MailOwed: mailOwed,
+		Push: func(ctx context.Context, to notify.Endpoint, ups []notify.Update) error {
+			out := make([]Update, len(ups))
+			for i, u := range ups {
+				out[i] = Update{URL: u.URL, State: State(u.State), Reason: u.Reason}
+			}
+			return cfg.Notifier.Notify(ctx, Endpoint(to), out)
+		},
 	})}
 }
 
-// handOff gives the chunk ps of c's pending changes to its webhook
-// (webhook.Deliverer.HandOff).
-func (h *webhooks) handOff(ctx context.Context, c Client, ps []PendingUpdate) (int, error) {
-	return h.HandOff(ctx, hookClient(c), hookPending(ps))
-}
-
 // synced queues one page ls of the full state list after a sync of c
-// (webhook.Deliverer.Synced).
+// (notify.Deliverer.Synced).
 func (h *webhooks) synced(ctx context.Context, c Client, syncID string, page int, last bool, ls []Link) error {
-	ups := make([]webhook.Update, len(ls))
-	byURL := make(map[string]webhook.Link, len(ls))
+	ups := make([]notify.Update, len(ls))
+	byURL := make(map[string]notify.Link, len(ls))
 	for i, l := range ls {
 		ups[i] = hookUpdate(l.Update())
 		byURL[l.URL] = hookLink(l)
@@ -58,50 +59,52 @@ func (h *webhooks) snapshot(st *Stats) {
 	st.WebhooksDelivered, st.WebhookFailures, st.WebhooksDisabled = h.Counters()
 }
 
-// webhookOn reports whether c's webhook takes events: a URL, not turned
-// off.
-func webhookOn(c Client) bool { return webhook.On(hookClient(c)) }
-
-func hookClient(c Client) webhook.Client {
-	return webhook.Client{
+func hookClient(c Client) notify.Client {
+	return notify.Client{
 		ID: c.ID, URL: c.WebhookURL, Secret: c.WebhookSecret, OldSecret: c.WebhookOldSecret, OldUntil: c.WebhookOldUntil,
 		Failures: c.WebhookFailures, LastError: c.WebhookLastError, DisabledAt: c.WebhookDisabledAt,
-		Callback: c.CallbackURL != "", Notify: c.Notify, NotifyFailures: c.NotifyFailures, NextNotify: c.NextNotify,
+		CallbackURL: c.CallbackURL, SealedPassword: c.SealedPassword, Notify: c.Notify, NotifyFailures: c.NotifyFailures,
+		NextNotify: c.NextNotify, LastNotified: c.LastNotified, LastNotifyError: c.LastNotifyError,
 		NotifyDisabledAt: c.NotifyDisabledAt, LeaseHolder: c.NotifyLease.Holder, LeaseUntil: c.NotifyLease.Until,
 	}
 }
 
-// setHookClient writes back to c what the deliverer may change of a client
-// (webhook.Store.UpdateClient); turning the webhook off queues the
-// contact's mail in the outbox.
-func setHookClient(c *Client, v webhook.Client) {
+// setHookClient writes back to c what the notifier and the deliverer may
+// change of a client (notify.Store.UpdateClient); turning the webhook or
+// the notifications off queues the contact's mail in the outbox.
+func setHookClient(c *Client, v notify.Client) {
 	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = v.Failures, v.LastError, v.DisabledAt
+	c.Notify, c.NotifyFailures, c.NextNotify, c.LastNotified = v.Notify, v.NotifyFailures, v.NextNotify, v.LastNotified
+	c.LastNotifyError, c.NotifyDisabledAt = v.LastNotifyError, v.NotifyDisabledAt
 	c.NotifyLease = Lease{Holder: v.LeaseHolder, Until: v.LeaseUntil}
+	if v.MailNotifyDisabled {
+		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailDisabled, Queued: v.NotifyDisabledAt})
+	}
 	if v.MailDisabled {
 		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailWebhookDisabled, Queued: v.DisabledAt})
 	}
 }
 
-func hookUpdate(u Update) webhook.Update {
-	return webhook.Update{URL: u.URL, State: string(u.State), Reason: u.Reason}
+func hookUpdate(u Update) notify.Update {
+	return notify.Update{URL: u.URL, State: string(u.State), Reason: u.Reason}
 }
 
-func hookLink(l Link) webhook.Link {
-	return webhook.Link{Code: l.Code, FinalURL: l.FinalURL, Permanent: l.Permanent}
+func hookLink(l Link) notify.Link {
+	return notify.Link{Code: l.Code, FinalURL: l.FinalURL, Permanent: l.Permanent}
 }
 
-func hookPending(ps []PendingUpdate) []webhook.Pending {
+func hookPending(ps []PendingUpdate) []notify.Pending {
 	if ps == nil {
 		return nil
 	}
-	out := make([]webhook.Pending, len(ps))
+	out := make([]notify.Pending, len(ps))
 	for i, p := range ps {
-		out[i] = webhook.Pending{Update: hookUpdate(p.Update), Seq: p.Seq}
+		out[i] = notify.Pending{Update: hookUpdate(p.Update), Seq: p.Seq}
 	}
 	return out
 }
 
-func modelPending(ps []webhook.Pending) []PendingUpdate {
+func modelPending(ps []notify.Pending) []PendingUpdate {
 	if ps == nil {
 		return nil
 	}
@@ -112,15 +115,15 @@ func modelPending(ps []webhook.Pending) []PendingUpdate {
 	return out
 }
 
-// hookStore is the Store as the deliverer sees it (webhook.Store).
+// hookStore is the Store as the deliverer sees it (notify.Store).
 type hookStore struct{ s webhookStore }
 
-func (a hookStore) Client(ctx context.Context, id string) (webhook.Client, error) {
+func (a hookStore) Client(ctx context.Context, id string) (notify.Client, error) {
 	c, err := a.s.GetClient(ctx, id)
 	return hookClient(c), err
 }
 
-func (a hookStore) UpdateClient(ctx context.Context, id string, fn func(*webhook.Client) error) (webhook.Client, error) {
+func (a hookStore) UpdateClient(ctx context.Context, id string, fn func(*notify.Client) error) (notify.Client, error) {
 	c, err := a.s.UpdateClient(ctx, id, func(c *Client) error {
 		v := hookClient(*c)
 		if err := fn(&v); err != nil {
@@ -132,31 +135,31 @@ func (a hookStore) UpdateClient(ctx context.Context, id string, fn func(*webhook
 	return hookClient(c), err
 }
 
-func (a hookStore) Enqueue(ctx context.Context, ev webhook.Event, handed []webhook.Pending, ack bool) error {
+func (a hookStore) Enqueue(ctx context.Context, ev notify.Event, handed []notify.Pending, ack bool) error {
 	return a.s.EnqueueWebhook(ctx, WebhookEvent{WebhookDelivery: WebhookDelivery(ev.Delivery), Body: ev.Body}, modelPending(handed), ack)
 }
 
-func (a hookStore) Unhanded(ctx context.Context, clientID string, ps []webhook.Pending) ([]webhook.Pending, error) {
+func (a hookStore) Unhanded(ctx context.Context, clientID string, ps []notify.Pending) ([]notify.Pending, error) {
 	out, err := a.s.UnhandedUpdates(ctx, clientID, modelPending(ps))
 	return hookPending(out), err
 }
 
 func (a hookStore) Clients(ctx context.Context) ([]string, error) { return a.s.WebhookClients(ctx) }
 
-func (a hookStore) Claim(ctx context.Context, clientID, holder string, now time.Time, lease time.Duration) (webhook.Event, bool, error) {
+func (a hookStore) Claim(ctx context.Context, clientID, holder string, now time.Time, lease time.Duration) (notify.Event, bool, error) {
 	ev, ok, err := a.s.ClaimWebhook(ctx, clientID, holder, now, lease)
-	return webhook.Event{Delivery: webhook.Delivery(ev.WebhookDelivery), Body: ev.Body}, ok, err
+	return notify.Event{Delivery: notify.Delivery(ev.WebhookDelivery), Body: ev.Body}, ok, err
 }
 
-func (a hookStore) Record(ctx context.Context, clientID string, d webhook.Delivery) error {
+func (a hookStore) Record(ctx context.Context, clientID string, d notify.Delivery) error {
 	return a.s.RecordWebhookAttempt(ctx, clientID, WebhookDelivery(d))
 }
 
-func (a hookStore) Deliveries(ctx context.Context, clientID string, limit int) ([]webhook.Delivery, error) {
+func (a hookStore) Deliveries(ctx context.Context, clientID string, limit int) ([]notify.Delivery, error) {
 	ds, err := a.s.WebhookDeliveries(ctx, clientID, limit)
-	out := make([]webhook.Delivery, len(ds))
+	out := make([]notify.Delivery, len(ds))
 	for i, d := range ds {
-		out[i] = webhook.Delivery(d)
+		out[i] = notify.Delivery(d)
 	}
 	return out, err
 }
@@ -165,14 +168,22 @@ func (a hookStore) PendingClients(ctx context.Context) ([]string, error) {
 	return a.s.PendingClients(ctx)
 }
 
-func (a hookStore) PendingUpdates(ctx context.Context, clientID string, limit int) ([]webhook.Pending, error) {
+func (a hookStore) PendingUpdates(ctx context.Context, clientID string, limit int) ([]notify.Pending, error) {
 	ps, err := a.s.PendingUpdates(ctx, clientID, limit)
 	return hookPending(ps), err
 }
 
-func (a hookStore) Links(ctx context.Context, urls []string) (map[string]webhook.Link, error) {
+func (a hookStore) PendingCount(ctx context.Context, clientID string) (int, error) {
+	return a.s.PendingCount(ctx, clientID)
+}
+
+func (a hookStore) Ack(ctx context.Context, clientID string, ps []notify.Pending) error {
+	return a.s.AckUpdates(ctx, clientID, modelPending(ps))
+}
+
+func (a hookStore) Links(ctx context.Context, urls []string) (map[string]notify.Link, error) {
 	ls, err := a.s.LookupLinks(ctx, urls)
-	out := make(map[string]webhook.Link, len(ls))
+	out := make(map[string]notify.Link, len(ls))
 	for u, l := range ls {
 		out[u] = hookLink(l)
 	}
@@ -181,7 +192,7 @@ func (a hookStore) Links(ctx context.Context, urls []string) (map[string]webhook
 
 // Sources reads the sources when the store keeps them (SourceLookup); a
 // client the store does not know has none.
-func (a hookStore) Sources(ctx context.Context, clientID string, urls []string) (map[string][]webhook.Source, error) {
+func (a hookStore) Sources(ctx context.Context, clientID string, urls []string) (map[string][]notify.Source, error) {
 	sl, ok := a.s.(SourceLookup)
 	if !ok {
 		return nil, nil
@@ -190,10 +201,10 @@ func (a hookStore) Sources(ctx context.Context, clientID string, urls []string) 
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	out := make(map[string][]webhook.Source, len(m))
+	out := make(map[string][]notify.Source, len(m))
 	for u, ss := range m {
 		for _, s := range ss {
-			out[u] = append(out[u], webhook.Source(s))
+			out[u] = append(out[u], notify.Source(s))
 		}
 	}
 	return out, nil

@@ -1,16 +1,23 @@
-// Package webhook makes and delivers each client's webhook events (API.md,
-// "Webhooks"): the notifier and the syncer hand it events (HandOff,
+// Package notify delivers each client's pending changes: to its XML-RPC
+// callback (Notifier, notifier.go) and as webhook events (Deliverer).
+//
+// The notifier pushes a client's pending changes in chunks, at most one
+// round per Interval, acknowledging each chunk the client accepted; after
+// MaxFailures failures in a row it switches the client's notifications
+// off and owes its contact a mail. Each chunk goes to the webhook first.
+//
+// The notifier and the syncer hand the deliverer webhook events (HandOff,
 // Synced), which the store keeps in a per-client queue; Run delivers each
 // queue in order, at most one delivery in flight per client (the store's
 // claim holds the client's oldest event for this process), a 2xx
 // acknowledging, anything else retried with the notifier's back-off and
 // jitter under the same event id. After Config.MaxFailures failures in a
 // row the webhook is turned off and its contact mailed; its events wait.
+// Deliveries are signed as Standard Webhooks (internal/stdwebhook).
 //
-// Deliveries are signed as Standard Webhooks (internal/stdwebhook). The
-// package knows nothing of the lms model: it works on its own small types
-// (Client, Event, Pending, …) through Store, which the root adapts.
-package webhook
+// The package knows nothing of the lms model: it works on its own small
+// types (Client, Event, Pending, …) through Store, which the root adapts.
+package notify
 
 import (
 	"context"
@@ -53,16 +60,23 @@ type Client struct {
 	// MailDisabled is set, with DisabledAt, when the deliverer turns the
 	// webhook off: the contact is owed a mail saying so.
 	MailDisabled bool
-	// The XML-RPC callback side: whether the client has a callback, its
-	// notifications and their bookkeeping, and the notify lease.
-	Callback         bool
-	Notify           bool
-	NotifyFailures   int
-	NextNotify       time.Time
-	NotifyDisabledAt time.Time
-	LeaseHolder      string
-	LeaseUntil       time.Time
+	// The XML-RPC callback side: its URL ("" if none) and the client's
+	// sealed password, its notifications and their bookkeeping, and the
+	// notify lease.
+	CallbackURL, SealedPassword string
+	Notify                      bool
+	NotifyFailures              int
+	NextNotify, LastNotified    time.Time
+	LastNotifyError             string
+	NotifyDisabledAt            time.Time
+	// MailNotifyDisabled is set, with NotifyDisabledAt, when the notifier
+	// switches notifications off: the contact is owed a mail saying so.
+	MailNotifyDisabled bool
+	LeaseHolder        string
+	LeaseUntil         time.Time
 }
+
+func (c Client) hasCallback() bool { return c.CallbackURL != "" }
 
 // On reports whether c's webhook takes events: a URL, not turned off.
 func On(c Client) bool { return c.URL != "" && c.DisabledAt.IsZero() }
@@ -133,7 +147,8 @@ type Store interface {
 	Client(ctx context.Context, id string) (Client, error)
 	// UpdateClient applies fn to the client atomically and returns it as
 	// stored; an error of fn changes nothing and is returned. fn changes
-	// only Failures, LastError, DisabledAt, MailDisabled and the lease.
+	// only the webhook's and the notifications' bookkeeping, the Mail
+	// flags and the lease.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	// Enqueue stores ev as the client's newest event and hands it the
 	// pending changes handed: acknowledged with ack, else marked handed.
@@ -155,6 +170,11 @@ type Store interface {
 	// PendingUpdates returns the client's pending changes (all if limit
 	// is 0).
 	PendingUpdates(ctx context.Context, clientID string, limit int) ([]Pending, error)
+	// PendingCount returns how many links have pending changes for the
+	// client.
+	PendingCount(ctx context.Context, clientID string) (int, error)
+	// Ack removes delivered changes (a change whose Seq differs stays).
+	Ack(ctx context.Context, clientID string, delivered []Pending) error
 	// Links returns what is stored of those of urls that are known.
 	Links(ctx context.Context, urls []string) (map[string]Link, error)
 	// Sources returns, per URL, the client's sources that use it; nil if
@@ -180,8 +200,12 @@ type Config struct {
 	// changes, and how many clients are served at once.
 	Poll, Interval, BackoffMax, Timeout time.Duration
 	MaxFailures, Chunk, Concurrency     int
-	// MailOwed wakes the mailer after a webhook was turned off.
+	// MailOwed wakes the mailer after a webhook or the notifications were
+	// turned off.
 	MailOwed func()
+	// Push delivers updates to a client's callback (updateManyStates); nil
+	// only if the notifier does not run.
+	Push func(ctx context.Context, to Endpoint, ups []Update) error
 }
 
 // Deliverer makes and delivers the webhook events.

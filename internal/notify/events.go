@@ -1,4 +1,4 @@
-package webhook
+package notify
 
 import (
 	"context"
@@ -124,7 +124,7 @@ func (h *Deliverer) HandOff(ctx context.Context, c Client, ps []Pending) (int, e
 		return 0, nil
 	}
 	fresh := ps
-	if c.Callback {
+	if c.hasCallback() {
 		var err error
 		if fresh, err = h.store.Unhanded(ctx, c.ID, ps); err != nil {
 			return 0, err
@@ -145,7 +145,7 @@ func (h *Deliverer) HandOff(ctx context.Context, c Client, ps []Pending) (int, e
 	if err != nil {
 		return 0, err
 	}
-	if err := h.store.Enqueue(ctx, ev, fresh, !c.Callback); err != nil {
+	if err := h.store.Enqueue(ctx, ev, fresh, !c.hasCallback()); err != nil {
 		return 0, err
 	}
 	h.Poke()
