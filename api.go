@@ -409,5 +409,5 @@ func (e *Engine) Sync(ctx context.Context, id string) error {
 	if e.cfg.Lister == nil || e.cfg.Notifier == nil {
 		return fmt.Errorf("lms: sync %q: %w: Config.Lister and Config.Notifier are required", id, ErrInvalid)
 	}
-	return e.syncer.sync(ctx, id)
+	return e.syncer.Sync(ctx, id)
 }

@@ -380,7 +380,7 @@ type Engine struct {
 	pool     *pool
 	sched    *scheduler
 	notifier *notify.Notifier
-	syncer   *syncer
+	syncer   *notify.Syncer
 	hooks    *webhooks
 	mailer   *outbox.Sender
 	digests  *digester
@@ -418,7 +418,13 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.Owed)
 	e.notifier = notify.NewNotifier(e.hooks.Deliverer)
 	e.archive = newArchiver(store, cfg, e.pacer)
-	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.Owed, e.hooks)
+	e.syncer = notify.NewSyncer(e.hooks.Deliverer, notify.SyncConfig{
+		Poll: cfg.SyncPoll, Interval: cfg.SyncInterval, Timeout: cfg.SyncTimeout, Concurrency: cfg.SyncConcurrency,
+		List: func(ctx context.Context, from notify.Endpoint) ([]string, error) {
+			return cfg.Lister.ListLinks(ctx, Endpoint(from))
+		},
+		LinksAdded: e.sched.linksAdded, TooLarge: ErrTooLarge,
+	})
 	return e, nil
 }
 
@@ -449,7 +455,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {
-		g.Go(func() error { return e.syncer.run(gctx) })
+		g.Go(func() error { return e.syncer.Run(gctx) })
 		g.Go(func() error { return e.recordDailyCounts(gctx) })
 	}
 	if e.archive != nil {
@@ -497,10 +503,4 @@ func (e *Engine) relayWakeups(ctx context.Context, w Waker) {
 			e.mailer.Owed()
 		}
 	}
-}
-
-// endpoint returns how to reach c: its password unsealed.
-func (e *Engine) endpoint(c Client) (Endpoint, error) {
-	to, err := e.hooks.Endpoint(hookClient(c))
-	return Endpoint(to), err
 }

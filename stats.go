@@ -98,7 +98,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	st.Outage, st.OutageSince, st.HeldBack = g.Active, g.Since, g.Held
 	e.sched.snapshot(&st)
 	st.NotifyPushes, st.NotifyDelivered, st.NotifyFailures, st.NotifyDisabled = e.notifier.Counters()
-	e.syncer.snapshot(&st)
+	st.SyncsOK, st.SyncsFailed = e.syncer.Counters()
 	st.MailsSent, st.MailFailures = e.mailer.Counters()
 	e.hooks.snapshot(&st)
 	cs, err := e.store.ListClients(ctx)

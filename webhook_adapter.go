@@ -42,18 +42,6 @@ func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed
 	})}
 }
 
-// synced queues one page ls of the full state list after a sync of c
-// (notify.Deliverer.Synced).
-func (h *webhooks) synced(ctx context.Context, c Client, syncID string, page int, last bool, ls []Link) error {
-	ups := make([]notify.Update, len(ls))
-	byURL := make(map[string]notify.Link, len(ls))
-	for i, l := range ls {
-		ups[i] = hookUpdate(l.Update())
-		byURL[l.URL] = hookLink(l)
-	}
-	return h.Synced(ctx, hookClient(c), syncID, page, last, ups, byURL)
-}
-
 // snapshot adds the webhook counters to st.
 func (h *webhooks) snapshot(st *Stats) {
 	st.WebhooksDelivered, st.WebhookFailures, st.WebhooksDisabled = h.Counters()
@@ -66,22 +54,23 @@ func hookClient(c Client) notify.Client {
 		CallbackURL: c.CallbackURL, SealedPassword: c.SealedPassword, Notify: c.Notify, NotifyFailures: c.NotifyFailures,
 		NextNotify: c.NextNotify, LastNotified: c.LastNotified, LastNotifyError: c.LastNotifyError,
 		NotifyDisabledAt: c.NotifyDisabledAt, LeaseHolder: c.NotifyLease.Holder, LeaseUntil: c.NotifyLease.Until,
+		SyncForced: c.SyncForced, SyncTooLargeMailed: c.SyncTooLargeMailed, NextSync: c.NextSync, LastSync: c.LastSync,
+		LastSyncError: c.LastSyncError, SyncLeaseHolder: c.SyncLease.Holder, SyncLeaseUntil: c.SyncLease.Until,
 	}
 }
 
-// setHookClient writes back to c what the notifier and the deliverer may
-// change of a client (notify.Store.UpdateClient); turning the webhook or
-// the notifications off queues the contact's mail in the outbox.
+// setHookClient writes back to c what the notifier, the syncer and the
+// deliverer may change of a client (notify.Store.UpdateClient), and puts
+// the mails they owe the contact (Owe) into the outbox.
 func setHookClient(c *Client, v notify.Client) {
 	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = v.Failures, v.LastError, v.DisabledAt
 	c.Notify, c.NotifyFailures, c.NextNotify, c.LastNotified = v.Notify, v.NotifyFailures, v.NextNotify, v.LastNotified
 	c.LastNotifyError, c.NotifyDisabledAt = v.LastNotifyError, v.NotifyDisabledAt
 	c.NotifyLease = Lease{Holder: v.LeaseHolder, Until: v.LeaseUntil}
-	if v.MailNotifyDisabled {
-		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailDisabled, Queued: v.NotifyDisabledAt})
-	}
-	if v.MailDisabled {
-		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailWebhookDisabled, Queued: v.DisabledAt})
+	c.SyncForced, c.SyncTooLargeMailed, c.NextSync, c.LastSync = v.SyncForced, v.SyncTooLargeMailed, v.NextSync, v.LastSync
+	c.LastSyncError, c.SyncLease = v.LastSyncError, Lease{Holder: v.SyncLeaseHolder, Until: v.SyncLeaseUntil}
+	for _, m := range v.Owe {
+		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailKind(m.Kind), Queued: m.At})
 	}
 }
 
@@ -179,6 +168,28 @@ func (a hookStore) PendingCount(ctx context.Context, clientID string) (int, erro
 
 func (a hookStore) Ack(ctx context.Context, clientID string, ps []notify.Pending) error {
 	return a.s.AckUpdates(ctx, clientID, modelPending(ps))
+}
+
+func (a hookStore) AllClients(ctx context.Context) ([]notify.Client, error) {
+	cs, err := a.s.ListClients(ctx)
+	out := make([]notify.Client, len(cs))
+	for i, c := range cs {
+		out[i] = hookClient(c)
+	}
+	return out, err
+}
+
+func (a hookStore) Replace(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
+	return a.s.ReplaceSubscriptions(ctx, clientID, urls, now)
+}
+
+func (a hookStore) ClientLinks(ctx context.Context, clientID, after string, limit int) ([]notify.Stored, error) {
+	ls, err := a.s.ClientLinks(ctx, clientID, Page{After: after, Limit: limit})
+	out := make([]notify.Stored, len(ls))
+	for i, l := range ls {
+		out[i] = notify.Stored{Update: hookUpdate(l.Update()), Link: hookLink(l)}
+	}
+	return out, err
 }
 
 func (a hookStore) Links(ctx context.Context, urls []string) (map[string]notify.Link, error) {

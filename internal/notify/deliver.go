@@ -13,6 +13,7 @@ import (
 
 	"github.com/linkmonitor/lms/internal/backoff"
 	"github.com/linkmonitor/lms/internal/netguard"
+	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 )
 
@@ -78,7 +79,8 @@ func (h *Deliverer) record(ctx context.Context, c Client, d Delivery) bool {
 		cl.Failures++
 		cl.LastError = d.Error
 		if cl.Failures >= h.cfg.MaxFailures && On(*cl) {
-			cl.DisabledAt, cl.MailDisabled, disabled = now, true, true
+			cl.DisabledAt, disabled = now, true
+			cl.Owe = append(cl.Owe, Owed{Kind: outbox.KindWebhookDisabled, At: now})
 		}
 		after = *cl
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/linkmonitor/lms/internal/backoff"
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/loop"
+	"github.com/linkmonitor/lms/internal/outbox"
 )
 
 // Endpoint is how to reach a client's callback: its id and password (the
@@ -212,18 +213,20 @@ func (n *Notifier) storeFailed(ctx context.Context, id, what string, err error) 
 func (n *Notifier) failed(ctx context.Context, id string, cause error) {
 	n.failures.Add(1)
 	now := n.cfg.Now()
+	disabled := false
 	var c Client
 	n.finish(ctx, id, func(cl *Client) {
 		cl.NotifyFailures++
 		cl.LastNotifyError = logsafe.Value(cause.Error())
 		cl.NextNotify = now.Add(backoff.Retry(n.cfg.Interval, n.cfg.BackoffMax, cl.NotifyFailures, rand.Float64()))
 		if cl.NotifyFailures >= n.cfg.MaxFailures && cl.Notify {
-			cl.Notify, cl.NotifyDisabledAt, cl.MailNotifyDisabled = false, now, true
+			cl.Notify, cl.NotifyDisabledAt, disabled = false, now, true
+			cl.Owe = append(cl.Owe, Owed{Kind: outbox.KindNotifyDisabled, At: now})
 		}
 		c = *cl
 	})
 	n.cfg.Logger.Warn("notification failed", "client", id, "failures", c.NotifyFailures, "retry_at", c.NextNotify, "err", cause)
-	if c.MailNotifyDisabled {
+	if disabled {
 		n.disabled.Add(1)
 		n.cfg.Logger.Warn("notifications disabled after repeated failures", "client", id, "failures", c.NotifyFailures)
 		n.cfg.MailOwed()

@@ -57,9 +57,6 @@ type Client struct {
 	Failures   int
 	LastError  string
 	DisabledAt time.Time
-	// MailDisabled is set, with DisabledAt, when the deliverer turns the
-	// webhook off: the contact is owed a mail saying so.
-	MailDisabled bool
 	// The XML-RPC callback side: its URL ("" if none) and the client's
 	// sealed password, its notifications and their bookkeeping, and the
 	// notify lease.
@@ -69,11 +66,24 @@ type Client struct {
 	NextNotify, LastNotified    time.Time
 	LastNotifyError             string
 	NotifyDisabledAt            time.Time
-	// MailNotifyDisabled is set, with NotifyDisabledAt, when the notifier
-	// switches notifications off: the contact is owed a mail saying so.
-	MailNotifyDisabled bool
-	LeaseHolder        string
-	LeaseUntil         time.Time
+	LeaseHolder                 string
+	LeaseUntil                  time.Time
+	// The syncer's bookkeeping and its lease.
+	SyncForced, SyncTooLargeMailed bool
+	NextSync, LastSync             time.Time
+	LastSyncError                  string
+	SyncLeaseHolder                string
+	SyncLeaseUntil                 time.Time
+	// Owe holds the mails a change owes the contact (turning the webhook
+	// or the notifications off, a link list too large to sync).
+	Owe []Owed
+}
+
+// Owed is a mail owed to a client's contact: its kind (internal/outbox)
+// and when it was owed.
+type Owed struct {
+	Kind string
+	At   time.Time
 }
 
 func (c Client) hasCallback() bool { return c.CallbackURL != "" }
@@ -175,6 +185,14 @@ type Store interface {
 	PendingCount(ctx context.Context, clientID string) (int, error)
 	// Ack removes delivered changes (a change whose Seq differs stays).
 	Ack(ctx context.Context, clientID string, delivered []Pending) error
+	// AllClients returns every client, ordered by id.
+	AllClients(ctx context.Context) ([]Client, error)
+	// Replace makes urls the client's complete set of plain
+	// registrations and returns how many subscriptions began and ended.
+	Replace(ctx context.Context, clientID string, urls []string, now time.Time) (added, removed int, err error)
+	// ClientLinks returns one page of the client's links ordered by URL:
+	// those after after, at most limit.
+	ClientLinks(ctx context.Context, clientID, after string, limit int) ([]Stored, error)
 	// Links returns what is stored of those of urls that are known.
 	Links(ctx context.Context, urls []string) (map[string]Link, error)
 	// Sources returns, per URL, the client's sources that use it; nil if
