@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,6 +19,7 @@ import (
 	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/outbox"
+	"github.com/linkmonitor/lms/internal/quota"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 	"github.com/linkmonitor/lms/internal/wayback"
@@ -367,8 +367,7 @@ type Engine struct {
 	log    *slog.Logger
 	sealer *secret.Sealer
 
-	authMu    sync.Mutex
-	authCache map[string]string // client id → proof of its last verified password
+	passwords *secret.Verifier
 
 	// The checker component: the scheduler claims, the dispatcher queues
 	// per host and starts checks in its request slots, the pool runs them;
@@ -381,10 +380,10 @@ type Engine struct {
 	sched    *scheduler
 	notifier *notify.Notifier
 	syncer   *notify.Syncer
-	hooks    *webhooks
+	hooks    *notify.Deliverer
 	mailer   *outbox.Sender
 	digests  *digester
-	rechecks *recheckLimiter // per-client cap of Recheck (editors.go)
+	rechecks *quota.Quota    // per-client cap of Recheck (editors.go)
 	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
 }
 
@@ -399,13 +398,13 @@ func New(store Store, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		store:     store,
-		cfg:       cfg,
-		log:       cfg.Logger,
-		sealer:    secret.NewSealer(cfg.AdminSecret),
-		authCache: make(map[string]string),
-		rechecks:  newRecheckLimiter(cfg.RecheckPerHour),
+		store:    store,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sealer:   secret.NewSealer(cfg.AdminSecret),
+		rechecks: quota.New(cfg.RecheckPerHour),
 	}
+	e.passwords = secret.NewVerifier(e.sealer)
 	e.pacer = newHostPacer(cfg.HostInterval)
 	e.holds = newHostHolds(store, cfg)
 	e.guard = newOutageGuard(cfg, newProbe(cfg, e.pacer, e.holds))
@@ -415,16 +414,8 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
 	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.Owed}
-	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.Owed)
-	e.notifier = notify.NewNotifier(e.hooks.Deliverer)
+	e.hooks, e.notifier, e.syncer = newNotify(store, cfg, e.sealer, e.mailer.Owed, e.sched.linksAdded)
 	e.archive = newArchiver(store, cfg, e.pacer)
-	e.syncer = notify.NewSyncer(e.hooks.Deliverer, notify.SyncConfig{
-		Poll: cfg.SyncPoll, Interval: cfg.SyncInterval, Timeout: cfg.SyncTimeout, Concurrency: cfg.SyncConcurrency,
-		List: func(ctx context.Context, from notify.Endpoint) ([]string, error) {
-			return cfg.Lister.ListLinks(ctx, Endpoint(from))
-		},
-		LinksAdded: e.sched.linksAdded, TooLarge: ErrTooLarge,
-	})
 	return e, nil
 }
 

@@ -41,15 +41,16 @@
 //     them through a [Checker], decides when each link is due again
 //     ([Policy], policy.go), with an "is it us?" guard against local
 //     outages (internal/outage), and writes the outcome back;
-//   - the notifier (notifier.go) pushes each client's pending state changes
-//     through a [Notifier];
-//   - the syncer (syncer.go) pulls each client's full list of links daily
-//     through a [LinkLister], reconciles, and pushes every state back;
-//   - the webhooks (webhook.go, internal/webhook) take the same changes
+//   - the notifier (internal/notify, wired in notify.go) pushes each
+//     client's pending state changes through a [Notifier];
+//   - the syncer (internal/notify) pulls each client's full list of links
+//     daily through a [LinkLister], reconciles, and pushes every state back;
+//   - the webhooks (webhook.go, internal/notify) take the same changes
 //     as signed events (Standard Webhooks) into a per-client queue in the
 //     store ([WebhookStore]) and deliver each queue in order;
-//   - the mailer (mail.go) delivers the outbox: registration mails with the
-//     password and "notifications disabled" mails, through a [Mailer].
+//   - the mailer (mail.go, internal/outbox) delivers the outbox:
+//     registration mails with the password and "notifications disabled"
+//     mails, through a [Mailer].
 //   - the digester (digest.go) owes each client's daily or weekly digest,
 //     and its sources' owners', in the outbox.
 //

@@ -10,21 +10,62 @@ import (
 	"github.com/linkmonitor/lms/internal/secret"
 )
 
-// webhooks is the webhook deliverer (internal/webhook) as the Engine, the
-// notifier and the syncer use it, in the model's types.
-type webhooks struct{ *notify.Deliverer }
+// Notifier delivers state updates to one client (updateManyStates). It
+// returns nil only if the client accepted them.
+type Notifier interface {
+	Notify(ctx context.Context, to Endpoint, updates []Update) error
+}
 
-// webhookStore is what the webhooks use of the Store.
-type webhookStore interface {
+// NotifierFunc adapts a function to the Notifier interface.
+type NotifierFunc func(ctx context.Context, to Endpoint, updates []Update) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, to Endpoint, updates []Update) error {
+	return f(ctx, to, updates)
+}
+
+// LinkLister fetches a client's complete list of links
+// (xmlrpc_getAllLinks). The list may contain duplicates and garbage.
+type LinkLister interface {
+	ListLinks(ctx context.Context, from Endpoint) ([]string, error)
+}
+
+// LinkListerFunc adapts a function to the LinkLister interface.
+type LinkListerFunc func(ctx context.Context, from Endpoint) ([]string, error)
+
+// ListLinks calls f.
+func (f LinkListerFunc) ListLinks(ctx context.Context, from Endpoint) ([]string, error) {
+	return f(ctx, from)
+}
+
+// Endpoint is how to reach a client: its id and password (sent as the
+// first two arguments of every callback) and its callback URL.
+type Endpoint struct {
+	ClientID string
+	Password string
+	URL      string
+}
+
+// errLeased means another process serves the client, or its turn has not
+// come: skip it this round.
+var errLeased = errors.New("client served elsewhere or not due")
+
+// notifyStore is what the notifier, the syncer and the webhooks use of the
+// Store.
+type notifyStore interface {
 	ClientStore
 	SubscriptionStore
 	NotificationStore
 	WebhookStore
 }
 
-func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed func()) *webhooks {
+// newNotify returns the components of internal/notify over store: the
+// webhook deliverer, the notifier (pushes to the callbacks through
+// Config.Notifier, each chunk handed to the webhook first) and the syncer
+// (through Config.Lister).
+func newNotify(store notifyStore, cfg Config, sealer *secret.Sealer, mailOwed, linksAdded func()) (*notify.Deliverer, *notify.Notifier, *notify.Syncer) {
 	cc := cfg.CheckerConfig
-	return &webhooks{notify.New(hookStore{store}, notify.Config{
+	hooks := notify.New(hookStore{store}, notify.Config{
 		Now: cfg.Now, Logger: cfg.Logger, ProcessID: cfg.ProcessID, Sealer: sealer, UserAgent: cc.UserAgent,
 		// The SSRF rules of callbacks: every resolved address is checked.
 		Dial:      netguard.Dialer(cc.ConnectTimeout, cc.AllowPrivate, cc.AllowedPrefixes...).DialContext,
@@ -39,12 +80,15 @@ func newWebhooks(store webhookStore, cfg Config, sealer *secret.Sealer, mailOwed
 			}
 			return cfg.Notifier.Notify(ctx, Endpoint(to), out)
 		},
-	})}
-}
-
-// snapshot adds the webhook counters to st.
-func (h *webhooks) snapshot(st *Stats) {
-	st.WebhooksDelivered, st.WebhookFailures, st.WebhooksDisabled = h.Counters()
+	})
+	syncer := notify.NewSyncer(hooks, notify.SyncConfig{
+		Poll: cfg.SyncPoll, Interval: cfg.SyncInterval, Timeout: cfg.SyncTimeout, Concurrency: cfg.SyncConcurrency,
+		List: func(ctx context.Context, from notify.Endpoint) ([]string, error) {
+			return cfg.Lister.ListLinks(ctx, Endpoint(from))
+		},
+		LinksAdded: linksAdded, TooLarge: ErrTooLarge,
+	})
+	return hooks, notify.NewNotifier(hooks), syncer
 }
 
 func hookClient(c Client) notify.Client {
@@ -104,8 +148,8 @@ func modelPending(ps []notify.Pending) []PendingUpdate {
 	return out
 }
 
-// hookStore is the Store as the deliverer sees it (notify.Store).
-type hookStore struct{ s webhookStore }
+// hookStore is the Store as internal/notify sees it (notify.Store).
+type hookStore struct{ s notifyStore }
 
 func (a hookStore) Client(ctx context.Context, id string) (notify.Client, error) {
 	c, err := a.s.GetClient(ctx, id)
