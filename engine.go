@@ -382,7 +382,7 @@ type Engine struct {
 	syncer   *notify.Syncer
 	hooks    *notify.Deliverer
 	mailer   *outbox.Sender
-	digests  *digester
+	digests  *notify.Digester
 	rechecks *quota.Quota    // per-client cap of Recheck (editors.go)
 	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
 }
@@ -413,8 +413,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
 	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
 	e.mailer = newMailer(store, cfg, e.sealer)
-	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.Owed}
-	e.hooks, e.notifier, e.syncer = newNotify(store, cfg, e.sealer, e.mailer.Owed, e.sched.linksAdded)
+	e.hooks, e.notifier, e.syncer, e.digests = newNotify(store, cfg, e.sealer, e.mailer.Owed, e.sched.linksAdded)
 	e.archive = newArchiver(store, cfg, e.pacer)
 	return e, nil
 }
@@ -442,7 +441,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Components&RunNotifier != 0 {
 		g.Go(func() error { return e.notifier.Run(gctx) })
 		g.Go(func() error { return e.mailer.Run(gctx) })
-		g.Go(func() error { return e.digests.run(gctx) })
+		g.Go(func() error { return e.digests.Run(gctx) })
 		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {

@@ -285,7 +285,7 @@ const (
 	// (ErrTooLarge), so the daily sync cannot reconcile it.
 	MailSyncTooLarge MailKind = outbox.KindSyncTooLarge
 	// MailDigest is a digest of the links' changes (digest.go).
-	MailDigest MailKind = "digest"
+	MailDigest MailKind = outbox.KindDigest
 )
 
 // OutboxMail is a mail owed to a client's contact. The text is made when

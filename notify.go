@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/digest"
 	"github.com/linkmonitor/lms/internal/netguard"
 	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/secret"
@@ -50,20 +51,11 @@ type Endpoint struct {
 // come: skip it this round.
 var errLeased = errors.New("client served elsewhere or not due")
 
-// notifyStore is what the notifier, the syncer and the webhooks use of the
-// Store.
-type notifyStore interface {
-	ClientStore
-	SubscriptionStore
-	NotificationStore
-	WebhookStore
-}
-
 // newNotify returns the components of internal/notify over store: the
 // webhook deliverer, the notifier (pushes to the callbacks through
-// Config.Notifier, each chunk handed to the webhook first) and the syncer
-// (through Config.Lister).
-func newNotify(store notifyStore, cfg Config, sealer *secret.Sealer, mailOwed, linksAdded func()) (*notify.Deliverer, *notify.Notifier, *notify.Syncer) {
+// Config.Notifier, each chunk handed to the webhook first), the syncer
+// (through Config.Lister) and the digester.
+func newNotify(store Store, cfg Config, sealer *secret.Sealer, mailOwed, linksAdded func()) (*notify.Deliverer, *notify.Notifier, *notify.Syncer, *notify.Digester) {
 	cc := cfg.CheckerConfig
 	hooks := notify.New(hookStore{store}, notify.Config{
 		Now: cfg.Now, Logger: cfg.Logger, ProcessID: cfg.ProcessID, Sealer: sealer, UserAgent: cc.UserAgent,
@@ -88,7 +80,11 @@ func newNotify(store notifyStore, cfg Config, sealer *secret.Sealer, mailOwed, l
 		},
 		LinksAdded: linksAdded, TooLarge: ErrTooLarge,
 	})
-	return hooks, notify.NewNotifier(hooks), syncer
+	digests := notify.NewDigester(hooks, notify.DigestConfig{
+		Poll: cfg.DigestPoll, Lag: cfg.Lease, ReportURL: cfg.PublicURL + "/report/",
+		Reader: func(id string) (digest.Reader, error) { return digestReader(store, id) },
+	})
+	return hooks, notify.NewNotifier(hooks), syncer, digests
 }
 
 func hookClient(c Client) notify.Client {
@@ -100,6 +96,8 @@ func hookClient(c Client) notify.Client {
 		NotifyDisabledAt: c.NotifyDisabledAt, LeaseHolder: c.NotifyLease.Holder, LeaseUntil: c.NotifyLease.Until,
 		SyncForced: c.SyncForced, SyncTooLargeMailed: c.SyncTooLargeMailed, NextSync: c.NextSync, LastSync: c.LastSync,
 		LastSyncError: c.LastSyncError, SyncLeaseHolder: c.SyncLease.Holder, SyncLeaseUntil: c.SyncLease.Until,
+		Digest: string(c.Digest), DigestPeriod: c.Digest.Period(), DigestCovered: c.DigestCovered, Created: c.Created,
+		ContactName: c.ContactName,
 	}
 }
 
@@ -113,9 +111,14 @@ func setHookClient(c *Client, v notify.Client) {
 	c.NotifyLease = Lease{Holder: v.LeaseHolder, Until: v.LeaseUntil}
 	c.SyncForced, c.SyncTooLargeMailed, c.NextSync, c.LastSync = v.SyncForced, v.SyncTooLargeMailed, v.NextSync, v.LastSync
 	c.LastSyncError, c.SyncLease = v.LastSyncError, Lease{Holder: v.SyncLeaseHolder, Until: v.SyncLeaseUntil}
+	c.DigestCovered = v.DigestCovered
 	for _, m := range v.Owe {
-		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailKind(m.Kind), Queued: m.At})
+		c.Outbox = append(c.Outbox, owedMail(m))
 	}
+}
+
+func owedMail(m notify.Owed) OutboxMail {
+	return OutboxMail{Kind: MailKind(m.Kind), Queued: m.At, To: m.To, Subject: m.Subject, Body: m.Text, HTML: m.HTML}
 }
 
 func hookUpdate(u Update) notify.Update {
@@ -149,7 +152,7 @@ func modelPending(ps []notify.Pending) []PendingUpdate {
 }
 
 // hookStore is the Store as internal/notify sees it (notify.Store).
-type hookStore struct{ s notifyStore }
+type hookStore struct{ s Store }
 
 func (a hookStore) Client(ctx context.Context, id string) (notify.Client, error) {
 	c, err := a.s.GetClient(ctx, id)
@@ -245,14 +248,10 @@ func (a hookStore) Links(ctx context.Context, urls []string) (map[string]notify.
 	return out, err
 }
 
-// Sources reads the sources when the store keeps them (SourceLookup); a
-// client the store does not know has none.
+// Sources reads the sources of the client's links; a client the store
+// does not know has none.
 func (a hookStore) Sources(ctx context.Context, clientID string, urls []string) (map[string][]notify.Source, error) {
-	sl, ok := a.s.(SourceLookup)
-	if !ok {
-		return nil, nil
-	}
-	m, err := sl.LinkSources(ctx, clientID, urls)
+	m, err := a.s.LinkSources(ctx, clientID, urls)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/digest"
 	"github.com/linkmonitor/lms/internal/loop"
 	"github.com/linkmonitor/lms/internal/secret"
 )
@@ -74,16 +75,24 @@ type Client struct {
 	LastSyncError                  string
 	SyncLeaseHolder                string
 	SyncLeaseUntil                 time.Time
+	// The digests: the mode ("daily", "weekly"; "" off) and its period (0
+	// off), the end of the last digest's window, the client's creation
+	// and who the digest greets.
+	Digest                 string
+	DigestPeriod           time.Duration
+	DigestCovered, Created time.Time
+	ContactName            string
 	// Owe holds the mails a change owes the contact (turning the webhook
-	// or the notifications off, a link list too large to sync).
+	// or the notifications off, a link list too large to sync, digests).
 	Owe []Owed
 }
 
-// Owed is a mail owed to a client's contact: its kind (internal/outbox)
-// and when it was owed.
+// Owed is a mail owed to a client's contact: its kind (internal/outbox),
+// when it was owed, and a digest's text, made when it is owed.
 type Owed struct {
 	Kind string
 	At   time.Time
+	digest.Mail
 }
 
 func (c Client) hasCallback() bool { return c.CallbackURL != "" }

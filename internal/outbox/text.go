@@ -8,12 +8,13 @@ import (
 	"github.com/linkmonitor/lms/internal/logsafe"
 )
 
-// The kinds of mail whose text this package writes.
+// The kinds of mail, all but digests written by Text.
 const (
 	KindRegistration    = "registration"           // the client's password (PROTOCOL.md §5)
 	KindNotifyDisabled  = "notifications disabled" // repeated failures switched notifications off
 	KindSyncTooLarge    = "link list too large"    // the link list is over a limit: no sync
 	KindWebhookDisabled = "webhook disabled"       // repeated failures turned the webhook off
+	KindDigest          = "digest"                 // its text is made when it is owed (internal/digest)
 )
 
 // Facts are what the mails tell of a client.
