@@ -12,6 +12,21 @@ import (
 // are never dropped.
 const WebhookLogSize = 100
 
+// WebhookDelivery is one delivery of a webhook event to a client (the
+// deliveries log of the JSON API): its id is the webhook-id header, the
+// same on every attempt.
+type WebhookDelivery struct {
+	ID          string    // unique; the webhook-id of every attempt
+	ClientID    string    // the client it goes to
+	Type        string    // event type: "links.changed", "links.synced", "webhook.test"
+	Created     time.Time // when the event was made
+	Attempts    int       // attempts so far
+	Status      int       // HTTP status of the last attempt; 0 if there was none
+	Error       string    // why the last attempt failed, in plain words; "" after a success
+	NextAttempt time.Time // when it is tried again; zero once delivered or given up
+	Delivered   time.Time // when a 2xx acknowledged it; zero until then
+}
+
 // WebhookEvent is one event in a client's webhook queue: its delivery
 // record and the body that every attempt sends, byte for byte.
 type WebhookEvent struct {
