@@ -172,7 +172,7 @@ func (a hookStore) UpdateClient(ctx context.Context, id string, fn func(*notify.
 }
 
 func (a hookStore) Enqueue(ctx context.Context, ev notify.Event, handed []notify.Pending, ack bool) error {
-	return a.s.EnqueueWebhook(ctx, WebhookEvent{WebhookDelivery: WebhookDelivery(ev.Delivery), Body: ev.Body}, modelPending(handed), ack)
+	return a.s.EnqueueWebhook(ctx, WebhookEvent{WebhookDelivery: ev.Delivery, Body: ev.Body}, modelPending(handed), ack)
 }
 
 func (a hookStore) Unhanded(ctx context.Context, clientID string, ps []notify.Pending) ([]notify.Pending, error) {
@@ -184,20 +184,15 @@ func (a hookStore) Clients(ctx context.Context) ([]string, error) { return a.s.W
 
 func (a hookStore) Claim(ctx context.Context, clientID, holder string, now time.Time, lease time.Duration) (notify.Event, bool, error) {
 	ev, ok, err := a.s.ClaimWebhook(ctx, clientID, holder, now, lease)
-	return notify.Event{Delivery: notify.Delivery(ev.WebhookDelivery), Body: ev.Body}, ok, err
+	return notify.Event{Delivery: ev.WebhookDelivery, Body: ev.Body}, ok, err
 }
 
 func (a hookStore) Record(ctx context.Context, clientID string, d notify.Delivery) error {
-	return a.s.RecordWebhookAttempt(ctx, clientID, WebhookDelivery(d))
+	return a.s.RecordWebhookAttempt(ctx, clientID, d)
 }
 
 func (a hookStore) Deliveries(ctx context.Context, clientID string, limit int) ([]notify.Delivery, error) {
-	ds, err := a.s.WebhookDeliveries(ctx, clientID, limit)
-	out := make([]notify.Delivery, len(ds))
-	for i, d := range ds {
-		out[i] = notify.Delivery(d)
-	}
-	return out, err
+	return a.s.WebhookDeliveries(ctx, clientID, limit)
 }
 
 func (a hookStore) PendingClients(ctx context.Context) ([]string, error) {

@@ -13,19 +13,13 @@ import (
 const WebhookLogSize = 100
 
 // WebhookDelivery is one delivery of a webhook event to a client (the
-// deliveries log of the JSON API): its id is the webhook-id header, the
-// same on every attempt.
-type WebhookDelivery struct {
-	ID          string    // unique; the webhook-id of every attempt
-	ClientID    string    // the client it goes to
-	Type        string    // event type: "links.changed", "links.synced", "webhook.test"
-	Created     time.Time // when the event was made
-	Attempts    int       // attempts so far
-	Status      int       // HTTP status of the last attempt; 0 if there was none
-	Error       string    // why the last attempt failed, in plain words; "" after a success
-	NextAttempt time.Time // when it is tried again; zero once delivered or given up
-	Delivered   time.Time // when a 2xx acknowledged it; zero until then
-}
+// deliveries log of the JSON API): its ID is the webhook-id header, the
+// same on every attempt; then the client, the event type, when it was
+// made, the attempts so far, the HTTP status and the error of the last
+// one, when it is tried again (zero once delivered or given up) and when
+// a 2xx acknowledged it. It is the delivery record of internal/notify,
+// which makes the events and delivers them.
+type WebhookDelivery = notify.Delivery
 
 // WebhookEvent is one event in a client's webhook queue: its delivery
 // record and the body that every attempt sends, byte for byte.
@@ -33,11 +27,6 @@ type WebhookEvent struct {
 	WebhookDelivery
 	Body []byte
 }
-
-// Pending reports whether the event is still to be delivered: not
-// acknowledged and not given up (a zero NextAttempt means no further
-// attempt).
-func (d WebhookDelivery) Pending() bool { return notify.Delivery(d).Pending() }
 
 // WebhookStore keeps each client's webhook events, in the order they were
 // made, until they are delivered, and the log of the last deliveries (the

@@ -95,9 +95,9 @@ func (e *Engine) TestWebhook(ctx context.Context, clientID string) (WebhookDeliv
 	}
 	d, err := e.hooks.Test(ctx, hookClient(c))
 	if err != nil {
-		return WebhookDelivery(d), fmt.Errorf("lms: test webhook: %w", err)
+		return d, fmt.Errorf("lms: test webhook: %w", err)
 	}
-	return WebhookDelivery(d), nil
+	return d, nil
 }
 
 // WebhookDeliveries returns the client's last webhook deliveries, newest
