@@ -151,16 +151,18 @@ func modelPending(ps []notify.Pending) []PendingUpdate {
 	return out
 }
 
-// hookStore is the Store as internal/notify sees it (notify.Store).
-type hookStore struct{ s Store }
+// hookStore is the Store as internal/notify sees it (notify.Store): the
+// methods whose types are the model's are converted, the others are the
+// Store's.
+type hookStore struct{ Store }
 
 func (a hookStore) Client(ctx context.Context, id string) (notify.Client, error) {
-	c, err := a.s.GetClient(ctx, id)
+	c, err := a.Store.GetClient(ctx, id)
 	return hookClient(c), err
 }
 
 func (a hookStore) UpdateClient(ctx context.Context, id string, fn func(*notify.Client) error) (notify.Client, error) {
-	c, err := a.s.UpdateClient(ctx, id, func(c *Client) error {
+	c, err := a.Store.UpdateClient(ctx, id, func(c *Client) error {
 		v := hookClient(*c)
 		if err := fn(&v); err != nil {
 			return err
@@ -172,48 +174,30 @@ func (a hookStore) UpdateClient(ctx context.Context, id string, fn func(*notify.
 }
 
 func (a hookStore) Enqueue(ctx context.Context, ev notify.Event, handed []notify.Pending, ack bool) error {
-	return a.s.EnqueueWebhook(ctx, WebhookEvent{WebhookDelivery: ev.Delivery, Body: ev.Body}, modelPending(handed), ack)
+	return a.Store.EnqueueWebhook(ctx, WebhookEvent{WebhookDelivery: ev.Delivery, Body: ev.Body}, modelPending(handed), ack)
 }
 
 func (a hookStore) Unhanded(ctx context.Context, clientID string, ps []notify.Pending) ([]notify.Pending, error) {
-	out, err := a.s.UnhandedUpdates(ctx, clientID, modelPending(ps))
+	out, err := a.Store.UnhandedUpdates(ctx, clientID, modelPending(ps))
 	return hookPending(out), err
 }
 
-func (a hookStore) Clients(ctx context.Context) ([]string, error) { return a.s.WebhookClients(ctx) }
-
 func (a hookStore) Claim(ctx context.Context, clientID, holder string, now time.Time, lease time.Duration) (notify.Event, bool, error) {
-	ev, ok, err := a.s.ClaimWebhook(ctx, clientID, holder, now, lease)
+	ev, ok, err := a.ClaimWebhook(ctx, clientID, holder, now, lease)
 	return notify.Event{Delivery: ev.WebhookDelivery, Body: ev.Body}, ok, err
 }
 
-func (a hookStore) Record(ctx context.Context, clientID string, d notify.Delivery) error {
-	return a.s.RecordWebhookAttempt(ctx, clientID, d)
-}
-
-func (a hookStore) Deliveries(ctx context.Context, clientID string, limit int) ([]notify.Delivery, error) {
-	return a.s.WebhookDeliveries(ctx, clientID, limit)
-}
-
-func (a hookStore) PendingClients(ctx context.Context) ([]string, error) {
-	return a.s.PendingClients(ctx)
-}
-
 func (a hookStore) PendingUpdates(ctx context.Context, clientID string, limit int) ([]notify.Pending, error) {
-	ps, err := a.s.PendingUpdates(ctx, clientID, limit)
+	ps, err := a.Store.PendingUpdates(ctx, clientID, limit)
 	return hookPending(ps), err
 }
 
-func (a hookStore) PendingCount(ctx context.Context, clientID string) (int, error) {
-	return a.s.PendingCount(ctx, clientID)
-}
-
 func (a hookStore) Ack(ctx context.Context, clientID string, ps []notify.Pending) error {
-	return a.s.AckUpdates(ctx, clientID, modelPending(ps))
+	return a.Store.AckUpdates(ctx, clientID, modelPending(ps))
 }
 
 func (a hookStore) AllClients(ctx context.Context) ([]notify.Client, error) {
-	cs, err := a.s.ListClients(ctx)
+	cs, err := a.Store.ListClients(ctx)
 	out := make([]notify.Client, len(cs))
 	for i, c := range cs {
 		out[i] = hookClient(c)
@@ -221,12 +205,8 @@ func (a hookStore) AllClients(ctx context.Context) ([]notify.Client, error) {
 	return out, err
 }
 
-func (a hookStore) Replace(ctx context.Context, clientID string, urls []string, now time.Time) (int, int, error) {
-	return a.s.ReplaceSubscriptions(ctx, clientID, urls, now)
-}
-
 func (a hookStore) ClientLinks(ctx context.Context, clientID, after string, limit int) ([]notify.Stored, error) {
-	ls, err := a.s.ClientLinks(ctx, clientID, Page{After: after, Limit: limit})
+	ls, err := a.Store.ClientLinks(ctx, clientID, Page{After: after, Limit: limit})
 	out := make([]notify.Stored, len(ls))
 	for i, l := range ls {
 		out[i] = notify.Stored{Update: hookUpdate(l.Update()), Link: hookLink(l)}
@@ -235,7 +215,7 @@ func (a hookStore) ClientLinks(ctx context.Context, clientID, after string, limi
 }
 
 func (a hookStore) Links(ctx context.Context, urls []string) (map[string]notify.Link, error) {
-	ls, err := a.s.LookupLinks(ctx, urls)
+	ls, err := a.Store.LookupLinks(ctx, urls)
 	out := make(map[string]notify.Link, len(ls))
 	for u, l := range ls {
 		out[u] = hookLink(l)
@@ -246,7 +226,7 @@ func (a hookStore) Links(ctx context.Context, urls []string) (map[string]notify.
 // Sources reads the sources of the client's links; a client the store
 // does not know has none.
 func (a hookStore) Sources(ctx context.Context, clientID string, urls []string) (map[string][]notify.Source, error) {
-	m, err := a.s.LinkSources(ctx, clientID, urls)
+	m, err := a.Store.LinkSources(ctx, clientID, urls)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}

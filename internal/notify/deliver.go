@@ -41,7 +41,7 @@ func (h *Deliverer) serve(ctx context.Context, id string) {
 			// Shutting down: not the receiver's fault. The event goes
 			// back as it was, its hold ended, so that the next process
 			// tries it at once (after a crash, the hold's end does).
-			if err := h.store.Record(context.WithoutCancel(ctx), id, ev.Delivery); err != nil {
+			if err := h.store.RecordWebhookAttempt(context.WithoutCancel(ctx), id, ev.Delivery); err != nil {
 				h.log.Warn("handing a webhook event back", "client", id, "err", err)
 			}
 			return
@@ -62,7 +62,7 @@ func (h *Deliverer) record(ctx context.Context, c Client, d Delivery) bool {
 		failures := c.Failures + 1
 		d.NextAttempt = now.Add(backoff.Retry(h.cfg.Interval, h.cfg.BackoffMax, failures, rand.Float64()))
 	}
-	if err := h.store.Record(ctx, c.ID, d); err != nil {
+	if err := h.store.RecordWebhookAttempt(ctx, c.ID, d); err != nil {
 		h.log.Error("recording a webhook attempt", "client", c.ID, "event", d.ID, "err", err)
 		return false
 	}
@@ -114,7 +114,7 @@ func (h *Deliverer) Test(ctx context.Context, c Client) (Delivery, error) {
 	}
 	d := h.attempt(ctx, c, ev)
 	d.NextAttempt = time.Time{}
-	if err := h.store.Record(context.WithoutCancel(ctx), c.ID, d); err != nil {
+	if err := h.store.RecordWebhookAttempt(context.WithoutCancel(ctx), c.ID, d); err != nil {
 		return d, err
 	}
 	return d, nil

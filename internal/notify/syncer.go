@@ -160,7 +160,7 @@ func (s *Syncer) pullAndPush(ctx context.Context, id string) error {
 			return fmt.Errorf("lms: sync %q: pulling links: %w", id, err)
 		}
 		urls = validate.URLs(remote)
-		if added, removed, err = s.store.Replace(ctx, id, urls, s.cfg.Now()); err != nil {
+		if added, removed, err = s.store.ReplaceSubscriptions(ctx, id, urls, s.cfg.Now()); err != nil {
 			return fmt.Errorf("lms: sync %q: %w", id, err)
 		}
 		if added > 0 {

@@ -159,31 +159,32 @@ type Source struct {
 	Owner              string // "" if none was given
 }
 
-// Store is what the deliverer uses of the store; the errors it returns
-// are passed on.
+// Store is what the package uses of the store; the errors it returns are
+// passed on. The methods named as lms.Store's mean the same.
 type Store interface {
 	// Client returns the client with this id.
 	Client(ctx context.Context, id string) (Client, error)
 	// UpdateClient applies fn to the client atomically and returns it as
 	// stored; an error of fn changes nothing and is returned. fn changes
-	// only the webhook's and the notifications' bookkeeping, the Mail
-	// flags and the lease.
+	// only the webhook's, the notifications', the syncer's and the
+	// digests' bookkeeping, the leases and Owe.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	// Enqueue stores ev as the client's newest event and hands it the
 	// pending changes handed: acknowledged with ack, else marked handed.
 	Enqueue(ctx context.Context, ev Event, handed []Pending, ack bool) error
 	// Unhanded returns those of ps not marked handed to the webhook.
 	Unhanded(ctx context.Context, clientID string, ps []Pending) ([]Pending, error)
-	// Clients returns the ids of the clients with events to deliver.
-	Clients(ctx context.Context) ([]string, error)
+	// WebhookClients returns the ids of the clients with events to
+	// deliver.
+	WebhookClients(ctx context.Context) ([]string, error)
 	// Claim returns the client's oldest due event, held for holder until
 	// now+lease; ok is false if there is none.
 	Claim(ctx context.Context, clientID, holder string, now time.Time, lease time.Duration) (ev Event, ok bool, err error)
-	// Record stores what an attempt found and ends the event's hold.
-	Record(ctx context.Context, clientID string, d Delivery) error
-	// Deliveries returns the client's events, newest first (all if limit
+	// RecordWebhookAttempt stores what an attempt found and ends the event's hold.
+	RecordWebhookAttempt(ctx context.Context, clientID string, d Delivery) error
+	// WebhookDeliveries returns the client's events, newest first (all if limit
 	// is 0).
-	Deliveries(ctx context.Context, clientID string, limit int) ([]Delivery, error)
+	WebhookDeliveries(ctx context.Context, clientID string, limit int) ([]Delivery, error)
 	// PendingClients returns the ids of the clients with pending changes.
 	PendingClients(ctx context.Context) ([]string, error)
 	// PendingUpdates returns the client's pending changes (all if limit
@@ -196,9 +197,9 @@ type Store interface {
 	Ack(ctx context.Context, clientID string, delivered []Pending) error
 	// AllClients returns every client, ordered by id.
 	AllClients(ctx context.Context) ([]Client, error)
-	// Replace makes urls the client's complete set of plain
+	// ReplaceSubscriptions makes urls the client's complete set of plain
 	// registrations and returns how many subscriptions began and ended.
-	Replace(ctx context.Context, clientID string, urls []string, now time.Time) (added, removed int, err error)
+	ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (added, removed int, err error)
 	// ClientLinks returns one page of the client's links ordered by URL:
 	// those after after, at most limit.
 	ClientLinks(ctx context.Context, clientID, after string, limit int) ([]Stored, error)
@@ -281,7 +282,7 @@ func (h *Deliverer) Run(ctx context.Context) error {
 	fed := map[string]time.Time{}
 	loop.Rounds(ctx, h.cfg.Poll, h.wake, func() {
 		h.feedAll(ctx, fed) // feed.go
-		ids, err := h.store.Clients(ctx)
+		ids, err := h.store.WebhookClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			h.log.Error("listing clients with webhook events", "err", err)
 		}
