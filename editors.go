@@ -10,7 +10,7 @@ import (
 	"github.com/linkmonitor/lms/internal/quota"
 )
 
-// The Engine's operations for editors (issue 22): a link's history, re-check
+// The Engine's operations for editors: a link's history, re-check
 // now, ignore and unignore. The model and the store role are in history.go.
 
 // ErrRateLimited means the caller asked for more than its share (such as
