@@ -51,8 +51,9 @@
 //   - the mailer (mail.go, internal/outbox) delivers the outbox:
 //     registration mails with the password and "notifications disabled"
 //     mails, through a [Mailer].
-//   - the digester (digest.go) owes each client's daily or weekly digest,
-//     and its sources' owners', in the outbox.
+//   - the digester (internal/notify; what it reads: digest.go) owes each
+//     client's daily or weekly digest, and its sources' owners', in the
+//     outbox.
 //
 // # The Engine
 //
