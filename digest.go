@@ -105,13 +105,15 @@ func (e *Engine) Digest(ctx context.Context, clientID string) ([]Message, error)
 	if err != nil {
 		return nil, fmt.Errorf("lms: digest: %w", err)
 	}
-	ms, err := e.digests.Mails(ctx, hookClient(c), e.now(), e.now())
+	hc := hookClient(c)
+	ms, err := e.digests.Mails(ctx, hc, e.now(), e.now())
 	if err != nil {
 		return nil, fmt.Errorf("lms: digest: %w", err)
 	}
 	out := make([]Message, len(ms))
 	for i, m := range ms {
-		out[i], _ = outboxStore{e.store, e.cfg, e.sealer}.message(c, owedMail(m))
+		msg, _ := e.mailer.Message(hc, m)
+		out[i] = Message(msg)
 	}
 	return out, nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/outage"
-	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/pace"
 	"github.com/linkmonitor/lms/internal/quota"
 	"github.com/linkmonitor/lms/internal/secret"
@@ -383,7 +382,7 @@ type Engine struct {
 	notifier *notify.Notifier
 	syncer   *notify.Syncer
 	hooks    *notify.Deliverer
-	mailer   *outbox.Sender
+	mailer   *notify.Mailer
 	digests  *notify.Digester
 	rechecks *quota.Quota    // per-client cap of Recheck (editors.go)
 	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
@@ -413,8 +412,7 @@ func New(store Store, cfg Config) (*Engine, error) {
 	e.pool = newPool(store, cfg, e.pacer, e.guard)
 	e.sched = newScheduler(store, cfg)
 	e.disp = newDispatcher(cfg, e.pacer, holds, e.pool, e.sched)
-	e.mailer = newMailer(store, cfg, e.sealer)
-	e.hooks, e.notifier, e.syncer, e.digests = newNotify(store, cfg, e.sealer, e.mailer.Owed, e.sched.linksAdded)
+	e.mailer, e.hooks, e.notifier, e.syncer, e.digests = newNotify(store, cfg, e.sealer, e.sched.linksAdded)
 	e.archive = newArchiver(store, cfg, e.pacer)
 	return e, nil
 }

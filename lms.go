@@ -48,7 +48,7 @@
 //   - the webhooks (webhook.go, internal/notify) take the same changes
 //     as signed events (Standard Webhooks) into a per-client queue in the
 //     store ([WebhookStore]) and deliver each queue in order;
-//   - the mailer (mail.go, internal/outbox) delivers the outbox:
+//   - the mailer (internal/notify; [Mailer]: mail.go) delivers the outbox:
 //     registration mails with the password and "notifications disabled"
 //     mails, through a [Mailer].
 //   - the digester (internal/notify; what it reads: digest.go) owes each
@@ -72,7 +72,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/linkmonitor/lms/internal/browser"
-	"github.com/linkmonitor/lms/internal/outbox"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -278,15 +278,15 @@ type MailKind string
 // The mails lms sends a client's contact.
 const (
 	// MailRegistration carries the client's password (PROTOCOL.md §5).
-	MailRegistration MailKind = outbox.KindRegistration
+	MailRegistration MailKind = notify.KindRegistration
 	// MailDisabled says that notifications were switched off after
 	// repeated failures.
-	MailDisabled MailKind = outbox.KindNotifyDisabled
+	MailDisabled MailKind = notify.KindNotifyDisabled
 	// MailSyncTooLarge says that the client's link list is over a limit
 	// (ErrTooLarge), so the daily sync cannot reconcile it.
-	MailSyncTooLarge MailKind = outbox.KindSyncTooLarge
+	MailSyncTooLarge MailKind = notify.KindSyncTooLarge
 	// MailDigest is a digest of the links' changes (digest.go).
-	MailDigest MailKind = outbox.KindDigest
+	MailDigest MailKind = notify.KindDigest
 )
 
 // OutboxMail is a mail owed to a client's contact. The text is made when

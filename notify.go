@@ -52,19 +52,19 @@ type Endpoint struct {
 var errLeased = errors.New("client served elsewhere or not due")
 
 // newNotify returns the components of internal/notify over store: the
-// webhook deliverer, the notifier (pushes to the callbacks through
-// Config.Notifier, each chunk handed to the webhook first), the syncer
-// (through Config.Lister) and the digester.
-func newNotify(store Store, cfg Config, sealer *secret.Sealer, mailOwed, linksAdded func()) (*notify.Deliverer, *notify.Notifier, *notify.Syncer, *notify.Digester) {
+// mailer (the outbox, through Config.Mailer), the webhook deliverer, the
+// notifier (pushes to the callbacks through Config.Notifier, each chunk
+// handed to the webhook first), the syncer (through Config.Lister) and the
+// digester.
+func newNotify(store Store, cfg Config, sealer *secret.Sealer, linksAdded func()) (*notify.Mailer, *notify.Deliverer, *notify.Notifier, *notify.Syncer, *notify.Digester) {
 	cc := cfg.CheckerConfig
-	hooks := notify.New(hookStore{store}, notify.Config{
+	nc := notify.Config{
 		Now: cfg.Now, Logger: cfg.Logger, ProcessID: cfg.ProcessID, Sealer: sealer, UserAgent: cc.UserAgent,
 		// The SSRF rules of callbacks: every resolved address is checked.
 		Dial:      netguard.Dialer(cc.ConnectTimeout, cc.AllowPrivate, cc.AllowedPrefixes...).DialContext,
 		TLSConfig: cc.TLSConfig, ConnectTimeout: cc.ConnectTimeout,
 		Poll: cfg.NotifyPoll, Interval: cfg.NotifyInterval, BackoffMax: cfg.NotifyBackoffMax, Timeout: cfg.NotifyTimeout,
 		MaxFailures: cfg.NotifyMaxFailures, Chunk: cfg.NotifyChunk, Concurrency: cfg.NotifyConcurrency,
-		MailOwed: mailOwed,
 		Push: func(ctx context.Context, to notify.Endpoint, ups []notify.Update) error {
 			out := make([]Update, len(ups))
 			for i, u := range ups {
@@ -72,7 +72,14 @@ func newNotify(store Store, cfg Config, sealer *secret.Sealer, mailOwed, linksAd
 			}
 			return cfg.Notifier.Notify(ctx, Endpoint(to), out)
 		},
-	})
+	}
+	mc := notify.MailConfig{Poll: cfg.MailPoll, PublicURL: cfg.PublicURL, CC: cfg.MailCC}
+	if cfg.Mailer != nil {
+		mc.Send = func(ctx context.Context, m notify.Message) error { return cfg.Mailer.Send(ctx, Message(m)) }
+	}
+	mailer := notify.NewMailer(hookStore{store}, nc, mc)
+	nc.MailOwed = mailer.Owed
+	hooks := notify.New(hookStore{store}, nc)
 	syncer := notify.NewSyncer(hooks, notify.SyncConfig{
 		Poll: cfg.SyncPoll, Interval: cfg.SyncInterval, Timeout: cfg.SyncTimeout, Concurrency: cfg.SyncConcurrency,
 		List: func(ctx context.Context, from notify.Endpoint) ([]string, error) {
@@ -84,11 +91,11 @@ func newNotify(store Store, cfg Config, sealer *secret.Sealer, mailOwed, linksAd
 		Poll: cfg.DigestPoll, Lag: cfg.Lease, ReportURL: cfg.PublicURL + "/report/",
 		Reader: func(id string) (digest.Reader, error) { return digestReader(store, id) },
 	})
-	return hooks, notify.NewNotifier(hooks), syncer, digests
+	return mailer, hooks, notify.NewNotifier(hooks), syncer, digests
 }
 
 func hookClient(c Client) notify.Client {
-	return notify.Client{
+	v := notify.Client{
 		ID: c.ID, URL: c.WebhookURL, Secret: c.WebhookSecret, OldSecret: c.WebhookOldSecret, OldUntil: c.WebhookOldUntil,
 		Failures: c.WebhookFailures, LastError: c.WebhookLastError, DisabledAt: c.WebhookDisabledAt,
 		CallbackURL: c.CallbackURL, SealedPassword: c.SealedPassword, Notify: c.Notify, NotifyFailures: c.NotifyFailures,
@@ -97,13 +104,18 @@ func hookClient(c Client) notify.Client {
 		SyncForced: c.SyncForced, SyncTooLargeMailed: c.SyncTooLargeMailed, NextSync: c.NextSync, LastSync: c.LastSync,
 		LastSyncError: c.LastSyncError, SyncLeaseHolder: c.SyncLease.Holder, SyncLeaseUntil: c.SyncLease.Until,
 		Digest: string(c.Digest), DigestPeriod: c.Digest.Period(), DigestCovered: c.DigestCovered, Created: c.Created,
-		ContactName: c.ContactName,
+		ContactName: c.ContactName, ContactEmail: c.ContactEmail, Outbox: make([]notify.Mail, len(c.Outbox)),
 	}
+	for i, m := range c.Outbox {
+		v.Outbox[i] = notify.Mail{Kind: string(m.Kind), Queued: m.Queued, SealedPassword: m.SealedPassword, Attempts: m.Attempts,
+			NextAttempt: m.NextAttempt, LastError: m.LastError, To: m.To, Subject: m.Subject, Body: m.Body, HTML: m.HTML}
+	}
+	return v
 }
 
-// setHookClient writes back to c what the notifier, the syncer and the
-// deliverer may change of a client (notify.Store.UpdateClient), and puts
-// the mails they owe the contact (Owe) into the outbox.
+// setHookClient writes back to c what internal/notify may change of a
+// client (notify.Store.UpdateClient): its components' bookkeeping, the
+// leases and the outbox.
 func setHookClient(c *Client, v notify.Client) {
 	c.WebhookFailures, c.WebhookLastError, c.WebhookDisabledAt = v.Failures, v.LastError, v.DisabledAt
 	c.Notify, c.NotifyFailures, c.NextNotify, c.LastNotified = v.Notify, v.NotifyFailures, v.NextNotify, v.LastNotified
@@ -111,14 +123,11 @@ func setHookClient(c *Client, v notify.Client) {
 	c.NotifyLease = Lease{Holder: v.LeaseHolder, Until: v.LeaseUntil}
 	c.SyncForced, c.SyncTooLargeMailed, c.NextSync, c.LastSync = v.SyncForced, v.SyncTooLargeMailed, v.NextSync, v.LastSync
 	c.LastSyncError, c.SyncLease = v.LastSyncError, Lease{Holder: v.SyncLeaseHolder, Until: v.SyncLeaseUntil}
-	c.DigestCovered = v.DigestCovered
-	for _, m := range v.Owe {
-		c.Outbox = append(c.Outbox, owedMail(m))
+	c.DigestCovered, c.Outbox = v.DigestCovered, make([]OutboxMail, len(v.Outbox))
+	for i, m := range v.Outbox {
+		c.Outbox[i] = OutboxMail{Kind: MailKind(m.Kind), Queued: m.Queued, SealedPassword: m.SealedPassword, Attempts: m.Attempts,
+			NextAttempt: m.NextAttempt, LastError: m.LastError, To: m.To, Subject: m.Subject, Body: m.Body, HTML: m.HTML}
 	}
-}
-
-func owedMail(m notify.Owed) OutboxMail {
-	return OutboxMail{Kind: MailKind(m.Kind), Queued: m.At, To: m.To, Subject: m.Subject, Body: m.Text, HTML: m.HTML}
 }
 
 func hookUpdate(u Update) notify.Update {

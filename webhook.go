@@ -7,7 +7,6 @@ import (
 
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/notify"
-	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
 )
@@ -21,7 +20,7 @@ const (
 
 // MailWebhookDisabled says that the webhook was turned off after repeated
 // failed deliveries.
-const MailWebhookDisabled MailKind = outbox.KindWebhookDisabled
+const MailWebhookDisabled MailKind = notify.KindWebhookDisabled
 
 // WebhookRotationOverlap is how long the previous secret keeps signing
 // after RotateWebhookSecret, so that receivers can switch without losing a

@@ -13,7 +13,6 @@ import (
 
 	"github.com/linkmonitor/lms/internal/backoff"
 	"github.com/linkmonitor/lms/internal/netguard"
-	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 )
 
@@ -80,7 +79,7 @@ func (h *Deliverer) record(ctx context.Context, c Client, d Delivery) bool {
 		cl.LastError = d.Error
 		if cl.Failures >= h.cfg.MaxFailures && On(*cl) {
 			cl.DisabledAt, disabled = now, true
-			cl.Owe = append(cl.Owe, Owed{Kind: outbox.KindWebhookDisabled, At: now})
+			cl.Outbox = append(cl.Outbox, Mail{Kind: KindWebhookDisabled, Queued: now})
 		}
 		after = *cl
 	})

@@ -7,7 +7,6 @@ import (
 
 	"github.com/linkmonitor/lms/internal/digest"
 	"github.com/linkmonitor/lms/internal/loop"
-	"github.com/linkmonitor/lms/internal/outbox"
 )
 
 // DigestConfig sets up a Digester; the rest follows the Deliverer's
@@ -23,7 +22,7 @@ type DigestConfig struct {
 	Reader func(clientID string) (digest.Reader, error)
 }
 
-// Digester owes the digests that are due in the outbox (Client.Owe), in
+// Digester owes the digests that are due in the outbox (Client.Outbox), in
 // the same step (UpdateClient) as it moves the client's DigestCovered to
 // the window's end: a digest is made once, even by processes sharing the
 // store, and the mailer delivers each of its mails once.
@@ -75,7 +74,7 @@ func (d *Digester) make(ctx context.Context, c Client, now time.Time) error {
 		if !x.DigestCovered.Equal(old) || x.DigestPeriod == 0 {
 			return errLeased // made meanwhile (another process), or switched off
 		}
-		x.DigestCovered, x.Owe = to, append(x.Owe, mails...)
+		x.DigestCovered, x.Outbox = to, append(x.Outbox, mails...)
 		return nil
 	})
 	if err == nil && len(mails) > 0 {
@@ -89,7 +88,7 @@ func (d *Digester) make(ctx context.Context, c Client, now time.Time) error {
 
 // Mails makes c's digest mails of the window from c.DigestCovered to to,
 // owed at now; none if there is nothing to say.
-func (d *Digester) Mails(ctx context.Context, c Client, to, now time.Time) ([]Owed, error) {
+func (d *Digester) Mails(ctx context.Context, c Client, to, now time.Time) ([]Mail, error) {
 	r, err := d.dc.Reader(c.ID)
 	if err != nil {
 		return nil, err
@@ -102,9 +101,9 @@ func (d *Digester) Mails(ctx context.Context, c Client, to, now time.Time) ([]Ow
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Owed, len(ms))
+	out := make([]Mail, len(ms))
 	for i, m := range ms {
-		out[i] = Owed{Kind: outbox.KindDigest, At: now, Mail: m}
+		out[i] = Mail{Kind: KindDigest, Queued: now, To: m.To, Subject: m.Subject, Body: m.Text, HTML: m.HTML}
 	}
 	return out, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/linkmonitor/lms/internal/backoff"
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/loop"
-	"github.com/linkmonitor/lms/internal/outbox"
 )
 
 // Endpoint is how to reach a client's callback: its id and password (the
@@ -221,7 +220,7 @@ func (n *Notifier) failed(ctx context.Context, id string, cause error) {
 		cl.NextNotify = now.Add(backoff.Retry(n.cfg.Interval, n.cfg.BackoffMax, cl.NotifyFailures, rand.Float64()))
 		if cl.NotifyFailures >= n.cfg.MaxFailures && cl.Notify {
 			cl.Notify, cl.NotifyDisabledAt, disabled = false, now, true
-			cl.Owe = append(cl.Owe, Owed{Kind: outbox.KindNotifyDisabled, At: now})
+			cl.Outbox = append(cl.Outbox, Mail{Kind: KindNotifyDisabled, Queued: now})
 		}
 		c = *cl
 	})

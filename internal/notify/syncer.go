@@ -9,7 +9,6 @@ import (
 
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/loop"
-	"github.com/linkmonitor/lms/internal/outbox"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
 )
@@ -119,7 +118,7 @@ func (s *Syncer) Sync(ctx context.Context, id string) error {
 			c.LastSyncError = logsafe.Value(err.Error())
 			if errors.Is(err, s.sc.TooLarge) && !c.SyncTooLargeMailed {
 				c.SyncTooLargeMailed, mailed = true, true
-				c.Owe = append(c.Owe, Owed{Kind: outbox.KindSyncTooLarge, At: now})
+				c.Outbox = append(c.Outbox, Mail{Kind: KindSyncTooLarge, Queued: now})
 			}
 		} else {
 			c.LastSync, c.LastSyncError, c.SyncTooLargeMailed = now, "", false

@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/linkmonitor/lms/internal/digest"
 	"github.com/linkmonitor/lms/internal/loop"
 	"github.com/linkmonitor/lms/internal/secret"
 )
@@ -78,21 +77,12 @@ type Client struct {
 	// The digests: the mode ("daily", "weekly"; "" off) and its period (0
 	// off), the end of the last digest's window, the client's creation
 	// and who the digest greets.
-	Digest                 string
-	DigestPeriod           time.Duration
-	DigestCovered, Created time.Time
-	ContactName            string
-	// Owe holds the mails a change owes the contact (turning the webhook
-	// or the notifications off, a link list too large to sync, digests).
-	Owe []Owed
-}
-
-// Owed is a mail owed to a client's contact: its kind (internal/outbox),
-// when it was owed, and a digest's text, made when it is owed.
-type Owed struct {
-	Kind string
-	At   time.Time
-	digest.Mail
+	Digest                    string
+	DigestPeriod              time.Duration
+	DigestCovered, Created    time.Time
+	ContactName, ContactEmail string
+	// Outbox holds the mails owed to the contact (see Mailer).
+	Outbox []Mail
 }
 
 func (c Client) hasCallback() bool { return c.CallbackURL != "" }
@@ -167,7 +157,7 @@ type Store interface {
 	// UpdateClient applies fn to the client atomically and returns it as
 	// stored; an error of fn changes nothing and is returned. fn changes
 	// only the webhook's, the notifications', the syncer's and the
-	// digests' bookkeeping, the leases and Owe.
+	// digests' bookkeeping, the leases and the outbox.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	// Enqueue stores ev as the client's newest event and hands it the
 	// pending changes handed: acknowledged with ack, else marked handed.
