@@ -123,10 +123,10 @@ func setHookClient(c *Client, v notify.Client) {
 	c.NotifyLease = Lease{Holder: v.LeaseHolder, Until: v.LeaseUntil}
 	c.SyncForced, c.SyncTooLargeMailed, c.NextSync, c.LastSync = v.SyncForced, v.SyncTooLargeMailed, v.NextSync, v.LastSync
 	c.LastSyncError, c.SyncLease = v.LastSyncError, Lease{Holder: v.SyncLeaseHolder, Until: v.SyncLeaseUntil}
-	c.DigestCovered, c.Outbox = v.DigestCovered, make([]OutboxMail, len(v.Outbox))
-	for i, m := range v.Outbox {
-		c.Outbox[i] = OutboxMail{Kind: MailKind(m.Kind), Queued: m.Queued, SealedPassword: m.SealedPassword, Attempts: m.Attempts,
-			NextAttempt: m.NextAttempt, LastError: m.LastError, To: m.To, Subject: m.Subject, Body: m.Body, HTML: m.HTML}
+	c.DigestCovered, c.Outbox = v.DigestCovered, nil
+	for _, m := range v.Outbox {
+		c.Outbox = append(c.Outbox, OutboxMail{Kind: MailKind(m.Kind), Queued: m.Queued, SealedPassword: m.SealedPassword,
+			Attempts: m.Attempts, NextAttempt: m.NextAttempt, LastError: m.LastError, To: m.To, Subject: m.Subject, Body: m.Body, HTML: m.HTML})
 	}
 }
 
