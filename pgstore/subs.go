@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -76,39 +77,71 @@ func sortedUnique(urls []string) []string {
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
 	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
+	added, _, err := s.subscribe(ctx, clientID, urls, now, false)
+	return added, err
+}
+
+// SubscribeChecked implements lms.SubscribeCheckedStore: the links upsert
+// of the subscription says which of the added links have been checked, so
+// only those and the URLs the client had subscribed already are read back
+// (a new link never has been checked: most registrations read none).
+func (s *Store) SubscribeChecked(ctx context.Context, clientID string, urls []string, now time.Time) (int, map[string]lms.Link, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
+	added, look, err := s.subscribe(ctx, clientID, urls, now, true)
+	if err != nil || len(look) == 0 {
+		return added, map[string]lms.Link{}, err
+	}
+	checked, err := s.lookupLinks(ctx, look)
+	if err != nil {
+		return 0, nil, err
+	}
+	maps.DeleteFunc(checked, func(_ string, l lms.Link) bool { return l.LastChecked.IsZero() })
+	return added, checked, nil
+}
+
+// subscribe is Subscribe; with answer, it also returns the URLs whose links
+// the answer of SubscribeChecked must read (see subChange.look).
+func (s *Store) subscribe(ctx context.Context, clientID string, urls []string, now time.Time, answer bool) (int, []string, error) {
 	if err := checkURLs(urls); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := s.begin(ctx, "subscribe"); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	f, err := s.frame(ctx, "subscribe")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	add := sortedUnique(urls)
 	ids, err := s.ensureHosts(ctx, add)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var added int
+	var look []string
 	err = s.tx(ctx, "subscribe", func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now)})
+		ch := subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now)}
+		if answer {
+			look = look[:0]
+			ch.look = &look
+		}
+		added, err = s.changeSubs(ctx, tx, ch)
 		if err != nil {
 			return err
 		}
 		return plainAgain(ctx, tx, clientID, add)
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if added > 0 {
 		s.wake(lms.WakeLinksAdded)
 	}
-	return added, nil
+	return added, look, nil
 }
 
 // Unsubscribe implements lms.SubscriptionStore.
@@ -195,6 +228,10 @@ type subChange struct {
 	removed  []string         // URLs whose subscription rows the transaction deleted
 	now      int64            // due time of new links
 	deleting bool             // the client goes: drop all its pending rows and its counts row
+	// look, when set, receives the URLs of add whose links a registration's
+	// answer must read: those the client had subscribed already, and the
+	// added ones whose links have been checked.
+	look *[]string
 }
 
 // changeSubs inserts the subscriptions of ch.add and brings links, pending
@@ -212,6 +249,17 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 		}
 		if added, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return 0, err
+		}
+		if ch.look != nil && len(added) < len(ch.add) {
+			in := make(map[string]bool, len(added))
+			for _, u := range added {
+				in[u] = true
+			}
+			for _, u := range ch.add {
+				if !in[u] {
+					*ch.look = append(*ch.look, u)
+				}
+			}
 		}
 	}
 	if len(added) == 0 && len(ch.removed) == 0 && !ch.deleting {
@@ -254,15 +302,19 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 		rows, err := tx.Query(ctx, `INSERT INTO links (url, host_id, due, subs)
 			SELECT u, h, $4, d FROM unnest($1::text[], $2::int4[], $3::int4[]) AS x(u, h, d) ORDER BY u COLLATE "C"
 			ON CONFLICT (url) DO UPDATE SET subs = links.subs + EXCLUDED.subs
-			RETURNING url, host_id, state, subs`, urls, hosts, deltas, ch.now)
+			RETURNING url, host_id, state, subs, checked <> 0`, urls, hosts, deltas, ch.now)
 		if err != nil {
 			return 0, err
 		}
 		var u string
 		var hid, subs int32
 		var st int16
-		_, err = pgx.ForEachRow(rows, []any{&u, &hid, &st, &subs}, func() error {
+		var checked bool
+		_, err = pgx.ForEachRow(rows, []any{&u, &hid, &st, &subs, &checked}, func() error {
 			d := delta[u]
+			if ch.look != nil && d > 0 && checked {
+				*ch.look = append(*ch.look, u)
+			}
 			client.add(st, int64(d))
 			if (d > 0 && subs == 1) || (d < 0 && subs == 0) {
 				global.add(st, int64(d))
@@ -428,6 +480,11 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
 	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
+	return s.lookupLinks(ctx, urls)
+}
+
+// lookupLinks is LookupLinks within the caller's deadline.
+func (s *Store) lookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
 	out := make(map[string]lms.Link)
 	want := sortedUnique(urls)
 	err := s.read(ctx, "lookup links", func(q querier) error {
