@@ -228,9 +228,9 @@ type subChange struct {
 	removed  []string         // URLs whose subscription rows the transaction deleted
 	now      int64            // due time of new links
 	deleting bool             // the client goes: drop all its pending rows and its counts row
-	// look, when set, receives the URLs of add whose links a registration's
-	// answer must read: those the client had subscribed already, and the
-	// added ones whose links have been checked.
+	// look, when set (a change that only adds), receives the URLs of add
+	// whose links a registration's answer must read: those the client had
+	// subscribed already, and the added ones whose links have been checked.
 	look *[]string
 }
 
@@ -239,6 +239,9 @@ type subChange struct {
 // the removed subscriptions, in the lock order. It returns how many
 // subscriptions were added.
 func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, error) {
+	if len(ch.removed) == 0 && !ch.deleting {
+		return s.addSubs(ctx, tx, ch) // register.go: one statement
+	}
 	var added []string
 	if len(ch.add) > 0 {
 		rows, err := tx.Query(ctx, `INSERT INTO subscriptions (client_id, url)
@@ -249,17 +252,6 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 		}
 		if added, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return 0, err
-		}
-		if ch.look != nil && len(added) < len(ch.add) {
-			in := make(map[string]bool, len(added))
-			for _, u := range added {
-				in[u] = true
-			}
-			for _, u := range ch.add {
-				if !in[u] {
-					*ch.look = append(*ch.look, u)
-				}
-			}
 		}
 	}
 	if len(added) == 0 && len(ch.removed) == 0 && !ch.deleting {
@@ -302,19 +294,15 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 		rows, err := tx.Query(ctx, `INSERT INTO links (url, host_id, due, subs)
 			SELECT u, h, $4, d FROM unnest($1::text[], $2::int4[], $3::int4[]) AS x(u, h, d) ORDER BY u COLLATE "C"
 			ON CONFLICT (url) DO UPDATE SET subs = links.subs + EXCLUDED.subs
-			RETURNING url, host_id, state, subs, checked <> 0`, urls, hosts, deltas, ch.now)
+			RETURNING url, host_id, state, subs`, urls, hosts, deltas, ch.now)
 		if err != nil {
 			return 0, err
 		}
 		var u string
 		var hid, subs int32
 		var st int16
-		var checked bool
-		_, err = pgx.ForEachRow(rows, []any{&u, &hid, &st, &subs, &checked}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&u, &hid, &st, &subs}, func() error {
 			d := delta[u]
-			if ch.look != nil && d > 0 && checked {
-				*ch.look = append(*ch.look, u)
-			}
 			client.add(st, int64(d))
 			if (d > 0 && subs == 1) || (d < 0 && subs == 0) {
 				global.add(st, int64(d))
@@ -326,6 +314,14 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 			return 0, err
 		}
 	}
+	return len(added), s.finishSubs(ctx, tx, ch, client, global, touched)
+}
+
+// finishSubs brings pending notifications, hosts, client and link counts
+// in line with a change of subscriptions whose links are written: the
+// client's links changed by client, the subscribed links by global, and the
+// hosts touched gained their first or lost their last subscribed link.
+func (s *Store) finishSubs(ctx context.Context, tx pgx.Tx, ch subChange, client, global counts, touched map[int32]bool) error {
 	b := &pgx.Batch{}
 	if ch.deleting {
 		b.Queue(lockedDelete("pending", "true"), ch.client)
@@ -341,10 +337,7 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 			ch.client, client[0], client[1], client[2], client[3], client[4])
 	}
 	queueLinkCounts(b, global)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, err
-	}
-	return len(added), nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // refreshHosts recomputes min_due, ready_at and avail_at of the hosts
