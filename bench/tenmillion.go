@@ -109,7 +109,7 @@ func tenMillion(o *options) error {
 	defer stopLoad()
 	if o.loadFor > 0 {
 		var cancel context.CancelFunc
-		loadCtx, cancel = context.WithTimeout(loadCtx, o.loadFor)
+		loadCtx, cancel = context.WithTimeoutCause(loadCtx, o.loadFor, fmt.Errorf("-load-for %v", o.loadFor))
 		defer cancel()
 	}
 	fmt.Printf("| links stored | registered in this stage | time | rate | p99 of a call | claim of 100 links: p50 / p99 | claim of 1,000: p50 / p99 | CPU per URL: PostgreSQL / lmsd | WAL per URL | full pages logged per 1,000 URLs | load average |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -145,12 +145,15 @@ func tenMillion(o *options) error {
 			return err
 		}
 		n := reached - loaded
-		if n == 0 {
-			break // stopped before this stage began
-		}
 		stopped := reached < stage
 		if stopped {
 			stopLoad() // a second interrupt ends the command
+		}
+		if n == 0 {
+			// Stopped before this stage began: the last one measured
+			// the size reached.
+			fmt.Printf("\nThe load was stopped at %d links (%v).\n", reached, context.Cause(loadCtx))
+			break
 		}
 		total += el
 		c100, err := claimTimes(st, 100, 50)
@@ -508,49 +511,6 @@ func pgStatements(ctx context.Context, dsn string, n int, per string) error {
 		return nil
 	})
 	fmt.Println()
-	return err
-}
-
-// restart stops every process (SIGTERM), starts them again, and prints how
-// long they took to listen and to write their first result.
-func restart(st *pgstore.Store, d *deployment) error {
-	ctx := context.Background()
-	t0 := time.Now()
-	took, err := d.stop()
-	if err != nil {
-		return err
-	}
-	stopped := time.Since(t0)
-	c, err := st.LinkCounts(ctx)
-	if err != nil {
-		return err
-	}
-	unknown := c.Unknown
-	t1 := time.Now()
-	for _, p := range d.procs {
-		if err := d.run(p); err != nil {
-			return err
-		}
-	}
-	if err := d.ready(); err != nil {
-		return err
-	}
-	listening := time.Since(t1)
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		c, err := st.LinkCounts(ctx)
-		if err != nil {
-			return err
-		}
-		if c.Unknown < unknown {
-			break
-		}
-		if time.Now().After(deadline) {
-			return errors.New("no result written within 5 min of the restart")
-		}
-	}
-	fmt.Printf("Restart of all %d processes: SIGTERM to every exit %v (%v); start to every process listening %v, **to the first result written %v**.\n\n",
-		len(d.procs), stopped.Round(time.Millisecond), took, listening.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
-	_, err = d.stop()
 	return err
 }
 
