@@ -89,8 +89,11 @@ func (s *Store) SubscribeChecked(ctx context.Context, clientID string, urls []st
 	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
 	added, look, err := s.subscribe(ctx, clientID, urls, now, true)
-	if err != nil || len(look) == 0 {
-		return added, map[string]lms.Link{}, err
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(look) == 0 {
+		return added, map[string]lms.Link{}, nil
 	}
 	checked, err := s.lookupLinks(ctx, look)
 	if err != nil {
