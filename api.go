@@ -234,8 +234,15 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 // repeated, the state of each submitted URL that has been checked before.
 func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []string) ([]Update, error) {
 	valid := validate.URLs(urls)
+	var known map[string]Link
 	if len(valid) > 0 {
-		added, err := e.store.Subscribe(ctx, clientID, valid, e.now())
+		var added int
+		var err error
+		if sc, ok := e.store.(SubscribeCheckedStore); ok {
+			added, known, err = sc.SubscribeChecked(ctx, clientID, valid, e.now())
+		} else {
+			added, err = e.store.Subscribe(ctx, clientID, valid, e.now())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("lms: register URLs: %w", err)
 		}
@@ -245,9 +252,11 @@ func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []strin
 	} else if _, err := e.store.GetClient(ctx, clientID); err != nil {
 		return nil, fmt.Errorf("lms: register URLs: %w", err)
 	}
-	known, err := e.store.LookupLinks(ctx, valid)
-	if err != nil {
-		return nil, fmt.Errorf("lms: register URLs: %w", err)
+	if known == nil {
+		var err error
+		if known, err = e.store.LookupLinks(ctx, valid); err != nil {
+			return nil, fmt.Errorf("lms: register URLs: %w", err)
+		}
 	}
 	out := []Update{}
 	for _, u := range urls {
