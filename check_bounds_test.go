@@ -39,14 +39,17 @@ func endless(c net.Conn, chunk []byte) int64 {
 	}
 }
 
-// trickle writes s one byte every gap until done or the peer goes away.
-func trickle(c net.Conn, s string, gap time.Duration) {
-	for i := 0; ; i++ {
-		if _, err := c.Write([]byte{s[i%len(s)]}); err != nil {
+// paced writes s, piece bytes every gap, round and round until the peer
+// goes away: a trickle (a byte at a time) or a stream (a frame at a time).
+func paced(c net.Conn, s string, piece int, gap time.Duration) {
+	for i := 0; ; i += piece {
+		j := i % len(s)
+		if _, err := c.Write([]byte(s[j:min(j+piece, len(s))])); err != nil {
 			return
 		}
-		// The pace is the server's behaviour under test (a slow line),
-		// not a wait for something to happen: no signal replaces it.
+		// The pace is the server's behaviour under test (a slow line, a
+		// stream's rate), not a wait for something to happen: no signal
+		// replaces it.
 		time.Sleep(gap)
 	}
 }
@@ -172,29 +175,23 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 		}, lms.StateUnavailable, "redirects more than 20 times"},
 		{"a sloppy head (the tolerant parser), trickling", func(c net.Conn) {
 			readRequest(c)
-			trickle(c, "HTTP/1.1 200 OK\r\nThis is sloppy\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
+			paced(c, "HTTP/1.1 200 OK\r\nThis is sloppy\r\nX-Slow: "+strings.Repeat("z", 1000), 1, 20*time.Millisecond)
 		}, lms.StateTemporary, "The page took longer than 1 s"},
 		{"a sloppy head (the tolerant parser), trickling body", func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nThis is sloppy\r\nContent-Length: 100000\r\n\r\n"))
-			trickle(c, "slow ", 20*time.Millisecond)
+			paced(c, "slow ", 1, 20*time.Millisecond)
 		}, lms.StateTemporary, "The page took longer than 1 s"},
 		{"trickling head", func(c net.Conn) {
 			readRequest(c)
-			trickle(c, "HTTP/1.1 200 OK\r\nX-Slow: "+strings.Repeat("z", 1000), 20*time.Millisecond)
+			paced(c, "HTTP/1.1 200 OK\r\nX-Slow: "+strings.Repeat("z", 1000), 1, 20*time.Millisecond)
 		}, lms.StateTemporary, "The page took longer than 1 s"},
 		// A stream works for a person, who does not wait for its end: what
 		// counts is that data flows (64 KiB within the check's time).
 		{"a stream (1.3 Mbit/s for ever)", func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"))
-			frame := bytes.Repeat([]byte{0x47}, 1600)
-			for {
-				if _, err := c.Write(frame); err != nil {
-					return
-				}
-				time.Sleep(10 * time.Millisecond) // the stream's rate (1.3 Mbit/s) is the behaviour under test
-			}
+			paced(c, strings.Repeat("\x47", 1600), 1600, 10*time.Millisecond) // 1.3 Mbit/s
 		}, lms.StateOK, "OK"},
 		// A 101 hands the raw connection over as the "body"; the check ends
 		// at once instead of reading it (issue: a 101 held checks forever).
@@ -216,7 +213,7 @@ func TestHTTPChecksAreBounded(t *testing.T) {
 		{"trickling body", func(c net.Conn) {
 			readRequest(c)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))
-			trickle(c, "slow ", 20*time.Millisecond)
+			paced(c, "slow ", 1, 20*time.Millisecond)
 		}, lms.StateTemporary, "The page took longer than 1 s"},
 	}
 	cfg := private()
@@ -322,7 +319,7 @@ func TestFTPChecksAreBounded(t *testing.T) {
 			_, _ = c.Write([]byte("211-Features:\r\n"))
 			endless(c, bytes.Repeat([]byte(" MLST type*;size*;\r\n"), 2000))
 		}}, "/file", lms.StateUnavailable, "far more data"},
-		{"trickling banner", map[string]func(net.Conn){"": func(c net.Conn) { trickle(c, "220 this server is slow\r\n", 50*time.Millisecond) }},
+		{"trickling banner", map[string]func(net.Conn){"": func(c net.Conn) { paced(c, "220 this server is slow\r\n", 1, 50*time.Millisecond) }},
 			"/file", lms.StateTemporary, "took longer than 1 s"},
 		{"garbage instead of FTP", map[string]func(net.Conn){"": func(c net.Conn) {
 			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))

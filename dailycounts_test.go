@@ -64,10 +64,27 @@ func TestDailyCounts(t *testing.T) {
 	}
 }
 
+// dayRecorder is a memstore that sends, after each RecordDailyCounts, how
+// many clients' counts it recorded (0: the day's were there already); it
+// drops what nobody reads once its buffer is full.
+type dayRecorder struct {
+	*memstore.Store
+	recorded chan int
+}
+
+func (s *dayRecorder) RecordDailyCounts(ctx context.Context, day time.Time) (int, error) {
+	n, err := s.Store.RecordDailyCounts(ctx, day)
+	select {
+	case s.recorded <- n:
+	default:
+	}
+	return n, err
+}
+
 // Run records the day's counts with the syncer, hourly.
 func TestDailyCountsRecordedByRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := memstore.New()
+		st := &dayRecorder{Store: memstore.New(), recorded: make(chan int, 100)}
 		e, err := lms.New(st, lms.Config{AdminSecret: "s", Components: lms.RunSyncer, NoArchive: true,
 			Notifier: lms.NotifierFunc(func(context.Context, lms.Endpoint, []lms.Update) error { return nil }),
 			Lister:   lms.LinkListerFunc(func(context.Context, lms.Endpoint) ([]string, error) { return nil, nil })})
@@ -78,16 +95,25 @@ func TestDailyCountsRecordedByRun(t *testing.T) {
 		if _, err := e.RegisterClient(ctx, "s", lms.Registration{ID: "c", ContactEmail: "c@example.org", CallbackURL: "http://c.example/db"}); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error)
+		done := make(chan error, 1)
 		go func() { done <- e.Run(ctx) }()
-		synctest.Wait()
-		if ds, _ := e.DailyCounts(context.Background(), "c", 3); len(ds) != 1 {
-			t.Fatalf("after the start: %d days recorded, want 1", len(ds))
-		}
-		time.Sleep(49 * time.Hour)
-		synctest.Wait()
-		if ds, _ := e.DailyCounts(context.Background(), "c", 3); len(ds) != 3 {
-			t.Errorf("two days later: %d days recorded, want 3", len(ds))
+		defer cancel()
+		// The first day is recorded at the start, the next two within 49 h.
+		deadline, stop := context.WithTimeout(ctx, 49*time.Hour)
+		defer stop()
+		for days := 0; days < 3; {
+			select {
+			case n := <-st.recorded:
+				if n > 0 {
+					days++
+				}
+			case <-deadline.Done():
+				t.Fatalf("%d days recorded within 49 h, want 3", days)
+			}
+			synctest.Wait()
+			if ds, _ := e.DailyCounts(context.Background(), "c", 3); len(ds) != days {
+				t.Fatalf("%d days recorded, %d in the store", days, len(ds))
+			}
 		}
 		cancel()
 		if err := <-done; err != nil {

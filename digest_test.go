@@ -479,53 +479,67 @@ func TestDigestLoopTiming(t *testing.T) {
 			now := time.Now()
 			require.NoError(t, st.RecordResults(ctx, []lms.Outcome{{URL: url, Result: lms.Result{State: lms.StateUnavailable, Reason: "The page was not found (404)."}, Checked: now, NextDue: now.Add(30 * 24 * time.Hour)}}))
 		}
-		time.Sleep(time.Second) // a change at the window's start instant belongs to the window before
-		break1("https://gone.example/daily")
-		break1("https://gone.example/weekly")
-
 		const poll = time.Minute // Config.DigestPoll's default
-		time.Sleep(day + lease - poll - 2*time.Second)
-		synctest.Wait()
-		require.Empty(t, m.digestSubjects(), "not before a day and the lease")
-		time.Sleep(2 * poll)
-		synctest.Wait()
-		require.Equal(t, []string{`Links of "daily": 1 link broke, 0 recovered, 0 still broken`}, m.digestSubjects())
-
-		// A second change, in the second day: its digest a day later.
-		break1("https://gone.example/none") // unknown URL: skipped by the store
-		_, err = e.RegisterLinks(ctx, "daily", []string{"https://gone.example/second"})
-		require.NoError(t, err)
-		break1("https://gone.example/second")
-		time.Sleep(day - 2*poll)
-		synctest.Wait()
-		require.Len(t, m.digestSubjects(), 1, "the second digest is not due yet")
-		time.Sleep(2 * poll)
-		synctest.Wait()
-		require.Equal(t, `Links of "daily": 1 link broke, 0 recovered, 1 still broken`, m.digestSubjects()[1])
-
-		// Off and on again: the window starts when it is switched on.
-		off, daily := lms.DigestOff, lms.DigestDaily
-		_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &off})
-		require.NoError(t, err)
-		time.Sleep(day)
-		_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &daily})
-		require.NoError(t, err)
-		c, err := e.Client(ctx, "daily")
-		require.NoError(t, err)
-		require.True(t, c.DigestCovered.Equal(time.Now()), "switched on: the window starts now")
-		bad := lms.DigestMode("hourly")
-		_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &bad})
-		require.ErrorIs(t, err, lms.ErrInvalid)
-
-		// The weekly client: one digest, a week after its start.
-		time.Sleep(start.Add(7*day + lease + poll).Sub(time.Now()))
-		synctest.Wait()
-		var weekly []string
-		for _, s := range m.digestSubjects() {
-			if strings.Contains(s, `"weekly"`) {
-				weekly = append(weekly, s)
-			}
+		// The timeline from the start; each step runs once the engine has
+		// done what was due by its time.
+		steps := []struct {
+			at   time.Duration
+			what string
+			do   func()
+		}{
+			// A change at the window's start instant belongs to the window before.
+			{time.Second, "the first changes", func() {
+				break1("https://gone.example/daily")
+				break1("https://gone.example/weekly")
+			}},
+			{day + lease - poll - time.Second, "a poll before a day and the lease", func() {
+				require.Empty(t, m.digestSubjects(), "not before a day and the lease")
+			}},
+			{day + lease + poll - time.Second, "a poll after a day and the lease", func() {
+				require.Equal(t, []string{`Links of "daily": 1 link broke, 0 recovered, 0 still broken`}, m.digestSubjects())
+				// A second change, in the second day: its digest a day later.
+				break1("https://gone.example/none") // unknown URL: skipped by the store
+				_, err := e.RegisterLinks(ctx, "daily", []string{"https://gone.example/second"})
+				require.NoError(t, err)
+				break1("https://gone.example/second")
+			}},
+			{2*day + lease - poll - time.Second, "a poll before the second day ends", func() {
+				require.Len(t, m.digestSubjects(), 1, "the second digest is not due yet")
+			}},
+			{2*day + lease + poll - time.Second, "a poll after the second day", func() {
+				require.Equal(t, `Links of "daily": 1 link broke, 0 recovered, 1 still broken`, m.digestSubjects()[1])
+				// Off and on again (next step): the window starts when it is switched on.
+				off := lms.DigestOff
+				_, err := e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &off})
+				require.NoError(t, err)
+			}},
+			{3*day + lease + poll - time.Second, "a day later, switched on again", func() {
+				daily := lms.DigestDaily
+				_, err := e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &daily})
+				require.NoError(t, err)
+				c, err := e.Client(ctx, "daily")
+				require.NoError(t, err)
+				require.True(t, c.DigestCovered.Equal(time.Now()), "switched on: the window starts now")
+				bad := lms.DigestMode("hourly")
+				_, err = e.ChangeClient(ctx, "daily", lms.ClientChange{Digest: &bad})
+				require.ErrorIs(t, err, lms.ErrInvalid)
+			}},
+			{7*day + lease + poll, "a poll after a week and the lease", func() {
+				// The weekly client: one digest, a week after its start.
+				var weekly []string
+				for _, s := range m.digestSubjects() {
+					if strings.Contains(s, `"weekly"`) {
+						weekly = append(weekly, s)
+					}
+				}
+				require.Equal(t, []string{`Links of "weekly": 1 link broke, 0 recovered, 0 still broken`}, weekly)
+			}},
 		}
-		require.Equal(t, []string{`Links of "weekly": 1 link broke, 0 recovered, 0 still broken`}, weekly)
+		for _, step := range steps {
+			time.Sleep(time.Until(start.Add(step.at)))
+			synctest.Wait()
+			t.Log(step.what)
+			step.do()
+		}
 	})
 }

@@ -35,10 +35,17 @@ func benchRecheck(b *testing.B, busy bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st := &signalStore{Store: memstore.New(), recorded: make(chan string, 4096)}
-	var inFlight atomic.Int32 // slow checks
+	const slots = 20               // Config.Concurrency's default
+	var inFlight atomic.Int32      // slow checks
+	full := make(chan struct{}, 1) // a slow check took the last free slot
 	checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
 		if strings.Contains(u, "//slow") {
-			inFlight.Add(1)
+			if inFlight.Add(1) == slots {
+				select {
+				case full <- struct{}{}:
+				default:
+				}
+			}
 			defer inFlight.Add(-1)
 			select {
 			case <-time.After(500 * time.Millisecond):
@@ -80,7 +87,12 @@ func benchRecheck(b *testing.B, busy bool) {
 	for len(left) > 0 {
 		delete(left, <-st.recorded)
 	}
+	firstChecked := time.Now()
 	if busy {
+		select { // the slots are to be filled from now on
+		case <-full:
+		default:
+		}
 		go func() { // keep the slow links due: the slots stay full
 			t := time.NewTicker(100 * time.Millisecond)
 			defer t.Stop()
@@ -93,10 +105,19 @@ func benchRecheck(b *testing.B, busy bool) {
 				}
 			}
 		}()
-		time.Sleep(2 * time.Second) // a benchmark's warm-up: the slow links fill the slots
-	} else {
-		time.Sleep(1100 * time.Millisecond)
+		// The warm-up: the slow links fill the slots.
+		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+		select {
+		case <-full:
+		case <-wctx.Done():
+			b.Fatal("the slow checks did not fill the slots within 30 s")
+		}
+		wcancel()
 	}
+	// The re-checks are of rested hosts: the host interval (1 s) has
+	// passed since each one's first check. The engine's pacing tells no
+	// one when a host's interval ends.
+	time.Sleep(time.Until(firstChecked.Add(1100 * time.Millisecond)))
 	lat := make([]time.Duration, 0, n)
 	busySlots := 0
 	b.ResetTimer()

@@ -16,8 +16,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/linkmonitor/lms/internal/dispatch"
 	"github.com/linkmonitor/lms/internal/logsafe"
 	"github.com/linkmonitor/lms/internal/outage"
+	"github.com/linkmonitor/lms/internal/pace"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 	"github.com/linkmonitor/lms/internal/wayback"
@@ -368,13 +370,13 @@ type Engine struct {
 	authMu    sync.Mutex
 	authCache map[string]string // client id → proof of its last verified password
 
-	// The checker component: the scheduler claims, the dispatcher queues
-	// per host and starts checks in its request slots, the pool runs them;
-	// the host pacer, the host holds and the guard answer their questions.
-	pacer    *hostPacer
-	holds    *hostHolds
+	// The checker component: the scheduler claims, the dispatcher
+	// (internal/dispatch) queues per host and starts checks in its request
+	// slots, the pool runs them; the host pacer, the host holds
+	// (internal/pace) and the guard answer their questions.
+	pacer    *pace.Pacer
 	guard    *outage.Guard
-	disp     *dispatcher
+	disp     *dispatch.Dispatcher[Link]
 	pool     *pool
 	sched    *scheduler
 	notifier *notifier
@@ -404,13 +406,12 @@ func New(store Store, cfg Config) (*Engine, error) {
 		authCache: make(map[string]string),
 		rechecks:  newRecheckLimiter(cfg.RecheckPerHour),
 	}
-	e.pacer = newHostPacer(cfg.HostInterval)
-	e.holds = newHostHolds(store, cfg)
-	e.guard = newOutageGuard(cfg, newProbe(cfg, e.pacer, e.holds))
+	e.pacer = pace.New(cfg.HostInterval)
+	holds := newHostHolds(store, cfg, e.pacer)
+	e.guard = newOutageGuard(cfg, newProbe(cfg, e.pacer, holds))
 	e.pool = newPool(store, cfg, e.pacer, e.guard)
-	want := make(chan struct{}, 1) // the dispatcher asks the scheduler for a claim
-	e.disp = newDispatcher(cfg, e.pacer, e.holds, want, e.pool)
-	e.sched = newScheduler(store, cfg, e.holds, e.disp, want)
+	e.sched = newScheduler(store, cfg)
+	e.disp = newDispatcher(cfg, e.pacer, holds, e.pool, e.sched)
 	e.mailer = newMailer(store, cfg, e.sealer)
 	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.owed}
 	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
@@ -465,17 +466,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-// runChecker runs the scheduler, the dispatcher (with the checks it
+// runChecker runs the claim loop, the dispatcher (with the checks it
 // starts) and the guard's probe loop; once all have stopped, the links
 // still queued are made due again at once and the hosts this process holds
 // are handed over (ScheduleStore.ReleaseHosts).
 func (e *Engine) runChecker(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return e.sched.run(gctx) })
-	g.Go(func() error { return e.disp.run(gctx) })
+	g.Go(func() error { return e.disp.RunClaims(gctx) })
+	g.Go(func() error { return e.disp.Run(gctx) })
 	g.Go(func() error { return e.guard.Run(gctx) })
 	err := g.Wait()
-	if rerr := e.disp.releaseQueued(); rerr != nil {
+	if rerr := e.disp.ReleaseQueued(); rerr != nil {
 		// The hosts come back when their leases end, as after a crash.
 		e.log.Warn("handing hosts over at stop", "err", rerr)
 	}

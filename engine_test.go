@@ -23,6 +23,10 @@ import (
 
 const adminSecret = "test-admin-secret"
 
+// waitFor polls cond every 10 ms until it holds or timeout has passed: for
+// state that the code under test changes without telling anyone (a
+// store's contents, what a test server received). A test that has a
+// signal waits on it instead (countingStore.awaitCalls, a channel).
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -521,6 +525,13 @@ func (s *countingStore) ListClients(ctx context.Context) ([]lms.Client, error) {
 // rounds since.
 func (s *countingStore) awaitCalls(t testing.TB, method string, n int) {
 	t.Helper()
+	s.awaitCallsOr(t, method, n, nil)
+}
+
+// awaitCallsOr is awaitCalls that also ends, returning false, as soon as
+// or yields a value: the event that would hold the loop before its rounds.
+func (s *countingStore) awaitCallsOr(t testing.TB, method string, n int, or <-chan struct{}) bool {
+	t.Helper()
 	s.mu.Lock()
 	target := s.n[method] + n
 	s.mu.Unlock()
@@ -530,10 +541,12 @@ func (s *countingStore) awaitCalls(t testing.TB, method string, n int) {
 		done, changed := s.n[method] >= target, s.changed
 		s.mu.Unlock()
 		if done {
-			return
+			return true
 		}
 		select {
 		case <-changed:
+		case <-or:
+			return false
 		case <-deadline:
 			t.Fatalf("%s was not called %d more times within 10 s", method, n)
 		}

@@ -35,9 +35,9 @@
 //   - the API (api.go, served over XML-RPC by package xmlrpcapi) registers
 //     clients and URLs;
 //   - the scheduler (scheduler.go) claims due links fairly across hosts
-//     ([ScheduleStore.ClaimDue]); the dispatcher (dispatcher.go) queues them
-//     per host and starts each check in one of N request slots, at most one
-//     request per host per interval (pacer.go); the pool (pool.go) checks
+//     ([ScheduleStore.ClaimDue]); the dispatcher (internal/dispatch) queues
+//     them per host and starts each check in one of N request slots, at most
+//     one request per host per interval (internal/pace); the pool (pool.go) checks
 //     them through a [Checker], decides when each link is due again
 //     ([Policy], policy.go), with an "is it us?" guard against local
 //     outages (internal/outage), and writes the outcome back;

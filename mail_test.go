@@ -140,14 +140,20 @@ func TestNewPasswordIsMailed(t *testing.T) {
 	require.Empty(t, c.Outbox)
 }
 
-// slowMailer holds every Send until release is closed and counts them.
+// slowMailer holds every Send until release is closed and counts them;
+// each Send pokes sent.
 type slowMailer struct {
 	release chan struct{}
 	sends   atomic.Int64
+	sent    chan struct{}
 }
 
 func (m *slowMailer) Send(ctx context.Context, _ lms.Message) error {
 	m.sends.Add(1)
+	select {
+	case m.sent <- struct{}{}:
+	default:
+	}
 	select {
 	case <-m.release:
 		return nil
@@ -162,25 +168,35 @@ func (m *slowMailer) Send(ctx context.Context, _ lms.Message) error {
 func TestRegistrationMailSentOnce(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		m := &slowMailer{release: make(chan struct{})}
-		e, err := lms.New(memstore.New(), mailConfig(m, nil))
+		m := &slowMailer{release: make(chan struct{}), sent: make(chan struct{}, 1)}
+		// The outbox loop lists the clients at the start of each round (the
+		// digester once a minute): five calls, at least three rounds.
+		cs := newCountingStore(memstore.New())
+		e, err := lms.New(cs, mailConfig(m, nil))
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- e.Run(ctx) }()
+		var once sync.Once
+		release := func() { once.Do(func() { close(m.release) }) }
+		defer func() { release(); cancel() }() // nothing left blocked when an assertion fails
 		registered := make(chan error, 1)
 		go func() {
 			_, err := e.RegisterClient(context.Background(), adminSecret, lms.Registration{ID: "site", ContactName: "Jane", ContactEmail: "jane@site.example", CallbackURL: "http://site.example/db"})
 			registered <- err
 		}()
-		time.Sleep(time.Second) // a hundred outbox polls, on virtual time
-		synctest.Wait()
-		require.Equal(t, int64(1), m.sends.Load(), "the mail is being sent once")
-		close(m.release)
+		<-m.sent // the mail is being sent (by registerClient or the outbox loop)
+		// A second send would hold the outbox loop: it comes before the
+		// rounds, or never.
+		awaitRounds := func(what string) {
+			cs.awaitCallsOr(t, "ListClients", 5, m.sent)
+			synctest.Wait()
+			require.Equal(t, int64(1), m.sends.Load(), what)
+		}
+		awaitRounds("the mail is being sent once")
+		release()
 		require.NoError(t, <-registered)
-		time.Sleep(time.Second)
-		synctest.Wait()
-		require.Equal(t, int64(1), m.sends.Load(), "sent once in all")
+		awaitRounds("sent once in all")
 		c, err := e.Client(context.Background(), "site")
 		require.NoError(t, err)
 		require.Empty(t, c.Outbox, "the delivered mail left the outbox")

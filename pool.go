@@ -11,16 +11,19 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/checkstats"
+	"github.com/linkmonitor/lms/internal/dispatch"
 	"github.com/linkmonitor/lms/internal/outage"
+	"github.com/linkmonitor/lms/internal/pace"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
-// pool is the checking half of the checker component: it runs each check
-// the dispatcher starts, in the slot the check's job holds, applies the
-// Policy and the outage guard to its result, rests the host after a 429
-// or 503, and writes the outcome back.
+// pool is the checking half of the checker component (the Worker of
+// internal/dispatch): it runs each check the dispatcher starts, in the
+// slot the check's job holds, applies the Policy and the outage guard to
+// its result, rests the host after a 429 or 503, and writes the outcome
+// back.
 type pool struct {
-	pacer   *hostPacer
+	pacer   *pace.Pacer
 	guard   *outage.Guard
 	checker Checker
 	store   ScheduleStore
@@ -32,40 +35,33 @@ type pool struct {
 	hostBackoff, maxHostBackoff, outageRecheck time.Duration
 
 	// shared: other processes share the store (it is a Waker), so a check
-	// keeps its slot until its result is written (see check).
+	// keeps its slot until its result is written (see Check).
 	shared bool
 }
 
-func newPool(store ScheduleStore, cfg Config, pacer *hostPacer, guard *outage.Guard) *pool {
+func newPool(store ScheduleStore, cfg Config, pacer *pace.Pacer, guard *outage.Guard) *pool {
+	_, shared := store.(Waker)
 	return &pool{
-		pacer: pacer, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: sharedStore(store),
+		pacer: pacer, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: shared,
 		stats: checkstats.New(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 	}
 }
 
-// sharedStore reports whether other processes share store: the stores
-// made for that implement Waker.
-func sharedStore(store ScheduleStore) bool {
-	_, ok := store.(Waker)
-	return ok
-}
-
-// check runs the check of j.link in the slot the dispatcher took for it.
-func (p *pool) check(ctx context.Context, j *job) {
-	l := j.link
+// Check runs the check of j.Item in the slot the dispatcher took for it.
+func (p *pool) Check(ctx context.Context, j *dispatch.Job[Link]) {
+	l := j.Item
 	abandon := func() {
-		j.finish()
-		now := p.now()
-		p.write(context.WithoutCancel(ctx), holdAll([]Link{l}, now, now)...)
+		j.Finish()
+		p.GiveBack(context.WithoutCancel(ctx), []Link{l})
 	}
 	if err := p.pacer.Wait(ctx, l.Host); err != nil {
-		j.release()
+		j.Release()
 		abandon()
 		return
 	}
 	start := time.Now()
-	hp := j.pacer()
+	hp := j.Pacer()
 	res := safeCheck(ContextWithPacer(ctx, hp), p.checker, p.log, l.URL)
 	took := time.Since(start)
 	p.pacer.Done(l.Host)
@@ -74,17 +70,16 @@ func (p *pool) check(ctx context.Context, j *job) {
 	// unfinished at any time, so a process that dies leaves at most that
 	// many links whose requests were sent and whose results are lost, the
 	// only ones another process asks for again within the interval (a
-	// redirect waiting for its hop's host lends its slot; see hopPacer).
-	// Alone on a store the slot goes back at once: a crash is followed by
-	// this same process, and with bbolt a write waits for a shared,
-	// fsynced commit (holding the slot through it took a fifth off the
-	// concurrency-bound workload 1b through lmsd).
+	// redirect waiting for its hop's host lends its slot; see
+	// dispatch.HopPacer). Alone on a store the slot goes back at once: a
+	// crash is followed by this same process, and with bbolt a write
+	// waits for a shared, fsynced commit that would idle the slot.
 	if !p.shared {
-		j.release()
+		j.Release()
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the check is abandoned and due again at once.
-		j.release()
+		j.Release()
 		abandon()
 		return
 	}
@@ -94,7 +89,7 @@ func (p *pool) check(ctx context.Context, j *job) {
 	now := p.now()
 	recs := []Outcome{p.policy.Next(l, res, now, rand.Float64()*2-1)}
 	switch {
-	case hp.abandoned:
+	case hp.Abandoned():
 		// A redirect led to a host another process holds: try again once
 		// that process is likely done with it.
 		recs[0] = Outcome{URL: l.URL, Hold: true, NextDue: now.Add(p.policy.MinRecheck)}
@@ -109,23 +104,29 @@ func (p *pool) check(ctx context.Context, j *job) {
 			d = p.hostBackoff
 		}
 		until := now.Add(min(d, p.maxHostBackoff))
-		p.pacer.deferHost(l.Host, until)
+		p.pacer.Defer(l.Host, until)
 		if err := p.store.DeferHost(context.WithoutCancel(ctx), l.Host, until); err != nil {
 			p.log.Error("deferring host", "host", l.Host, "err", err)
 		}
-		recs = append(recs, j.restHost(until, now)...)
+		recs = append(recs, holdAll(j.RestHost(), until, now)...)
 	}
 	// The host is free for its next request before the result is durable.
-	j.finish()
+	j.Finish()
 	if p.shared {
 		p.write(context.WithoutCancel(ctx), recs...)
-		j.release()
+		j.Release()
 	}
-	j.next(ctx)
+	j.Next(ctx)
 	if !p.shared {
 		p.write(context.WithoutCancel(ctx), recs...)
 	}
 	p.stats.Observe(schemeOf(l.URL), checkState(recs[0], res), took)
+}
+
+// GiveBack makes claimed links that are not checked now due again at once.
+func (p *pool) GiveBack(ctx context.Context, links []Link) {
+	now := p.now()
+	p.write(ctx, holdAll(links, now, now)...)
 }
 
 // write records outcomes in the store.
@@ -140,17 +141,29 @@ func (p *pool) write(ctx context.Context, recs ...Outcome) {
 	}
 }
 
+// holdAll returns outcomes that make links due at due, their state kept,
+// for those of links still leased to this process at now (NextDue is the
+// end of a claimed link's lease): a link whose lease has ended may have
+// been claimed again since, and is not this process's to write.
+func holdAll(links []Link, due, now time.Time) []Outcome {
+	out := make([]Outcome, 0, len(links))
+	for _, l := range links {
+		if l.NextDue.After(now) {
+			out = append(out, Outcome{URL: l.URL, Hold: true, NextDue: due})
+		}
+	}
+	return out
+}
+
 // newProbe returns the outage guard's probe: it requests rawURL once,
 // paced like any request (and only while this process holds the host),
 // and reports whether the host answered at all. A redirect is an answer:
 // the probe follows none.
-func newProbe(cfg Config, pacer *hostPacer, holds *hostHolds) func(ctx context.Context, rawURL string) bool {
+func newProbe(cfg Config, pacer *pace.Pacer, holds *pace.Holds) func(ctx context.Context, rawURL string) bool {
 	return func(ctx context.Context, rawURL string) bool {
 		host := HostKey(rawURL)
-		if pacer.paced(host) && !holds.usable(host) {
-			if err := holds.acquire(ctx, host, pacer); err != nil {
-				return false
-			}
+		if err := holds.Acquire(ctx, host); err != nil {
+			return false
 		}
 		if err := pacer.Wait(ctx, host); err != nil {
 			return false

@@ -7,29 +7,23 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/linkmonitor/lms/internal/dispatch"
 	"github.com/linkmonitor/lms/internal/loop"
+	"github.com/linkmonitor/lms/internal/pace"
 )
 
-// scheduler is the claim loop of the checker component. It claims due
+// scheduler is the claim side of the checker component: it claims due
 // links from the store (fairly across hosts, under a lease, holding their
-// hosts for this process) and hands them to the dispatcher, which queues
-// them per host. It claims when the dispatcher asks (want: the queues run
-// low or a free slot finds no host ready), when links were added, and
-// every poll.
+// hosts for this process) when the dispatcher's claim loop asks
+// (dispatch.Dispatcher.RunClaims), and asks the store to forget hosts no
+// link uses.
 type scheduler struct {
 	store ScheduleStore
 	now   func() time.Time
 	log   *slog.Logger
-	holds *hostHolds
-	d     *dispatcher
-	opt   ClaimOptions // Limit is set per call
-	poll  time.Duration
-	// batch is the most links one claim fetches; the dispatcher's load
-	// bounds what the queues hold (see queueLimits).
-	batch int
-
-	added chan struct{}   // links were subscribed: claim without waiting for the poll
-	want  <-chan struct{} // the dispatcher asks for a claim now
+	opt   ClaimOptions  // Limit is set per call
+	poll  time.Duration // the claim loop's poll
+	added chan struct{} // links were subscribed: claim without waiting for the poll
 
 	// For Stats: when the last claim succeeded (time.Now, Unix
 	// nanoseconds), and whether the last one failed.
@@ -37,79 +31,56 @@ type scheduler struct {
 	claimFailed atomic.Bool
 }
 
-func newScheduler(store ScheduleStore, cfg Config, holds *hostHolds, d *dispatcher, want <-chan struct{}) *scheduler {
+func newScheduler(store ScheduleStore, cfg Config) *scheduler {
 	opt := ClaimOptions{PerHost: 3, HostGap: cfg.HostInterval, Lease: cfg.Lease, Holder: cfg.ProcessID}
+	poll := cfg.ClaimPoll
 	if cfg.Unpaced {
 		opt.PerHost, opt.HostGap = 0, 0 // as many per host as the claim's limit
-	}
-	poll := cfg.ClaimPoll
-	if iv := hostInterval(cfg); iv > 0 {
+	} else if cfg.HostInterval > 0 {
 		// Hosts become claimable again one interval ahead of need; polling
 		// faster than that keeps every host busy.
-		poll = min(poll, max(iv/4, 10*time.Millisecond))
+		poll = min(poll, max(cfg.HostInterval/4, 10*time.Millisecond))
 	}
-	batch, _ := queueLimits(cfg)
-	return &scheduler{
-		store: store, now: cfg.Now, log: cfg.Logger, holds: holds, d: d, opt: opt, poll: poll,
-		batch: batch,
-		added: make(chan struct{}, 1),
-		want:  want,
+	return &scheduler{store: store, now: cfg.Now, log: cfg.Logger, opt: opt, poll: poll, added: make(chan struct{}, 1)}
+}
+
+// newDispatcher returns the dispatcher of the checker component: it
+// queues the links s claims per host and starts their checks in p.
+func newDispatcher(cfg Config, pacer *pace.Pacer, holds *pace.Holds, p *pool, s *scheduler) *dispatch.Dispatcher[Link] {
+	return dispatch.New(dispatch.Config[Link]{
+		Concurrency: cfg.Concurrency, Pacer: pacer, Holds: holds, Worker: p,
+		Host:  func(l Link) string { return l.Host },
+		Lease: func(l Link) time.Time { return l.NextDue },
+		Claim: s.claim, Poll: s.poll, Added: s.added, Prune: s.pruneHosts, PruneEvery: pruneEvery,
+	})
+}
+
+// newHostHolds returns the holds of the hosts this process sends requests
+// to: no request starts so close to the end of a hold or a lease that it
+// could not be answered (check timeout) and spaced (host interval) before
+// another process may take the host or the link.
+func newHostHolds(store ScheduleStore, cfg Config, pacer *pace.Pacer) *pace.Holds {
+	return pace.NewHolds(pace.HoldsConfig{
+		Store: holdStore{store}, Pacer: pacer, Holder: cfg.ProcessID, Lease: cfg.Lease, Now: cfg.Now,
+		Margin: min(cfg.CheckerConfig.Timeout+cfg.HostInterval, cfg.Lease/2),
+	})
+}
+
+// holdStore is the store as the host holds see it (pace.Store).
+type holdStore struct{ ScheduleStore }
+
+// Release implements pace.Store.
+func (s holdStore) Release(ctx context.Context, holder string, hosts []pace.Release) error {
+	rs := make([]HostRelease, len(hosts))
+	for i, h := range hosts {
+		rs[i] = HostRelease(h)
 	}
+	return s.ReleaseHosts(ctx, holder, rs)
 }
 
 // linksAdded tells the scheduler that new links may be due now (the API,
 // the syncer and other processes' wake-ups call it).
 func (s *scheduler) linksAdded() { loop.Poke(s.added) }
-
-// run is the claim loop: it claims when the dispatcher wants links, when
-// links were added, and every poll. After a claim that drained the store
-// it waits for the next poll (or new links) rather than asking the store
-// again at once. Claiming is a store transaction (an fsync with bbolt): it
-// runs here so that dispatching never waits for it.
-func (s *scheduler) run(ctx context.Context) error {
-	t := time.NewTicker(s.poll)
-	defer t.Stop()
-	prune := time.NewTicker(pruneEvery)
-	defer prune.Stop()
-	var lastDrained time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-prune.C:
-			s.pruneHosts(ctx)
-			continue
-		case <-s.want:
-			if time.Since(lastDrained) < s.poll {
-				continue
-			}
-		case <-s.added:
-		case <-t.C:
-		}
-		for {
-			queued, most, _ := s.d.load(time.Now())
-			if queued >= most {
-				break
-			}
-			limit := min(s.batch, most-queued)
-			n, err := s.claim(ctx, limit)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("claiming due links", "err", err)
-			}
-			if err == nil {
-				s.claimedAt.Store(time.Now().UnixNano())
-			}
-			s.claimFailed.Store(err != nil && ctx.Err() == nil)
-			if err != nil || n < limit {
-				lastDrained = time.Now()
-				break
-			}
-			if queued, most, starving := s.d.load(time.Now()); !starving && queued >= most/2 {
-				break
-			}
-		}
-	}
-}
 
 // snapshot adds the claims' health to st.
 func (s *scheduler) snapshot(st *Stats) {
@@ -119,26 +90,24 @@ func (s *scheduler) snapshot(st *Stats) {
 	st.ClaimFailing = s.claimFailed.Load()
 }
 
-// claim fetches due links, records the holds of their hosts and queues
-// them in the dispatcher; it returns how many.
-func (s *scheduler) claim(ctx context.Context, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
+// claim fetches at most limit due links.
+func (s *scheduler) claim(ctx context.Context, limit int) ([]Link, error) {
 	opt := s.opt
 	opt.Limit = limit
 	if opt.PerHost == 0 {
 		opt.PerHost = limit
 	}
 	links, err := s.store.ClaimDue(ctx, s.now(), opt)
+	s.claimFailed.Store(err != nil && ctx.Err() == nil)
 	if err != nil {
-		return 0, fmt.Errorf("lms: claim: %w", err)
+		err = fmt.Errorf("lms: claim: %w", err)
+		if ctx.Err() == nil {
+			s.log.Error("claiming due links", "err", err)
+		}
+		return nil, err
 	}
-	for _, l := range links {
-		s.holds.claimed(l.Host, l.NextDue)
-	}
-	s.d.add(links)
-	return len(links), nil
+	s.claimedAt.Store(time.Now().UnixNano())
+	return links, nil
 }
 
 // pruneEvery is how often the store is asked to forget hosts no link uses,

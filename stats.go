@@ -91,9 +91,9 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	if st.DueBacklog, err = e.store.DueCount(ctx, e.now(), MaxDueBacklog); err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)
 	}
-	st.InFlight = e.disp.inFlight()
+	st.InFlight = e.disp.InFlight()
 	fillChecks(&st, e.pool.stats.Snapshot())
-	st.HostsBackedOff = e.pacer.prune(time.Now())
+	st.HostsBackedOff = e.pacer.Prune(time.Now())
 	g := e.guard.Snapshot()
 	st.Outage, st.OutageSince, st.HeldBack = g.Active, g.Since, g.Held
 	e.sched.snapshot(&st)

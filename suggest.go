@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/netguard"
+	"github.com/linkmonitor/lms/internal/pace"
 	"github.com/linkmonitor/lms/internal/wayback"
 )
 
@@ -106,7 +107,7 @@ func (e *Engine) Suggestions(ctx context.Context, links []Link) (map[string]Sugg
 // newArchiver returns the component that looks archived copies up, one at
 // a time, paced like checks of the service's host; nil when it is off or
 // the store keeps no copies.
-func newArchiver(store Store, cfg Config, pacer *hostPacer) *wayback.Worker {
+func newArchiver(store Store, cfg Config, pacer *pace.Pacer) *wayback.Worker {
 	as, ok := store.(ArchiveStore)
 	if cfg.NoArchive || !ok {
 		return nil
@@ -125,7 +126,7 @@ func newArchiver(store Store, cfg Config, pacer *hostPacer) *wayback.Worker {
 		Done: func(j wayback.Job, err error) {
 			pacer.Done(host)
 			if err != nil {
-				pacer.deferHost(host, time.Now().Add(cfg.HostBackoff))
+				pacer.Defer(host, time.Now().Add(cfg.HostBackoff))
 				cfg.Logger.Warn("archive look-up failed", "url", j.URL, "err", err)
 			}
 		},

@@ -22,7 +22,9 @@ func TestPoolVirtualTime(t *testing.T) {
 		var mu sync.Mutex
 		calls := map[string][]time.Time{}
 		inFlight, peak := 0, 0
+		fin := newFinished()
 		checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+			defer fin.done()
 			host := lms.HostKey(u)
 			mu.Lock()
 			calls[host] = append(calls[host], time.Now())
@@ -49,9 +51,11 @@ func TestPoolVirtualTime(t *testing.T) {
 		register(t, e, "a", urls)
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
+		defer cancel()
+		done := make(chan error, 1)
 		go func() { done <- e.Run(ctx) }()
-		time.Sleep(30 * time.Second)
+		fin.await(t, len(urls), 30*time.Second)
+		assertIdle(t, e)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
@@ -108,12 +112,19 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 				var mu sync.Mutex
 				var hopAt time.Time
 				var starts []time.Time
+				fin := newFinished()
 				checker := lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+					defer fin.done()
 					mu.Lock()
 					starts = append(starts, time.Now())
 					mu.Unlock()
-					time.Sleep(100 * time.Millisecond)
-					if strings.HasSuffix(u, "/moved") {
+					// Each request, the link's and then its redirect hop's,
+					// takes 100 ms to answer.
+					for hop := false; ; hop = true {
+						time.Sleep(100 * time.Millisecond)
+						if hop || !strings.HasSuffix(u, "/moved") {
+							return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
+						}
 						// The answer is a 301 to the same host: the hop is
 						// paced like any request (see HTTPChecker).
 						pacer, host := lms.PacerFromContext(ctx), lms.HostKey(u)
@@ -124,9 +135,7 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 						mu.Lock()
 						hopAt = time.Now()
 						mu.Unlock()
-						time.Sleep(100 * time.Millisecond)
 					}
-					return lms.Result{State: lms.StateOK, Reason: "OK", Code: 200}
 				})
 				clock := newLaggingClock(time.Millisecond) // b's links become due after a's
 				e, err := lms.New(memstore.New(), lms.Config{AdminSecret: adminSecret, Components: lms.RunChecker, Checker: checker, Concurrency: 1, HostInterval: time.Second,
@@ -147,9 +156,12 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 				register(t, e, "b", fresh)
 				start := time.Now()
 				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error)
+				defer cancel()
+				done := make(chan error, 1)
 				go func() { done <- e.Run(ctx) }()
-				time.Sleep(time.Duration(tc.fresh+10) * 150 * time.Millisecond)
+				want := len(urls) + tc.fresh
+				fin.await(t, want, time.Duration(tc.fresh+10)*150*time.Millisecond)
+				assertIdle(t, e)
 				cancel()
 				if err := <-done; err != nil {
 					t.Fatalf("Run: %v", err)
@@ -160,7 +172,7 @@ func TestPoolRedirectHopOrder(t *testing.T) {
 				if got := hopAt.Sub(start).Seconds(); got < tc.lo || got > tc.hi {
 					t.Errorf("hop after %.2f s, want %.1f–%.1f s", got, tc.lo, tc.hi)
 				}
-				if want := len(urls) + tc.fresh; len(starts) != want {
+				if len(starts) != want {
 					t.Errorf("%d checks, want %d", len(starts), want)
 				}
 			})
@@ -177,6 +189,7 @@ func TestCustomSchemePaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		calls := map[string][]time.Time{} // by the host in the URL, "" for mailto
+		fin := newFinished()
 		record := func(u string) {
 			host := ""
 			if _, rest, ok := strings.Cut(u, "://"); ok {
@@ -188,11 +201,13 @@ func TestCustomSchemePaced(t *testing.T) {
 		}
 		mux := lms.NewMux()
 		mux.Handle("gemini", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+			defer fin.done()
 			record(u)
 			time.Sleep(100 * time.Millisecond) // the host takes its time to answer
 			return lms.Result{State: lms.StateOK, Reason: "OK"}
 		}))
 		mux.Handle("mailto", lms.CheckerFunc(func(ctx context.Context, u string) lms.Result {
+			defer fin.done()
 			record(u)
 			return lms.Result{State: lms.StateOK, Reason: "OK"}
 		}))
@@ -216,9 +231,11 @@ func TestCustomSchemePaced(t *testing.T) {
 		register(t, e, "small", small)
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
+		defer cancel()
+		done := make(chan error, 1)
 		go func() { done <- e.Run(ctx) }()
-		time.Sleep(20 * time.Second)
+		fin.await(t, len(big)+len(mails)+len(small), 20*time.Second)
+		assertIdle(t, e)
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
@@ -263,4 +280,47 @@ func TestCustomSchemePaced(t *testing.T) {
 			}
 		}
 	})
+}
+
+// finished is a fake checker's signal: one value for each check it ends.
+type finished chan struct{}
+
+func newFinished() finished { return make(finished, 1000) }
+
+// done signals the end of a check (the engine records its result next).
+func (f finished) done() {
+	select {
+	case f <- struct{}{}:
+	default: // more checks than any test here expects: await has failed already
+	}
+}
+
+// await waits until n checks have ended, or fails t once within (virtual
+// time) has passed; then it waits until every goroutine of the bubble is
+// blocked, so that their results are recorded.
+func (f finished) await(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for i := range n {
+		select {
+		case <-f:
+		case <-ctx.Done():
+			t.Fatalf("%d of %d checks ended within %v", i, n, within)
+		}
+	}
+	synctest.Wait()
+}
+
+// assertIdle fails t unless e has no check running and no link due: once
+// every expected check has ended, no other one is on its way.
+func assertIdle(t *testing.T, e *lms.Engine) {
+	t.Helper()
+	st, err := e.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InFlight != 0 || st.DueBacklog != 0 {
+		t.Errorf("after the expected checks: %d in flight, %d links due; want none", st.InFlight, st.DueBacklog)
+	}
 }

@@ -39,6 +39,7 @@ type scaleOutResult struct {
 	violations int
 	minGap     time.Duration
 	lmsdCPU    time.Duration // the API process and the checkers
+	apiCPU     time.Duration // the API process (it registers the URLs)
 	pgCPU      time.Duration
 	farmCPU    time.Duration
 	busy       float64 // the machine's CPUs busy, 0..1 (all processes, ours or not)
@@ -47,7 +48,9 @@ type scaleOutResult struct {
 // scaleOut runs the workload with 1, 2 and 3 checker processes (and one
 // API-only process registering the URLs), each run on a fresh database of
 // one durable PostgreSQL server and the same farm child, and prints the
-// rates and what the processes cost.
+// rates and what the processes cost (in all and per URL checked). With
+// $LMS_BENCH_PG_STATEMENTS (options.pgStatements) it also prints
+// PostgreSQL's statements of the three-checker run by time, per URL.
 func scaleOut(o *options) error {
 	spec := scaleOutSpec{hosts: 3000, latency: 200 * time.Millisecond, concurrency: 20}
 	dir, err := os.MkdirTemp("", "lms-bench-scaleout-")
@@ -59,7 +62,11 @@ func scaleOut(o *options) error {
 	if err != nil {
 		return err
 	}
-	srv, err := pgtest.Launch(pgtest.Config{Durable: true})
+	var settings []string
+	if o.pgStatements {
+		settings = append(settings, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
+	}
+	srv, err := pgtest.Launch(pgtest.Config{Durable: true, Settings: settings})
 	if err != nil {
 		return err
 	}
@@ -71,10 +78,12 @@ func scaleOut(o *options) error {
 	defer f.stop()
 	fmt.Printf("## Workload 6: scale-out over PostgreSQL (%d hosts × 1 URL, %v latency, concurrency %d per checker process, durable PostgreSQL on the same machine)\n",
 		spec.hosts, spec.latency, spec.concurrency)
-	fmt.Printf("| checker processes | first request after registerURLs | first request to last answer | rate | speed-up | bound | steady rate (10th–90th percentile) | last 10 %% | violations | min gap | CPU: lmsd / PostgreSQL / farm | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("load average at the start: %s\n\n", loadAvg())
+	fmt.Printf("| checker processes | first request after registerURLs | first request to last answer | rate | speed-up | bound | steady rate (10th–90th percentile) | last 10 %% | violations | min gap | CPU: lmsd (API + checkers) / PostgreSQL / farm | CPU per URL: checkers / PostgreSQL / farm | machine busy |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var base float64
+	var stmts func() error
 	for n := 1; n <= 3; n++ {
-		r, err := scaleOutRun(bin, dir, srv, f, spec, n)
+		r, err := scaleOutRun(bin, dir, srv, f, spec, n, o.pgStatements && n == 3, &stmts)
 		if err != nil {
 			return fmt.Errorf("%d checkers: %w", n, err)
 		}
@@ -87,16 +96,27 @@ func scaleOut(o *options) error {
 		if r.minGap > 0 {
 			gap = r.minGap.Round(time.Millisecond).String()
 		}
-		fmt.Printf("| %d | %v | %.2f s | %.0f URLs/s | %.2f× | %.0f URLs/s | %.0f URLs/s | %.2f s | %d | %s | %.1f / %.1f / %.1f s | %.0f %% |\n",
+		per := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(spec.hosts) }
+		fmt.Printf("| %d | %v | %.2f s | %.0f URLs/s | %.2f× | %.0f URLs/s | %.0f URLs/s | %.2f s | %d | %s | %.1f (%.1f + %.1f) / %.1f / %.1f s | %.2f / %.2f / %.2f ms | %.0f %% |\n",
 			n, r.first.Round(time.Millisecond), r.span.Seconds(), rate, rate/base, bound, r.steady, r.tail.Seconds(), r.violations, gap,
-			r.lmsdCPU.Seconds(), r.pgCPU.Seconds(), r.farmCPU.Seconds(), 100*r.busy)
+			r.lmsdCPU.Seconds(), r.apiCPU.Seconds(), (r.lmsdCPU - r.apiCPU).Seconds(), r.pgCPU.Seconds(), r.farmCPU.Seconds(),
+			per(r.lmsdCPU-r.apiCPU), per(r.pgCPU), per(r.farmCPU), 100*r.busy)
+	}
+	fmt.Printf("\nload average at the end: %s\n", loadAvg())
+	if stmts != nil {
+		// PostgreSQL's statements of the run with three checkers, per URL.
+		if err := stmts(); err != nil {
+			return err
+		}
 	}
 	fmt.Println()
 	return nil
 }
 
-// scaleOutRun is one run with n checker processes.
-func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOutSpec, n int) (scaleOutResult, error) {
+// scaleOutRun is one run with n checker processes. With statements, it
+// resets pg_stat_statements before registering the URLs and sets *print to
+// print the run's statements, per URL.
+func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOutSpec, n int, statements bool, print *func() error) (scaleOutResult, error) {
 	r := scaleOutResult{checkers: n}
 	dsn, err := srv.NewDatabase(fmt.Sprintf("scaleout%d", n))
 	if err != nil {
@@ -157,6 +177,12 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 	for _, b := range f.Bases[:spec.hosts] {
 		urls = append(urls, fmt.Sprintf("%s/200/run%d", b, n))
 	}
+	if statements {
+		if err := pgStatements(context.Background(), dsn, 0, ""); err != nil {
+			return r, err
+		}
+		*print = func() error { return pgStatements(context.Background(), dsn, spec.hosts, "URL") }
+	}
 	pgCPU0, err := srv.CPUTime()
 	if err != nil {
 		return r, err
@@ -197,9 +223,12 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 	busy1, total1 := machineCPU()
 	pgCPU1, _ := srv.CPUTime()
 	farmCPU1, _ := procCPU(f.cmd.Process.Pid)
-	for _, p := range procs {
+	for i, p := range procs {
 		c, _ := procCPU(p.Process.Pid)
 		r.lmsdCPU += c
+		if i == 0 {
+			r.apiCPU = c
+		}
 	}
 	var all []time.Time
 	for _, ts := range reqs {
@@ -228,6 +257,19 @@ func scaleOutRun(bin, dir string, srv *pgtest.Server, f *farmProc, spec scaleOut
 		}
 	}
 	return r, nil
+}
+
+// loadAvg returns the machine's load averages over 1, 5 and 15 minutes.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // procCPU returns the process's user and system time so far (Linux

@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -169,28 +170,21 @@ func TestSkewedClocks(t *testing.T) {
 // from one of the engines named.
 func waitHosts(t *testing.T, f *farm.Farm, since time.Time, engines ...string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		missing := 0
+	missing := 0
+	all := func() bool {
+		missing = 0
 		for _, h := range f.Hosts {
-			found := false
-			for _, r := range h.Requests() {
-				for _, e := range engines {
-					if r.At.After(since) && r.Agent == "lms-clock/"+e {
-						found = true
-					}
-				}
-			}
-			if !found {
+			if !slices.ContainsFunc(h.Requests(), func(r farm.Request) bool {
+				return r.At.After(since) && slices.Contains(engines, strings.TrimPrefix(r.Agent, "lms-clock/"))
+			}) {
 				missing++
 			}
 		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d hosts got no request from %v within 60 s", missing, engines)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return missing == 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if f.Await(ctx, all) != nil {
+		t.Fatalf("%d hosts got no request from %v within 60 s", missing, engines)
 	}
 }

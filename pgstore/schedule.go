@@ -89,7 +89,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 	n := f.in(now)
 	lease := n + int64(opt.Lease)
 	var out []lms.Link
-	err = s.tx(ctx, "claim", func(tx pgx.Tx) error {
+	// Three round trips for a claim that finds its links at the first try:
+	// BEGIN and the hosts, their links, the writes and COMMIT.
+	err = s.pipedTx(ctx, "claim", func(p *pipe) (*pgx.Batch, error) {
 		out = out[:0]
 		visited := []int32{}
 		var claimed []string
@@ -98,9 +100,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 		perHost := float64(opt.PerHost) // links a host gave, on average
 		for len(out) < opt.Limit {
 			need := int(float64(opt.Limit-len(out))/perHost + 0.999)
-			hosts, more, err := claimHosts(ctx, tx, opt.Holder, n, visited, need)
+			hosts, more, err := claimHosts(ctx, p, opt.Holder, n, visited, need)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if len(hosts) == 0 {
 				break
@@ -109,16 +111,18 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			for i, h := range hosts {
 				ids[i] = h.id
 			}
-			rows, err := tx.Query(ctx, claimLinks, ids, n, opt.PerHost)
+			lb := &pgx.Batch{}
+			lb.Queue(claimLinks, ids, n, opt.PerHost)
+			br, err := p.send(ctx, lb)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			var ord int64
 			var u string
 			var st int16
 			var failures int32
 			got, last := 0, -1
-			_, err = pgx.ForEachRow(rows, []any{&ord, &u, &st, &failures}, func() error {
+			err = readBatch(br, []any{&ord, &u, &st, &failures}, func() error {
 				if len(out) == opt.Limit {
 					return nil
 				}
@@ -131,7 +135,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 				return nil
 			})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			// The hosts up to the last one that gave a link were visited
 			// (those that gave none get their readiness recomputed); the
@@ -150,7 +154,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			perHost = max(float64(got)/float64(len(hosts)), 1)
 		}
 		if len(visited) == 0 {
-			return nil
+			return nil, nil
 		}
 		b := &pgx.Batch{}
 		if len(claimed) > 0 {
@@ -166,7 +170,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 			}
 		}
 		b.Queue(claimUpdateHosts, visited, k, opt.Holder, lease, paced)
-		return tx.SendBatch(ctx, b).Close()
+		return b, nil
 	})
 	if err != nil {
 		return nil, err
@@ -180,13 +184,16 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, opt lms.ClaimOption
 // claimHosts locks up to need ready hosts for holder at n, those it holds
 // and those nobody holds, in order of readiness; more says that there may
 // be further ones.
-func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited []int32, need int) ([]claimHost, bool, error) {
+func claimHosts(ctx context.Context, p *pipe, holder string, n int64, visited []int32, need int) ([]claimHost, bool, error) {
 	byID := map[int32]claimHost{}
 	more := false
 	b := &pgx.Batch{}
 	b.Queue(claimHostsHeld, holder, n, visited, need)
 	b.Queue(claimHostsFree, n, visited, need)
-	br := tx.SendBatch(ctx, b)
+	br, err := p.send(ctx, b)
+	if err != nil {
+		return nil, false, err
+	}
 	for range 2 {
 		rows, err := br.Query()
 		if err != nil {
@@ -220,6 +227,17 @@ func claimHosts(ctx context.Context, tx pgx.Tx, holder string, n int64, visited 
 	return hosts, more, nil
 }
 
+// freeShard is the shard of the counts of from (a table of 16 shards
+// and the condition that picks one key's) that a result write adds to:
+// the first, from the connection's own on, that no other transaction has
+// locked, taken and locked at once (SKIP LOCKED), so that writers do not
+// queue from lock to commit for a row another writer's backend pid also
+// picked; the connection's own when all are locked (it waits for it).
+func freeShard(from string) string {
+	return `coalesce((SELECT k.shard FROM ` + from + ` ORDER BY (k.shard + 16 - pg_backend_pid() % 16) % 16
+		LIMIT 1 FOR UPDATE SKIP LOCKED), pg_backend_pid() % 16)`
+}
+
 // recordBatch writes the records of one group commit (see RecordResults):
 // one transaction locks the links (by URL), writes the results, the pending
 // notifications of every subscriber of a link whose state changed (by URL
@@ -241,8 +259,16 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 		return nil
 	}
 	pending := false
-	err = s.tx(ctx, "record results", func(tx pgx.Tx) error {
+	// Two round trips: BEGIN and the links' locks, then the writes and
+	// COMMIT.
+	err = s.pipedTx(ctx, "record results", func(p *pipe) (*pgx.Batch, error) {
 		pending = false
+		lock := &pgx.Batch{}
+		lock.Queue(`SELECT url, state, changed, failing_since, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
+		br, err := p.send(ctx, lock)
+		if err != nil {
+			return nil, err
+		}
 		type old struct {
 			state     int16
 			changed   int64
@@ -251,17 +277,14 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 			host      int32
 		}
 		olds := make(map[string]old, len(urls))
-		rows, err := tx.Query(ctx, `SELECT url, state, changed, failing_since, subs, host_id FROM links WHERE url = ANY($1) ORDER BY url FOR UPDATE`, urls)
-		if err != nil {
-			return err
-		}
 		var u string
 		var o old
-		if _, err := pgx.ForEachRow(rows, []any{&u, &o.state, &o.changed, &o.failSince, &o.subs, &o.host}, func() error { olds[u] = o; return nil }); err != nil {
-			return err
+		err = readBatch(br, []any{&u, &o.state, &o.changed, &o.failSince, &o.subs, &o.host}, func() error { olds[u] = o; return nil })
+		if err != nil {
+			return nil, err
 		}
 		if len(olds) == 0 {
-			return nil
+			return nil, nil
 		}
 		var (
 			col struct {
@@ -349,32 +372,32 @@ func (s *Store) recordBatch(ctx context.Context, recs []lms.Outcome) error {
 				ORDER BY s.url, s.client_id
 				ON CONFLICT (client_id, url) DO UPDATE SET state = EXCLUDED.state, reason = EXCLUDED.reason, seq = EXCLUDED.seq`,
 				col.chURL, col.chNew, col.chReason)
-		}
-		if len(col.chURL) > 0 {
 			queueEndIgnores(b, col.chURL)
 		}
 		queueHostRefresh(b, touched)
 		if len(col.chURL) > 0 {
-			b.Queue(`WITH d AS (
+			// The client counts and the link counts in one statement: their
+			// shards are taken with SKIP LOCKED (freeShard), so a writer
+			// waits for one only when all 16 are held (a deadlock then is
+			// detected and the transaction run again).
+			b.Queue(`WITH lc AS (UPDATE link_counts SET ok = ok + $4, temporary = temporary + $5, unavailable = unavailable + $6,
+					unsupported = unsupported + $7, unknown = unknown + $8 WHERE shard = `+freeShard(`link_counts k`)+`),
+				d AS (
 					SELECT s.client_id,
 						sum((c.new = 0)::int - (c.old = 0)::int) AS ok, sum((c.new = 1)::int - (c.old = 1)::int) AS temporary,
 						sum((c.new = 2)::int - (c.old = 2)::int) AS unavailable, sum((c.new = 3)::int - (c.old = 3)::int) AS unsupported,
 						sum((c.new = 4)::int - (c.old = 4)::int) AS unknown
 					FROM unnest($1::text[], $2::int2[], $3::int2[]) AS c(url, old, new) CROSS JOIN LATERAL (`+subscribersOf+`) s
 					GROUP BY s.client_id),
-				lk AS (SELECT k.client_id FROM client_counts k WHERE k.client_id IN (SELECT client_id FROM d) AND k.shard = pg_backend_pid() % 16
-					ORDER BY k.client_id FOR UPDATE)
+				lk AS MATERIALIZED (SELECT d.client_id, `+freeShard(`client_counts k WHERE k.client_id = d.client_id`)+` AS shard
+					FROM d ORDER BY d.client_id)
 				UPDATE client_counts k SET ok = k.ok + d.ok, temporary = k.temporary + d.temporary, unavailable = k.unavailable + d.unavailable,
 					unsupported = k.unsupported + d.unsupported, unknown = k.unknown + d.unknown
-				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = d.client_id AND k.shard = pg_backend_pid() % 16`,
-				col.chURL, col.chOld, col.chNew)
-		}
-		queueLinkCounts(b, global)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
+				FROM d JOIN lk ON lk.client_id = d.client_id WHERE k.client_id = lk.client_id AND k.shard = lk.shard`,
+				col.chURL, col.chOld, col.chNew, global[0], global[1], global[2], global[3], global[4])
 		}
 		pending = len(col.chURL) > 0
-		return nil
+		return b, nil
 	})
 	if err == nil && pending {
 		s.wake(lms.WakePending)

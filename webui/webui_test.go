@@ -56,25 +56,27 @@ func TestPublicPagesServeACachedSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range 10 {
-			for _, p := range []string{"/", "/alerts"} {
-				if rec := get(t, ui, p, false); rec.Code != 200 {
-					t.Fatalf("GET %s: %d", p, rec.Code)
+		start := time.Now()
+		for _, step := range []struct {
+			at    time.Duration // after the first view
+			views int           // of each public page
+			want  int64         // snapshots computed so far
+		}{
+			{0, 10, 1},
+			{DefaultStatsTTL - time.Millisecond, 1, 1}, // within the TTL
+			{DefaultStatsTTL, 1, 2},                    // the TTL is over
+		} {
+			time.Sleep(time.Until(start.Add(step.at)))
+			for range step.views {
+				for _, p := range []string{"/", "/alerts"} {
+					if rec := get(t, ui, p, false); rec.Code != 200 {
+						t.Fatalf("GET %s: %d", p, rec.Code)
+					}
 				}
 			}
-		}
-		if n := st.DueCounts.Load(); n != 1 {
-			t.Fatalf("20 views computed %d snapshots, want 1", n)
-		}
-		time.Sleep(DefaultStatsTTL - time.Millisecond)
-		get(t, ui, "/", false)
-		if n := st.DueCounts.Load(); n != 1 {
-			t.Fatalf("within the TTL: %d snapshots, want 1", n)
-		}
-		time.Sleep(time.Millisecond)
-		get(t, ui, "/alerts", false)
-		if n := st.DueCounts.Load(); n != 2 {
-			t.Fatalf("after the TTL: %d snapshots, want 2", n)
+			if n := st.DueCounts.Load(); n != step.want {
+				t.Fatalf("%d views each at %v: %d snapshots in all, want %d", step.views, step.at, n, step.want)
+			}
 		}
 	})
 }
@@ -123,6 +125,7 @@ func TestStatsCache(t *testing.T) {
 		})
 		c := NewStatsCache(src, CacheConfig{TTL: time.Second})
 		ctx := context.Background()
+		start := time.Now()
 
 		// Concurrent callers share one computation.
 		var wg sync.WaitGroup
@@ -149,22 +152,25 @@ func TestStatsCache(t *testing.T) {
 		}
 
 		// A failure is served for one TTL too.
-		time.Sleep(time.Second)
-		fail.Store(true)
-		if _, err := c.Stats(ctx); err == nil {
-			t.Fatal("no error from a failing source")
-		}
-		fail.Store(false)
-		if _, err := c.Stats(ctx); err == nil {
-			t.Fatal("the failure was not kept for the TTL")
-		}
-		time.Sleep(time.Second)
-		if st, err := c.Stats(ctx); err != nil || st.ChecksTotal != 3 {
-			t.Fatalf("after the TTL: %v, %v; want snapshot 3", st.ChecksTotal, err)
+		for _, step := range []struct {
+			at   time.Duration
+			fail bool   // the source fails
+			want uint64 // the snapshot served; 0: an error
+			what string
+		}{
+			{time.Second, true, 0, "a failing source, once the first snapshot's TTL is over"},
+			{time.Second, false, 0, "the failure, kept for the TTL"},
+			{2 * time.Second, false, 3, "a new snapshot, once the failure's TTL is over"},
+		} {
+			time.Sleep(time.Until(start.Add(step.at)))
+			fail.Store(step.fail)
+			st, err := c.Stats(ctx)
+			if step.want == 0 && err == nil || step.want != 0 && (err != nil || st.ChecksTotal != step.want) {
+				t.Fatalf("at %v: snapshot %d, %v; want %s", step.at, st.ChecksTotal, err, step.what)
+			}
 		}
 
 		// A caller that gives up is not kept as the snapshot.
-		time.Sleep(time.Second)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		src2 := sourceFunc(func(ctx context.Context) (lms.Stats, error) { return lms.Stats{}, ctx.Err() })

@@ -14,9 +14,9 @@ import (
 )
 
 // testHandover: three checkers over a farm of 100 hosts × 10 links (one
-// request per host per second, 20 ms answers, a 10-minute lease); 3 s
-// after the first registerURLs the checker that sent the most requests
-// gets SIGTERM. It hands its queued links and its hosts back, with their
+// request per host per second, 20 ms answers, a 10-minute lease); once 300
+// links are checked and their states pushed (about 2 s after the first
+// registerURLs) the checker that sent the most requests gets SIGTERM. It hands its queued links and its hosts back, with their
 // next allowed times, before it exits: the others take every such host
 // within the interval plus 2 s of the SIGTERM (not after the lease), no
 // host sees two requests closer than the interval, and every link is
@@ -32,7 +32,9 @@ func testHandover(t *testing.T, bin string) {
 	defer f.Close()
 	rcv := newReceiver(t)
 	d := newDeployment(t, bin, pgtest.Start(t))
-	api := d.start("api", "-components", "none")
+	// The API process pushes the states: the test learns from the pushes
+	// when checks are recorded.
+	api := d.start("api", "-components", "notifier", "-notify-interval", "20ms")
 	var checkers []*lmsdProc
 	for i := range 3 {
 		checkers = append(checkers, d.start(fmt.Sprintf("checker%d", i), "-components", "checker", "-concurrency", "20",
@@ -53,9 +55,11 @@ func testHandover(t *testing.T, bin string) {
 	_, err = call(api.base, "registerURLs", "plone", "site-password-1", urls)
 	require.NoError(t, err)
 
-	// 3 s in, the busiest checker stops. What is asserted is what the other
-	// processes do after a point in time; the farm sends no signal.
-	time.Sleep(time.Until(start.Add(3 * time.Second)))
+	// Once three links a host are checked and recorded (about 2 s in), the
+	// busiest checker stops: between two rounds of requests, a host
+	// interval apart, so that no check is in flight (Run abandons those,
+	// and their links would be requested twice).
+	rcv.pushedUntil(t, 30*time.Second, "three links a host pushed", func() bool { return rcv.count() >= 3*hosts })
 	byAgent := map[string]int{}
 	for _, h := range f.Hosts {
 		for _, r := range h.Requests() {
@@ -80,7 +84,7 @@ func testHandover(t *testing.T, bin string) {
 	}
 	exited := time.Since(termAt)
 
-	until(t, 60*time.Second, "every URL requested", func() bool { return f.Total() >= len(urls) })
+	farmUntil(t, f, 60*time.Second, "every URL requested", func() bool { return f.Total() >= len(urls) })
 	done := time.Since(start)
 	for _, p := range d.procs {
 		if p != victim {
@@ -119,7 +123,7 @@ func testHandover(t *testing.T, bin string) {
 	}
 	require.NotEmpty(t, waits, "%s held no host with links left", victim.name)
 	slices.Sort(waits)
-	t.Logf("%s (%d of %d requests at 3 s) stopped in %v; its %d unfinished hosts asked again by the others %v–%v (median %v) after the SIGTERM (interval %v, lease %v); all %d URLs requested %v after registration; smallest gap %v",
+	t.Logf("%s (%d of %d requests at the SIGTERM) stopped in %v; its %d unfinished hosts asked again by the others %v–%v (median %v) after the SIGTERM (interval %v, lease %v); all %d URLs requested %v after registration; smallest gap %v",
 		victim.name, byAgent[victimAgent], atTerm, exited.Round(time.Millisecond), len(waits), waits[0].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond),
 		waits[len(waits)/2].Round(time.Millisecond), interval, lease, len(urls), done.Round(time.Millisecond), pol.MinGap.Round(time.Millisecond))
 	require.LessOrEqual(t, waits[len(waits)-1], interval+2*time.Second, "a released host waited longer than the interval + 2 s")

@@ -317,14 +317,26 @@ func register(t *testing.T, api *lmsdProc, rcv *receiver) {
 }
 
 // until polls cond every few milliseconds until it holds or within has
-// passed: for conditions on the other processes and the farm (their
-// requests), which send the test no signal.
+// passed: for conditions on the other processes (their answers over HTTP,
+// the logs they write), which send the test no signal. Conditions on the
+// farm's requests wait with farmUntil instead.
 func until(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(within); !cond(); time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within %v", what, within)
 		}
+	}
+}
+
+// farmUntil waits until cond, a condition on f's requests, holds, looking
+// again at each request f receives, or fails t once within has passed.
+func farmUntil(t *testing.T, f *farm.Farm, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if f.Await(ctx, cond) != nil {
+		t.Fatalf("%s: not within %v", what, within)
 	}
 }
 
@@ -368,7 +380,7 @@ func testWakeups(t *testing.T, bin string) {
 		_, err := call(api.base, "registerURLs", "plone", "site-password-1", []any{u})
 		require.NoError(t, err)
 		var req time.Time
-		until(t, 5*time.Second, "the checker's request", func() bool {
+		farmUntil(t, f, 5*time.Second, "the checker's request", func() bool {
 			rs := h.Requests()
 			if len(rs) > 0 {
 				req = rs[0].At
@@ -476,7 +488,7 @@ func testCheckers(t *testing.T, bin string) {
 
 	// A third of the way through, the checker that sent the most requests
 	// dies.
-	until(t, 30*time.Second, "a third of the requests", func() bool { return f.Total() >= len(urls)/3 })
+	farmUntil(t, f, 30*time.Second, "a third of the requests", func() bool { return f.Total() >= len(urls)/3 })
 	byAgent := func() map[string]int {
 		n := map[string]int{}
 		for _, h := range f.Hosts {
@@ -509,7 +521,7 @@ func testCheckers(t *testing.T, bin string) {
 		}
 		return true
 	}
-	until(t, 60*time.Second, "every URL requested", requested)
+	farmUntil(t, f, 60*time.Second, "every URL requested", requested)
 	checked := time.Since(start)
 	rcv.pushedUntil(t, 30*time.Second, "every state pushed", func() bool { return rcv.count() == len(urls) })
 	pushed := time.Since(start)
@@ -630,7 +642,7 @@ func testRestart(t *testing.T, bin string) {
 	}
 	_, err = call(p.base, "registerURLs", "plone", "site-password-1", inflight)
 	require.NoError(t, err)
-	until(t, 10*time.Second, "the slow checks started", func() bool { n, _ := requests(slow); return n == len(inflight) })
+	farmUntil(t, slow, 10*time.Second, "the slow checks started", func() bool { n, _ := requests(slow); return n == len(inflight) })
 
 	srv.Stop(t)
 	outage := time.Now()

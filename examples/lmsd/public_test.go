@@ -30,28 +30,40 @@ func TestPublicEndpointsShareACachedSnapshot(t *testing.T) {
 		st := &testkit.SnapshotStore{Store: memstore.New()}
 		e, err := lms.New(st, lms.Config{AdminSecret: secret, Components: lms.RunChecker, Mailer: lms.MailerFunc(func(context.Context, lms.Message) error { return nil })})
 		require.NoError(t, err)
-		h, _, err := newHandlers(e, handlerConfig{secret: secret, log: slog.New(slog.DiscardHandler), snapshotTTL: 3 * time.Second})
+		const ttl = 3 * time.Second
+		h, _, err := newHandlers(e, handlerConfig{secret: secret, log: slog.New(slog.DiscardHandler), snapshotTTL: ttl})
 		require.NoError(t, err)
-		for range 5 {
-			for _, p := range []string{"/", "/alerts", "/healthz", "/metrics"} {
-				require.Equal(t, 200, do(t, h, "GET", p, "", false).Code, p)
+		type answer struct {
+			path string
+			code int
+		}
+		start := time.Now()
+		for _, step := range []struct {
+			at        time.Duration // after the first request
+			fail      bool          // the store fails
+			rounds    int           // of the requests
+			want      []answer
+			snapshots int64 // computed so far
+			what      string
+		}{
+			{0, false, 5, []answer{{"/", 200}, {"/alerts", 200}, {"/healthz", 200}, {"/metrics", 200}}, 1, "20 requests, one snapshot"},
+			{0, true, 1, []answer{{"/healthz", 200}}, 1, "the snapshot is still fresh"},
+			{ttl, true, 3, []answer{{"/healthz", http.StatusServiceUnavailable}, {"/", 500}}, 2, "the failure is cached too"},
+			{2 * ttl, false, 1, []answer{{"/healthz", 200}}, 3, "well again"},
+		} {
+			time.Sleep(time.Until(start.Add(step.at)))
+			st.Fail.Store(step.fail)
+			for range step.rounds {
+				for _, a := range step.want {
+					rec := do(t, h, "GET", a.path, "", false)
+					require.Equal(t, a.code, rec.Code, "%s at %v: %s", a.path, step.at, step.what)
+					if a.path == "/healthz" && a.code != 200 {
+						require.Equal(t, "unavailable\n", rec.Body.String(), "no error text for anyone who asks")
+					}
+				}
 			}
+			require.Equal(t, step.snapshots, st.DueCounts.Load(), "at %v: %s", step.at, step.what)
 		}
-		require.Equal(t, int64(1), st.DueCounts.Load(), "20 requests, one snapshot")
-
-		st.Fail.Store(true)
-		require.Equal(t, 200, do(t, h, "GET", "/healthz", "", false).Code, "the snapshot is still fresh")
-		time.Sleep(3 * time.Second)
-		for range 3 {
-			rec := do(t, h, "GET", "/healthz", "", false)
-			require.Equal(t, http.StatusServiceUnavailable, rec.Code)
-			require.Equal(t, "unavailable\n", rec.Body.String(), "no error text for anyone who asks")
-			require.Equal(t, 500, do(t, h, "GET", "/", "", false).Code)
-		}
-		require.Equal(t, int64(2), st.DueCounts.Load(), "the failure is cached too")
-		st.Fail.Store(false)
-		time.Sleep(3 * time.Second)
-		require.Equal(t, 200, do(t, h, "GET", "/healthz", "", false).Code)
 	})
 }
 

@@ -11,6 +11,7 @@
 package farm
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type Farm struct {
 	peak     atomic.Int64
 	total    atomic.Int64
 	sessions sync.Map // session → end of its request
+
+	nextMu sync.Mutex
+	next   chan struct{} // closed at the next request; nil when nobody waits
 }
 
 // session identifies an FTP session (ids count per server).
@@ -134,6 +138,12 @@ func (f *Farm) recordRequest(h *Host, r Request) (done func()) {
 	h.reqs = append(h.reqs, r)
 	h.mu.Unlock()
 	f.total.Add(1)
+	f.nextMu.Lock()
+	if f.next != nil {
+		close(f.next)
+		f.next = nil
+	}
+	f.nextMu.Unlock()
 	n := f.inflight.Add(1)
 	for {
 		p := f.peak.Load()
@@ -239,6 +249,28 @@ func (h *Host) Requests() []Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.reqs)
+}
+
+// Await waits until cond, a condition on the farm's requests, holds: it
+// looks again at each request the farm receives. It returns ctx's error if
+// ctx ends first.
+func (f *Farm) Await(ctx context.Context, cond func() bool) error {
+	for {
+		f.nextMu.Lock()
+		if f.next == nil {
+			f.next = make(chan struct{})
+		}
+		next := f.next
+		f.nextMu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Total returns the number of requests the farm received.

@@ -1,8 +1,10 @@
-package lms
+package dispatch
 
 import (
 	"testing"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/pace"
 )
 
 // TestThroughput: the estimate follows the counter's rate over windows of
@@ -31,9 +33,8 @@ func TestThroughput(t *testing.T) {
 // from them, at least one claim's batch and at most maxQueued, and by
 // maxQueued while a free slot finds no host ready.
 func TestQueueBound(t *testing.T) {
-	cfg := Config{Concurrency: 20}
-	d := newDispatcher(cfg, newHostPacer(time.Second), nil, make(chan struct{}, 1), nil)
-	batch, maxQueued := queueLimits(cfg)
+	d := New(Config[string]{Concurrency: 20, Pacer: pace.New(time.Second)})
+	batch, maxQueued := Limits(20)
 	now := time.Unix(1_000_000, 0)
 	// Nothing queued, a slot free: starving.
 	if _, limit, starving := d.load(now); !starving || limit != maxQueued {
