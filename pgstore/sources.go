@@ -76,7 +76,7 @@ func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID string, rm []st
 	rows, err := tx.Query(ctx, `WITH unused AS MATERIALIZED (SELECT u FROM unnest($2::text[]) AS u
 			WHERE NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)),
 		plain AS (DELETE FROM source_plain sp USING unused WHERE sp.client_id = $1 AND sp.url = unused.u RETURNING sp.url)
-		SELECT u FROM unused WHERE u NOT IN (SELECT url FROM plain) ORDER BY u`, clientID, rm)
+		SELECT u FROM unused WHERE u NOT IN (SELECT url FROM plain) ORDER BY u COLLATE "C"`, clientID, rm)
 	if err != nil {
 		return 0, err
 	}
