@@ -2,7 +2,6 @@ package lms
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/mail"
@@ -155,13 +154,9 @@ func (e *Engine) mailNow(ctx context.Context, id string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	for {
-		c, ok := e.mailer.deliver(ctx, id)
-		if !ok || len(c.Outbox) == 0 {
-			break
-		}
+	for e.mailer.Deliver(ctx, id) {
 	}
-	e.mailer.owed()
+	e.mailer.Owed()
 }
 
 // NewPassword gives the client a new generated password and owes its
@@ -203,9 +198,7 @@ func (a Admin) NewPassword(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("lms: new password: %w", err)
 	}
-	e.authMu.Lock()
-	delete(e.authCache, id)
-	e.authMu.Unlock()
+	e.passwords.Forget(id)
 	e.log.Info("new password owed to the contact", "client", id)
 	e.mailNow(ctx, id)
 	return nil
@@ -213,29 +206,17 @@ func (a Admin) NewPassword(ctx context.Context, id string) error {
 
 // Authenticate returns nil if pw is the password of client id, and an error
 // wrapping ErrUnauthorized otherwise (also for unknown clients). An unknown
-// id costs the same work as a wrong password of a known one: the password is
-// verified against a dummy hash of the kind generated passwords have, so the
-// time of the answer does not tell which ids exist.
+// id costs the same work as a wrong password of a known one
+// (secret.Verifier), so the time of the answer does not tell which ids
+// exist.
 func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 	c, err := e.store.GetClient(ctx, id)
 	known := err == nil
-	if !known {
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) {
-			return err
-		}
-		c = Client{ID: id, PasswordHash: dummyPasswordHash}
+	if !known && !isNotFoundOrInvalid(err) {
+		return err
 	}
-	proof := e.sealer.Proof(id, pw, c.PasswordHash)
-	e.authMu.Lock()
-	cached := e.authCache[id]
-	e.authMu.Unlock()
-	if cached == "" || !secret.Equal(cached, proof) {
-		if !secret.Verify(c.PasswordHash, pw) || !known {
-			return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
-		}
-		e.authMu.Lock()
-		e.authCache[id] = proof
-		e.authMu.Unlock()
+	if !e.passwords.Check(id, pw, c.PasswordHash, known) {
+		return fmt.Errorf("lms: client %q: %w", id, ErrUnauthorized)
 	}
 	// The callback needs the password; reseal it if the admin secret changed.
 	if _, ok := e.sealer.Open(id, c.SealedPassword); !ok {
@@ -248,18 +229,20 @@ func (e *Engine) Authenticate(ctx context.Context, id, pw string) error {
 	return nil
 }
 
-// dummyPasswordHash is what Authenticate verifies a password of an unknown
-// client id against: a salted SHA-256 like those of generated passwords
-// (secret.Hash), of a password nobody knows.
-const dummyPasswordHash = "sha256$8d1f0c7e52a94b36e0f4a1c29b7d5e63$5f3c9a0e7b21d84c6a9e0f1b3d5c7a92e4f6081b3c5d7e9f0a2b4c6d8e0f1a23"
-
 // RegisterURLs subscribes the client to every valid string of urls (invalid
 // ones are dropped silently) and returns, in input order and with duplicates
 // repeated, the state of each submitted URL that has been checked before.
 func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []string) ([]Update, error) {
 	valid := validate.URLs(urls)
+	var known map[string]Link
 	if len(valid) > 0 {
-		added, err := e.store.Subscribe(ctx, clientID, valid, e.now())
+		var added int
+		var err error
+		if sc, ok := e.store.(SubscribeCheckedStore); ok {
+			added, known, err = sc.SubscribeChecked(ctx, clientID, valid, e.now())
+		} else {
+			added, err = e.store.Subscribe(ctx, clientID, valid, e.now())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("lms: register URLs: %w", err)
 		}
@@ -269,9 +252,11 @@ func (e *Engine) RegisterURLs(ctx context.Context, clientID string, urls []strin
 	} else if _, err := e.store.GetClient(ctx, clientID); err != nil {
 		return nil, fmt.Errorf("lms: register URLs: %w", err)
 	}
-	known, err := e.store.LookupLinks(ctx, valid)
-	if err != nil {
-		return nil, fmt.Errorf("lms: register URLs: %w", err)
+	if known == nil {
+		var err error
+		if known, err = e.store.LookupLinks(ctx, valid); err != nil {
+			return nil, fmt.Errorf("lms: register URLs: %w", err)
+		}
 	}
 	out := []Update{}
 	for _, u := range urls {
@@ -397,9 +382,7 @@ func (a Admin) RemoveClient(ctx context.Context, id string) error {
 	if err := e.store.DeleteClient(ctx, id); err != nil {
 		return fmt.Errorf("lms: remove client: %w", err)
 	}
-	e.authMu.Lock()
-	delete(e.authCache, id)
-	e.authMu.Unlock()
+	e.passwords.Forget(id)
 	e.log.Info("client removed", "client", id)
 	return nil
 }
@@ -413,5 +396,5 @@ func (e *Engine) Sync(ctx context.Context, id string) error {
 	if e.cfg.Lister == nil || e.cfg.Notifier == nil {
 		return fmt.Errorf("lms: sync %q: %w: Config.Lister and Config.Notifier are required", id, ErrInvalid)
 	}
-	return e.syncer.sync(ctx, id)
+	return e.syncer.Sync(ctx, id)
 }

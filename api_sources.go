@@ -3,6 +3,7 @@ package lms
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/linkmonitor/lms/internal/validate"
@@ -55,11 +56,19 @@ func (e *URLError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *URLError) Unwrap() error { return ErrInvalid }
 
+// tooManyURLs refuses a call of more than MaxURLsPerCall URLs.
+func tooManyURLs(urls []string) error {
+	if len(urls) > MaxURLsPerCall {
+		return fmt.Errorf("lms: %d URLs in one call, more than %d: %w", len(urls), MaxURLsPerCall, ErrInvalid)
+	}
+	return nil
+}
+
 // checkCallURLs validates the URLs of one call: at most MaxURLsPerCall,
 // each a valid URL (a *URLError names those that are not).
 func checkCallURLs(field string, urls []string) error {
-	if len(urls) > MaxURLsPerCall {
-		return fmt.Errorf("lms: %d URLs in one call, more than %d: %w", len(urls), MaxURLsPerCall, ErrInvalid)
+	if err := tooManyURLs(urls); err != nil {
+		return err
 	}
 	ue := URLError{Field: field}
 	for i, u := range urls {
@@ -96,8 +105,8 @@ func (e *Engine) RegisterLinks(ctx context.Context, clientID string, urls []stri
 // /api/v1/links); URLs its sources use stay subscribed. It returns how
 // many subscriptions ended.
 func (e *Engine) UnregisterLinks(ctx context.Context, clientID string, urls []string) (int, error) {
-	if len(urls) > MaxURLsPerCall {
-		return 0, fmt.Errorf("lms: %d URLs in one call, more than %d: %w", len(urls), MaxURLsPerCall, ErrInvalid)
+	if err := tooManyURLs(urls); err != nil {
+		return 0, err
 	}
 	n, err := e.store.Unsubscribe(ctx, clientID, urls)
 	if err != nil {
@@ -172,8 +181,8 @@ func (e *Engine) withSources(ctx context.Context, clientID string, links []Link)
 // in input order, with the client's sources that use it; URLs the server
 // does not know come back in state unknown.
 func (e *Engine) QueryLinks(ctx context.Context, clientID string, urls []string) ([]LinkDetail, error) {
-	if len(urls) > MaxURLsPerCall {
-		return nil, fmt.Errorf("lms: %d URLs in one call, more than %d: %w", len(urls), MaxURLsPerCall, ErrInvalid)
+	if err := tooManyURLs(urls); err != nil {
+		return nil, err
 	}
 	links, err := e.LinkStates(ctx, clientID, urls)
 	if err != nil {
@@ -204,7 +213,6 @@ func (e *Engine) ListLinks(ctx context.Context, clientID string, q LinkQuery) ([
 	}
 	var out []Link
 	after, scanned := q.After, 0
-	needle := strings.ToLower(q.Q)
 	chunk := min(max(q.Limit, 100), 1000)
 	for {
 		page, err := e.store.ClientLinks(ctx, clientID, Page{After: after, Limit: chunk, State: q.State})
@@ -224,13 +232,7 @@ func (e *Engine) ListLinks(ctx context.Context, clientID string, q LinkQuery) ([
 		for _, l := range page {
 			after = l.URL
 			scanned++
-			if q.Host != "" && l.Host != strings.ToLower(q.Host) {
-				continue
-			}
-			if needle != "" && !strings.Contains(strings.ToLower(l.URL), needle) {
-				continue
-			}
-			if q.Owner != "" && !ownedBy(owners[l.URL], q.Owner) {
+			if !q.match(l, owners[l.URL]) {
 				continue
 			}
 			out = append(out, l)
@@ -256,13 +258,12 @@ func (e *Engine) ListLinks(ctx context.Context, clientID string, q LinkQuery) ([
 	return details, after, nil
 }
 
-func ownedBy(refs []SourceRef, owner string) bool {
-	for _, r := range refs {
-		if r.Owner == owner {
-			return true
-		}
-	}
-	return false
+// match reports whether l, used by the sources refs, has q's state, host,
+// substring and owner (those that are set).
+func (q LinkQuery) match(l Link, refs []SourceRef) bool {
+	return (q.State == "" || l.State == q.State) && (q.Host == "" || l.Host == strings.ToLower(q.Host)) &&
+		(q.Q == "" || strings.Contains(strings.ToLower(l.URL), strings.ToLower(q.Q))) &&
+		(q.Owner == "" || slices.ContainsFunc(refs, func(r SourceRef) bool { return r.Owner == q.Owner }))
 }
 
 // sourceLinks is ListLinks of the links of one source.
@@ -277,7 +278,6 @@ func (e *Engine) sourceLinks(ctx context.Context, clientID string, q LinkQuery) 
 	for len(urls) > 0 && urls[0] <= q.After {
 		urls = urls[1:]
 	}
-	needle := strings.ToLower(q.Q)
 	for len(urls) > 0 && len(out) < q.Limit {
 		n := min(len(urls), 1000)
 		known, err := e.store.LookupLinks(ctx, urls[:n])
@@ -289,8 +289,7 @@ func (e *Engine) sourceLinks(ctx context.Context, clientID string, q LinkQuery) 
 			if !ok {
 				l = Link{URL: u, State: StateUnknown, Host: HostKey(u)}
 			}
-			if (q.State != "" && l.State != q.State) || (q.Host != "" && l.Host != strings.ToLower(q.Host)) ||
-				(needle != "" && !strings.Contains(strings.ToLower(u), needle)) || (q.Owner != "" && src.Owner != q.Owner) {
+			if !q.match(l, []SourceRef{src.SourceRef}) {
 				continue
 			}
 			out = append(out, l)

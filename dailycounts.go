@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/linkmonitor/lms/internal/loop"
 )
 
 // DailyCounts is a client's links by state on one day (the report pages'
@@ -69,16 +71,10 @@ func (e *Engine) DailyCounts(ctx context.Context, clientID string, days int) ([]
 
 // recordDailyCounts calls RecordDailyCounts now and hourly until ctx ends.
 func (e *Engine) recordDailyCounts(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	loop.Rounds(ctx, time.Hour, nil, func() {
 		if _, err := e.RecordDailyCounts(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("recording the daily link counts", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/linkmonitor/lms/internal/quota"
 )
 
-// The Engine's operations for editors (issue 22): a link's history, re-check
+// The Engine's operations for editors: a link's history, re-check
 // now, ignore and unignore. The model and the store role are in history.go.
 
 // ErrRateLimited means the caller asked for more than its share (such as
@@ -108,10 +107,22 @@ func (e *Engine) Recheck(ctx context.Context, clientID string, urls []string) (i
 	if len(uniq) == 0 {
 		return 0, nil
 	}
+	if limit := e.cfg.RecheckPerHour; limit >= 0 && len(uniq) > limit {
+		return 0, fmt.Errorf("lms: recheck: %d URLs in one call, at most %d an hour: %w", len(uniq), limit, ErrInvalid)
+	}
+	var shared quota.Reserve
+	if ts, ok := e.store.(ThrottleStore); ok {
+		shared = func(ctx context.Context, burst int, every time.Duration, cost int) (bool, error) {
+			return ts.ReserveFailures(ctx, []ThrottleKey{{Key: "recheck\x00" + clientID, Burst: burst, Every: every, Cost: cost}})
+		}
+	}
 	now := e.now()
-	shared, _ := e.store.(ThrottleStore)
-	if err := e.rechecks.take(ctx, shared, clientID, len(uniq), now); err != nil {
-		return 0, fmt.Errorf("lms: recheck: %w", err)
+	wait, err := e.rechecks.Take(ctx, shared, clientID, len(uniq), now)
+	if err != nil {
+		return 0, fmt.Errorf("lms: recheck: re-check cap: %w", err)
+	}
+	if wait > 0 {
+		return 0, fmt.Errorf("lms: recheck: %w", &RateLimitError{What: "re-checks", RetryAfter: wait})
 	}
 	n, err := es.RecheckLinks(ctx, clientID, uniq, now)
 	if err != nil {
@@ -180,66 +191,4 @@ func distinct(urls []string) []string {
 		}
 	}
 	return out
-}
-
-// recheckLimiter caps each client's re-checks: a token bucket per client
-// of perHour tokens refilled over an hour, in bounded memory (full buckets
-// are forgotten when the table grows: a forgotten bucket is a full one).
-type recheckLimiter struct {
-	perHour int // <0: no cap
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-}
-
-func newRecheckLimiter(perHour int) *recheckLimiter {
-	return &recheckLimiter{perHour: perHour, buckets: make(map[string]*rate.Limiter)}
-}
-
-// maxRecheckBuckets bounds the limiter's table.
-const maxRecheckBuckets = 10_000
-
-// take takes n tokens of the client's bucket at now, or returns why not.
-// With a store that several processes share (shared, not nil) the bucket
-// is kept there, in the store's clock, so that the cap holds for the whole
-// deployment; the RetryAfter of a refusal is then the time n tokens take
-// to come back (the store does not say how many are left), by which the
-// call is accepted unless other calls took them.
-func (l *recheckLimiter) take(ctx context.Context, shared ThrottleStore, clientID string, n int, now time.Time) error {
-	if l.perHour < 0 {
-		return nil
-	}
-	if n > l.perHour {
-		return fmt.Errorf("%d URLs in one call, at most %d an hour: %w", n, l.perHour, ErrInvalid)
-	}
-	if shared != nil {
-		every := time.Hour / time.Duration(l.perHour)
-		ok, err := shared.ReserveFailures(ctx, []ThrottleKey{{Key: "recheck\x00" + clientID, Burst: l.perHour, Every: every, Cost: n}})
-		if err != nil {
-			return fmt.Errorf("re-check cap: %w", err)
-		}
-		if !ok {
-			return &RateLimitError{What: "re-checks", RetryAfter: every * time.Duration(n)}
-		}
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[clientID]
-	if b == nil {
-		if len(l.buckets) >= maxRecheckBuckets {
-			for id, x := range l.buckets {
-				if x.TokensAt(now) >= float64(l.perHour) {
-					delete(l.buckets, id)
-				}
-			}
-		}
-		b = rate.NewLimiter(rate.Limit(float64(l.perHour)/3600), l.perHour)
-		l.buckets[clientID] = b
-	}
-	r := b.ReserveN(now, n)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return &RateLimitError{What: "re-checks", RetryAfter: d}
-	}
-	return nil
 }

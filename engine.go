@@ -11,15 +11,16 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/linkmonitor/lms/internal/dispatch"
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/outage"
 	"github.com/linkmonitor/lms/internal/pace"
+	"github.com/linkmonitor/lms/internal/quota"
 	"github.com/linkmonitor/lms/internal/secret"
 	"github.com/linkmonitor/lms/internal/validate"
 	"github.com/linkmonitor/lms/internal/wayback"
@@ -367,8 +368,7 @@ type Engine struct {
 	log    *slog.Logger
 	sealer *secret.Sealer
 
-	authMu    sync.Mutex
-	authCache map[string]string // client id → proof of its last verified password
+	passwords *secret.Verifier
 
 	// The checker component: the scheduler claims, the dispatcher
 	// (internal/dispatch) queues per host and starts checks in its request
@@ -379,12 +379,12 @@ type Engine struct {
 	disp     *dispatch.Dispatcher[Link]
 	pool     *pool
 	sched    *scheduler
-	notifier *notifier
-	syncer   *syncer
-	hooks    *webhooks
-	mailer   *mailer
-	digests  *digester
-	rechecks *recheckLimiter // per-client cap of Recheck (editors.go)
+	notifier *notify.Notifier
+	syncer   *notify.Syncer
+	hooks    *notify.Deliverer
+	mailer   *notify.Mailer
+	digests  *notify.Digester
+	rechecks *quota.Quota    // per-client cap of Recheck (editors.go)
 	archive  *wayback.Worker // archive look-ups (suggest.go); nil when off
 }
 
@@ -399,25 +399,21 @@ func New(store Store, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		store:     store,
-		cfg:       cfg,
-		log:       cfg.Logger,
-		sealer:    secret.NewSealer(cfg.AdminSecret),
-		authCache: make(map[string]string),
-		rechecks:  newRecheckLimiter(cfg.RecheckPerHour),
+		store:    store,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sealer:   secret.NewSealer(cfg.AdminSecret),
+		rechecks: quota.New(cfg.RecheckPerHour),
 	}
+	e.passwords = secret.NewVerifier(e.sealer)
 	e.pacer = pace.New(cfg.HostInterval)
 	holds := newHostHolds(store, cfg, e.pacer)
 	e.guard = newOutageGuard(cfg, newProbe(cfg, e.pacer, holds))
 	e.pool = newPool(store, cfg, e.pacer, e.guard)
 	e.sched = newScheduler(store, cfg)
 	e.disp = newDispatcher(cfg, e.pacer, holds, e.pool, e.sched)
-	e.mailer = newMailer(store, cfg, e.sealer)
-	e.digests = &digester{store: store, cfg: cfg, owed: e.mailer.owed}
-	e.hooks = newWebhooks(store, cfg, e.sealer, e.mailer.owed)
-	e.notifier = newNotifier(store, cfg, e.endpoint, e.mailer.owed, e.hooks)
+	e.mailer, e.hooks, e.notifier, e.syncer, e.digests = newNotify(store, cfg, e.sealer, e.sched.linksAdded)
 	e.archive = newArchiver(store, cfg, e.pacer)
-	e.syncer = newSyncer(store, cfg, e.endpoint, e.sched.linksAdded, e.mailer.owed, e.hooks)
 	return e, nil
 }
 
@@ -442,13 +438,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		g.Go(func() error { return e.runChecker(gctx) })
 	}
 	if e.cfg.Components&RunNotifier != 0 {
-		g.Go(func() error { return e.notifier.run(gctx) })
-		g.Go(func() error { return e.mailer.run(gctx) })
-		g.Go(func() error { return e.digests.run(gctx) })
+		g.Go(func() error { return e.notifier.Run(gctx) })
+		g.Go(func() error { return e.mailer.Run(gctx) })
+		g.Go(func() error { return e.digests.Run(gctx) })
 		g.Go(func() error { return e.hooks.Run(gctx) })
 	}
 	if e.cfg.Components&RunSyncer != 0 {
-		g.Go(func() error { return e.syncer.run(gctx) })
+		g.Go(func() error { return e.syncer.Run(gctx) })
 		g.Go(func() error { return e.recordDailyCounts(gctx) })
 	}
 	if e.archive != nil {
@@ -490,23 +486,10 @@ func (e *Engine) relayWakeups(ctx context.Context, w Waker) {
 			e.sched.linksAdded()
 		}
 		if ev&WakePending != 0 {
-			e.notifier.pendingAdded()
+			e.notifier.Poke()
 		}
 		if ev&WakeMail != 0 {
-			e.mailer.owed()
+			e.mailer.Owed()
 		}
 	}
 }
-
-// endpoint returns how to reach c: its password unsealed.
-func (e *Engine) endpoint(c Client) (Endpoint, error) {
-	pw, ok := e.sealer.Open(c.ID, c.SealedPassword)
-	if !ok {
-		return Endpoint{}, errNoPassword
-	}
-	return Endpoint{ClientID: c.ID, Password: pw, URL: c.CallbackURL}, nil
-}
-
-// errNoPassword means the client's password cannot be unsealed (the admin
-// secret changed) and the client has not authenticated since.
-var errNoPassword = errors.New("client password unavailable: the admin secret changed; it is learnt again at the client's next call")

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// What editors need to act on a broken link (issue 22): a link's history of
+// What editors need to act on a broken link: a link's history of
 // state changes, ignoring a link per client, and re-checking links now. The
 // model and the store role are here; the Engine's operations in editors.go.
 

@@ -41,17 +41,19 @@
 //     them through a [Checker], decides when each link is due again
 //     ([Policy], policy.go), with an "is it us?" guard against local
 //     outages (internal/outage), and writes the outcome back;
-//   - the notifier (notifier.go) pushes each client's pending state changes
-//     through a [Notifier];
-//   - the syncer (syncer.go) pulls each client's full list of links daily
-//     through a [LinkLister], reconciles, and pushes every state back;
-//   - the webhooks (webhook.go, internal/webhook) take the same changes
+//   - the notifier (internal/notify, wired in notify.go) pushes each
+//     client's pending state changes through a [Notifier];
+//   - the syncer (internal/notify) pulls each client's full list of links
+//     daily through a [LinkLister], reconciles, and pushes every state back;
+//   - the webhooks (webhook.go, internal/notify) take the same changes
 //     as signed events (Standard Webhooks) into a per-client queue in the
 //     store ([WebhookStore]) and deliver each queue in order;
-//   - the mailer (mail.go) delivers the outbox: registration mails with the
-//     password and "notifications disabled" mails, through a [Mailer].
-//   - the digester (digest.go) owes each client's daily or weekly digest,
-//     and its sources' owners', in the outbox.
+//   - the mailer (internal/notify; [Mailer]: mail.go) delivers the outbox:
+//     registration mails with the password and "notifications disabled"
+//     mails, through a [Mailer].
+//   - the digester (internal/notify; what it reads: digest.go) owes each
+//     client's daily or weekly digest, and its sources' owners', in the
+//     outbox.
 //
 // # The Engine
 //
@@ -70,6 +72,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/linkmonitor/lms/internal/browser"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
@@ -275,15 +278,15 @@ type MailKind string
 // The mails lms sends a client's contact.
 const (
 	// MailRegistration carries the client's password (PROTOCOL.md §5).
-	MailRegistration MailKind = "registration"
+	MailRegistration MailKind = notify.KindRegistration
 	// MailDisabled says that notifications were switched off after
 	// repeated failures.
-	MailDisabled MailKind = "notifications disabled"
+	MailDisabled MailKind = notify.KindNotifyDisabled
 	// MailSyncTooLarge says that the client's link list is over a limit
 	// (ErrTooLarge), so the daily sync cannot reconcile it.
-	MailSyncTooLarge MailKind = "link list too large"
+	MailSyncTooLarge MailKind = notify.KindSyncTooLarge
 	// MailDigest is a digest of the links' changes (digest.go).
-	MailDigest MailKind = "digest"
+	MailDigest MailKind = notify.KindDigest
 )
 
 // OutboxMail is a mail owed to a client's contact. The text is made when

@@ -1,6 +1,30 @@
 package lms
 
-import "time"
+import (
+	"context"
+	"time"
+)
+
+// SourceRef names a source (a page of a client's site, or any other place
+// that uses links) in a link answer or a webhook, so that an editor knows
+// where a link is used and who to ask.
+type SourceRef struct {
+	ID      string // the client's own id of the source
+	Title   string // the page's title
+	EditURL string // where an editor edits the page
+	Owner   string // an editor's id or mail address; "" if none was given
+}
+
+// SourceLookup tells which of a client's sources use given URLs. It is the
+// read side of the sources a client registers through the JSON API; the
+// notifier uses it to say in a webhook where each changed link is used.
+type SourceLookup interface {
+	// LinkSources returns, for each of urls that at least one source of the
+	// client uses, the sources that use it, ordered by source id. URLs no
+	// source uses are absent from the map. An unknown client gives
+	// ErrNotFound.
+	LinkSources(ctx context.Context, clientID string, urls []string) (map[string][]SourceRef, error)
+}
 
 // MaxSourceLinks is the most links one source may list, the same bound as
 // the URLs of one registration call.

@@ -39,7 +39,7 @@ type Stats struct {
 	MailsSent       uint64 // mails of the outbox delivered
 	MailFailures    uint64 // failed deliveries (the mail stays in the outbox)
 
-	// Webhook deliveries (internal/webhook): acknowledged, failed
+	// Webhook deliveries (internal/notify): acknowledged, failed
 	// attempts, webhooks turned off after repeated failures.
 	WebhooksDelivered, WebhookFailures, WebhooksDisabled uint64
 
@@ -97,10 +97,10 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	g := e.guard.Snapshot()
 	st.Outage, st.OutageSince, st.HeldBack = g.Active, g.Since, g.Held
 	e.sched.snapshot(&st)
-	e.notifier.snapshot(&st)
-	e.syncer.snapshot(&st)
-	e.mailer.snapshot(&st)
-	e.hooks.snapshot(&st)
+	st.NotifyPushes, st.NotifyDelivered, st.NotifyFailures, st.NotifyDisabled = e.notifier.Counters()
+	st.SyncsOK, st.SyncsFailed = e.syncer.Counters()
+	st.MailsSent, st.MailFailures = e.mailer.Counters()
+	st.WebhooksDelivered, st.WebhookFailures, st.WebhooksDisabled = e.hooks.Counters()
 	cs, err := e.store.ListClients(ctx)
 	if err != nil {
 		return st, fmt.Errorf("lms: stats: %w", err)

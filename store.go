@@ -123,6 +123,15 @@ type SubscriptionStore interface {
 	LookupLinks(ctx context.Context, urls []string) (map[string]Link, error)
 }
 
+// SubscribeCheckedStore is a SubscriptionStore that can also answer a
+// registration in the same call (RegisterURLs uses it when the store has
+// it): SubscribeChecked is Subscribe followed by LookupLinks of urls, but
+// returns only the links that have been checked (LastChecked set), so that
+// a store need not read back the links it has just created.
+type SubscribeCheckedStore interface {
+	SubscribeChecked(ctx context.Context, clientID string, urls []string, now time.Time) (added int, checked map[string]Link, err error)
+}
+
 // Page selects a page of a listing.
 type Page struct {
 	After string // exclusive lower bound; "" starts at the beginning

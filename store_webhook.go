@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/linkmonitor/lms/internal/webhook"
+	"github.com/linkmonitor/lms/internal/notify"
 )
 
 // WebhookLogSize is how many finished (delivered or given up) events a
@@ -12,17 +12,21 @@ import (
 // are never dropped.
 const WebhookLogSize = 100
 
+// WebhookDelivery is one delivery of a webhook event to a client (the
+// deliveries log of the JSON API): its ID is the webhook-id header, the
+// same on every attempt; then the client, the event type, when it was
+// made, the attempts so far, the HTTP status and the error of the last
+// one, when it is tried again (zero once delivered or given up) and when
+// a 2xx acknowledged it. It is the delivery record of internal/notify,
+// which makes the events and delivers them.
+type WebhookDelivery = notify.Delivery
+
 // WebhookEvent is one event in a client's webhook queue: its delivery
 // record and the body that every attempt sends, byte for byte.
 type WebhookEvent struct {
 	WebhookDelivery
 	Body []byte
 }
-
-// Pending reports whether the event is still to be delivered: not
-// acknowledged and not given up (a zero NextAttempt means no further
-// attempt).
-func (d WebhookDelivery) Pending() bool { return webhook.Delivery(d).Pending() }
 
 // WebhookStore keeps each client's webhook events, in the order they were
 // made, until they are delivered, and the log of the last deliveries (the

@@ -11,7 +11,7 @@ import (
 	"github.com/linkmonitor/lms/internal/wayback"
 )
 
-// What to replace a moved or broken link with (issue 22): the target of a
+// What to replace a moved or broken link with: the target of a
 // permanent redirect, or the closest copy a Wayback-Machine compatible
 // service archived, looked up once per broken link by a background
 // component (internal/wayback) and cached in the store's ArchiveStore.
@@ -97,7 +97,7 @@ func (e *Engine) Suggestions(ctx context.Context, links []Link) (map[string]Sugg
 		if !ok || c.Looked.Before(since) || now.Sub(c.Looked) > e.cfg.ArchiveTTL {
 			e.archive.Add(wayback.Job{URL: l.URL, At: since})
 		}
-		if ok && c.Snapshot != "" && !wayback.PrivateURL(c.Snapshot) { // kept before Decode refused such copies
+		if ok && c.Snapshot != "" && !wayback.PrivateURL(c.Snapshot) { // whatever the store holds
 			out[l.URL] = Suggestion{Kind: SuggestArchive, URL: c.Snapshot, ArchivedAt: c.ArchivedAt}
 		}
 	}

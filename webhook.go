@@ -6,21 +6,21 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/logsafe"
+	"github.com/linkmonitor/lms/internal/notify"
 	"github.com/linkmonitor/lms/internal/stdwebhook"
 	"github.com/linkmonitor/lms/internal/validate"
-	"github.com/linkmonitor/lms/internal/webhook"
 )
 
 // The webhook event types (API.md, "Webhooks").
 const (
-	EventLinksChanged = webhook.EventLinksChanged // a batch of state changes of the client's links
-	EventLinksSynced  = webhook.EventLinksSynced  // one page of the full state list after a sync
-	EventWebhookTest  = webhook.EventTest         // sent on request (TestWebhook)
+	EventLinksChanged = notify.EventLinksChanged // a batch of state changes of the client's links
+	EventLinksSynced  = notify.EventLinksSynced  // one page of the full state list after a sync
+	EventWebhookTest  = notify.EventTest         // sent on request (TestWebhook)
 )
 
 // MailWebhookDisabled says that the webhook was turned off after repeated
 // failed deliveries.
-const MailWebhookDisabled MailKind = "webhook disabled"
+const MailWebhookDisabled MailKind = notify.KindWebhookDisabled
 
 // WebhookRotationOverlap is how long the previous secret keeps signing
 // after RotateWebhookSecret, so that receivers can switch without losing a
@@ -63,7 +63,7 @@ func (e *Engine) SetWebhookURL(ctx context.Context, clientID, rawURL string) err
 // WebhookRotationOverlap, so deliveries carry both signatures meanwhile.
 func (e *Engine) RotateWebhookSecret(ctx context.Context, clientID string) (string, error) {
 	s := stdwebhook.NewSecret()
-	sealed := e.sealer.Seal(webhook.SealID(clientID), s)
+	sealed := e.sealer.Seal(notify.SealID(clientID), s)
 	now := e.now()
 	_, err := e.store.UpdateClient(ctx, clientID, func(c *Client) error {
 		c.WebhookOldSecret, c.WebhookOldUntil = "", time.Time{}
@@ -94,9 +94,9 @@ func (e *Engine) TestWebhook(ctx context.Context, clientID string) (WebhookDeliv
 	}
 	d, err := e.hooks.Test(ctx, hookClient(c))
 	if err != nil {
-		return WebhookDelivery(d), fmt.Errorf("lms: test webhook: %w", err)
+		return d, fmt.Errorf("lms: test webhook: %w", err)
 	}
-	return WebhookDelivery(d), nil
+	return d, nil
 }
 
 // WebhookDeliveries returns the client's last webhook deliveries, newest
@@ -111,18 +111,4 @@ func (e *Engine) WebhookDeliveries(ctx context.Context, clientID string, limit i
 		return nil, fmt.Errorf("lms: webhook deliveries: %w", err)
 	}
 	return ds, nil
-}
-
-// webhookDisabledMail tells the contact that the webhook was turned off.
-func webhookDisabledMail(cfg Config, c Client) Message {
-	body := fmt.Sprintf("Hello %s,\n\n"+
-		"the Link Monitoring Server at %s/ could not deliver webhook events to\n"+
-		"your client %q %d times in a row, and has turned its webhook off.\n\n"+
-		"Webhook URL:         %s\n"+
-		"Switched off at:     %s\n"+
-		"Last error:          %s\n\n"+
-		"No event is lost: they wait, in order. Once the receiver works again, set\n"+
-		"the webhook URL again (PATCH /api/v1/client) and they will be delivered.\n",
-		c.ContactName, cfg.PublicURL, c.ID, c.WebhookFailures, logsafe.URL(c.WebhookURL), fmtTime(c.WebhookDisabledAt), c.WebhookLastError)
-	return Message{To: contact(c), Subject: fmt.Sprintf("Webhook of client id %q turned off", c.ID), Body: body}
 }

@@ -1,9 +1,10 @@
 package main
 
 // The lmsd processes of the ten-million workload (tenmillion.go): started,
-// awaited, stopped, killed, and their CPU time.
+// awaited, stopped, killed, restarted, and their CPU time.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/linkmonitor/lms/internal/lmsdproc"
+	"github.com/linkmonitor/lms/pgstore"
 )
 
 // deployment is the lmsd processes of the workload.
@@ -125,4 +127,54 @@ func (d *deployment) cpu(prefix string) time.Duration {
 		}
 	}
 	return t
+}
+
+// restart stops every process (SIGTERM), starts them again, and prints how
+// long they took to listen and to write their first result.
+func restart(st *pgstore.Store, d *deployment) error {
+	ctx := context.Background()
+	t0 := time.Now()
+	took, err := d.stop()
+	if err != nil {
+		return err
+	}
+	stopped := time.Since(t0)
+	c, err := st.LinkCounts(ctx)
+	if err != nil {
+		return err
+	}
+	unknown := c.Unknown
+	if unknown == 0 {
+		// Every link has been checked (a load stopped small): no first
+		// result would show.
+		fmt.Printf("Restart of all %d processes: SIGTERM to every exit %v (%v); not started again: every link had been checked, so the first result after a start would not show.\n\n",
+			len(d.procs), stopped.Round(time.Millisecond), took)
+		return nil
+	}
+	t1 := time.Now()
+	for _, p := range d.procs {
+		if err := d.run(p); err != nil {
+			return err
+		}
+	}
+	if err := d.ready(); err != nil {
+		return err
+	}
+	listening := time.Since(t1)
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		c, err := st.LinkCounts(ctx)
+		if err != nil {
+			return err
+		}
+		if c.Unknown < unknown {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("no result written within 5 min of the restart")
+		}
+	}
+	fmt.Printf("Restart of all %d processes: SIGTERM to every exit %v (%v); start to every process listening %v, **to the first result written %v**.\n\n",
+		len(d.procs), stopped.Round(time.Millisecond), took, listening.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	_, err = d.stop()
+	return err
 }

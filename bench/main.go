@@ -11,6 +11,7 @@
 //	go run ./bench -workload lmsd        # workload 1b through the lmsd binary
 //	go run ./bench -workload scaleout    # 1, 2, 3 lmsd checker processes over PostgreSQL
 //	go run ./bench -workload tenmillion -urls 10000000  # 10^7 links in PostgreSQL through lmsd
+//	go run ./bench -workload tenmillion -urls 10000000 -load-for 30m  # measured where it got
 //
 // The workloads are listed in one table (workloads, in this file), one file
 // each; the farm child and its line protocol are in farmchild.go, the engine
@@ -66,6 +67,9 @@ type options struct {
 	workload string
 	// urls is the number of URLs of the scale workload.
 	urls int
+	// loadFor stops the tenmillion workload's registration after this long
+	// (0: when all urls are in); what it reached is measured.
+	loadFor time.Duration
 	// stores are the scale workload's stores, comma-separated.
 	stores string
 	// checkStore is the store of the politeness, skew and raw workloads:
@@ -92,6 +96,7 @@ func parseFlags(args []string, getenv func(string) string) *options {
 	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
 	fs.StringVar(&o.workload, "workload", "all", workloadNames(workloads()))
 	fs.IntVar(&o.urls, "urls", 1_000_000, "URLs for the scale workload")
+	fs.DurationVar(&o.loadFor, "load-for", 0, "tenmillion: stop registering after this long and measure at the size reached (0: no limit; so does an interrupt)")
 	fs.StringVar(&o.stores, "stores", "memory,bolt", "stores for the scale workload")
 	fs.StringVar(&o.checkStore, "check-store", "memory", "store for the politeness, skew and raw workloads: memory or bolt")
 	fs.BoolVar(&o.farmChild, "farm-child", false, "internal: run the host farm")

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -76,39 +77,74 @@ func sortedUnique(urls []string) []string {
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
 	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
+	added, _, err := s.subscribe(ctx, clientID, urls, now, false)
+	return added, err
+}
+
+// SubscribeChecked implements lms.SubscribeCheckedStore: the links upsert
+// of the subscription says which of the added links have been checked, so
+// only those and the URLs the client had subscribed already are read back
+// (a new link never has been checked: most registrations read none).
+func (s *Store) SubscribeChecked(ctx context.Context, clientID string, urls []string, now time.Time) (int, map[string]lms.Link, error) {
+	ctx, cancel := s.callN(ctx, len(urls))
+	defer cancel()
+	added, look, err := s.subscribe(ctx, clientID, urls, now, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(look) == 0 {
+		return added, map[string]lms.Link{}, nil
+	}
+	checked, err := s.lookupLinks(ctx, look)
+	if err != nil {
+		return 0, nil, err
+	}
+	maps.DeleteFunc(checked, func(_ string, l lms.Link) bool { return l.LastChecked.IsZero() })
+	return added, checked, nil
+}
+
+// subscribe is Subscribe; with answer, it also returns the URLs whose links
+// the answer of SubscribeChecked must read (see subChange.look).
+func (s *Store) subscribe(ctx context.Context, clientID string, urls []string, now time.Time, answer bool) (int, []string, error) {
 	if err := checkURLs(urls); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := s.begin(ctx, "subscribe"); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	f, err := s.frame(ctx, "subscribe")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	add := sortedUnique(urls)
 	ids, err := s.ensureHosts(ctx, add)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var added int
+	var look []string
 	err = s.tx(ctx, "subscribe", func(tx pgx.Tx) error {
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now)})
+		ch := subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now)}
+		if answer {
+			look = look[:0]
+			ch.look = &look
+		}
+		added, err = s.changeSubs(ctx, tx, ch)
 		if err != nil {
 			return err
 		}
 		return plainAgain(ctx, tx, clientID, add)
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if added > 0 {
 		s.wake(lms.WakeLinksAdded)
 	}
-	return added, nil
+	return added, look, nil
 }
 
 // Unsubscribe implements lms.SubscriptionStore.
@@ -195,6 +231,10 @@ type subChange struct {
 	removed  []string         // URLs whose subscription rows the transaction deleted
 	now      int64            // due time of new links
 	deleting bool             // the client goes: drop all its pending rows and its counts row
+	// look, when set (a change that only adds), receives the URLs of add
+	// whose links a registration's answer must read: those the client had
+	// subscribed already, and the added ones whose links have been checked.
+	look *[]string
 }
 
 // changeSubs inserts the subscriptions of ch.add and brings links, pending
@@ -202,6 +242,9 @@ type subChange struct {
 // the removed subscriptions, in the lock order. It returns how many
 // subscriptions were added.
 func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, error) {
+	if len(ch.removed) == 0 && !ch.deleting {
+		return s.addSubs(ctx, tx, ch) // register.go: one statement
+	}
 	var added []string
 	if len(ch.add) > 0 {
 		rows, err := tx.Query(ctx, `INSERT INTO subscriptions (client_id, url)
@@ -274,6 +317,14 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 			return 0, err
 		}
 	}
+	return len(added), s.finishSubs(ctx, tx, ch, client, global, touched)
+}
+
+// finishSubs brings pending notifications, hosts, client and link counts
+// in line with a change of subscriptions whose links are written: the
+// client's links changed by client, the subscribed links by global, and the
+// hosts touched gained their first or lost their last subscribed link.
+func (s *Store) finishSubs(ctx context.Context, tx pgx.Tx, ch subChange, client, global counts, touched map[int32]bool) error {
 	b := &pgx.Batch{}
 	if ch.deleting {
 		b.Queue(lockedDelete("pending", "true"), ch.client)
@@ -289,10 +340,7 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 			ch.client, client[0], client[1], client[2], client[3], client[4])
 	}
 	queueLinkCounts(b, global)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, err
-	}
-	return len(added), nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // refreshHosts recomputes min_due, ready_at and avail_at of the hosts
@@ -428,6 +476,11 @@ func (s *Store) ClientLinks(ctx context.Context, clientID string, p lms.Page) ([
 func (s *Store) LookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
 	ctx, cancel := s.callN(ctx, len(urls))
 	defer cancel()
+	return s.lookupLinks(ctx, urls)
+}
+
+// lookupLinks is LookupLinks within the caller's deadline.
+func (s *Store) lookupLinks(ctx context.Context, urls []string) (map[string]lms.Link, error) {
 	out := make(map[string]lms.Link)
 	want := sortedUnique(urls)
 	err := s.read(ctx, "lookup links", func(q querier) error {

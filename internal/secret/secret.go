@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -135,4 +136,55 @@ func (s *Sealer) Proof(id, pw, hash string) string {
 	m := hmac.New(sha256.New, s.key[:])
 	m.Write([]byte(id + "\x00" + pw + "\x00" + hash))
 	return string(m.Sum(nil))
+}
+
+// Verifier checks client passwords against their stored hashes. It caches
+// a proof of each client's last verified password, so that bcrypt runs
+// once per client and password, not on every call; an unknown client
+// costs the same work as a wrong password of a known one.
+type Verifier struct {
+	sealer *Sealer
+	mu     sync.Mutex
+	proofs map[string]string // client id → Proof of its last verified password
+}
+
+// NewVerifier returns a verifier whose proofs s keys.
+func NewVerifier(s *Sealer) *Verifier {
+	return &Verifier{sealer: s, proofs: make(map[string]string)}
+}
+
+// dummyHash is what a password of an unknown client id is verified
+// against: a salted SHA-256 like those of generated passwords (Hash), of a
+// password nobody knows, so that the time of the answer does not tell
+// which ids exist.
+const dummyHash = "sha256$8d1f0c7e52a94b36e0f4a1c29b7d5e63$5f3c9a0e7b21d84c6a9e0f1b3d5c7a92e4f6081b3c5d7e9f0a2b4c6d8e0f1a23"
+
+// Check reports whether pw is the password of client id, stored as hash;
+// known is false for an id that does not exist (hash is then ignored).
+func (v *Verifier) Check(id, pw, hash string, known bool) bool {
+	if !known {
+		hash = dummyHash
+	}
+	proof := v.sealer.Proof(id, pw, hash)
+	v.mu.Lock()
+	cached := v.proofs[id]
+	v.mu.Unlock()
+	if cached != "" && Equal(cached, proof) {
+		return true
+	}
+	if !Verify(hash, pw) || !known {
+		return false
+	}
+	v.mu.Lock()
+	v.proofs[id] = proof
+	v.mu.Unlock()
+	return true
+}
+
+// Forget drops the proof of client id (its password changed, or it was
+// removed).
+func (v *Verifier) Forget(id string) {
+	v.mu.Lock()
+	delete(v.proofs, id)
+	v.mu.Unlock()
 }

@@ -1,16 +1,23 @@
-// Package webhook makes and delivers each client's webhook events (API.md,
-// "Webhooks"): the notifier and the syncer hand it events (HandOff,
+// Package notify delivers each client's pending changes: to its XML-RPC
+// callback (Notifier, notifier.go) and as webhook events (Deliverer).
+//
+// The notifier pushes a client's pending changes in chunks, at most one
+// round per Interval, acknowledging each chunk the client accepted; after
+// MaxFailures failures in a row it switches the client's notifications
+// off and owes its contact a mail. Each chunk goes to the webhook first.
+//
+// The notifier and the syncer hand the deliverer webhook events (HandOff,
 // Synced), which the store keeps in a per-client queue; Run delivers each
 // queue in order, at most one delivery in flight per client (the store's
 // claim holds the client's oldest event for this process), a 2xx
 // acknowledging, anything else retried with the notifier's back-off and
 // jitter under the same event id. After Config.MaxFailures failures in a
 // row the webhook is turned off and its contact mailed; its events wait.
+// Deliveries are signed as Standard Webhooks (internal/stdwebhook).
 //
-// Deliveries are signed as Standard Webhooks (internal/stdwebhook). The
-// package knows nothing of the lms model: it works on its own small types
-// (Client, Event, Pending, …) through Store, which the root adapts.
-package webhook
+// The package knows nothing of the lms model: it works on its own small
+// types (Client, Event, Pending, …) through Store, which the root adapts.
+package notify
 
 import (
 	"context"
@@ -50,19 +57,35 @@ type Client struct {
 	Failures   int
 	LastError  string
 	DisabledAt time.Time
-	// MailDisabled is set, with DisabledAt, when the deliverer turns the
-	// webhook off: the contact is owed a mail saying so.
-	MailDisabled bool
-	// The XML-RPC callback side: whether the client has a callback, its
-	// notifications and their bookkeeping, and the notify lease.
-	Callback         bool
-	Notify           bool
-	NotifyFailures   int
-	NextNotify       time.Time
-	NotifyDisabledAt time.Time
-	LeaseHolder      string
-	LeaseUntil       time.Time
+	// The XML-RPC callback side: its URL ("" if none) and the client's
+	// sealed password, its notifications and their bookkeeping, and the
+	// notify lease.
+	CallbackURL, SealedPassword string
+	Notify                      bool
+	NotifyFailures              int
+	NextNotify, LastNotified    time.Time
+	LastNotifyError             string
+	NotifyDisabledAt            time.Time
+	LeaseHolder                 string
+	LeaseUntil                  time.Time
+	// The syncer's bookkeeping and its lease.
+	SyncForced, SyncTooLargeMailed bool
+	NextSync, LastSync             time.Time
+	LastSyncError                  string
+	SyncLeaseHolder                string
+	SyncLeaseUntil                 time.Time
+	// The digests: the mode ("daily", "weekly"; "" off) and its period (0
+	// off), the end of the last digest's window, the client's creation
+	// and who the digest greets.
+	Digest                    string
+	DigestPeriod              time.Duration
+	DigestCovered, Created    time.Time
+	ContactName, ContactEmail string
+	// Outbox holds the mails owed to the contact (see Mailer).
+	Outbox []Mail
 }
+
+func (c Client) hasCallback() bool { return c.CallbackURL != "" }
 
 // On reports whether c's webhook takes events: a URL, not turned off.
 func On(c Client) bool { return c.URL != "" && c.DisabledAt.IsZero() }
@@ -126,35 +149,50 @@ type Source struct {
 	Owner              string // "" if none was given
 }
 
-// Store is what the deliverer uses of the store; the errors it returns
-// are passed on.
+// Store is what the package uses of the store; the errors it returns are
+// passed on. The methods named as lms.Store's mean the same.
 type Store interface {
 	// Client returns the client with this id.
 	Client(ctx context.Context, id string) (Client, error)
 	// UpdateClient applies fn to the client atomically and returns it as
 	// stored; an error of fn changes nothing and is returned. fn changes
-	// only Failures, LastError, DisabledAt, MailDisabled and the lease.
+	// only the webhook's, the notifications', the syncer's and the
+	// digests' bookkeeping, the leases and the outbox.
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	// Enqueue stores ev as the client's newest event and hands it the
 	// pending changes handed: acknowledged with ack, else marked handed.
 	Enqueue(ctx context.Context, ev Event, handed []Pending, ack bool) error
 	// Unhanded returns those of ps not marked handed to the webhook.
 	Unhanded(ctx context.Context, clientID string, ps []Pending) ([]Pending, error)
-	// Clients returns the ids of the clients with events to deliver.
-	Clients(ctx context.Context) ([]string, error)
+	// WebhookClients returns the ids of the clients with events to
+	// deliver.
+	WebhookClients(ctx context.Context) ([]string, error)
 	// Claim returns the client's oldest due event, held for holder until
 	// now+lease; ok is false if there is none.
 	Claim(ctx context.Context, clientID, holder string, now time.Time, lease time.Duration) (ev Event, ok bool, err error)
-	// Record stores what an attempt found and ends the event's hold.
-	Record(ctx context.Context, clientID string, d Delivery) error
-	// Deliveries returns the client's events, newest first (all if limit
+	// RecordWebhookAttempt stores what an attempt found and ends the event's hold.
+	RecordWebhookAttempt(ctx context.Context, clientID string, d Delivery) error
+	// WebhookDeliveries returns the client's events, newest first (all if limit
 	// is 0).
-	Deliveries(ctx context.Context, clientID string, limit int) ([]Delivery, error)
+	WebhookDeliveries(ctx context.Context, clientID string, limit int) ([]Delivery, error)
 	// PendingClients returns the ids of the clients with pending changes.
 	PendingClients(ctx context.Context) ([]string, error)
 	// PendingUpdates returns the client's pending changes (all if limit
 	// is 0).
 	PendingUpdates(ctx context.Context, clientID string, limit int) ([]Pending, error)
+	// PendingCount returns how many links have pending changes for the
+	// client.
+	PendingCount(ctx context.Context, clientID string) (int, error)
+	// Ack removes delivered changes (a change whose Seq differs stays).
+	Ack(ctx context.Context, clientID string, delivered []Pending) error
+	// AllClients returns every client, ordered by id.
+	AllClients(ctx context.Context) ([]Client, error)
+	// ReplaceSubscriptions makes urls the client's complete set of plain
+	// registrations and returns how many subscriptions began and ended.
+	ReplaceSubscriptions(ctx context.Context, clientID string, urls []string, now time.Time) (added, removed int, err error)
+	// ClientLinks returns one page of the client's links ordered by URL:
+	// those after after, at most limit.
+	ClientLinks(ctx context.Context, clientID, after string, limit int) ([]Stored, error)
 	// Links returns what is stored of those of urls that are known.
 	Links(ctx context.Context, urls []string) (map[string]Link, error)
 	// Sources returns, per URL, the client's sources that use it; nil if
@@ -180,8 +218,12 @@ type Config struct {
 	// changes, and how many clients are served at once.
 	Poll, Interval, BackoffMax, Timeout time.Duration
 	MaxFailures, Chunk, Concurrency     int
-	// MailOwed wakes the mailer after a webhook was turned off.
+	// MailOwed wakes the mailer after a webhook or the notifications were
+	// turned off.
 	MailOwed func()
+	// Push delivers updates to a client's callback (updateManyStates); nil
+	// only if the notifier does not run.
+	Push func(ctx context.Context, to Endpoint, ups []Update) error
 }
 
 // Deliverer makes and delivers the webhook events.
@@ -230,7 +272,7 @@ func (h *Deliverer) Run(ctx context.Context) error {
 	fed := map[string]time.Time{}
 	loop.Rounds(ctx, h.cfg.Poll, h.wake, func() {
 		h.feedAll(ctx, fed) // feed.go
-		ids, err := h.store.Clients(ctx)
+		ids, err := h.store.WebhookClients(ctx)
 		if err != nil && ctx.Err() == nil {
 			h.log.Error("listing clients with webhook events", "err", err)
 		}

@@ -1,4 +1,4 @@
-package webhook
+package notify
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func testDeliverer() *Deliverer {
 func TestFeedDue(t *testing.T) {
 	t.Parallel()
 	h := testDeliverer()
-	on := Client{ID: "c", URL: "https://hooks.example/in", Callback: true, Notify: true}
+	on := Client{ID: "c", URL: "https://hooks.example/in", CallbackURL: "https://site.example/cb", Notify: true}
 	cases := []struct {
 		name string
 		edit func(*Client)
@@ -36,7 +36,7 @@ func TestFeedDue(t *testing.T) {
 		{"back-off over", func(c *Client) { c.NotifyFailures, c.NextNotify = 2, t0 }, false},
 		{"callback switched off by failures", func(c *Client) { c.Notify, c.NotifyDisabledAt = false, t0.Add(-time.Hour) }, true},
 		{"notifications switched off by the client", func(c *Client) { c.Notify = false }, false},
-		{"no callback", func(c *Client) { c.Callback, c.Notify, c.NotifyDisabledAt = false, false, t0 }, false},
+		{"no callback", func(c *Client) { c.CallbackURL, c.Notify, c.NotifyDisabledAt = "", false, t0 }, false},
 		{"webhook off", func(c *Client) { c.Notify, c.NotifyDisabledAt, c.DisabledAt = false, t0, t0 }, false},
 		{"no webhook", func(c *Client) { c.Notify, c.NotifyDisabledAt, c.URL = false, t0, "" }, false},
 		{"leased elsewhere", func(c *Client) {

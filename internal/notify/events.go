@@ -1,4 +1,4 @@
-package webhook
+package notify
 
 import (
 	"context"
@@ -124,7 +124,7 @@ func (h *Deliverer) HandOff(ctx context.Context, c Client, ps []Pending) (int, e
 		return 0, nil
 	}
 	fresh := ps
-	if c.Callback {
+	if c.hasCallback() {
 		var err error
 		if fresh, err = h.store.Unhanded(ctx, c.ID, ps); err != nil {
 			return 0, err
@@ -145,7 +145,7 @@ func (h *Deliverer) HandOff(ctx context.Context, c Client, ps []Pending) (int, e
 	if err != nil {
 		return 0, err
 	}
-	if err := h.store.Enqueue(ctx, ev, fresh, !c.Callback); err != nil {
+	if err := h.store.Enqueue(ctx, ev, fresh, !c.hasCallback()); err != nil {
 		return 0, err
 	}
 	h.Poke()
@@ -178,7 +178,7 @@ func (h *Deliverer) Synced(ctx context.Context, c Client, syncID string, page in
 // (its back-off may have had minutes to run); nothing is in flight for a
 // webhook that is off.
 func (h *Deliverer) RetryNow(ctx context.Context, clientID string) {
-	ds, err := h.store.Deliveries(ctx, clientID, 0)
+	ds, err := h.store.WebhookDeliveries(ctx, clientID, 0)
 	if err != nil {
 		h.log.Warn("listing webhook events", "client", clientID, "err", err)
 		return
@@ -187,7 +187,7 @@ func (h *Deliverer) RetryNow(ctx context.Context, clientID string) {
 		if d := ds[i]; d.Pending() {
 			if now := h.cfg.Now(); d.NextAttempt.After(now) {
 				d.NextAttempt = now
-				if err := h.store.Record(ctx, clientID, d); err != nil {
+				if err := h.store.RecordWebhookAttempt(ctx, clientID, d); err != nil {
 					h.log.Warn("making a webhook event due", "client", clientID, "err", err)
 				}
 			}

@@ -1,4 +1,4 @@
-package webhook
+package notify
 
 import (
 	"context"
@@ -24,7 +24,7 @@ var errLeased = errors.New("client served elsewhere or not due")
 // failures; a client that switched notifications off itself gets neither),
 // and the lease free.
 func (h *Deliverer) feedDue(c Client, now time.Time) bool {
-	if !On(c) || !c.Callback || c.leaseHeld(now, h.cfg.ProcessID) {
+	if !On(c) || !c.hasCallback() || c.leaseHeld(now, h.cfg.ProcessID) {
 		return false
 	}
 	backingOff := c.Notify && c.NotifyFailures > 0 && now.Before(c.NextNotify)

@@ -1,4 +1,4 @@
-package webhook
+package notify
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func (h *Deliverer) serve(ctx context.Context, id string) {
 			// Shutting down: not the receiver's fault. The event goes
 			// back as it was, its hold ended, so that the next process
 			// tries it at once (after a crash, the hold's end does).
-			if err := h.store.Record(context.WithoutCancel(ctx), id, ev.Delivery); err != nil {
+			if err := h.store.RecordWebhookAttempt(context.WithoutCancel(ctx), id, ev.Delivery); err != nil {
 				h.log.Warn("handing a webhook event back", "client", id, "err", err)
 			}
 			return
@@ -61,7 +61,7 @@ func (h *Deliverer) record(ctx context.Context, c Client, d Delivery) bool {
 		failures := c.Failures + 1
 		d.NextAttempt = now.Add(backoff.Retry(h.cfg.Interval, h.cfg.BackoffMax, failures, rand.Float64()))
 	}
-	if err := h.store.Record(ctx, c.ID, d); err != nil {
+	if err := h.store.RecordWebhookAttempt(ctx, c.ID, d); err != nil {
 		h.log.Error("recording a webhook attempt", "client", c.ID, "event", d.ID, "err", err)
 		return false
 	}
@@ -78,7 +78,8 @@ func (h *Deliverer) record(ctx context.Context, c Client, d Delivery) bool {
 		cl.Failures++
 		cl.LastError = d.Error
 		if cl.Failures >= h.cfg.MaxFailures && On(*cl) {
-			cl.DisabledAt, cl.MailDisabled, disabled = now, true, true
+			cl.DisabledAt, disabled = now, true
+			cl.Outbox = append(cl.Outbox, Mail{Kind: KindWebhookDisabled, Queued: now})
 		}
 		after = *cl
 	})
@@ -112,7 +113,7 @@ func (h *Deliverer) Test(ctx context.Context, c Client) (Delivery, error) {
 	}
 	d := h.attempt(ctx, c, ev)
 	d.NextAttempt = time.Time{}
-	if err := h.store.Record(context.WithoutCancel(ctx), c.ID, d); err != nil {
+	if err := h.store.RecordWebhookAttempt(context.WithoutCancel(ctx), c.ID, d); err != nil {
 		return d, err
 	}
 	return d, nil
