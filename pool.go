@@ -35,17 +35,25 @@ type pool struct {
 	hostBackoff, maxHostBackoff, outageRecheck time.Duration
 
 	// shared: other processes share the store (it is a Waker), so a check
-	// keeps its slot until its result is written (see Check).
-	shared bool
+	// keeps its slot until its result is handed to the store's write, and
+	// uncommitted (Concurrency tokens) bounds the results handed over and
+	// not yet committed (see Check). Nil when the store is this process's
+	// alone.
+	shared      bool
+	uncommitted chan struct{}
 }
 
 func newPool(store ScheduleStore, cfg Config, pacer *pace.Pacer, guard *outage.Guard) *pool {
 	_, shared := store.(Waker)
-	return &pool{
+	p := &pool{
 		pacer: pacer, guard: guard, checker: cfg.Checker, store: store, policy: cfg.Policy, shared: shared,
 		stats: checkstats.New(), log: cfg.Logger, now: cfg.Now,
 		hostBackoff: cfg.HostBackoff, maxHostBackoff: cfg.MaxHostBackoff, outageRecheck: cfg.OutageRecheck,
 	}
+	if shared {
+		p.uncommitted = make(chan struct{}, max(cfg.Concurrency, 1))
+	}
+	return p
 }
 
 // Check runs the check of j.Item in the slot the dispatcher took for it.
@@ -66,14 +74,18 @@ func (p *pool) Check(ctx context.Context, j *dispatch.Job[Link]) {
 	took := time.Since(start)
 	p.pacer.Done(l.Host)
 	// The slot goes back now, or, when other processes share the store,
-	// once the result is written: then at most Concurrency checks are
-	// unfinished at any time, so a process that dies leaves at most that
-	// many links whose requests were sent and whose results are lost, the
-	// only ones another process asks for again within the interval (a
-	// redirect waiting for its hop's host lends its slot; see
-	// dispatch.HopPacer). Alone on a store the slot goes back at once: a
-	// crash is followed by this same process, and with bbolt a write
-	// waits for a shared, fsynced commit that would idle the slot.
+	// once the result is handed to the store's write (its group commit):
+	// a check whose result cannot be handed over, because Concurrency
+	// results are being committed already, waits for one of those commits
+	// in its slot. So at most Concurrency checks hold a slot and at most
+	// Concurrency results wait for their commit, and a process that dies
+	// leaves at most 2 × Concurrency links whose requests were sent and
+	// whose results are lost, the only ones another process asks for again
+	// within the interval (a redirect waiting for its hop's host lends its
+	// slot; see dispatch.HopPacer), while a slow commit does not idle the
+	// slots. Alone on a store the slot goes back at once: a crash is
+	// followed by this same process, and with bbolt a write waits for a
+	// shared, fsynced commit that would idle the slot.
 	if !p.shared {
 		j.Release()
 	}
@@ -114,12 +126,13 @@ func (p *pool) Check(ctx context.Context, j *dispatch.Job[Link]) {
 	// The host is free for its next request before the result is durable.
 	j.Finish()
 	if p.shared {
-		p.write(context.WithoutCancel(ctx), recs...)
-		j.Release()
+		p.uncommitted <- struct{}{} // waits for a write in progress, whatever ctx says
 	}
+	j.Release()
 	j.Next(ctx)
-	if !p.shared {
-		p.write(context.WithoutCancel(ctx), recs...)
+	p.write(context.WithoutCancel(ctx), recs...)
+	if p.shared {
+		<-p.uncommitted
 	}
 	p.stats.Observe(schemeOf(l.URL), checkState(recs[0], res), took)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,39 +12,48 @@ import (
 	"github.com/linkmonitor/lms/internal/storerules"
 )
 
-// The sources of lms.SourceStore (migration 0002_sources.sql). Every change
-// of a client's sources holds the client's row FOR UPDATE, which excludes
-// Subscribe and Unsubscribe (KEY SHARE) and ReplaceSubscriptions of that
-// client, so the rule "subscribed while plain or used by a source" is kept
-// by transactions that see each other's results.
+// The sources of lms.SourceStore (migrations 0002_sources.sql and
+// 0014_source_links_array.sql). Every change of a client's sources holds
+// the client's row FOR UPDATE, which excludes Subscribe and Unsubscribe
+// (KEY SHARE) and ReplaceSubscriptions of that client, so the rule
+// "subscribed while plain or used by a source" is kept by transactions that
+// see each other's results.
+//
+// A source's row holds its URLs (sources.links, sorted); source_links has a
+// row per URL and source, found by URL. A subscription whose URL no source
+// uses is plain; one whose URL a source uses is plain only if source_plain
+// holds it. So a source's URLs cost one row each, and source_plain has rows
+// only for URLs both registered plainly and listed by a source.
 
 // notUsedBySource is the condition on a subscriptions row (client $1) that
 // no source of the client lists its URL.
 const notUsedBySource = `NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = subscriptions.url)`
 
-// plainAgain records that urls are plain registrations of the client.
+// plainAgain records that urls (sorted) are plain registrations of the
+// client: those a source uses get a source_plain row.
 func plainAgain(ctx context.Context, tx pgx.Tx, clientID string, urls []string) error {
-	_, err := tx.Exec(ctx, `DELETE FROM source_only WHERE client_id = $1 AND url = ANY($2)`, clientID, urls)
+	_, err := tx.Exec(ctx, `INSERT INTO source_plain (client_id, url)
+		SELECT $1, u FROM unnest($2::text[]) AS u
+		WHERE EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)
+		ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING`, clientID, urls)
 	return err
 }
 
-// keepForSources records as source-only the subscribed URLs that sources
-// of the client use among those whose plain registration ends: urls, or
-// (except) all but urls.
+// keepForSources ends the plain registrations of urls, or (except) of all
+// but urls, for the URLs sources of the client use (their subscriptions
+// stay, held by the sources alone).
 func keepForSources(ctx context.Context, tx pgx.Tx, clientID string, urls []string, except bool) error {
 	cond := `url = ANY($2)`
 	if except {
 		cond = `NOT (url = ANY($2))`
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO source_only (client_id, url)
-		SELECT DISTINCT $1, url FROM source_links WHERE client_id = $1 AND `+cond+`
-		ORDER BY 2 ON CONFLICT DO NOTHING`, clientID, urls)
+	_, err := tx.Exec(ctx, `DELETE FROM source_plain WHERE client_id = $1 AND `+cond, clientID, urls)
 	return err
 }
 
 // deleteSourceRows removes every source of the client (DeleteClient).
 func deleteSourceRows(ctx context.Context, tx pgx.Tx, clientID string) error {
-	for _, table := range []string{"source_only", "source_links", "sources"} {
+	for _, table := range []string{"source_plain", "source_links", "sources"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE client_id = $1`, clientID); err != nil {
 			return err
 		}
@@ -57,14 +65,18 @@ func sourceNotFound(clientID, id string) error {
 	return pass(fmt.Errorf("pgstore: source %q of client %q: %w", id, clientID, lms.ErrNotFound))
 }
 
-// release ends the subscriptions of rm (URLs a source no longer lists) that
-// nothing holds any more, and brings the rest in line (changeSubs).
+// release ends the subscriptions of rm (URLs a source no longer lists; its
+// source_links rows are gone) that nothing holds any more, and brings the
+// rest in line (changeSubs). A URL no source uses any more that is a plain
+// registration loses its source_plain row and stays.
 func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID string, rm []string) (int, error) {
 	if len(rm) == 0 {
 		return 0, nil
 	}
-	rows, err := tx.Query(ctx, `DELETE FROM source_only so WHERE client_id = $1 AND url = ANY($2)
-		AND NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = so.url) RETURNING url`, clientID, rm)
+	rows, err := tx.Query(ctx, `WITH unused AS MATERIALIZED (SELECT u FROM unnest($2::text[]) AS u
+			WHERE NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)),
+		plain AS (DELETE FROM source_plain sp USING unused WHERE sp.client_id = $1 AND sp.url = unused.u RETURNING sp.url)
+		SELECT u FROM unused WHERE u NOT IN (SELECT url FROM plain) ORDER BY u COLLATE "C"`, clientID, rm)
 	if err != nil {
 		return 0, err
 	}
@@ -80,13 +92,39 @@ func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID string, rm []st
 	return len(deleted), err
 }
 
+// useURLs records that the source sourceID of the client lists add (sorted,
+// not listed by it before) and returns those the client is not subscribed
+// to yet. A URL subscribed already that no other source used is a plain
+// registration: it gets its source_plain row.
+func useURLs(ctx context.Context, tx pgx.Tx, clientID, sourceID string, add []string) ([]string, error) {
+	rows, err := tx.Query(ctx, `WITH sub AS MATERIALIZED (SELECT u, EXISTS (SELECT 1 FROM subscriptions s WHERE s.client_id = $1 AND s.url = u) AS subscribed
+			FROM unnest($2::text[]) AS u),
+		plain AS (INSERT INTO source_plain (client_id, url)
+			SELECT $1, u FROM sub WHERE subscribed AND NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)
+			ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING)
+		SELECT u FROM sub WHERE NOT subscribed ORDER BY u COLLATE "C"`, clientID, add)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO source_links (client_id, url, source_id)
+		SELECT $1, u, $2 FROM unnest($3::text[]) AS u ORDER BY u COLLATE "C"`, clientID, sourceID, add)
+	return fresh, err
+}
+
 // PutSource implements lms.SourceStore.
 func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, now time.Time) (int, int, error) {
 	src, err := storerules.NewSource(src)
 	if err != nil {
 		return 0, 0, fmt.Errorf("pgstore: %w", err)
 	}
-	if err := s.begin(ctx, "put source"); err != nil {
+	ctx, cancel := s.callN(ctx, len(src.Links))
+	defer cancel()
+	f, err := s.frame(ctx, "put source")
+	if err != nil {
 		return 0, 0, err
 	}
 	ids, err := s.ensureHosts(ctx, src.Links)
@@ -99,43 +137,33 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT url FROM source_links WHERE client_id = $1 AND source_id = $2 ORDER BY url`, clientID, src.ID)
-		if err != nil {
-			return err
-		}
-		old, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sources (client_id, id, updated, title, edit_url, owner) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner`,
-			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner); err != nil {
+		var old []string
+		err := tx.QueryRow(ctx, `SELECT links FROM sources WHERE client_id = $1 AND id = $2`, clientID, src.ID).Scan(&old)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		add, rm := storerules.Diff(old, src.Links), storerules.Diff(src.Links, old)
+		var links any = src.Links
+		if len(add) == 0 && len(rm) == 0 && old != nil {
+			links = nil // unchanged: the row keeps its array
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'))
+			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner,
+				links = coalesce($7::text[], sources.links)`,
+			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links); err != nil {
+			return err
+		}
 		if len(rm) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM source_links WHERE client_id = $1 AND source_id = $2 AND url = ANY($3)`, clientID, src.ID, rm); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, src.ID); err != nil {
 				return err
 			}
 		}
 		if len(add) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO source_links (client_id, url, source_id)
-				SELECT $1, u, $2 FROM unnest($3::text[]) AS u ORDER BY u COLLATE "C"`, clientID, src.ID, add); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, `INSERT INTO source_only (client_id, url)
-				SELECT $1, u FROM unnest($2::text[]) AS u
-				WHERE NOT EXISTS (SELECT 1 FROM subscriptions WHERE client_id = $1 AND url = u)
-				ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING RETURNING url`, clientID, add)
+			fresh, err := useURLs(ctx, tx, clientID, src.ID, add)
 			if err != nil {
 				return err
 			}
-			fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			slices.Sort(fresh)
-			if added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: fresh, hostIDs: ids, now: nanos(now)}); err != nil {
+			if added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: fresh, hostIDs: ids, now: f.in(now)}); err != nil {
 				return err
 			}
 		}
@@ -157,8 +185,8 @@ func (s *Store) GetSource(ctx context.Context, clientID, sourceID string) (lms.S
 	err := s.read(ctx, "get source", func(q querier) error {
 		var upd int64
 		out = lms.Source{SourceRef: lms.SourceRef{ID: sourceID}}
-		err := q.QueryRow(ctx, `SELECT updated, title, edit_url, owner FROM sources WHERE client_id = $1 AND id = $2`, clientID, sourceID).
-			Scan(&upd, &out.Title, &out.EditURL, &out.Owner)
+		err := q.QueryRow(ctx, `SELECT updated, title, edit_url, owner, links FROM sources WHERE client_id = $1 AND id = $2`, clientID, sourceID).
+			Scan(&upd, &out.Title, &out.EditURL, &out.Owner, &out.Links)
 		if errors.Is(err, pgx.ErrNoRows) {
 			if err := clientExists(ctx, q, clientID); err != nil {
 				return err
@@ -169,12 +197,10 @@ func (s *Store) GetSource(ctx context.Context, clientID, sourceID string) (lms.S
 			return err
 		}
 		out.Updated = fromNanos(upd)
-		rows, err := q.Query(ctx, `SELECT url FROM source_links WHERE client_id = $1 AND source_id = $2 ORDER BY url`, clientID, sourceID)
-		if err != nil {
-			return err
+		if out.Links == nil {
+			out.Links = []string{}
 		}
-		out.Links, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
+		return nil
 	})
 	if err != nil {
 		return lms.Source{}, err
@@ -189,22 +215,17 @@ func (s *Store) DeleteSource(ctx context.Context, clientID, sourceID string) (in
 		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM sources WHERE client_id = $1 AND id = $2`, clientID, sourceID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+		var rm []string
+		err := tx.QueryRow(ctx, `DELETE FROM sources WHERE client_id = $1 AND id = $2 RETURNING links`, clientID, sourceID).Scan(&rm)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return sourceNotFound(clientID, sourceID)
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM source_links WHERE client_id = $1 AND source_id = $2 RETURNING url`, clientID, sourceID)
 		if err != nil {
 			return err
 		}
-		rm, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, sourceID); err != nil {
 			return err
 		}
-		slices.Sort(rm)
 		removed, err = s.release(ctx, tx, clientID, rm)
 		return err
 	})
@@ -215,8 +236,8 @@ func (s *Store) DeleteSource(ctx context.Context, clientID, sourceID string) (in
 }
 
 // ListSources implements lms.SourceStore. The counts come from a join of
-// the page's sources with their links; a link row that is missing counts
-// as unknown.
+// the page's sources with the links they list; a link row that is missing
+// counts as unknown.
 func (s *Store) ListSources(ctx context.Context, clientID string, p lms.SourcePage) ([]lms.SourceSummary, error) {
 	state := int16(-1)
 	if p.State != "" {
@@ -241,7 +262,7 @@ func (s *Store) ListSources(ctx context.Context, clientID string, p lms.SourcePa
 			count(sl.url) FILTER (WHERE l.state = 2), count(sl.url) FILTER (WHERE l.state = 3),
 			count(sl.url) FILTER (WHERE coalesce(l.state, 4) = 4)
 		FROM sources s
-		LEFT JOIN source_links sl ON sl.client_id = s.client_id AND sl.source_id = s.id
+		LEFT JOIN LATERAL unnest(s.links) AS sl(url) ON true
 		LEFT JOIN links l ON l.url = sl.url
 		WHERE s.client_id = $1 AND s.id > $2
 		GROUP BY s.id, s.updated, s.title, s.edit_url, s.owner

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/linkmonitor/lms/internal/apibench"
 	"github.com/linkmonitor/lms/internal/lmsdproc"
 	"github.com/linkmonitor/lms/internal/pgtest"
@@ -21,25 +23,36 @@ import (
 // alike): 50 concurrent clients, batches of 100 and 1,000 fresh URLs, on
 // PostgreSQL and bolt, each load on a fresh store of its own (a store that
 // another load filled first is slower: bigger indexes). The checker does
-// not run.
+// not run. On PostgreSQL it also reports the server's CPU per URL, and
+// with LMS_BENCH_PG_STATEMENTS set its blocks and WAL records per URL and
+// its costliest statements (pg_stat_statements).
 func BenchmarkJSONAPI(b *testing.B) {
-	srv := pgtest.New(b, pgtest.Config{Durable: true})
+	cfg := pgtest.Config{Durable: true}
+	if os.Getenv("LMS_BENCH_PG_STATEMENTS") != "" {
+		cfg.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"}
+	}
+	srv := pgtest.New(b, cfg)
 	for _, store := range []string{"postgres", "bolt"} {
 		for _, batch := range []int{100, 1000} {
 			for _, load := range []string{"registerURLs", "PUT-links", "PUT-sources"} {
 				b.Run(fmt.Sprintf("%s/batch=%d/%s", store, batch, load), func(b *testing.B) {
 					args := []string{"-store", store, "-db", filepath.Join(b.TempDir(), "lms.db")}
+					measure := func() func() { return func() {} }
 					if store == "postgres" {
-						args = []string{"-store", "postgres", "-dsn", srv.CreateSchema(b), "-pg-max-conns", "20"}
+						dsn := srv.CreateSchema(b)
+						args = []string{"-store", "postgres", "-dsn", dsn, "-pg-max-conns", "20"}
+						measure = func() func() { return pgCost(b, srv, dsn, batch) }
 					}
-					benchJSON(b, args, batch, load)
+					benchJSON(b, args, batch, load, measure)
 				})
 			}
 		}
 	}
 }
 
-func benchJSON(b *testing.B, storeArgs []string, batch int, load string) {
+// benchJSON runs one load on a fresh lmsd; measure is called when the
+// load starts, and what it returns when the load is done.
+func benchJSON(b *testing.B, storeArgs []string, batch int, load string, measure func() func()) {
 	dir := b.TempDir()
 	ready := filepath.Join(dir, "ready")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,6 +98,7 @@ func benchJSON(b *testing.B, storeArgs []string, batch int, load string) {
 			getClient(b, base, tokens[c])
 		}
 	}
+	defer measure()()
 	switch load {
 	case "registerURLs":
 		apibench.RegisterURLs(b, base+"/RPC2", clients, batch)
@@ -138,5 +152,65 @@ func getClient(b *testing.B, base, token string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("GET /api/v1/client: %d", resp.StatusCode)
+	}
+}
+
+// pgCost starts measuring what the load of a benchmark costs the
+// PostgreSQL server; the function it returns reports it per URL.
+func pgCost(b *testing.B, srv *pgtest.Server, dsn string, batch int) func() {
+	ctx := context.Background()
+	stmts := os.Getenv("LMS_BENCH_PG_STATEMENTS") != ""
+	if stmts {
+		pgExec(b, dsn, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public; SELECT public.pg_stat_statements_reset()`)
+	}
+	cpu0, _ := srv.CPUTime()
+	return func() {
+		cpu1, err := srv.CPUTime()
+		n := float64(b.N * batch)
+		if err == nil {
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/n, "pg-cpu-µs/url")
+		}
+		if !stmts {
+			return
+		}
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var blocks, wal float64
+		if err := conn.QueryRow(ctx, `SELECT sum(shared_blks_hit + shared_blks_read), sum(wal_records) FROM public.pg_stat_statements
+			WHERE query NOT LIKE '%pg_stat_statements%'`).Scan(&blocks, &wal); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(blocks/n, "pg-blocks/url")
+		b.ReportMetric(wal/n, "pg-wal-records/url")
+		rows, err := conn.Query(ctx, `SELECT total_exec_time, wal_records, left(regexp_replace(query, '\s+', ' ', 'g'), 120)
+			FROM public.pg_stat_statements ORDER BY total_exec_time DESC LIMIT 6`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ms float64
+		var recs int64
+		var q string
+		_, err = pgx.ForEachRow(rows, []any{&ms, &recs, &q}, func() error {
+			b.Logf("%5.1f µs/url %5.2f WAL records/url | %s", ms*1000/n, float64(recs)/n, q)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func pgExec(b *testing.B, dsn, sql string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -435,8 +435,8 @@ func testWakeups(t *testing.T, bin string) {
 // third of the way through. The farm shows every URL requested, no host
 // asked twice within the interval by whichever processes (the take-over
 // included), no URL requested twice but those whose check was in flight
-// at the kill (at most the killed process's concurrency), and every state
-// reaches the callback receiver.
+// or whose result was not committed at the kill (at most twice the killed
+// process's concurrency), and every state reaches the callback receiver.
 func testCheckers(t *testing.T, bin string) {
 	const (
 		hosts, perHost = 200, 15
@@ -563,7 +563,7 @@ func testCheckers(t *testing.T, bin string) {
 			}
 		}
 	}
-	require.LessOrEqual(t, len(twice), concurrency, "URLs requested again after the kill: %v", twice)
+	require.LessOrEqual(t, len(twice), 2*concurrency, "URLs requested again after the kill: %v", twice)
 	require.NotEmpty(t, takeover, "no host of %s was taken over", victim.name)
 	slices.Sort(takeover)
 	// Every state reached the receiver, as the farm answered it.
