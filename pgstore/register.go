@@ -42,8 +42,8 @@ func (s *Store) addSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	var in map[string]bool // the added URLs, when ch.look wants the others
-	if ch.look != nil {
+	var in map[string]bool // the added URLs, when ch.look or ch.known wants the others
+	if ch.look != nil || ch.known != nil {
 		in = make(map[string]bool, len(ch.add))
 	}
 	var client, global counts
@@ -57,7 +57,7 @@ func (s *Store) addSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, erro
 		added++
 		if in != nil {
 			in[u] = true
-			if checked {
+			if checked && ch.look != nil {
 				*ch.look = append(*ch.look, u)
 			}
 		}
@@ -73,8 +73,14 @@ func (s *Store) addSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, erro
 	}
 	if in != nil && added < len(ch.add) {
 		for _, u := range ch.add {
-			if !in[u] {
+			if in[u] {
+				continue
+			}
+			if ch.look != nil {
 				*ch.look = append(*ch.look, u)
+			}
+			if ch.known != nil {
+				*ch.known = append(*ch.known, u)
 			}
 		}
 	}

@@ -92,27 +92,26 @@ func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID string, rm []st
 	return len(deleted), err
 }
 
-// useURLs records that the source sourceID of the client lists add (sorted,
-// not listed by it before) and returns those the client is not subscribed
-// to yet. A URL subscribed already that no other source used is a plain
-// registration: it gets its source_plain row.
-func useURLs(ctx context.Context, tx pgx.Tx, clientID, sourceID string, add []string) ([]string, error) {
-	rows, err := tx.Query(ctx, `WITH sub AS MATERIALIZED (SELECT u, EXISTS (SELECT 1 FROM subscriptions s WHERE s.client_id = $1 AND s.url = u) AS subscribed
-			FROM unnest($2::text[]) AS u),
-		plain AS (INSERT INTO source_plain (client_id, url)
-			SELECT $1, u FROM sub WHERE subscribed AND NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)
-			ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING)
-		SELECT u FROM sub WHERE NOT subscribed ORDER BY u COLLATE "C"`, clientID, add)
-	if err != nil {
-		return nil, err
+// queueUseURLs queues on b the record that the source sourceID of the
+// client lists add (sorted, not listed by it before).
+func queueUseURLs(b *pgx.Batch, clientID, sourceID string, add []string) {
+	b.Queue(`INSERT INTO source_links (client_id, url, source_id)
+		SELECT $1, u, $3 FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"`, clientID, add, sourceID)
+}
+
+// plainAlready gives the URLs of known, which the client was subscribed to
+// before the source sourceID listed them, their source_plain row where no
+// other source lists them: those subscriptions were plain registrations and
+// stay so.
+func plainAlready(ctx context.Context, tx pgx.Tx, clientID, sourceID string, known []string) error {
+	if len(known) == 0 {
+		return nil
 	}
-	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO source_links (client_id, url, source_id)
-		SELECT $1, u, $2 FROM unnest($3::text[]) AS u ORDER BY u COLLATE "C"`, clientID, sourceID, add)
-	return fresh, err
+	_, err := tx.Exec(ctx, `INSERT INTO source_plain (client_id, url)
+		SELECT $1, u FROM unnest($2::text[]) AS u
+		WHERE NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u AND sl.source_id <> $3)
+		ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING`, clientID, known, sourceID)
+	return err
 }
 
 // PutSource implements lms.SourceStore.
@@ -134,12 +133,14 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 	var added, removed int
 	err = s.tx(ctx, "put source", func(tx pgx.Tx) error {
 		added, removed = 0, 0
-		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
-			return err
-		}
+		// The client's row lock (see above) and the source's list before.
 		var old []string
-		err := tx.QueryRow(ctx, `SELECT links FROM sources WHERE client_id = $1 AND id = $2`, clientID, src.ID).Scan(&old)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		err := tx.QueryRow(ctx, `SELECT s.links FROM clients c LEFT JOIN sources s ON s.client_id = c.id AND s.id = $2
+			WHERE c.id = $1 FOR UPDATE OF c`, clientID, src.ID).Scan(&old)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(clientID)
+		}
+		if err != nil {
 			return err
 		}
 		add, rm := storerules.Diff(old, src.Links), storerules.Diff(src.Links, old)
@@ -147,23 +148,30 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 		if len(add) == 0 && len(rm) == 0 && old != nil {
 			links = nil // unchanged: the row keeps its array
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'))
+		// The source's row, the uses it drops and those it adds, in one
+		// round trip.
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'))
 			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner,
 				links = coalesce($7::text[], sources.links)`,
-			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links); err != nil {
-			return err
-		}
+			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links)
 		if len(rm) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, src.ID); err != nil {
-				return err
-			}
+			b.Queue(`DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, src.ID)
 		}
 		if len(add) > 0 {
-			fresh, err := useURLs(ctx, tx, clientID, src.ID, add)
-			if err != nil {
+			queueUseURLs(b, clientID, src.ID, add)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		if len(add) > 0 {
+			// Subscribe to all of add; those subscribed already come back
+			// in known.
+			var known []string
+			if added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now), known: &known}); err != nil {
 				return err
 			}
-			if added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: fresh, hostIDs: ids, now: f.in(now)}); err != nil {
+			if err := plainAlready(ctx, tx, clientID, src.ID, known); err != nil {
 				return err
 			}
 		}

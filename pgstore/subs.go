@@ -235,6 +235,9 @@ type subChange struct {
 	// whose links a registration's answer must read: those the client had
 	// subscribed already, and the added ones whose links have been checked.
 	look *[]string
+	// known, when set (a change that only adds), receives the URLs of add
+	// the client had subscribed already.
+	known *[]string
 }
 
 // changeSubs inserts the subscriptions of ch.add and brings links, pending
