@@ -1,15 +1,11 @@
 package boltstore_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/boltstore"
@@ -175,7 +171,7 @@ func BenchmarkHistory(b *testing.B) {
 func BenchmarkPutSource(b *testing.B) {
 	for _, stored := range []int{0, 300_000} {
 		for _, batch := range []int{100, 1000} {
-			for _, load := range []string{"Subscribe", "PutSource"} {
+			for _, load := range []string{storebench.LoadSubscribe, storebench.LoadPutSource} {
 				b.Run(fmt.Sprintf("stored=%d/batch=%d/%s", stored, batch, load), func(b *testing.B) {
 					benchPutSource(b, stored, batch, load)
 				})
@@ -194,53 +190,7 @@ func benchPutSource(b *testing.B, stored, batch int, load string) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	ctx := context.Background()
-	now := time.Now()
-	const clients = 50
-	for c := range clients {
-		if err := s.CreateClient(ctx, lms.Client{ID: fmt.Sprintf("c%02d", c), ContactEmail: "a@example.org", Notify: true}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	warm := make([]string, 10000)
-	for i := range warm {
-		warm[i] = fmt.Sprintf("http://h%05d.example.org/", i)
-	}
-	if _, err := s.Subscribe(ctx, "c00", warm, now); err != nil {
-		b.Fatal(err)
-	}
-	var seq atomic.Int64
-	calls := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range clients {
-		id := fmt.Sprintf("c%02d", c)
-		wg.Go(func() {
-			for range calls {
-				first := seq.Add(int64(batch)) - int64(batch)
-				urls := make([]string, batch)
-				for i := range urls {
-					n := first + int64(i)
-					urls[i] = fmt.Sprintf("http://h%05d.example.org/page-%08d.html", n%10000, n)
-				}
-				var err error
-				if load == "Subscribe" {
-					_, err = s.Subscribe(ctx, id, urls, now)
-				} else {
-					_, _, err = s.PutSource(ctx, id, lms.Source{SourceRef: lms.SourceRef{ID: fmt.Sprintf("page-%d", first), Title: "A page", EditURL: "https://cms.example.org/edit"}, Links: urls}, now)
-				}
-				if err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	}
-	start := time.Now()
-	for b.Loop() {
-		calls <- struct{}{}
-	}
-	close(calls)
-	wg.Wait()
-	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "urls/s")
+	storebench.PutSourceLoad(b, s, batch, load)
 }
 
 // BenchmarkHistoryPerLink reports the history's storage per link and per

@@ -3,15 +3,12 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/pgtest"
+	"github.com/linkmonitor/lms/internal/storebench"
 )
 
 // BenchmarkPutSource compares what PUT /api/v1/sources/{id} and
@@ -23,7 +20,7 @@ import (
 func BenchmarkPutSource(b *testing.B) {
 	srv := pgtest.New(b, pgtest.Config{Durable: true})
 	for _, batch := range []int{100, 1000} {
-		for _, load := range []string{"Subscribe", "PutSource"} {
+		for _, load := range []string{storebench.LoadSubscribe, storebench.LoadPutSource} {
 			b.Run(fmt.Sprintf("batch=%d/%s", batch, load), func(b *testing.B) {
 				benchPutSource(b, srv.CreateSchema(b), batch, load)
 			})
@@ -32,55 +29,8 @@ func BenchmarkPutSource(b *testing.B) {
 }
 
 func benchPutSource(b *testing.B, dsn string, batch int, load string) {
-	s := open(b, dsn)
-	ctx := context.Background()
-	now := time.Now()
-	const clients = 50
-	for c := range clients {
-		if err := s.CreateClient(ctx, lms.Client{ID: fmt.Sprintf("c%02d", c), ContactEmail: "a@example.org", Notify: true}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	warm := make([]string, 10000)
-	for i := range warm {
-		warm[i] = fmt.Sprintf("http://h%05d.example.org/", i)
-	}
-	if _, err := s.Subscribe(ctx, "c00", warm, now); err != nil {
-		b.Fatal(err)
-	}
-	var seq atomic.Int64
-	calls := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range clients {
-		id := fmt.Sprintf("c%02d", c)
-		wg.Go(func() {
-			for range calls {
-				first := seq.Add(int64(batch)) - int64(batch)
-				urls := make([]string, batch)
-				for i := range urls {
-					n := first + int64(i)
-					urls[i] = fmt.Sprintf("http://h%05d.example.org/page-%08d.html", n%10000, n)
-				}
-				var err error
-				if load == "Subscribe" {
-					_, err = s.Subscribe(ctx, id, urls, now)
-				} else {
-					_, _, err = s.PutSource(ctx, id, lms.Source{SourceRef: lms.SourceRef{ID: fmt.Sprintf("page-%d", first), Title: "A page", EditURL: "https://cms.example.org/edit"}, Links: urls}, now)
-				}
-				if err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	}
-	start := time.Now()
-	for b.Loop() {
-		calls <- struct{}{}
-	}
-	close(calls)
-	wg.Wait()
-	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "urls/s")
-	if load == "PutSource" {
+	storebench.PutSourceLoad(b, open(b, dsn), batch, load)
+	if load == storebench.LoadPutSource {
 		b.ReportMetric(float64(sourceBytes(b, dsn))/float64(b.N*batch), "source-bytes/link")
 	}
 }
