@@ -179,6 +179,7 @@ func newProbe(cfg Config, pacer *pace.Pacer, holds *pace.Holds) func(ctx context
 		if err := holds.Acquire(ctx, host); err != nil {
 			return false
 		}
+		defer holds.Done(host)
 		if err := pacer.Wait(ctx, host); err != nil {
 			return false
 		}

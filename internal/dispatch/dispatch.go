@@ -165,7 +165,15 @@ func (d *Dispatcher[T]) Run(ctx context.Context) error {
 		select {
 		case <-stop:
 			stop = nil
-			d.cfg.Worker.GiveBack(context.WithoutCancel(ctx), d.releaseAll())
+			items, busy := d.releaseAll()
+			d.cfg.Worker.GiveBack(context.WithoutCancel(ctx), items)
+			// The hosts no check in flight uses go back at once; the
+			// others once their checks end (ReleaseQueued).
+			r.wg.Go(func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				_ = d.holds.ReleaseIdle(rctx, busy) // on failure ReleaseQueued tries again
+			})
 			idle = make(chan struct{})
 			go func() { r.wg.Wait(); close(idle) }()
 			if d.cfg.StopGrace <= 0 {
@@ -319,6 +327,9 @@ type HopPacer[T any] struct {
 	// abandoned is set when a hop could not be made politely (its host is
 	// held by another process, or the store is unreachable).
 	abandoned bool
+
+	mu    sync.Mutex     // an AIA fetch may pace from another goroutine
+	using map[string]int // hosts Wait acquired (pace.Holds) and Done has not ended
 }
 
 // Abandoned reports whether a hop could not be made politely: the caller
@@ -326,7 +337,23 @@ type HopPacer[T any] struct {
 func (h *HopPacer[T]) Abandoned() bool { return h.abandoned }
 
 // Done reports that the request to host has been answered.
-func (h *HopPacer[T]) Done(host string) { h.d.pacer.Done(host) }
+func (h *HopPacer[T]) Done(host string) {
+	h.d.pacer.Done(host)
+	h.unuse(host)
+}
+
+// unuse ends the hold's use Wait counted for a request to host, if any.
+func (h *HopPacer[T]) unuse(host string) {
+	h.mu.Lock()
+	n := h.using[host]
+	if n > 0 {
+		h.using[host] = n - 1
+	}
+	h.mu.Unlock()
+	if n > 0 {
+		h.d.holds.Done(host)
+	}
+}
 
 // Wait blocks until a request to host is allowed, with a slot, and
 // reserves it.
@@ -336,6 +363,22 @@ func (h *HopPacer[T]) Wait(ctx context.Context, host string) error {
 		h.abandoned = true
 		return err
 	}
+	h.mu.Lock()
+	if h.using == nil {
+		h.using = make(map[string]int)
+	}
+	h.using[host]++
+	h.mu.Unlock()
+	err := h.wait(ctx, host)
+	if err != nil {
+		h.unuse(host) // no request: Done will not come
+	}
+	return err
+}
+
+// wait is Wait once the host is held.
+func (h *HopPacer[T]) wait(ctx context.Context, host string) error {
+	d := h.d
 	if !d.pacer.ReadyAt(host).After(time.Now()) {
 		return d.pacer.Wait(ctx, host)
 	}
@@ -354,7 +397,8 @@ func (h *HopPacer[T]) Wait(ctx context.Context, host string) error {
 // their next allowed times (pace.Holds.ReleaseAll), so other processes
 // take both at once.
 func (d *Dispatcher[T]) ReleaseQueued() error {
-	d.cfg.Worker.GiveBack(context.Background(), d.releaseAll())
+	items, _ := d.releaseAll()
+	d.cfg.Worker.GiveBack(context.Background(), items)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return d.holds.ReleaseAll(ctx)
@@ -542,13 +586,16 @@ func (d *Dispatcher[T]) drop(q *hostQueue[T]) []T {
 }
 
 // releaseAll empties the queues at shutdown and returns what was in them.
-func (d *Dispatcher[T]) releaseAll() []T {
+func (d *Dispatcher[T]) releaseAll() (items []T, busy map[string]bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []T
+	busy = make(map[string]bool)
 	for _, q := range d.queues {
-		out = append(out, q.items...)
+		items = append(items, q.items...)
+		if q.busy {
+			busy[q.host] = true
+		}
 	}
 	d.queues, d.heap, d.queued = make(map[string]*hostQueue[T]), nil, 0
-	return out
+	return items, busy
 }

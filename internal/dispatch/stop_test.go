@@ -137,6 +137,15 @@ func TestStopLetsChecksInFlightFinish(t *testing.T) {
 			t.Errorf("at the stop: given back %v, recorded %v; want the queued c and d given back, nothing recorded", w.given, w.recorded)
 		}
 		w.mu.Unlock()
+		// The hosts of the queued items go back at once, those of the
+		// checks in flight only after them.
+		atStop := map[string]bool{}
+		for _, r := range store {
+			atStop[r.Host] = true
+		}
+		if !atStop["c"] || !atStop["d"] || atStop["a"] || atStop["b"] || len(store) != 2 {
+			t.Errorf("released at the stop %v, want the idle hosts c and d only", store)
+		}
 
 		w.answer <- struct{}{} // a's and b's first answers
 		w.answer <- struct{}{}

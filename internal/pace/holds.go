@@ -57,6 +57,12 @@ type Holds struct {
 
 	mu    sync.Mutex
 	until map[string]time.Time
+	// inUse counts, per host, the requests Acquire let start that Done
+	// has not ended (redirect hops, probes): ReleaseIdle keeps their hosts.
+	inUse map[string]int
+	// gate puts a release's store call before the store calls of the
+	// Acquires that follow it, so that a release never ends a newer hold.
+	gate sync.RWMutex
 }
 
 // NewHolds returns the holds of cfg.Holder, holding none yet.
@@ -64,7 +70,7 @@ func NewHolds(cfg HoldsConfig) *Holds {
 	return &Holds{
 		store: cfg.Store, pacer: cfg.Pacer, now: cfg.Now, holder: cfg.Holder,
 		margin: cfg.Margin, hopLease: min(cfg.Lease, 2*cfg.Margin),
-		until: make(map[string]time.Time),
+		until: make(map[string]time.Time), inUse: make(map[string]int),
 	}
 }
 
@@ -98,10 +104,16 @@ func (h *Holds) Current(leaseEnd time.Time) bool {
 }
 
 // Acquire makes sure this process holds host if it is paced, asking the
-// store if it does not; it returns ErrHostBusy if another process holds
-// it. A back-off the store knows of rests the host in the Pacer.
+// store if it does not, and counts the request it lets start until Done;
+// it returns ErrHostBusy if another process holds the host. A back-off the
+// store knows of rests the host in the Pacer.
 func (h *Holds) Acquire(ctx context.Context, host string) error {
-	if !h.pacer.Paced(host) || h.Usable(host) {
+	if !h.pacer.Paced(host) || h.use(host) {
+		return nil
+	}
+	h.gate.RLock()
+	defer h.gate.RUnlock()
+	if h.use(host) {
 		return nil
 	}
 	now := h.now()
@@ -112,39 +124,96 @@ func (h *Holds) Acquire(ctx context.Context, host string) error {
 	if !ok {
 		return ErrHostBusy
 	}
-	h.Claimed(host, now.Add(h.hopLease))
+	h.mu.Lock()
+	h.until[host] = laterOf(h.until[host], now.Add(h.hopLease))
+	h.inUse[host]++
+	h.mu.Unlock()
 	if notBefore.After(now) {
 		h.pacer.Defer(host, notBefore)
 	}
 	return nil
 }
 
+// use counts a request to host if this process holds host long enough.
+func (h *Holds) use(host string) bool {
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.until[host].After(now.Add(h.margin)) {
+		return false
+	}
+	h.inUse[host]++
+	return true
+}
+
+// Done ends a request to host that Acquire let start.
+func (h *Holds) Done(host string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.inUse[host]; n > 1 {
+		h.inUse[host] = n - 1
+	} else {
+		delete(h.inUse, host)
+	}
+}
+
+// ReleaseIdle hands back, as ReleaseAll does, the hosts this process holds
+// that no request uses: none in busy (the hosts of the checks in flight)
+// and none a request Acquire let start is still using. A stopping process
+// calls it at once, so that only the hosts its last checks use wait for
+// them; a host released here and asked for again is held anew through the
+// store.
+func (h *Holds) ReleaseIdle(ctx context.Context, busy map[string]bool) error {
+	return h.release(ctx, busy, false)
+}
+
 // ReleaseAll hands every host this process still holds back to the store
 // at once, each with the time the Pacer allows its next request, so that
 // other processes take them without waiting for the leases; it runs once
 // nothing of this process sends requests any more.
-func (h *Holds) ReleaseAll(ctx context.Context) error {
+func (h *Holds) ReleaseAll(ctx context.Context) error { return h.release(ctx, nil, true) }
+
+// release hands back the hosts held that all says, or that busy and the
+// requests in use leave; those the store could not take back stay held.
+func (h *Holds) release(ctx context.Context, busy map[string]bool, all bool) error {
+	h.gate.Lock()
+	defer h.gate.Unlock()
 	now := h.now()
 	// The Pacer keeps time.Now's times; the store, h.now's.
 	shift := now.Sub(time.Now())
 	h.mu.Lock()
 	var hosts []Release
+	gone := make(map[string]time.Time)
 	for host, until := range h.until {
+		if !all && (busy[host] || h.inUse[host] > 0) {
+			continue
+		}
+		delete(h.until, host)
 		if !until.After(now) {
 			continue
 		}
+		gone[host] = until
 		r := Release{Host: host}
 		if at := h.pacer.ReadyAt(host); at.After(time.Now()) {
 			r.NotBefore = at.Add(shift)
 		}
 		hosts = append(hosts, r)
 	}
-	clear(h.until)
+	if all {
+		clear(h.inUse)
+	}
 	h.mu.Unlock()
 	if len(hosts) == 0 {
 		return nil
 	}
 	if err := h.store.Release(ctx, h.holder, hosts); err != nil {
+		if !all {
+			h.mu.Lock()
+			for host, until := range gone {
+				h.until[host] = laterOf(h.until[host], until)
+			}
+			h.mu.Unlock()
+		}
 		return fmt.Errorf("lms: release %d hosts: %w", len(hosts), err)
 	}
 	return nil

@@ -52,7 +52,8 @@ type fakeStore struct {
 	notBefore time.Time
 	held      []string
 	released  []Release
-	err       error
+	err       error // of HoldHost
+	relErr    error // of Release
 }
 
 func (s *fakeStore) HoldHost(_ context.Context, holder, host string, _ time.Time, _ time.Duration) (time.Time, bool, error) {
@@ -67,6 +68,9 @@ func (s *fakeStore) HoldHost(_ context.Context, holder, host string, _ time.Time
 }
 
 func (s *fakeStore) Release(_ context.Context, _ string, hosts []Release) error {
+	if s.relErr != nil {
+		return s.relErr
+	}
 	s.released = append(s.released, hosts...)
 	return nil
 }
@@ -117,6 +121,52 @@ func TestHolds(t *testing.T) {
 		}
 		if h.Usable("claimed") {
 			t.Fatal("a released host is still usable")
+		}
+	})
+}
+
+// TestReleaseIdle: at a stop the hosts no request uses go back at once;
+// one a request Acquire let start stays held until Done, one in busy (a
+// check in flight) too; a host released and asked for again is held anew
+// through the store; what the store could not take back stays held.
+func TestReleaseIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		now := time.Now()
+		st := &fakeStore{}
+		h := NewHolds(HoldsConfig{Store: st, Pacer: New(time.Second), Holder: "me", Lease: 10 * time.Minute, Margin: 30 * time.Second, Now: time.Now})
+		for _, host := range []string{"idle", "hop", "checked"} {
+			h.Claimed(host, now.Add(time.Hour))
+		}
+		if err := h.Acquire(ctx, "hop"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.ReleaseIdle(ctx, map[string]bool{"checked": true}); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.released) != 1 || st.released[0].Host != "idle" {
+			t.Fatalf("released %v, want idle only", st.released)
+		}
+		if h.Usable("idle") || !h.Usable("hop") || !h.Usable("checked") {
+			t.Fatal("after ReleaseIdle: want idle given up, hop and checked still held")
+		}
+		h.Done("hop")
+		if err := h.ReleaseIdle(ctx, map[string]bool{"checked": true}); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.released) != 2 || st.released[1].Host != "hop" {
+			t.Fatalf("released %v, want hop next, once its request is done", st.released)
+		}
+		if err := h.Acquire(ctx, "idle"); err != nil || len(st.held) != 1 || st.held[0] != "idle" {
+			t.Fatalf("Acquire of a released host: %v, store asked for %v; want it held anew", err, st.held)
+		}
+		h.Done("idle")
+		st.relErr = errors.New("down")
+		if err := h.ReleaseIdle(ctx, nil); err == nil {
+			t.Fatal("ReleaseIdle with the store down: no error")
+		}
+		if !h.Usable("idle") || !h.Usable("checked") {
+			t.Fatal("a release the store refused: want the hosts still held, to be released later")
 		}
 	})
 }
