@@ -391,19 +391,6 @@ func (h *HopPacer[T]) wait(ctx context.Context, host string) error {
 	return d.awaitSlot(ctx, host)
 }
 
-// ReleaseQueued hands this process's work back once the claim loop and
-// the dispatcher have stopped: claimed items that were never started are
-// given back (Worker.GiveBack), then the hosts it holds are released with
-// their next allowed times (pace.Holds.ReleaseAll), so other processes
-// take both at once.
-func (d *Dispatcher[T]) ReleaseQueued() error {
-	items, _ := d.releaseAll()
-	d.cfg.Worker.GiveBack(context.Background(), items)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return d.holds.ReleaseAll(ctx)
-}
-
 // maxHopDefer bounds how long a ready redirect hop may leave its slot to
 // new checks (see nextHop); it is far below the check timeout.
 const maxHopDefer = 5 * time.Second
