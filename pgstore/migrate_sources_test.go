@@ -58,7 +58,8 @@ func migrateTo(t *testing.T, dsn string, v int) {
 
 // TestMigrateSources: sources written under schema 13 (source_links by URL
 // and by source, source_only for the subscriptions that are not plain)
-// read the same after migration 0014, and the rule holds on them: a plain
+// read the same after migrations 0014 (source_plain) and 0017 (the plain
+// flag and source_id of a subscription), and the rule holds on them: a plain
 // registration that a source also uses outlives the source, a URL only
 // sources used does not.
 func TestMigrateSources(t *testing.T) {

@@ -259,7 +259,7 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-var tableNames = []string{"clients", "client_counts", "link_counts", "hosts", "links", "subscriptions", "pending", "schema_migrations", "link_history", "sources", "source_links", "source_plain", "daily_counts"}
+var tableNames = []string{"clients", "client_counts", "link_counts", "hosts", "links", "subscriptions", "pending", "schema_migrations", "link_history", "sources", "source_links", "daily_counts"}
 
 // migrations are the schema's versions, applied in order by Open.
 //

@@ -9,15 +9,16 @@ import (
 )
 
 // addSubsSQL subscribes client $1 to the URLs $2 (sorted, unique; their
-// hosts' ids in $3) and, for each subscription it added, creates the link
+// hosts' ids in $3), as plain registrations or, with a source id in $5, as
+// that source's uses (sources.go), and, for each subscription it added, creates the link
 // (due at $4) or counts one more subscriber of it, in one statement: the
 // URLs go to the server once and the added ones are not sent back and
 // forth between the two inserts. The lock order holds (subscription rows,
 // then links, each in URL order): the links insert reads the added URLs
 // from a, an aggregate over all of s, so every subscription row is written
 // before the first link is.
-const addSubsSQL = `WITH s AS (INSERT INTO subscriptions (client_id, url)
-		SELECT $1, u FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
+const addSubsSQL = `WITH s AS (INSERT INTO subscriptions (client_id, url, plain, source_id)
+		SELECT $1, u, $5::text IS NULL, $5 FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
 		ON CONFLICT DO NOTHING RETURNING url),
 	a AS MATERIALIZED (SELECT array_agg(url) AS added FROM s)
 INSERT INTO links (url, host_id, due, subs)
@@ -38,7 +39,11 @@ func (s *Store) addSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, erro
 	for i, u := range ch.add {
 		hosts[i] = ch.hostIDs[lms.HostKey(u)]
 	}
-	rows, err := tx.Query(ctx, addSubsSQL, ch.client, ch.add, hosts, ch.now)
+	var source *string
+	if ch.source != "" {
+		source = &ch.source
+	}
+	rows, err := tx.Query(ctx, addSubsSQL, ch.client, ch.add, hosts, ch.now, source)
 	if err != nil {
 		return 0, err
 	}

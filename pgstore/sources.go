@@ -12,48 +12,50 @@ import (
 	"github.com/linkmonitor/lms/internal/storerules"
 )
 
-// The sources of lms.SourceStore (migrations 0002_sources.sql and
-// 0014_source_links_array.sql). Every change of a client's sources holds
-// the client's row FOR UPDATE, which excludes Subscribe and Unsubscribe
-// (KEY SHARE) and ReplaceSubscriptions of that client, so the rule
-// "subscribed while plain or used by a source" is kept by transactions that
-// see each other's results.
+// The sources of lms.SourceStore (migrations 0002_sources.sql,
+// 0014_source_links_array.sql and 0017_subscription_source.sql). Every
+// change of a client's sources holds the client's row FOR UPDATE, which
+// excludes Subscribe and Unsubscribe (KEY SHARE) and ReplaceSubscriptions
+// of that client, so the rule "subscribed while plain or used by a source"
+// is kept by transactions that see each other's results.
 //
-// A source's row holds its URLs (sources.links, sorted); source_links has a
-// row per URL and source, found by URL. A subscription whose URL no source
-// uses is plain; one whose URL a source uses is plain only if source_plain
-// holds it. So a source's URLs cost one row each, and source_plain has rows
-// only for URLs both registered plainly and listed by a source.
+// A source's row holds its URLs (sources.links, sorted): GetSource,
+// ListSources and a put's diff read them. Which sources use a URL (link
+// answers, webhooks, the rule) is in the client's subscription row: plain
+// says a plain registration holds it, source_id names the one source that
+// uses it when that use is recorded there. The other uses are source_links
+// rows, found by URL. A URL's uses are either its source_id or its
+// source_links rows, never both: its first use goes to source_id, a second
+// one moves both to source_links, where they stay. So most links of a page
+// cost no row beyond the subscription a plain registration writes too.
 
 // notUsedBySource is the condition on a subscriptions row (client $1) that
-// no source of the client lists its URL.
-const notUsedBySource = `NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = subscriptions.url)`
+// no source of the client uses its URL.
+const notUsedBySource = `source_id IS NULL AND NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = subscriptions.url)`
 
-// plainAgain records that urls (sorted) are plain registrations of the
-// client: those a source uses get a source_plain row.
-func plainAgain(ctx context.Context, tx pgx.Tx, clientID string, urls []string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO source_plain (client_id, url)
-		SELECT $1, u FROM unnest($2::text[]) AS u
-		WHERE EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)
-		ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING`, clientID, urls)
-	return err
+// lockedUpdate is an UPDATE of one client's subscription rows (the client
+// id is $1) for which cond holds, that first locks them in URL order (see
+// lockedDelete).
+func lockedUpdate(set, cond string) string {
+	return `WITH lk AS (SELECT url FROM subscriptions WHERE client_id = $1 AND (` + cond + `) ORDER BY url FOR UPDATE)
+		UPDATE subscriptions t SET ` + set + ` FROM lk WHERE t.client_id = $1 AND t.url = lk.url`
 }
 
-// keepForSources ends the plain registrations of urls, or (except) of all
-// but urls, for the URLs sources of the client use (their subscriptions
-// stay, held by the sources alone).
-func keepForSources(ctx context.Context, tx pgx.Tx, clientID string, urls []string, except bool) error {
-	cond := `url = ANY($2)`
-	if except {
-		cond = `NOT (url = ANY($2))`
+// setPlain records that the client's subscriptions for which cond holds
+// (args are its $2…) are plain registrations, or with plain false that
+// they are not (any more).
+func setPlain(ctx context.Context, tx pgx.Tx, clientID string, plain bool, cond string, args ...any) error {
+	set, was := "plain = true", " AND NOT plain"
+	if !plain {
+		set, was = "plain = false", " AND plain"
 	}
-	_, err := tx.Exec(ctx, `DELETE FROM source_plain WHERE client_id = $1 AND `+cond, clientID, urls)
+	_, err := tx.Exec(ctx, lockedUpdate(set, "("+cond+")"+was), append([]any{clientID}, args...)...)
 	return err
 }
 
 // deleteSourceRows removes every source of the client (DeleteClient).
 func deleteSourceRows(ctx context.Context, tx pgx.Tx, clientID string) error {
-	for _, table := range []string{"source_plain", "source_links", "sources"} {
+	for _, table := range []string{"source_links", "sources"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE client_id = $1`, clientID); err != nil {
 			return err
 		}
@@ -65,53 +67,46 @@ func sourceNotFound(clientID, id string) error {
 	return pass(fmt.Errorf("pgstore: source %q of client %q: %w", id, clientID, lms.ErrNotFound))
 }
 
-// release ends the subscriptions of rm (URLs a source no longer lists; its
-// source_links rows are gone) that nothing holds any more, and brings the
-// rest in line (changeSubs). A URL no source uses any more that is a plain
-// registration loses its source_plain row and stays.
-func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID string, rm []string) (int, error) {
+// useKnown records that the source sourceID of the client now uses known
+// (sorted), URLs the client was subscribed to already: a URL without a use
+// gets it as its source_id; a URL with one in source_id moves that and the
+// new one to source_links; a URL whose uses are in source_links gets a row
+// more. The plain flag stays as it is.
+func useKnown(ctx context.Context, tx pgx.Tx, clientID, sourceID string, known []string) error {
+	if len(known) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `WITH k AS MATERIALIZED (SELECT s.url, s.source_id AS one,
+				EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = s.url) AS many
+			FROM subscriptions s WHERE s.client_id = $1 AND s.url = ANY($2) ORDER BY s.url FOR UPDATE OF s),
+		ins AS (INSERT INTO source_links (client_id, url, source_id)
+			SELECT $1, url, one FROM k WHERE one IS NOT NULL
+			UNION ALL SELECT $1, url, $3 FROM k WHERE one IS NOT NULL OR many)
+		UPDATE subscriptions t SET source_id = CASE WHEN k.one IS NULL THEN $3 END
+			FROM k WHERE t.client_id = $1 AND t.url = k.url AND (k.one IS NOT NULL OR NOT k.many)`, clientID, known, sourceID)
+	return err
+}
+
+// release ends the uses of rm (sorted URLs the source sourceID of the
+// client no longer lists), then the subscriptions of those that are neither
+// plain nor used by another source, and brings the rest in line
+// (changeSubs). It returns how many subscriptions ended.
+func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID, sourceID string, rm []string) (int, error) {
 	if len(rm) == 0 {
 		return 0, nil
 	}
-	rows, err := tx.Query(ctx, `WITH unused AS MATERIALIZED (SELECT u FROM unnest($2::text[]) AS u
-			WHERE NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u)),
-		plain AS (DELETE FROM source_plain sp USING unused WHERE sp.client_id = $1 AND sp.url = unused.u RETURNING sp.url)
-		SELECT u FROM unused WHERE u NOT IN (SELECT url FROM plain) ORDER BY u COLLATE "C"`, clientID, rm)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(lockedUpdate("source_id = NULL", "url = ANY($2) AND source_id = $3"), clientID, rm, sourceID)
+	b.Queue(`DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, sourceID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err
 	}
-	gone, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(gone) == 0 {
-		return 0, err
-	}
-	deleted, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2)", gone)
-	if err != nil {
+	deleted, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2) AND NOT plain AND "+notUsedBySource, rm)
+	if err != nil || len(deleted) == 0 {
 		return 0, err
 	}
 	_, err = s.changeSubs(ctx, tx, subChange{client: clientID, removed: deleted})
 	return len(deleted), err
-}
-
-// queueUseURLs queues on b the record that the source sourceID of the
-// client lists add (sorted, not listed by it before).
-func queueUseURLs(b *pgx.Batch, clientID, sourceID string, add []string) {
-	b.Queue(`INSERT INTO source_links (client_id, url, source_id)
-		SELECT $1, u, $3 FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"`, clientID, add, sourceID)
-}
-
-// plainAlready gives the URLs of known, which the client was subscribed to
-// before the source sourceID listed them, their source_plain row where no
-// other source lists them: those subscriptions were plain registrations and
-// stay so.
-func plainAlready(ctx context.Context, tx pgx.Tx, clientID, sourceID string, known []string) error {
-	if len(known) == 0 {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO source_plain (client_id, url)
-		SELECT $1, u FROM unnest($2::text[]) AS u
-		WHERE NOT EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = $1 AND sl.url = u AND sl.source_id <> $3)
-		ORDER BY u COLLATE "C" ON CONFLICT DO NOTHING`, clientID, known, sourceID)
-	return err
 }
 
 // PutSource implements lms.SourceStore.
@@ -144,38 +139,32 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 			return err
 		}
 		add, rm := storerules.Diff(old, src.Links), storerules.Diff(src.Links, old)
-		var links any = src.Links
+		links := src.Links
+		if links == nil {
+			links = []string{} // NULL would keep the old array
+		}
 		if len(add) == 0 && len(rm) == 0 && old != nil {
 			links = nil // unchanged: the row keeps its array
 		}
-		// The source's row, the uses it drops and those it adds, in one
-		// round trip.
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'))
+		if _, err := tx.Exec(ctx, `INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'))
 			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner,
 				links = coalesce($7::text[], sources.links)`,
-			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links)
-		if len(rm) > 0 {
-			b.Queue(`DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, src.ID)
-		}
-		if len(add) > 0 {
-			queueUseURLs(b, clientID, src.ID, add)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links); err != nil {
 			return err
 		}
 		if len(add) > 0 {
-			// Subscribe to all of add; those subscribed already come back
-			// in known.
+			// Subscribe to all of add with this source as their use; those
+			// subscribed already come back in known and get the use apart.
 			var known []string
-			if added, err = s.changeSubs(ctx, tx, subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now), known: &known}); err != nil {
+			ch := subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now), source: src.ID, known: &known}
+			if added, err = s.changeSubs(ctx, tx, ch); err != nil {
 				return err
 			}
-			if err := plainAlready(ctx, tx, clientID, src.ID, known); err != nil {
+			if err := useKnown(ctx, tx, clientID, src.ID, known); err != nil {
 				return err
 			}
 		}
-		removed, err = s.release(ctx, tx, clientID, rm)
+		removed, err = s.release(ctx, tx, clientID, src.ID, rm)
 		return err
 	})
 	if err != nil {
@@ -231,10 +220,7 @@ func (s *Store) DeleteSource(ctx context.Context, clientID, sourceID string) (in
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, sourceID); err != nil {
-			return err
-		}
-		removed, err = s.release(ctx, tx, clientID, rm)
+		removed, err = s.release(ctx, tx, clientID, sourceID, rm)
 		return err
 	})
 	if err != nil {
@@ -290,9 +276,13 @@ func (s *Store) LinkSources(ctx context.Context, clientID string, urls []string)
 		if err := clientExists(ctx, q, clientID); err != nil {
 			return err
 		}
-		rows, err := q.Query(ctx, `SELECT sl.url, s.id, s.title, s.edit_url, s.owner
-			FROM source_links sl JOIN sources s ON s.client_id = sl.client_id AND s.id = sl.source_id
-			WHERE sl.client_id = $1 AND sl.url = ANY($2) ORDER BY sl.url, s.id`, clientID, urls)
+		// A URL's uses: its subscription's source_id or its source_links
+		// rows (see above).
+		rows, err := q.Query(ctx, `SELECT u.url, s.id, s.title, s.edit_url, s.owner
+			FROM (SELECT url, source_id FROM subscriptions WHERE client_id = $1 AND url = ANY($2) AND source_id IS NOT NULL
+				UNION ALL SELECT url, source_id FROM source_links WHERE client_id = $1 AND url = ANY($2)) u
+			JOIN sources s ON s.client_id = $1 AND s.id = u.source_id
+			ORDER BY u.url, s.id`, clientID, urls)
 		if err != nil {
 			return err
 		}

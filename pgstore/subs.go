@@ -127,16 +127,18 @@ func (s *Store) subscribe(ctx context.Context, clientID string, urls []string, n
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		ch := subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now)}
+		var known []string
+		ch := subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now), known: &known}
 		if answer {
 			look = look[:0]
 			ch.look = &look
 		}
 		added, err = s.changeSubs(ctx, tx, ch)
-		if err != nil {
+		if err != nil || len(known) == 0 {
 			return err
 		}
-		return plainAgain(ctx, tx, clientID, add)
+		// Those a source held alone are plain registrations now too.
+		return setPlain(ctx, tx, clientID, true, "url = ANY($2)", known)
 	})
 	if err != nil {
 		return 0, nil, err
@@ -157,11 +159,12 @@ func (s *Store) Unsubscribe(ctx context.Context, clientID string, urls []string)
 		if err := lockClient(ctx, tx, clientID, "KEY SHARE"); err != nil {
 			return err
 		}
-		if err := keepForSources(ctx, tx, clientID, rm, false); err != nil {
-			return err
-		}
 		gone, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2) AND "+notUsedBySource, rm)
 		if err != nil {
+			return err
+		}
+		// The rest are used by sources, which hold them alone now.
+		if err := setPlain(ctx, tx, clientID, false, "url = ANY($2)", rm); err != nil {
 			return err
 		}
 		removed = len(gone)
@@ -200,11 +203,13 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 		if err := lockClient(ctx, tx, clientID, "UPDATE"); err != nil {
 			return err
 		}
-		if err := keepForSources(ctx, tx, clientID, want, true); err != nil {
-			return err
-		}
 		gone, err := deleteSubscriptions(ctx, tx, clientID, "NOT (url = ANY($2)) AND "+notUsedBySource, want)
 		if err != nil {
+			return err
+		}
+		// The rest of those not wanted are used by sources, which hold
+		// them alone now; the wanted ones are all plain.
+		if err := setPlain(ctx, tx, clientID, false, "NOT (url = ANY($2))", want); err != nil {
 			return err
 		}
 		removed = len(gone)
@@ -212,7 +217,7 @@ func (s *Store) ReplaceSubscriptions(ctx context.Context, clientID string, urls 
 		if err != nil {
 			return err
 		}
-		return plainAgain(ctx, tx, clientID, want)
+		return setPlain(ctx, tx, clientID, true, "url = ANY($2)", want)
 	})
 	if err != nil {
 		return 0, 0, err
@@ -238,6 +243,10 @@ type subChange struct {
 	// known, when set (a change that only adds), receives the URLs of add
 	// the client had subscribed already.
 	known *[]string
+	// source, when set (a change that only adds), is the source that uses
+	// the URLs of add: the subscriptions added are its (source_id), not
+	// plain registrations.
+	source string
 }
 
 // changeSubs inserts the subscriptions of ch.add and brings links, pending

@@ -27,6 +27,7 @@ func runSources(t *testing.T, newStore NewStore) {
 		{"SourceNoAliasing", testSourceNoAliasing},
 		{"SourceListing", testSourceListing},
 		{"SourceOtherClient", testSourceOtherClient},
+		{"SourceModel", testSourceModel},
 		{"ClientTokens", testClientTokens},
 	}
 	for _, tc := range tests {
