@@ -190,7 +190,7 @@ func benchPutSource(b *testing.B, stored, batch int, load string) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storebench.PutSourceLoad(b, s, batch, load)
+	storebench.PutSourceLoad(b, s, batch, load, nil)
 }
 
 // BenchmarkHistoryPerLink reports the history's storage per link and per

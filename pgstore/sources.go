@@ -128,30 +128,31 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 	var added, removed int
 	err = s.tx(ctx, "put source", func(tx pgx.Tx) error {
 		added, removed = 0, 0
-		// The client's row lock (see above) and the source's list before.
-		var old []string
-		err := tx.QueryRow(ctx, `SELECT s.links FROM clients c LEFT JOIN sources s ON s.client_id = c.id AND s.id = $2
-			WHERE c.id = $1 FOR UPDATE OF c`, clientID, src.ID).Scan(&old)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound(clientID)
+		// The client's row lock (see above) with the source's list before,
+		// and the source's row, in one round trip. The row keeps its array
+		// (and its TOAST) when the list is unchanged.
+		links := src.Links
+		if links == nil {
+			links = []string{}
 		}
-		if err != nil {
+		b := &pgx.Batch{}
+		var old []string
+		b.Queue(`SELECT s.links FROM clients c LEFT JOIN sources s ON s.client_id = c.id AND s.id = $2
+			WHERE c.id = $1 FOR UPDATE OF c`, clientID, src.ID).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&old)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound(clientID)
+			}
+			return err
+		})
+		b.Queue(`INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner,
+				links = CASE WHEN sources.links = EXCLUDED.links THEN sources.links ELSE EXCLUDED.links END`,
+			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
 		add, rm := storerules.Diff(old, src.Links), storerules.Diff(src.Links, old)
-		links := src.Links
-		if links == nil {
-			links = []string{} // NULL would keep the old array
-		}
-		if len(add) == 0 && len(rm) == 0 && old != nil {
-			links = nil // unchanged: the row keeps its array
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::text[], '{}'))
-			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner,
-				links = coalesce($7::text[], sources.links)`,
-			clientID, src.ID, nanos(now), src.Title, src.EditURL, src.Owner, links); err != nil {
-			return err
-		}
 		if len(add) > 0 {
 			// Subscribe to all of add with this source as their use; those
 			// subscribed already come back in known and get the use apart.

@@ -20,8 +20,9 @@ const (
 // PutSourceLoad compares what a source and a plain registration cost the
 // store: 50 clients at once, each op a call of batch fresh URLs over
 // 10,000 hosts that exist already (created by a first registration), as
-// load says. It reports urls/s.
-func PutSourceLoad(b *testing.B, s lms.Store, batch int, load string) {
+// load says. It reports urls/s. ready, when not nil, is called once the
+// clients and hosts exist, before the load.
+func PutSourceLoad(b *testing.B, s lms.Store, batch int, load string, ready func()) {
 	ctx := context.Background()
 	now := time.Now()
 	const clients = 50
@@ -36,6 +37,9 @@ func PutSourceLoad(b *testing.B, s lms.Store, batch int, load string) {
 	}
 	if _, err := s.Subscribe(ctx, "c00", warm, now); err != nil {
 		b.Fatal(err)
+	}
+	if ready != nil {
+		ready()
 	}
 	var seq atomic.Int64
 	calls := make(chan struct{})
