@@ -31,8 +31,23 @@ func BenchmarkPutSource(b *testing.B) {
 
 func benchPutSource(b *testing.B, dsn string, batch int, load string) {
 	var before int64
-	storebench.PutSourceLoad(b, open(b, dsn), batch, load, func() { before = storeBytes(b, dsn) })
+	storebench.PutSourceLoad(b, open(b, dsn), batch, load, func() {
+		before = storeBytes(b, dsn)
+		checkpoint(b, dsn) // each load starts from the same state of the server
+	})
 	b.ReportMetric(float64(storeBytes(b, dsn)-before)/float64(b.N*batch), "store-bytes/url")
+}
+
+func checkpoint(b *testing.B, dsn string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // storeBytes returns the size of the schema's tables with their indexes

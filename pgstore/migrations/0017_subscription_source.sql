@@ -16,7 +16,10 @@
 -- NULL); only the flag is derived from what source_plain said.
 
 ALTER TABLE subscriptions ADD COLUMN plain boolean NOT NULL DEFAULT true, ADD COLUMN source_id text COLLATE "C";
+-- Driven by source_links, so that the plain subscriptions (most of them,
+-- in a deployment that came from XML-RPC) are not visited.
 UPDATE subscriptions s SET plain = false
-	WHERE EXISTS (SELECT 1 FROM source_links sl WHERE sl.client_id = s.client_id AND sl.url = s.url)
+	FROM (SELECT DISTINCT client_id, url FROM source_links) sl
+	WHERE s.client_id = sl.client_id AND s.url = sl.url
 	AND NOT EXISTS (SELECT 1 FROM source_plain sp WHERE sp.client_id = s.client_id AND sp.url = s.url);
 DROP TABLE source_plain;
