@@ -173,7 +173,7 @@ func TestOpenConvertsVersion1(t *testing.T) {
 		// lease time.
 		require.Equal(t, 2, tx.Bucket([]byte("hostdue")).Stats().KeyN)
 		require.Equal(t, 2, tx.Bucket([]byte("leases")).Stats().KeyN)
-		require.Equal(t, "2", string(tx.Bucket([]byte("meta")).Get([]byte("schema"))))
+		require.Equal(t, "3", string(tx.Bucket([]byte("meta")).Get([]byte("schema"))))
 		return nil
 	}))
 }

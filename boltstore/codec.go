@@ -18,7 +18,7 @@ const (
 	bMeta      = "meta"
 	bClients   = "clients"   // id → JSON client
 	bLinks     = "links"     // url → link record
-	bSubs      = "subs"      // id 0 url → ""
+	bSubs      = "subs"      // id 0 url → mark(), or inlineUse(source id) (sources.go)
 	bLinkSubs  = "linksubs"  // url 0 id → ""
 	bHostDue   = "hostdue"   // host 0 due(8) url → dueValue (subscribed links)
 	bHosts     = "hosts"     // host → host record
@@ -47,8 +47,14 @@ func allBuckets() []string {
 
 // schemaVersion is recorded in the meta bucket; Open refuses other versions.
 // Version 2 leaves a claimed link's due-index entry in place (version 1
-// moved it to the lease time); Open converts version 1 files.
-const schemaVersion = "2"
+// moved it to the lease time); Open converts version 1 files. Version 3
+// may record a source's use in a subscription's value (inlineUse), which
+// builds before it would read as a plain registration; a version 2 file
+// needs no conversion.
+const schemaVersion = "3"
+
+// readableSchema reports whether this build opens a file of schema v.
+func readableSchema(v string) bool { return v == "1" || v == "2" || v == schemaVersion }
 
 var errCorrupt = errors.New("boltstore: corrupt record")
 

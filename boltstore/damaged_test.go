@@ -246,10 +246,10 @@ func TestOtherVersionsAreRefused(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, f.data, 0o600))
 		db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true})
 		require.NoError(t, err)
-		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("3")) }))
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("9")) }))
 		require.NoError(t, db.Close())
-		err = requireRefused(t, path, boltstore.ErrIncompatible, "schema 3")
-		require.Contains(t, err.Error(), `store schema "3"`)
+		err = requireRefused(t, path, boltstore.ErrIncompatible, "schema 9")
+		require.Contains(t, err.Error(), `store schema "9"`)
 	})
 	t.Run("not an lms file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "other.db")

@@ -164,8 +164,8 @@ func initFile(db *bolt.DB, path string) error {
 		}
 		meta := tx.Bucket([]byte(bMeta))
 		v := meta.Get([]byte(keySchema))
-		if v != nil && string(v) != "1" && string(v) != schemaVersion {
-			return errIncompatible(path, fmt.Sprintf("was written by another lms version (store schema %q; this build reads 1 and %s)", v, schemaVersion),
+		if v != nil && !readableSchema(string(v)) {
+			return errIncompatible(path, fmt.Sprintf("was written by another lms version (store schema %q; this build reads 1 to %s)", v, schemaVersion),
 				"open it with the lms version that wrote it, or restore a backup written by this version")
 		}
 		// Leases belong to the process that held the file before: its

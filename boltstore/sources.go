@@ -41,6 +41,42 @@ func (t *txn) getSource(clientID, id string) (*sourceRecord, error) {
 	return &r, nil
 }
 
+// A client's subscription says itself where its uses are. Its value is
+// inlineUse(id) when source id is its only use and it is no plain
+// registration (most links of a page): then neither bSrcUses nor bSrcOnly
+// has it, and a source's new URL costs no entry beyond the subscription
+// a plain registration writes too. Otherwise its value is mark(), its uses
+// are bSrcUses entries, and bSrcOnly says it is not plain. A second use or a
+// plain registration moves an inline use there (spreadUse), for good.
+
+// inlineUse is the bSubs value of a subscription whose only use is source
+// id.
+func inlineUse(id string) []byte { return append([]byte{'s'}, id...) }
+
+// inlined returns the source of a bSubs value made by inlineUse.
+func inlined(v []byte) (string, bool) {
+	if len(v) > 1 && v[0] == 's' {
+		return string(v[1:]), true
+	}
+	return "", false
+}
+
+// spreadUse moves the inline use by source id of the client's
+// subscription to url to bSrcUses; with sourceOnly the subscription stays
+// source-only, else it is a plain registration now.
+func (t *txn) spreadUse(clientID, url, id string, sourceOnly bool) error {
+	sk := join(clientID, url)
+	if err := t.b(bSrcUses).Put(useKey(clientID, url, id), mark()); err != nil {
+		return err
+	}
+	if sourceOnly {
+		if err := t.b(bSrcOnly).Put(sk, mark()); err != nil {
+			return err
+		}
+	}
+	return t.b(bSubs).Put(sk, mark())
+}
+
 // useKey is the bSrcUses key of source id using url.
 func useKey(clientID, url, id string) []byte {
 	return append(join(clientID, url), append([]byte{0}, id...)...)
@@ -48,6 +84,9 @@ func useKey(clientID, url, id string) []byte {
 
 // used reports whether a source of the client uses url.
 func (t *txn) used(clientID, url string) bool {
+	if _, ok := inlined(t.b(bSubs).Get(join(clientID, url))); ok {
+		return true
+	}
 	p := append(join(clientID, url), 0)
 	k, _ := t.b(bSrcUses).Cursor().Seek(p)
 	return k != nil && bytes.HasPrefix(k, p)
@@ -71,6 +110,9 @@ func (t *txn) plain(clientID string, urls []string) error {
 // ends: if a source uses u, the subscription stays (source-only) and it
 // reports true.
 func (t *txn) keepForSource(clientID, u string) (bool, error) {
+	if _, ok := inlined(t.b(bSubs).Get(join(clientID, u))); ok {
+		return true, nil // source-only already
+	}
 	if !t.used(clientID, u) {
 		return false, nil
 	}
@@ -82,6 +124,15 @@ func (t *txn) keepForSource(clientID, u string) (bool, error) {
 func (t *txn) release(c *lms.Client, id string, urls []string) (int, error) {
 	removed := 0
 	for _, u := range urls {
+		if only, ok := inlined(t.b(bSubs).Get(join(c.ID, u))); ok {
+			if only == id { // its only use, and not plain
+				if err := t.unsubscribe(c, u); err != nil {
+					return removed, err
+				}
+				removed++
+			}
+			continue
+		}
 		if err := t.b(bSrcUses).Delete(useKey(c.ID, u, id)); err != nil {
 			return removed, err
 		}
@@ -144,17 +195,20 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 			return err
 		}
 		for _, u := range storerules.Diff(old, src.Links) {
-			if err := t.b(bSrcUses).Put(useKey(clientID, u, src.ID), mark()); err != nil {
-				return err
-			}
-			if t.b(bSubs).Get(join(clientID, u)) != nil {
+			v := t.b(bSubs).Get(join(clientID, u))
+			if v == nil { // a new subscription, with this source as its only use
+				if _, err := t.subscribe(c, u, nanos(now), src.ID); err != nil {
+					return err
+				}
+				added++
 				continue
 			}
-			if _, err := t.subscribe(c, u, nanos(now)); err != nil {
-				return err
+			if other, ok := inlined(v); ok { // a second use
+				if err := t.spreadUse(clientID, u, other, true); err != nil {
+					return err
+				}
 			}
-			added++
-			if err := t.b(bSrcOnly).Put(join(clientID, u), mark()); err != nil {
+			if err := t.b(bSrcUses).Put(useKey(clientID, u, src.ID), mark()); err != nil {
 				return err
 			}
 		}
@@ -268,9 +322,15 @@ func (s *Store) LinkSources(ctx context.Context, clientID string, urls []string)
 				continue
 			}
 			p := append(join(clientID, u), 0)
-			var list []lms.SourceRef
+			var ids []string
+			if id, ok := inlined(t.b(bSubs).Get(join(clientID, u))); ok {
+				ids = append(ids, id)
+			}
 			for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
-				id := string(k[len(p):])
+				ids = append(ids, string(k[len(p):]))
+			}
+			var list []lms.SourceRef
+			for _, id := range ids {
 				ref, ok := refs[id]
 				if !ok {
 					r, err := t.getSource(clientID, id)

@@ -51,7 +51,7 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 func (t *txn) subscribeAll(c *lms.Client, urls []string, now int64) (int, error) {
 	added := 0
 	for _, u := range urls {
-		ok, err := t.subscribe(c, u, now)
+		ok, err := t.subscribe(c, u, now, "")
 		if err != nil {
 			return added, err
 		}
@@ -62,10 +62,17 @@ func (t *txn) subscribeAll(c *lms.Client, urls []string, now int64) (int, error)
 	return added, nil
 }
 
-func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
+// subscribe subscribes c to url and reports whether that added a
+// subscription: as a plain registration, or with source as its only use
+// (inlineUse). A plain registration of a URL whose only use is inline
+// moves that use to bSrcUses.
+func (t *txn) subscribe(c *lms.Client, url string, now int64, source string) (bool, error) {
 	sk := join(c.ID, url)
 	subs := t.b(bSubs)
-	if subs.Get(sk) != nil {
+	if v := subs.Get(sk); v != nil {
+		if id, ok := inlined(v); ok && source == "" {
+			return false, t.spreadUse(c.ID, url, id, false) // a plain registration now too
+		}
 		return false, nil
 	}
 	l, err := t.getLink(url)
@@ -75,7 +82,11 @@ func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
 	if l == nil {
 		l = &link{host: lms.HostKey(url), due: now, Check: storerules.NewCheck()}
 	}
-	if err := subs.Put(sk, mark()); err != nil {
+	val := mark()
+	if source != "" {
+		val = inlineUse(source)
+	}
+	if err := subs.Put(sk, val); err != nil {
 		return false, err
 	}
 	if err := t.b(bLinkSubs).Put(join(url, c.ID), mark()); err != nil {

@@ -106,8 +106,8 @@ func checkSchema(v *verifier) error {
 	if !v.buckets[bMeta] || v.schema == "" {
 		return damagef("the file has no store schema version: damaged, or not an lms store")
 	}
-	if v.schema != "1" && v.schema != schemaVersion {
-		return &problem{incompatible: true, what: "was written by another lms version (store schema " + quoteKey([]byte(v.schema)) + "; this build reads 1 and " + schemaVersion + ")",
+	if !readableSchema(v.schema) {
+		return &problem{incompatible: true, what: "was written by another lms version (store schema " + quoteKey([]byte(v.schema)) + "; this build reads 1 to " + schemaVersion + ")",
 			advice: "open it with the lms version that wrote it, or restore a backup written by this version"}
 	}
 	return nil
