@@ -128,22 +128,32 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 	var added, removed int
 	err = s.tx(ctx, "put source", func(tx pgx.Tx) error {
 		added, removed = 0, 0
-		// The client's row lock (see above) with the source's list before,
-		// and the source's row, in one round trip. The row keeps its array
-		// (and its TOAST) when the list is unchanged.
+		// The client's row lock (see above), the source's list before, and
+		// the source's row, in one round trip. The list is read by a
+		// statement of its own, after the lock: a SELECT … FOR UPDATE OF c
+		// that waited for the lock rechecks only c's row, and would have
+		// returned the list of its snapshot, from before the put that held
+		// the lock. The row keeps its array (and its TOAST) when the list
+		// is unchanged.
 		links := src.Links
 		if links == nil {
 			links = []string{}
 		}
 		b := &pgx.Batch{}
 		var old []string
-		b.Queue(`SELECT s.links FROM clients c LEFT JOIN sources s ON s.client_id = c.id AND s.id = $2
-			WHERE c.id = $1 FOR UPDATE OF c`, clientID, src.ID).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&old)
+		b.Queue(`SELECT 1 FROM clients WHERE id = $1 FOR UPDATE`, clientID).QueryRow(func(row pgx.Row) error {
+			var one int
+			err := row.Scan(&one)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return notFound(clientID)
 			}
 			return err
+		})
+		b.Queue(`SELECT links FROM sources WHERE client_id = $1 AND id = $2`, clientID, src.ID).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&old); !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			return nil
 		})
 		b.Queue(`INSERT INTO sources (client_id, id, updated, title, edit_url, owner, links) VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (client_id, id) DO UPDATE SET updated = EXCLUDED.updated, title = EXCLUDED.title, edit_url = EXCLUDED.edit_url, owner = EXCLUDED.owner,
