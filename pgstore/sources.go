@@ -92,21 +92,28 @@ func useKnown(ctx context.Context, tx pgx.Tx, clientID, sourceID string, known [
 // plain nor used by another source, and brings the rest in line
 // (changeSubs). It returns how many subscriptions ended.
 func (s *Store) release(ctx context.Context, tx pgx.Tx, clientID, sourceID string, rm []string) (int, error) {
-	if len(rm) == 0 {
-		return 0, nil
-	}
-	b := &pgx.Batch{}
-	b.Queue(lockedUpdate("source_id = NULL", "url = ANY($2) AND source_id = $3"), clientID, rm, sourceID)
-	b.Queue(`DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, sourceID)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, err
-	}
-	deleted, err := deleteSubscriptions(ctx, tx, clientID, "url = ANY($2) AND NOT plain AND "+notUsedBySource, rm)
+	deleted, err := endUses(ctx, tx, clientID, sourceID, rm)
 	if err != nil || len(deleted) == 0 {
 		return 0, err
 	}
 	_, err = s.changeSubs(ctx, tx, subChange{client: clientID, removed: deleted})
 	return len(deleted), err
+}
+
+// endUses is release up to the subscriptions: it ends the uses of rm and
+// deletes the subscriptions left neither plain nor used, whose URLs it
+// returns for changeSubs.
+func endUses(ctx context.Context, tx pgx.Tx, clientID, sourceID string, rm []string) ([]string, error) {
+	if len(rm) == 0 {
+		return nil, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockedUpdate("source_id = NULL", "url = ANY($2) AND source_id = $3"), clientID, rm, sourceID)
+	b.Queue(`DELETE FROM source_links WHERE client_id = $1 AND url = ANY($2) AND source_id = $3`, clientID, rm, sourceID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return deleteSubscriptions(ctx, tx, clientID, "url = ANY($2) AND NOT plain AND "+notUsedBySource, rm)
 }
 
 // PutSource implements lms.SourceStore.
@@ -163,20 +170,26 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 			return err
 		}
 		add, rm := storerules.Diff(old, src.Links), storerules.Diff(src.Links, old)
-		if len(add) > 0 {
-			// Subscribe to all of add with this source as their use; those
-			// subscribed already come back in known and get the use apart.
-			var known []string
-			ch := subChange{client: clientID, add: add, hostIDs: ids, now: f.in(now), source: src.ID, known: &known}
-			if added, err = s.changeSubs(ctx, tx, ch); err != nil {
-				return err
-			}
-			if err := useKnown(ctx, tx, clientID, src.ID, known); err != nil {
-				return err
-			}
+		// The uses of rm end first, then one changeSubs subscribes to add
+		// (with this source as their use; those subscribed already come
+		// back in known and get the use apart) and brings the links of
+		// both in line: one pass over links, hosts and counts in the lock
+		// order, where two (add, then rm) deadlocked with other clients'
+		// calls.
+		gone, err := endUses(ctx, tx, clientID, src.ID, rm)
+		if err != nil {
+			return err
 		}
-		removed, err = s.release(ctx, tx, clientID, src.ID, rm)
-		return err
+		if len(add) == 0 && len(gone) == 0 {
+			return nil
+		}
+		var known []string
+		ch := subChange{client: clientID, add: add, hostIDs: ids, removed: gone, now: f.in(now), source: src.ID, known: &known}
+		if added, err = s.changeSubs(ctx, tx, ch); err != nil {
+			return err
+		}
+		removed = len(gone)
+		return useKnown(ctx, tx, clientID, src.ID, known)
 	})
 	if err != nil {
 		return 0, 0, err

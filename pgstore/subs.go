@@ -240,12 +240,11 @@ type subChange struct {
 	// whose links a registration's answer must read: those the client had
 	// subscribed already, and the added ones whose links have been checked.
 	look *[]string
-	// known, when set (a change that only adds), receives the URLs of add
-	// the client had subscribed already.
+	// known, when set, receives the URLs of add the client had subscribed
+	// already.
 	known *[]string
-	// source, when set (a change that only adds), is the source that uses
-	// the URLs of add: the subscriptions added are its (source_id), not
-	// plain registrations.
+	// source, when set, is the source that uses the URLs of add: the
+	// subscriptions added are its (source_id), not plain registrations.
 	source string
 }
 
@@ -259,14 +258,26 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 	}
 	var added []string
 	if len(ch.add) > 0 {
-		rows, err := tx.Query(ctx, `INSERT INTO subscriptions (client_id, url)
-			SELECT $1, u FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
-			ON CONFLICT DO NOTHING RETURNING url`, ch.client, ch.add)
+		var source *string
+		if ch.source != "" {
+			source = &ch.source
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO subscriptions (client_id, url, plain, source_id)
+			SELECT $1, u, $3::text IS NULL, $3 FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
+			ON CONFLICT DO NOTHING RETURNING url`, ch.client, ch.add, source)
 		if err != nil {
 			return 0, err
 		}
 		if added, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return 0, err
+		}
+		if ch.known != nil && len(added) < len(ch.add) {
+			slices.Sort(added)
+			for _, u := range ch.add {
+				if _, ok := slices.BinarySearch(added, u); !ok {
+					*ch.known = append(*ch.known, u)
+				}
+			}
 		}
 	}
 	if len(added) == 0 && len(ch.removed) == 0 && !ch.deleting {
