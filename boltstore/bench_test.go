@@ -167,7 +167,8 @@ func BenchmarkHistory(b *testing.B) {
 // registerURLs cost the store: 50 clients at once, each call a fresh
 // source (PutSource) or a plain registration (Subscribe) of batch fresh
 // URLs over 10,000 hosts that exist already, on a durable file that holds
-// stored links already.
+// stored links already. Both report how much the file grew per URL
+// (file-bytes/url).
 func BenchmarkPutSource(b *testing.B) {
 	for _, stored := range []int{0, 300_000} {
 		for _, batch := range []int{100, 1000} {
@@ -189,8 +190,20 @@ func benchPutSource(b *testing.B, stored, batch int, load string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	storebench.PutSourceLoad(b, s, batch, load, nil)
+	var before int64
+	storebench.PutSourceLoad(b, s, batch, load, func() { before = fileSize(b, path) })
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fileSize(b, path)-before)/float64(b.N*batch), "file-bytes/url")
+}
+
+func fileSize(b *testing.B, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
 }
 
 // BenchmarkHistoryPerLink reports the history's storage per link and per

@@ -30,7 +30,7 @@ const (
 	bLeaseExp  = "leaseexp"  // until(8) url → 1 host: leases by expiry
 	bHistory   = "history"   // url 0 time(8) → history entry (editors.go)
 	bIgnored   = "ignored"   // id 0 url → ignore mode (editors.go)
-	bSources   = "sources"   // id 0 source id → JSON source (sources.go)
+	bSources   = "sources"   // id 0 source id → source record (sourcerecord.go)
 	bSrcUses   = "srcuses"   // id 0 url 0 source id → "": which sources use a URL
 	bSrcOnly   = "srconly"   // id 0 url → "": subscriptions that are not plain registrations
 	bDaily     = "daily"     // id 0 day(8) → counts that day (dailycounts.go)
@@ -49,8 +49,8 @@ func allBuckets() []string {
 // Version 2 leaves a claimed link's due-index entry in place (version 1
 // moved it to the lease time); Open converts version 1 files. Version 3
 // may record a source's use in a subscription's value (inlineUse), which
-// builds before it would read as a plain registration; a version 2 file
-// needs no conversion.
+// builds before it would read as a plain registration, and compresses
+// source records (sourcerecord.go); a version 2 file needs no conversion.
 const schemaVersion = "3"
 
 // readableSchema reports whether this build opens a file of schema v.

@@ -3,29 +3,12 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/linkmonitor/lms"
 	"github.com/linkmonitor/lms/internal/storerules"
 )
-
-// sourceRecord is a source as bSources keeps it.
-type sourceRecord struct {
-	Title   string   `json:"t,omitempty"`
-	EditURL string   `json:"e,omitempty"`
-	Owner   string   `json:"o,omitempty"`
-	Links   []string `json:"l,omitempty"`
-	Updated int64    `json:"u"`
-}
-
-func (r sourceRecord) source(id string) lms.Source {
-	return lms.Source{
-		SourceRef: lms.SourceRef{ID: id, Title: r.Title, EditURL: r.EditURL, Owner: r.Owner},
-		Links:     r.Links, Updated: fromNanos(r.Updated),
-	}
-}
 
 // getSource returns the client's source id, or nil if there is none. The
 // record is decoded afresh, so it does not alias the file.
@@ -34,8 +17,8 @@ func (t *txn) getSource(clientID, id string) (*sourceRecord, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var r sourceRecord
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := decodeSource(v)
+	if err != nil {
 		return nil, fmt.Errorf("source %q of client %q: %w", id, clientID, errCorrupt)
 	}
 	return &r, nil
@@ -174,6 +157,13 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 	if err != nil {
 		return 0, 0, fmt.Errorf("boltstore: %w", err)
 	}
+	// The record is encoded (and compressed) before the transaction: bolt
+	// has one writer, and what it does while it holds the file is what
+	// limits them all.
+	rec, err := encodeSource(sourceRecord{Title: src.Title, EditURL: src.EditURL, Owner: src.Owner, Links: src.Links, Updated: nanos(now)})
+	if err != nil {
+		return 0, 0, fmt.Errorf("boltstore: %w", err)
+	}
 	added, removed := 0, 0
 	err = s.update(ctx, func(t *txn) error {
 		added, removed = 0, 0
@@ -187,17 +177,15 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 		} else if o != nil {
 			old = o.Links
 		}
-		rec, err := json.Marshal(sourceRecord{Title: src.Title, EditURL: src.EditURL, Owner: src.Owner, Links: src.Links, Updated: nanos(now)})
-		if err != nil {
-			return err
-		}
 		if err := t.b(bSources).Put(join(clientID, src.ID), rec); err != nil {
 			return err
 		}
+		use := inlineUse(src.ID)
 		for _, u := range storerules.Diff(old, src.Links) {
-			v := t.b(bSubs).Get(join(clientID, u))
+			sk := join(clientID, u)
+			v := t.b(bSubs).Get(sk)
 			if v == nil { // a new subscription, with this source as its only use
-				if _, err := t.subscribe(c, u, nanos(now), src.ID); err != nil {
+				if err := t.addSub(c, sk, u, nanos(now), use); err != nil {
 					return err
 				}
 				added++
@@ -277,8 +265,8 @@ func (s *Store) ListSources(ctx context.Context, clientID string, p lms.SourcePa
 			if id <= p.After {
 				continue
 			}
-			var r sourceRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeSource(v)
+			if err != nil {
 				return fmt.Errorf("source %q of client %q: %w", id, clientID, errCorrupt)
 			}
 			var n lms.StateCounts

@@ -11,6 +11,10 @@ import (
 	"github.com/linkmonitor/lms/internal/validate"
 )
 
+// subscribePart is how many URLs of a call one transaction of Subscribe
+// writes at most (see there).
+const subscribePart = 250
+
 // Subscribe implements lms.SubscriptionStore.
 func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, now time.Time) (int, error) {
 	if err := storerules.CheckURLs(urls); err != nil {
@@ -21,10 +25,9 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 	// the mapped file in at once (see Options.MaxResident). Every part is
 	// durable before the call returns, and subscribing is idempotent, so a
 	// failed call can simply be repeated.
-	const part = 250
 	total := 0
 	for len(urls) > 0 {
-		n := min(part, len(urls))
+		n := min(subscribePart, len(urls))
 		added := 0
 		err := s.update(ctx, func(t *txn) error {
 			c, err := t.getClient(clientID)
@@ -75,37 +78,43 @@ func (t *txn) subscribe(c *lms.Client, url string, now int64, source string) (bo
 		}
 		return false, nil
 	}
-	l, err := t.getLink(url)
-	if err != nil {
-		return false, err
-	}
-	if l == nil {
-		l = &link{host: lms.HostKey(url), due: now, Check: storerules.NewCheck()}
-	}
 	val := mark()
 	if source != "" {
 		val = inlineUse(source)
 	}
-	if err := subs.Put(sk, val); err != nil {
-		return false, err
+	return true, t.addSub(c, sk, url, now, val)
+}
+
+// addSub adds the subscription sk of c to url, which it does not have,
+// with the bSubs value val, and its link if there is none yet.
+func (t *txn) addSub(c *lms.Client, sk []byte, url string, now int64, val []byte) error {
+	l, err := t.getLink(url)
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		l = &link{host: lms.HostKey(url), due: now, Check: storerules.NewCheck()}
+	}
+	if err := t.b(bSubs).Put(sk, val); err != nil {
+		return err
 	}
 	if err := t.b(bLinkSubs).Put(join(url, c.ID), mark()); err != nil {
-		return false, err
+		return err
 	}
 	l.subs++
 	c.Counts.Add(l.State(), 1)
 	if l.subs == 1 {
 		g, err := t.globalCounts()
 		if err != nil {
-			return false, err
+			return err
 		}
 		g.Add(l.State(), 1)
 		if err := t.b(bHostDue).Put(dueKey(l.host, l.due, url), dueValue(l)); err != nil {
-			return false, err
+			return err
 		}
 		t.touched[l.host] = struct{}{}
 	}
-	return true, t.putLink(url, l)
+	return t.putLink(url, l)
 }
 
 func (t *txn) unsubscribe(c *lms.Client, url string) error {

@@ -1,0 +1,80 @@
+package boltstore
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/linkmonitor/lms"
+)
+
+// sourceRecord is a source as bSources keeps it: JSON, compressed with
+// flate behind the byte 'z' when that makes it smaller (schema 3; a
+// record of an earlier file is plain JSON, which starts with '{'). A
+// page's list of a hundred URLs then takes a third of its size or less,
+// so it fits a page of the file instead of a run of overflow pages that
+// every put of a source would write.
+type sourceRecord struct {
+	Title   string   `json:"t,omitempty"`
+	EditURL string   `json:"e,omitempty"`
+	Owner   string   `json:"o,omitempty"`
+	Links   []string `json:"l,omitempty"`
+	Updated int64    `json:"u"`
+}
+
+func (r sourceRecord) source(id string) lms.Source {
+	return lms.Source{
+		SourceRef: lms.SourceRef{ID: id, Title: r.Title, EditURL: r.EditURL, Owner: r.Owner},
+		Links:     r.Links, Updated: fromNanos(r.Updated),
+	}
+}
+
+// compressedSource marks a compressed record.
+const compressedSource = 'z'
+
+// encodeSource returns the bSources value of r.
+func encodeSource(r sourceRecord) ([]byte, error) {
+	j, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(j) < 256 {
+		return j, nil // too small to gain
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(j)/2 + 1)
+	buf.WriteByte(compressedSource)
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(j); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if buf.Len() >= len(j) {
+		return j, nil
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeSource reads a bSources value, compressed or not. It does not
+// alias v.
+func decodeSource(v []byte) (sourceRecord, error) {
+	var r sourceRecord
+	if len(v) > 0 && v[0] == compressedSource {
+		j, err := io.ReadAll(flate.NewReader(bytes.NewReader(v[1:])))
+		if err != nil {
+			return r, fmt.Errorf("source record: %w", err)
+		}
+		v = j
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("source record: %w", err)
+	}
+	return r, nil
+}
