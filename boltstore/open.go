@@ -62,6 +62,8 @@ type Store struct {
 	pruneFrom []byte // host key where the next PruneHosts scan starts
 
 	retention lms.HistoryRetention // of each link's history (editors.go)
+
+	records recordCodec // of sources (sourcerecord.go)
 }
 
 var _ lms.Store = (*Store)(nil)

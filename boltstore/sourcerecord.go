@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/linkmonitor/lms"
 )
@@ -34,8 +35,15 @@ func (r sourceRecord) source(id string) lms.Source {
 // compressedSource marks a compressed record.
 const compressedSource = 'z'
 
-// encodeSource returns the bSources value of r.
-func encodeSource(r sourceRecord) ([]byte, error) {
+// recordCodec encodes and decodes source records with pooled flate
+// writers and readers: a new writer allocates about a megabyte, which
+// would cost a put more than the rest of it.
+type recordCodec struct {
+	writers, readers sync.Pool
+}
+
+// encode returns the bSources value of r.
+func (c *recordCodec) encode(r sourceRecord) ([]byte, error) {
 	j, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
@@ -46,10 +54,15 @@ func encodeSource(r sourceRecord) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(j)/2 + 1)
 	buf.WriteByte(compressedSource)
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil, err
+	w, _ := c.writers.Get().(*flate.Writer)
+	if w == nil {
+		if w, err = flate.NewWriter(&buf, flate.BestSpeed); err != nil {
+			return nil, err
+		}
+	} else {
+		w.Reset(&buf)
 	}
+	defer c.writers.Put(w)
 	if _, err := w.Write(j); err != nil {
 		return nil, err
 	}
@@ -62,12 +75,25 @@ func encodeSource(r sourceRecord) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeSource reads a bSources value, compressed or not. It does not
-// alias v.
-func decodeSource(v []byte) (sourceRecord, error) {
+// decode reads a bSources value, compressed or not. It does not alias v.
+// A nil c decodes without pooling.
+func (c *recordCodec) decode(v []byte) (sourceRecord, error) {
 	var r sourceRecord
 	if len(v) > 0 && v[0] == compressedSource {
-		j, err := io.ReadAll(flate.NewReader(bytes.NewReader(v[1:])))
+		src := bytes.NewReader(v[1:])
+		var rd io.ReadCloser
+		if c != nil {
+			rd, _ = c.readers.Get().(io.ReadCloser)
+		}
+		if rd == nil {
+			rd = flate.NewReader(src)
+		} else if err := rd.(flate.Resetter).Reset(src, nil); err != nil {
+			return r, fmt.Errorf("source record: %w", err)
+		}
+		j, err := io.ReadAll(rd)
+		if c != nil {
+			c.readers.Put(rd)
+		}
 		if err != nil {
 			return r, fmt.Errorf("source record: %w", err)
 		}

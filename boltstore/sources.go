@@ -17,7 +17,7 @@ func (t *txn) getSource(clientID, id string) (*sourceRecord, error) {
 	if v == nil {
 		return nil, nil
 	}
-	r, err := decodeSource(v)
+	r, err := t.records.decode(v)
 	if err != nil {
 		return nil, fmt.Errorf("source %q of client %q: %w", id, clientID, errCorrupt)
 	}
@@ -160,7 +160,7 @@ func (s *Store) PutSource(ctx context.Context, clientID string, src lms.Source, 
 	// The record is encoded (and compressed) before the transaction: bolt
 	// has one writer, and what it does while it holds the file is what
 	// limits them all.
-	rec, err := encodeSource(sourceRecord{Title: src.Title, EditURL: src.EditURL, Owner: src.Owner, Links: src.Links, Updated: nanos(now)})
+	rec, err := s.records.encode(sourceRecord{Title: src.Title, EditURL: src.EditURL, Owner: src.Owner, Links: src.Links, Updated: nanos(now)})
 	if err != nil {
 		return 0, 0, fmt.Errorf("boltstore: %w", err)
 	}
@@ -265,7 +265,7 @@ func (s *Store) ListSources(ctx context.Context, clientID string, p lms.SourcePa
 			if id <= p.After {
 				continue
 			}
-			r, err := decodeSource(v)
+			r, err := t.records.decode(v)
 			if err != nil {
 				return fmt.Errorf("source %q of client %q: %w", id, clientID, errCorrupt)
 			}

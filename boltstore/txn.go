@@ -36,6 +36,7 @@ type txn struct {
 	clients map[string]*lms.Client
 	trim    *trimmer
 	steps   int
+	records *recordCodec // nil: no pooled codec (Open's conversions)
 }
 
 // step is called once per link record a transaction reads. A transaction
@@ -56,14 +57,14 @@ func (s *Store) view(ctx context.Context, fn func(*txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
-	return translate(s.db.View(func(tx *bolt.Tx) error { return fn(&txn{tx: tx, trim: s.trim}) }))
+	return translate(s.db.View(func(tx *bolt.Tx) error { return fn(&txn{tx: tx, trim: s.trim, records: &s.records}) }))
 }
 
 func (s *Store) update(ctx context.Context, fn func(*txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
-	return translate(s.db.Update(func(tx *bolt.Tx) error { return run(tx, s.trim, fn) }))
+	return translate(s.db.Update(func(tx *bolt.Tx) error { return run(tx, s, fn) }))
 }
 
 // batch is update through bolt's Batch: concurrent callers share one
@@ -72,11 +73,16 @@ func (s *Store) batch(ctx context.Context, fn func(*txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: %w", err)
 	}
-	return translate(s.db.Batch(func(tx *bolt.Tx) error { return run(tx, s.trim, fn) }))
+	return translate(s.db.Batch(func(tx *bolt.Tx) error { return run(tx, s, fn) }))
 }
 
-func run(tx *bolt.Tx, trim *trimmer, fn func(*txn) error) error {
-	t := &txn{tx: tx, touched: map[string]struct{}{}, clients: map[string]*lms.Client{}, trim: trim}
+// run runs fn in the write transaction tx of s (nil while Open converts
+// the file) and writes what it changed in memory.
+func run(tx *bolt.Tx, s *Store, fn func(*txn) error) error {
+	t := &txn{tx: tx, touched: map[string]struct{}{}, clients: map[string]*lms.Client{}}
+	if s != nil {
+		t.trim, t.records = s.trim, &s.records
+	}
 	if err := fn(t); err != nil {
 		return err
 	}

@@ -33,6 +33,15 @@ import (
 //
 // A claim takes hosts and then links, against this order, but with SKIP
 // LOCKED: it never waits, so it cannot close a cycle.
+//
+// Two late updates of a client's own subscription rows come after its
+// links (they need to know which URLs it had subscribed already, which the
+// links statement reports): Subscribe making them plain (setPlain) and
+// PutSource recording a use of them (useKnown). Only calls of the same
+// client lock those rows; PutSource excludes them all, and of two
+// Subscribe or Unsubscribe calls of one client neither locks a row the
+// other's late update wants before that update. TestSourceStress runs
+// them all at once and fails on any deadlock the server reports.
 
 // lockedDelete is a DELETE of one client's rows of table (subscriptions or
 // pending; the client id is $1) for which cond holds, that first locks them
