@@ -10,8 +10,9 @@ import (
 
 // addSubsSQL subscribes client $1 to the URLs $2 (sorted, unique; their
 // hosts' ids in $3), as plain registrations or, with a source id in $5, as
-// that source's uses (sources.go), and, for each subscription it added, creates the link
-// (due at $4) or counts one more subscriber of it, in one statement: the
+// that source's uses (sources.go), and, for each subscription it added,
+// creates the link (due at $4) or counts one more subscriber of it, in one
+// statement: the
 // URLs go to the server once and the added ones are not sent back and
 // forth between the two inserts. The lock order holds (subscription rows,
 // then links, each in URL order): the links insert reads the added URLs
