@@ -54,7 +54,7 @@ func (s *Store) Subscribe(ctx context.Context, clientID string, urls []string, n
 func (t *txn) subscribeAll(c *lms.Client, urls []string, now int64) (int, error) {
 	added := 0
 	for _, u := range urls {
-		ok, err := t.subscribe(c, u, now, "")
+		ok, err := t.subscribe(c, u, now)
 		if err != nil {
 			return added, err
 		}
@@ -65,24 +65,19 @@ func (t *txn) subscribeAll(c *lms.Client, urls []string, now int64) (int, error)
 	return added, nil
 }
 
-// subscribe subscribes c to url and reports whether that added a
-// subscription: as a plain registration, or with source as its only use
-// (inlineUse). A plain registration of a URL whose only use is inline
-// moves that use to bSrcUses.
-func (t *txn) subscribe(c *lms.Client, url string, now int64, source string) (bool, error) {
+// subscribe subscribes c to url as a plain registration and reports
+// whether that added a subscription. A subscription whose only use was
+// inline (a source's) keeps that use in bSrcUses and is plain now too.
+func (t *txn) subscribe(c *lms.Client, url string, now int64) (bool, error) {
 	sk := join(c.ID, url)
 	subs := t.b(bSubs)
 	if v := subs.Get(sk); v != nil {
-		if id, ok := inlined(v); ok && source == "" {
-			return false, t.spreadUse(c.ID, url, id, false) // a plain registration now too
+		if id, ok := inlined(v); ok {
+			return false, t.spreadUse(c.ID, url, id, false)
 		}
 		return false, nil
 	}
-	val := mark()
-	if source != "" {
-		val = inlineUse(source)
-	}
-	return true, t.addSub(c, sk, url, now, val)
+	return true, t.addSub(c, sk, url, now, mark())
 }
 
 // addSub adds the subscription sk of c to url, which it does not have,
