@@ -20,8 +20,9 @@ import (
 // rows of several clients meet), each doing random PutSource, DeleteSource,
 // Subscribe, Unsubscribe and ReplaceSubscriptions calls, several on the
 // same client. No call may fail, and the server may detect no deadlock
-// (Store.tx would retry it; the lock order says there are none). Once all are done, the rows must keep the source rule: a URL's
-// uses are either its subscription's source_id or its source_links rows,
+// (Store.tx would retry it; the lock order says there are none). Once all
+// are done, the rows must keep the source rule: a URL's uses are either
+// its subscription's source_id or its source_links rows,
 // never both; every use names a source whose list holds the URL, and every
 // URL of a list is used exactly once by its source; a subscription is plain
 // or used; links.subs counts the subscriptions, the client counts the
