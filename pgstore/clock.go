@@ -11,6 +11,10 @@ import (
 // is microseconds).
 const clockRefresh = 5 * time.Second
 
+// clockRecheck is how old a measurement of the database's clock may be
+// for a change of the offset to be taken from it (see dbClock.check).
+const clockRecheck = 100 * time.Millisecond
+
 // clockSamples is how many round trips one measurement takes; the one
 // with the shortest round trip is kept.
 const clockSamples = 3
@@ -102,17 +106,36 @@ type frame struct {
 
 // frame returns the frame of the caller's clock now.
 func (c *dbClock) frame() frame {
+	f, _ := c.check(false)
+	return f
+}
+
+// check returns the frame of the caller's clock now, and false when the
+// offset seemed to move on a measurement older than clockRecheck (unless
+// measured is set: the caller has just measured again). Then it
+// keeps the offset in use and drops the measurement, so that the next sync
+// measures again: the database's clock is carried forward on the monotonic
+// clock, and a step of the wall clock (the operating system correcting it)
+// moves the estimate by as much as the step while the database, on the
+// same machine, did not move at all. Only a fresh measurement may change
+// the offset.
+func (c *dbClock) check(measured bool) (frame, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	off := c.db + int64(c.local().Sub(c.base)) - c.caller().UnixNano()
+	now := c.local()
+	off := c.db + int64(now.Sub(c.base)) - c.caller().UnixNano()
 	tol := int64(max(clockTolerance, 2*c.unc))
 	switch {
 	case -tol <= off && off <= tol:
 		c.off = 0
 	case off-c.off > tol || c.off-off > tol:
+		if !measured && c.ok && now.Sub(c.base) > clockRecheck {
+			c.ok = false
+			return frame{off: c.off}, false
+		}
 		c.off = off
 	}
-	return frame{off: c.off}
+	return frame{off: c.off}, true
 }
 
 // in moves a caller's time into the database's frame (Unix nanoseconds;
@@ -139,8 +162,23 @@ func (s *Store) frame(ctx context.Context, op string) (frame, error) {
 	if err := s.begin(ctx, op); err != nil {
 		return frame{}, err
 	}
-	if err := s.clock.sync(ctx); err != nil {
+	f, err := s.clock.current(ctx)
+	if err != nil {
 		return frame{}, s.wrap(ctx, op, err)
 	}
-	return s.clock.frame(), nil
+	return f, nil
+}
+
+// current returns the frame of the caller's clock now, measuring the
+// database's clock first if its last measurement is old, or again if the
+// offset seems to have moved (see check).
+func (c *dbClock) current(ctx context.Context) (frame, error) {
+	for measured := false; ; measured = true {
+		if err := c.sync(ctx); err != nil {
+			return frame{}, err
+		}
+		if f, ok := c.check(measured); ok {
+			return f, nil
+		}
+	}
 }
