@@ -359,7 +359,14 @@ func TestConcurrentAttack(t *testing.T) {
 	for range 4 {
 		wg.Go(func() { attack(guess) })
 	}
-	for i := range 50 {
+	// The legitimate client works on until the guessing has been
+	// throttled (the guessers' failures are spent), 50 calls at least.
+	throttled := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return answers[http.StatusTooManyRequests] > 0
+	}
+	for i := 0; i < 50 || !throttled() && i < 5000; i++ {
 		body, err := EncodeCall("registerURLs", gID, g.pw, []string{fmt.Sprintf("http://legit.example/%d", i)})
 		require.NoError(t, err)
 		req, err := http.NewRequest(http.MethodPost, g.srv.URL+"/RPC2", bytes.NewReader(body))
