@@ -2,12 +2,14 @@ package pgstore_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/linkmonitor/lms"
+	"github.com/linkmonitor/lms/internal/guard"
 	"github.com/linkmonitor/lms/internal/pgtest"
 )
 
@@ -98,5 +100,44 @@ func TestThrottleShared(t *testing.T) {
 
 	if _, err := a.ReserveFailures(bg(), []lms.ThrottleKey{{Key: "x"}}); !errors.Is(err, lms.ErrInvalid) {
 		t.Errorf("burst 0: %v, want ErrInvalid", err)
+	}
+}
+
+// TestThrottleSharedQueues: over the shared throttle, twenty good first
+// checks at once from one address (twenty sites on one host after lmsd
+// restarted) all pass, at most the address's burst of them checked at
+// once: those that find its budget reserved wait for the checks before
+// them instead of getting 429.
+func TestThrottleSharedQueues(t *testing.T) {
+	g := guard.New(guard.Config{IDBurst: 2, AddrBurst: 3, Delay: -1, Shared: open(t, pgtest.Start(t))})
+	var mu sync.Mutex
+	cur, most, opened := 0, 0, false
+	three := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			err := g.Throttle.Check(bg(), "192.0.2.1", fmt.Sprintf("client\x00c%d", i), "secret", func() error {
+				mu.Lock()
+				cur++
+				most = max(most, cur)
+				if cur == 3 && !opened {
+					opened = true
+					close(three) // the first three checks end together
+				}
+				mu.Unlock()
+				<-three
+				mu.Lock()
+				cur--
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				t.Errorf("check %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if most != 3 {
+		t.Errorf("%d checks ran at once; want the address's burst, 3", most)
 	}
 }

@@ -125,6 +125,8 @@ func New(cfg Config) *Guard {
 		idRule:   idRule,
 		addrRule: addrRule,
 		good:     newGoodCreds(10 * cfg.MaxKeys),
+		checking: newChecking(),
+		queued:   make(chan struct{}, cfg.MaxDelayed),
 		delayed:  make(chan struct{}, cfg.MaxDelayed),
 		delay:    cfg.Delay,
 		now:      cfg.Now,
@@ -262,10 +264,12 @@ type Throttle struct {
 	shared           *throttle.Shared
 	idRule, addrRule throttle.Config
 
-	good    *goodCreds
-	delayed chan struct{}
-	delay   time.Duration
-	now     func() time.Time
+	good     *goodCreds
+	checking *checking
+	queued   chan struct{} // the callers waiting in admit
+	delayed  chan struct{}
+	delay    time.Duration
+	now      func() time.Time
 }
 
 // Check runs check, the check of secret for key (e.g. "client\x00"+id, or
@@ -274,39 +278,27 @@ type Throttle struct {
 // reserved against both before the check runs (throttle.Reserve), so that
 // guesses sent at once cannot all find the budget unspent while the first
 // of them is still being checked; a good attempt (check's error does not
-// wrap lms.ErrUnauthorized) gives its reservation back. A key or secret
-// too long to be real is a failure without the work.
+// wrap lms.ErrUnauthorized) gives its reservation back. A check that
+// finds the budget reserved by checks still being made waits for them
+// (see checking) rather than being refused. A key or secret too long to
+// be real is a failure without the work.
 func (t *Throttle) Check(ctx context.Context, addr, key, secret string, check func() error) error {
-	now := t.now()
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
 		if t.shared != nil {
 			if tk, ok, err := t.shared.Reserve(ctx, t.addrRule.Key(addr)); err == nil && ok {
 				_ = tk.Settle(context.WithoutCancel(ctx), true)
 			}
 		} else {
-			t.Addrs.Fail(addr, now)
+			t.Addrs.Fail(addr, t.now())
 		}
 		return fmt.Errorf("guard: credentials over %d bytes: %w", maxSecretLen, lms.ErrUnauthorized)
 	}
-	if t.shared != nil {
-		return t.checkShared(ctx, addr, key, secret, check)
+	settle, err := t.admit(ctx, addr, key, secret)
+	if err != nil {
+		return err
 	}
-	var idTicket, addrTicket *throttle.Ticket
-	if !t.good.matches(key, secret) {
-		var ok bool
-		if idTicket, ok = t.IDs.Reserve(key, now); ok {
-			if addrTicket, ok = t.Addrs.Reserve(addr, now); !ok {
-				idTicket.Settle(false, now)
-			}
-		}
-		if !ok {
-			return ErrThrottled
-		}
-	}
-	err := check()
-	failed := errors.Is(err, lms.ErrUnauthorized)
-	idTicket.Settle(failed, now)
-	addrTicket.Settle(failed, now)
+	err = check()
+	settle(errors.Is(err, lms.ErrUnauthorized))
 	if err != nil {
 		return err
 	}
@@ -318,29 +310,85 @@ func (t *Throttle) Check(ctx context.Context, addr, key, secret string, check fu
 // processes share (Config.Shared) rather than in this process's memory.
 func (t *Throttle) Shared() bool { return t.shared != nil }
 
-// checkShared is Check over the shared store: one reservation of both
-// keys, all or nothing, settled after the check.
-func (t *Throttle) checkShared(ctx context.Context, addr, key, secret string, check func() error) error {
-	var tk *throttle.SharedTicket
-	if !t.good.matches(key, secret) {
-		var ok bool
-		var err error
-		if tk, ok, err = t.shared.Reserve(ctx, t.idRule.Key(key), t.addrRule.Key(addr)); err != nil {
-			return fmt.Errorf("guard: throttle: %w", err)
+// queueWait is the longest a check waits for the checks before it to
+// settle (see checking).
+const queueWait = 5 * time.Second
+
+// admit returns the settlement of the reservation made for a check of
+// secret for key from addr (nothing to settle if secret is key's last good
+// one), or ErrThrottled. When the budget of key or addr is taken by checks
+// of this process still being made, it waits (at most queueWait, and as
+// one of at most MaxDelayed callers) for them to settle and tries again.
+func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle func(failed bool), err error) {
+	var timer *time.Timer
+	for {
+		if t.good.matches(key, secret) {
+			return func(bool) {}, nil
+		}
+		settle, ok, err := t.reserve(ctx, addr, key)
+		if err != nil || ok {
+			return settle, err
+		}
+		wake := t.checking.wake(key, addr)
+		if wake == nil {
+			return nil, ErrThrottled
+		}
+		if timer == nil {
+			select {
+			case t.queued <- struct{}{}:
+			default:
+				return nil, ErrThrottled
+			}
+			defer func() { <-t.queued }()
+			timer = time.NewTimer(queueWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			return nil, ErrThrottled
+		case <-ctx.Done():
+			return nil, fmt.Errorf("guard: %w", ctx.Err())
+		}
+	}
+}
+
+// reserve reserves one failure against key and one against addr, all or
+// nothing, in the shared store or this process's memory, and returns how
+// to settle them; ok is false if either has none left.
+func (t *Throttle) reserve(ctx context.Context, addr, key string) (settle func(failed bool), ok bool, err error) {
+	if t.shared != nil {
+		tk, ok, err := t.shared.Reserve(ctx, t.idRule.Key(key), t.addrRule.Key(addr))
+		if err != nil {
+			return nil, false, fmt.Errorf("guard: throttle: %w", err)
 		}
 		if !ok {
-			return ErrThrottled
+			return nil, false, nil
 		}
+		t.checking.begin(key, addr)
+		return func(failed bool) {
+			// A reservation the store could not settle runs out by itself
+			// (the store sweeps old rows); the attempt's own answer stands.
+			_ = tk.Settle(context.WithoutCancel(ctx), failed)
+			t.checking.end(key, addr, !failed)
+		}, true, nil
 	}
-	err := check()
-	// A reservation the store could not settle runs out by itself (the
-	// store sweeps old rows); the attempt's own answer stands.
-	_ = tk.Settle(context.WithoutCancel(ctx), errors.Is(err, lms.ErrUnauthorized))
-	if err != nil {
-		return err
+	now := t.now()
+	idTicket, ok := t.IDs.Reserve(key, now)
+	if !ok {
+		return nil, false, nil
 	}
-	t.good.remember(key, secret)
-	return nil
+	addrTicket, ok := t.Addrs.Reserve(addr, now)
+	if !ok {
+		idTicket.Settle(false, now)
+		return nil, false, nil
+	}
+	t.checking.begin(key, addr)
+	return func(failed bool) {
+		idTicket.Settle(failed, now)
+		addrTicket.Settle(failed, now)
+		t.checking.end(key, addr, !failed)
+	}, true, nil
 }
 
 // Hold delays a throttled answer by Delay if a slot is free, and reports
