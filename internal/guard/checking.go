@@ -56,16 +56,23 @@ func (c *checking) end(key, addr string, gaveBack bool) {
 	}
 }
 
-// wake returns a channel closed when waiters may try again, or nil if no
-// check of key or from addr is being made: then nothing reserved will be
-// given back, and waiting is in vain.
-func (c *checking) wake(key, addr string) <-chan struct{} {
+// next returns the channel closed when waiters may next try again.
+func (c *checking) next() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settled
+}
+
+// busy reports whether a check of key or from addr is being made: if
+// not, nothing reserved against them will be given back, and waiting is in
+// vain.
+func (c *checking) busy(key, addr string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range checkingKeys(key, addr) {
 		if c.n[k] > 0 {
-			return c.settled
+			return true
 		}
 	}
-	return nil
+	return false
 }

@@ -325,13 +325,15 @@ func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle 
 		if t.good.matches(key, secret) {
 			return func(bool) {}, nil
 		}
+		// Taken before the reservation, so that a check settling between
+		// the refusal and the wait is not missed.
+		settled := t.checking.next()
 		settle, ok, err := t.reserve(ctx, addr, key)
 		if err != nil || ok {
 			return settle, err
 		}
-		wake := t.checking.wake(key, addr)
-		if wake == nil {
-			return nil, ErrThrottled
+		if !t.checking.busy(key, addr) && !closed(settled) {
+			return nil, ErrThrottled // nothing reserved will be given back
 		}
 		if timer == nil {
 			select {
@@ -344,12 +346,22 @@ func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle 
 			defer timer.Stop()
 		}
 		select {
-		case <-wake:
+		case <-settled:
 		case <-timer.C:
 			return nil, ErrThrottled
 		case <-ctx.Done():
 			return nil, fmt.Errorf("guard: %w", ctx.Err())
 		}
+	}
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
