@@ -397,6 +397,10 @@ func (t *Throttle) reserve(ctx context.Context, addr, key string) (settle func(f
 	}
 	t.checking.begin(key, addr)
 	return func(failed bool) {
+		// A failure counts when its check ends: counted at the time of its
+		// reservation, after a later one, it would set the bucket's clock
+		// back, and the time in between would be earned twice.
+		now := t.now()
 		idTicket.Settle(failed, now)
 		addrTicket.Settle(failed, now)
 		t.checking.end(key, addr, !failed)
