@@ -280,8 +280,9 @@ type Throttle struct {
 // of them is still being checked; a good attempt (check's error does not
 // wrap lms.ErrUnauthorized) gives its reservation back. A check that
 // finds the budget reserved by checks still being made waits for them
-// (see checking) rather than being refused. A key or secret too long to
-// be real is a failure without the work.
+// (see checking) rather than being refused. A check that panics counts as
+// a failure. A key or secret too long to be real is a failure without the
+// work.
 func (t *Throttle) Check(ctx context.Context, addr, key, secret string, check func() error) error {
 	if len(key) > validate.MaxIDLength+len("client\x00") || len(secret) > maxSecretLen {
 		if t.shared != nil {
@@ -297,13 +298,21 @@ func (t *Throttle) Check(ctx context.Context, addr, key, secret string, check fu
 	if err != nil {
 		return err
 	}
+	settled := false
+	defer func() {
+		if !settled { // check panicked: keep the reservation as a failure
+			settle(true)
+		}
+	}()
 	err = check()
-	settle(errors.Is(err, lms.ErrUnauthorized))
-	if err != nil {
-		return err
+	if err == nil {
+		// Before the settlement wakes the checks waiting, so that those of
+		// the same credentials pass without a check of their own.
+		t.good.remember(key, secret)
 	}
-	t.good.remember(key, secret)
-	return nil
+	settled = true
+	settle(errors.Is(err, lms.ErrUnauthorized))
+	return err
 }
 
 // Shared reports whether the failures are counted in a store that several

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/linkmonitor/lms"
@@ -46,4 +47,32 @@ func TestThrottleSettlesAtItsTime(t *testing.T) {
 	if err := th.Check(ctx, "a", key, "g3", func() error { calls++; return wrong() }); !errors.Is(err, ErrThrottled) || calls != 0 {
 		t.Errorf("a fourth guess within 6 s (burst 2, one earned back): %v, checked %d times; want ErrThrottled unchecked", err, calls)
 	}
+}
+
+// TestThrottleCheckPanics: a check that panics settles its reservation
+// (as a failure): otherwise its id and address would stay reserved, and
+// every refused call for them would wait in vain the full queueWait.
+func TestThrottleCheckPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := New(Config{IDBurst: 1, AddrBurst: 100, Delay: -1})
+		th := g.Throttle
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("the check's panic did not reach the caller")
+				}
+			}()
+			_ = th.Check(context.Background(), "a", "client\x00c", "guess", func() error { panic("boom") })
+		}()
+		if !th.checking.idle() {
+			t.Error("a check that panicked is still counted as being made")
+		}
+		start := time.Now()
+		if err := th.Check(context.Background(), "a", "client\x00c", "guess2", func() error { return nil }); !errors.Is(err, ErrThrottled) {
+			t.Errorf("after a failure (burst 1): %v, want ErrThrottled", err)
+		}
+		if d := time.Since(start); d > 0 {
+			t.Errorf("refused after %v, want at once", d)
+		}
+	})
 }
