@@ -14,53 +14,76 @@ import "sync"
 // instead of being refused (Throttle.admit). A good check gives its
 // reservation back and lets the next one in; a failed one keeps it, and
 // once nothing is being checked the waiters are refused as before.
+//
+// A caller watches only its own id and address: the settlement of another
+// key cannot let it in, and waking it for one would cost a reservation
+// attempt (in the shared mode, a store round trip) per caller waiting.
 type checking struct {
-	mu      sync.Mutex
-	n       map[string]int
-	settled chan struct{} // closed, and replaced, when waiters may try again
+	mu   sync.Mutex
+	keys map[string]*checkingKey // the keys being checked or watched
+}
+
+// checkingKey is one key's checks being made and the callers watching it.
+type checkingKey struct {
+	n        int           // checks being made
+	watchers int           // callers watching
+	settled  chan struct{} // closed, and replaced, when watchers may try again
 }
 
 func newChecking() *checking {
-	return &checking{n: map[string]int{}, settled: make(chan struct{})}
+	return &checking{keys: map[string]*checkingKey{}}
 }
 
 // checkingKeys names a check's id and address in one map.
 func checkingKeys(key, addr string) [2]string { return [2]string{"id\x00" + key, "addr\x00" + addr} }
+
+// entry returns k's entry, made if there is none. Call with c.mu held.
+func (c *checking) entry(k string) *checkingKey {
+	e := c.keys[k]
+	if e == nil {
+		e = &checkingKey{settled: make(chan struct{})}
+		c.keys[k] = e
+	}
+	return e
+}
+
+// drop forgets k's entry once nothing is checked or watched of it. Call
+// with c.mu held.
+func (c *checking) drop(k string, e *checkingKey) {
+	if e.n <= 0 && e.watchers <= 0 {
+		delete(c.keys, k)
+	}
+}
 
 // begin marks a check of key from addr as reserved.
 func (c *checking) begin(key, addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range checkingKeys(key, addr) {
-		c.n[k]++
+		c.entry(k).n++
 	}
 }
 
-// end marks the check as settled. The waiters wake when it gave its
-// reservation back (good credentials), or when it was the last check of
-// its id or address: after a failure the budget did not grow, and trying
-// again then would only cost the store a round trip per waiter.
+// end marks the check as settled. The watchers of its id and address wake
+// when it gave its reservation back (good credentials), and those of a key
+// when it was the key's last check: after a failure the budget did not
+// grow, and trying again then would only cost the store a round trip per
+// waiter.
 func (c *checking) end(key, addr string, gaveBack bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	wake := gaveBack
 	for _, k := range checkingKeys(key, addr) {
-		if c.n[k]--; c.n[k] <= 0 {
-			delete(c.n, k)
-			wake = true
+		e := c.keys[k]
+		if e == nil {
+			continue // not begun: nothing to end
 		}
+		e.n--
+		if (gaveBack || e.n <= 0) && e.watchers > 0 {
+			close(e.settled)
+			e.settled = make(chan struct{})
+		}
+		c.drop(k, e)
 	}
-	if wake {
-		close(c.settled)
-		c.settled = make(chan struct{})
-	}
-}
-
-// next returns the channel closed when waiters may next try again.
-func (c *checking) next() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.settled
 }
 
 // busy reports whether a check of key or from addr is being made: if
@@ -70,9 +93,57 @@ func (c *checking) busy(key, addr string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range checkingKeys(key, addr) {
-		if c.n[k] > 0 {
+		if e := c.keys[k]; e != nil && e.n > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// watch is a caller's watch of the checks of one id and one address.
+type watch struct {
+	c       *checking
+	keys    [2]string
+	settled [2]<-chan struct{} // of the id, of the address
+}
+
+// watch starts watching the checks of key and from addr: w.settled are
+// closed when one of them settles in a way that may let the caller in.
+// End it with w.stop.
+func (c *checking) watch(key, addr string) *watch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &watch{c: c, keys: checkingKeys(key, addr)}
+	for i, k := range w.keys {
+		e := c.entry(k)
+		e.watchers++
+		w.settled[i] = e.settled
+	}
+	return w
+}
+
+// fired reports whether a check watched has settled since the watch began
+// in a way that may let the caller in.
+func (w *watch) fired() bool { return closed(w.settled[0]) || closed(w.settled[1]) }
+
+// stop ends the watch.
+func (w *watch) stop() {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	for _, k := range w.keys {
+		if e := w.c.keys[k]; e != nil {
+			e.watchers--
+			w.c.drop(k, e)
+		}
+	}
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -334,20 +334,23 @@ func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle 
 		if t.good.matches(key, secret) {
 			return func(bool) {}, nil
 		}
-		// Taken before the reservation, so that a check settling between
-		// the refusal and the wait is not missed.
-		settled := t.checking.next()
+		// Watched from before the reservation, so that a check settling
+		// between the refusal and the wait is not missed.
+		w := t.checking.watch(key, addr)
 		settle, ok, err := t.reserve(ctx, addr, key)
 		if err != nil || ok {
+			w.stop()
 			return settle, err
 		}
-		if !t.checking.busy(key, addr) && !closed(settled) {
+		if !t.checking.busy(key, addr) && !w.fired() {
+			w.stop()
 			return nil, ErrThrottled // nothing reserved will be given back
 		}
 		if timer == nil {
 			select {
 			case t.queued <- struct{}{}:
 			default:
+				w.stop()
 				return nil, ErrThrottled
 			}
 			defer func() { <-t.queued }()
@@ -355,22 +358,16 @@ func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle 
 			defer timer.Stop()
 		}
 		select {
-		case <-settled:
+		case <-w.settled[0]:
+		case <-w.settled[1]:
 		case <-timer.C:
+			w.stop()
 			return nil, ErrThrottled
 		case <-ctx.Done():
+			w.stop()
 			return nil, fmt.Errorf("guard: %w", ctx.Err())
 		}
-	}
-}
-
-// closed reports whether ch is closed.
-func closed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
+		w.stop()
 	}
 }
 

@@ -151,5 +151,5 @@ func TestThrottleQueues(t *testing.T) {
 func (c *checking) idle() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.n) == 0
+	return len(c.keys) == 0
 }

@@ -12,6 +12,101 @@ import (
 	"github.com/linkmonitor/lms"
 )
 
+// fakeThrottles is an lms.ThrottleStore in memory that earns nothing back
+// (Every is ignored) and counts its ReserveFailures calls.
+type fakeThrottles struct {
+	mu       sync.Mutex
+	used     map[string]int
+	reserves int
+}
+
+func (f *fakeThrottles) ReserveFailures(_ context.Context, keys []lms.ThrottleKey) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reserves++
+	for _, k := range keys {
+		if f.used[k.Key]+1 > k.Burst {
+			return false, nil
+		}
+	}
+	for _, k := range keys {
+		f.used[k.Key]++
+	}
+	return true, nil
+}
+
+func (f *fakeThrottles) SettleFailures(_ context.Context, keys []lms.ThrottleKey, failed bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !failed {
+		for _, k := range keys {
+			f.used[k.Key]--
+		}
+	}
+	return nil
+}
+
+func (f *fakeThrottles) reserveCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reserves
+}
+
+// TestThrottleWaitersWakeForTheirKeys: checks waiting for the guesses of
+// one id are not woken by the settlements of other ids from other
+// addresses; in the shared mode each wake is a store round trip, so that
+// waking every waiter on every settlement multiplies the store's load by
+// the number waiting.
+func TestThrottleWaitersWakeForTheirKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &fakeThrottles{used: map[string]int{}}
+		g := New(Config{IDBurst: 2, AddrBurst: 100, Delay: -1, Shared: store})
+		th := g.Throttle
+		const waiting = 20
+		release := make(chan struct{})
+		errs := make(chan error, 2+waiting)
+		for range 2 + waiting {
+			go func() {
+				errs <- th.Check(context.Background(), "a", "client\x00victim", "guess", func() error {
+					<-release
+					return fmt.Errorf("no: %w", lms.ErrUnauthorized)
+				})
+			}()
+		}
+		synctest.Wait()
+		if n := len(th.queued); n != waiting {
+			t.Fatalf("%d callers waiting, want %d", n, waiting)
+		}
+		before := store.reserveCalls()
+		const others = 10
+		for i := range others {
+			if err := th.Check(context.Background(), fmt.Sprintf("b%d", i), fmt.Sprintf("client\x00other-%d", i), "good", func() error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		if n := store.reserveCalls() - before; n > others {
+			t.Errorf("%d good checks of other ids from other addresses cost %d reservations in the store, want %d (the waiters woke for them)", others, n, others)
+		}
+		close(release)
+		refused := 0
+		for range 2 + waiting {
+			switch err := <-errs; {
+			case errors.Is(err, ErrThrottled):
+				refused++
+			case !errors.Is(err, lms.ErrUnauthorized):
+				t.Errorf("Check: %v", err)
+			}
+		}
+		if refused != waiting {
+			t.Errorf("%d refused, want %d", refused, waiting)
+		}
+		if !th.checking.idle() {
+			t.Error("checks still counted after every call returned")
+		}
+	})
+}
+
 // TestThrottleSettlesAtItsTime: a failure is counted when its check ends,
 // not at the time of its reservation: counting it at an earlier time than
 // a failure already counted rewinds the bucket's clock, and the time in
