@@ -59,6 +59,24 @@ func (c *checking) drop(k string, e *checkingKey) {
 func (c *checking) begin(key, addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.beginLocked(key, addr)
+}
+
+// beginIf marks a check of key from addr as reserved if reserve, run with
+// c.mu held, reports that it reserved its failures: a caller refused for
+// the budget that reserve took then finds the check being made (busy),
+// and waits for it rather than being refused.
+func (c *checking) beginIf(key, addr string, reserve func() bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !reserve() {
+		return false
+	}
+	c.beginLocked(key, addr)
+	return true
+}
+
+func (c *checking) beginLocked(key, addr string) {
 	for _, k := range checkingKeys(key, addr) {
 		c.entry(k).n++
 	}

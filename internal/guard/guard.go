@@ -391,17 +391,21 @@ func (t *Throttle) reserve(ctx context.Context, addr, key string) (settle func(f
 			t.checking.end(key, addr, !failed)
 		}, true, nil
 	}
-	now := t.now()
-	idTicket, ok := t.IDs.Reserve(key, now)
-	if !ok {
+	var idTicket, addrTicket *throttle.Ticket
+	if !t.checking.beginIf(key, addr, func() bool {
+		now := t.now()
+		var ok bool
+		if idTicket, ok = t.IDs.Reserve(key, now); !ok {
+			return false
+		}
+		if addrTicket, ok = t.Addrs.Reserve(addr, now); !ok {
+			idTicket.Settle(false, now)
+			return false
+		}
+		return true
+	}) {
 		return nil, false, nil
 	}
-	addrTicket, ok := t.Addrs.Reserve(addr, now)
-	if !ok {
-		idTicket.Settle(false, now)
-		return nil, false, nil
-	}
-	t.checking.begin(key, addr)
 	return func(failed bool) {
 		// A failure counts when its check ends: counted at the time of its
 		// reservation, after a later one, it would set the bucket's clock

@@ -65,13 +65,21 @@ func TestThrottleWaitersWakeForTheirKeys(t *testing.T) {
 		const waiting = 20
 		release := make(chan struct{})
 		errs := make(chan error, 2+waiting)
-		for range 2 + waiting {
-			go func() {
-				errs <- th.Check(context.Background(), "a", "client\x00victim", "guess", func() error {
-					<-release
-					return fmt.Errorf("no: %w", lms.ErrUnauthorized)
-				})
-			}()
+		guess := func() {
+			errs <- th.Check(context.Background(), "a", "client\x00victim", "guess", func() error {
+				<-release
+				return fmt.Errorf("no: %w", lms.ErrUnauthorized)
+			})
+		}
+		// The burst first, so that the others find its checks being made
+		// (in the shared mode, a check is counted only once the store
+		// has answered: see Throttle.reserve).
+		for range 2 {
+			go guess()
+		}
+		synctest.Wait()
+		for range waiting {
+			go guess()
 		}
 		synctest.Wait()
 		if n := len(th.queued); n != waiting {
