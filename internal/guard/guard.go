@@ -324,15 +324,19 @@ func (t *Throttle) Shared() bool { return t.shared != nil }
 const queueWait = 5 * time.Second
 
 // admit returns the settlement of the reservation made for a check of
-// secret for key from addr (nothing to settle if secret is key's last good
-// one), or ErrThrottled. When the budget of key or addr is taken by checks
+// secret for key from addr (nothing reserved if secret is key's last good
+// one, which is forgotten if it fails), or ErrThrottled. When the budget of key or addr is taken by checks
 // of this process still being made, it waits (at most queueWait, and as
 // one of at most MaxDelayed callers) for them to settle and tries again.
 func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle func(failed bool), err error) {
 	var timer *time.Timer
 	for {
 		if t.good.matches(key, secret) {
-			return func(bool) {}, nil
+			return func(failed bool) {
+				if failed { // changed since: no longer a pass
+					t.good.forget(key, secret)
+				}
+			}, nil
 		}
 		// Watched from before the reservation, so that a check settling
 		// between the refusal and the wait is not missed.
@@ -477,6 +481,17 @@ func (g *goodCreds) remember(key, secret string) {
 	defer g.mu.Unlock()
 	if _, ok := g.m[h]; ok || len(g.m) < g.max {
 		g.m[h] = d
+	}
+}
+
+// forget forgets key's last good credentials if they are secret.
+func (g *goodCreds) forget(key, secret string) {
+	d := g.digest(key, secret)
+	h := maphash.String(g.seed, key)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if want, ok := g.m[h]; ok && hmac.Equal(d[:], want[:]) {
+		delete(g.m, h)
 	}
 }
 

@@ -179,3 +179,24 @@ func TestThrottleCheckPanics(t *testing.T) {
 		}
 	})
 }
+
+// TestThrottleStaleGoodCredentials: the last good credentials of an id
+// pass the throttle unreserved; once they fail (the password was changed,
+// or the token revoked) they are forgotten, so that an old secret does
+// not buy unthrottled checks.
+func TestThrottleStaleGoodCredentials(t *testing.T) {
+	g := New(Config{IDBurst: 2, AddrBurst: 100, Delay: -1})
+	th := g.Throttle
+	ctx := context.Background()
+	if err := th.Check(ctx, "a", "client\x00c", "old", func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	checks := 0
+	changed := func() error { checks++; return fmt.Errorf("no: %w", lms.ErrUnauthorized) }
+	for range 10 {
+		_ = th.Check(ctx, "a", "client\x00c", "old", changed)
+	}
+	if checks > 3 {
+		t.Errorf("the old password, after it was changed, was checked %d times; want at most 3 (once as the last good one, then the burst of 2)", checks)
+	}
+}
