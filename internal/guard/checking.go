@@ -104,18 +104,17 @@ func (c *checking) end(key, addr string, gaveBack bool) {
 	}
 }
 
-// busy reports whether a check of key or from addr is being made: if
-// not, nothing reserved against them will be given back, and waiting is in
-// vain.
-func (c *checking) busy(key, addr string) bool {
+// busy reports whether a check of key, and one from addr, is being made:
+// if not, nothing reserved against it will be given back.
+func (c *checking) busy(key, addr string) (id, address bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, k := range checkingKeys(key, addr) {
-		if e := c.keys[k]; e != nil && e.n > 0 {
-			return true
-		}
+	var b [2]bool
+	for i, k := range checkingKeys(key, addr) {
+		e := c.keys[k]
+		b[i] = e != nil && e.n > 0
 	}
-	return false
+	return b[0], b[1]
 }
 
 // watch is a caller's watch of the checks of one id and one address.

@@ -346,9 +346,12 @@ func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle 
 			w.stop()
 			return settle, err
 		}
-		if !t.checking.busy(key, addr) && !w.fired() {
+		if refuse, retry := t.refused(key, addr); retry {
 			w.stop()
-			return nil, ErrThrottled // nothing reserved will be given back
+			continue // earned back since the reservation
+		} else if refuse && !w.fired() {
+			w.stop()
+			return nil, ErrThrottled
 		}
 		if timer == nil {
 			select {
@@ -373,6 +376,22 @@ func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle 
 		}
 		w.stop()
 	}
+}
+
+// refused tells a check refused its reservation whether to give up
+// (refuse): key or addr has used up its failures with no check of it
+// being made, whose reservation might be given back, and waiting is in
+// vain; or to try again at once (retry): neither has used them up any
+// more. Otherwise it waits. Over a shared store, which of them refused is
+// not known: waiting is in vain only if neither is being checked.
+func (t *Throttle) refused(key, addr string) (refuse, retry bool) {
+	idBusy, addrBusy := t.checking.busy(key, addr)
+	if t.shared != nil {
+		return !idBusy && !addrBusy, false
+	}
+	now := t.now()
+	idOut, addrOut := t.IDs.Blocked(key, now), t.Addrs.Blocked(addr, now)
+	return idOut && !idBusy || addrOut && !addrBusy, !idOut && !addrOut
 }
 
 // reserve reserves one failure against key and one against addr, all or

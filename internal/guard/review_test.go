@@ -200,3 +200,39 @@ func TestThrottleStaleGoodCredentials(t *testing.T) {
 		t.Errorf("the old password, after it was changed, was checked %d times; want at most 3 (once as the last good one, then the burst of 2)", checks)
 	}
 }
+
+// TestThrottleWaitsForTheRefusingKey: a call refused because its address
+// has used up its failures is refused at once, even while its id is being
+// checked from elsewhere (and the other way round): the end of those checks
+// cannot let it in.
+func TestThrottleWaitsForTheRefusingKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := New(Config{IDBurst: 1, AddrBurst: 1, Delay: -1})
+		th := g.Throttle
+		ctx := context.Background()
+		wrong := func() error { return fmt.Errorf("no: %w", lms.ErrUnauthorized) }
+		// Address a and id spent are used up; id busy and address busy are being checked.
+		_ = th.Check(ctx, "a", "client\x00spent", "guess", wrong)
+		release := make(chan struct{})
+		done := make(chan error, 2)
+		go func() {
+			done <- th.Check(ctx, "b", "client\x00busy", "guess", func() error { <-release; return wrong() })
+		}()
+		go func() {
+			done <- th.Check(ctx, "busy", "client\x00other", "guess", func() error { <-release; return wrong() })
+		}()
+		synctest.Wait()
+		for _, c := range []struct{ addr, id string }{{"a", "busy"}, {"busy", "spent"}} {
+			start := time.Now()
+			if err := th.Check(ctx, c.addr, "client\x00"+c.id, "guess", wrong); !errors.Is(err, ErrThrottled) {
+				t.Errorf("id %s from %s: %v, want ErrThrottled", c.id, c.addr, err)
+			}
+			if d := time.Since(start); d > 0 {
+				t.Errorf("id %s from %s: refused after %v, want at once", c.id, c.addr, d)
+			}
+		}
+		close(release)
+		<-done
+		<-done
+	})
+}
