@@ -236,3 +236,58 @@ func TestThrottleWaitsForTheRefusingKey(t *testing.T) {
 		<-done
 	})
 }
+
+// TestThrottleQueueBounds: at most MaxDelayed callers wait, the others are
+// refused at once; a caller waits at most queueWait, or until its request
+// is cancelled; and nothing stays counted or queued afterwards.
+func TestThrottleQueueBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := New(Config{IDBurst: 1, AddrBurst: 100, MaxDelayed: 3, Delay: -1})
+		th := g.Throttle
+		wrong := func() error { return fmt.Errorf("no: %w", lms.ErrUnauthorized) }
+		release := make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- th.Check(context.Background(), "a", "client\x00c", "guess", func() error { <-release; return wrong() })
+		}()
+		synctest.Wait()
+		ctx, cancel := context.WithCancel(context.Background())
+		errs := make(chan error, 5)
+		for i := range 5 {
+			c := context.Background()
+			if i == 0 {
+				c = ctx
+			}
+			go func() { errs <- th.Check(c, "a", "client\x00c", "guess", wrong) }()
+			synctest.Wait()
+		}
+		if n := len(th.queued); n != 3 {
+			t.Fatalf("%d callers waiting, want MaxDelayed (3)", n)
+		}
+		for range 2 {
+			if err := <-errs; !errors.Is(err, ErrThrottled) {
+				t.Errorf("over MaxDelayed: %v, want ErrThrottled at once", err)
+			}
+		}
+		cancel()
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled while waiting: %v, want context.Canceled", err)
+		}
+		start := time.Now()
+		for range 2 {
+			if err := <-errs; !errors.Is(err, ErrThrottled) {
+				t.Errorf("after the wait: %v, want ErrThrottled", err)
+			}
+		}
+		if d := time.Since(start); d != queueWait {
+			t.Errorf("waited %v, want queueWait (%v)", d, queueWait)
+		}
+		close(release)
+		if err := <-first; !errors.Is(err, lms.ErrUnauthorized) {
+			t.Errorf("the first guess: %v", err)
+		}
+		if n := len(th.queued); n != 0 || !th.checking.idle() {
+			t.Errorf("%d callers still queued, checking idle %v; want none, true", n, th.checking.idle())
+		}
+	})
+}
