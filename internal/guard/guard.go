@@ -325,9 +325,10 @@ const queueWait = 5 * time.Second
 
 // admit returns the settlement of the reservation made for a check of
 // secret for key from addr (nothing reserved if secret is key's last good
-// one, which is forgotten if it fails), or ErrThrottled. When the budget of key or addr is taken by checks
-// of this process still being made, it waits (at most queueWait, and as
-// one of at most MaxDelayed callers) for them to settle and tries again.
+// one, which is forgotten if it fails), or ErrThrottled. When the budget
+// of key or addr is taken by checks of this process still being made, it
+// waits (at most queueWait, and as one of at most MaxDelayed callers) for
+// them to settle and tries again.
 func (t *Throttle) admit(ctx context.Context, addr, key, secret string) (settle func(failed bool), err error) {
 	var timer *time.Timer
 	for {
