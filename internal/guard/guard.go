@@ -407,6 +407,9 @@ func (t *Throttle) reserve(ctx context.Context, addr, key string) (settle func(f
 		if !ok {
 			return nil, false, nil
 		}
+		// Counted once the store has answered: a call refused in between
+		// (and one refused for the checks of other processes) finds
+		// nothing being checked here and is refused at once.
 		t.checking.begin(key, addr)
 		return func(failed bool) {
 			// A reservation the store could not settle runs out by itself
