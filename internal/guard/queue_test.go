@@ -13,7 +13,9 @@ import (
 )
 
 // fakeThrottles is an lms.ThrottleStore in memory that earns nothing back
-// (Every is ignored) and counts its ReserveFailures calls.
+// (Every is ignored) and counts its ReserveFailures calls: the shared mode
+// inside a synctest bubble, where a PostgreSQL store cannot run (pgstore's
+// TestThrottleSharedQueues runs the queue against the real one).
 type fakeThrottles struct {
 	mu       sync.Mutex
 	used     map[string]int
