@@ -15,6 +15,12 @@ const clockRefresh = 5 * time.Second
 // for a change of the offset to be taken from it (see dbClock.check).
 const clockRecheck = 100 * time.Millisecond
 
+// clockJump is how far the offset must seem to move to be followed at
+// once on an old measurement, by the calls that cannot measure again (see
+// dbClock.check): no correction of a machine's clock steps it this far
+// while it runs, a caller's clock set by hand (Config.Now) does.
+const clockJump = time.Second
+
 // clockSamples is how many round trips one measurement takes; the one
 // with the shortest round trip is kept.
 const clockSamples = 3
@@ -118,7 +124,8 @@ func (c *dbClock) frame() frame {
 // clock, and a step of the wall clock (the operating system correcting it)
 // moves the estimate by as much as the step while the database, on the
 // same machine, did not move at all. Only a fresh measurement may change
-// the offset.
+// the offset, except by a jump of clockJump or more, which the returned
+// frame follows at once (for frame's callers, which cannot measure).
 func (c *dbClock) check(measured bool) (frame, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -131,6 +138,10 @@ func (c *dbClock) check(measured bool) (frame, bool) {
 	case off-c.off > tol || c.off-off > tol:
 		if !measured && c.ok && now.Sub(c.base) > clockRecheck {
 			c.ok = false
+			if d := off - c.off; -int64(clockJump) < d && d < int64(clockJump) {
+				return frame{off: c.off}, false
+			}
+			c.off = off // a jump of the caller's clock: followed at once
 			return frame{off: c.off}, false
 		}
 		c.off = off

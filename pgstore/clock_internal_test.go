@@ -42,8 +42,9 @@ func offset(t *testing.T, c *dbClock) time.Duration {
 // measurements (the operating system correcting it) moves the caller's
 // clock and the database's alike; the offset stays zero, where following
 // the estimate carried forward on the monotonic clock would have taken the
-// step for an offset until the next measurement. A step of the caller's
-// clock alone (a process whose clock is off) is followed at once.
+// step for an offset until the next measurement. A jump of the caller's
+// clock alone (a process whose clock is set off) is followed at once, also
+// by the calls that cannot measure.
 func TestClockStep(t *testing.T) {
 	f := &fakeClocks{mono: time.Unix(1000, 0), wall: time.Unix(1_800_000_000, 0)}
 	c := f.clock()
@@ -61,6 +62,9 @@ func TestClockStep(t *testing.T) {
 	f.advance(time.Second)
 	f.wall = f.wall.Add(5 * time.Minute) // the caller's clock alone jumps
 	f.dbStep -= 5 * time.Minute
+	if off := time.Duration(c.frame().off); off != -5*time.Minute {
+		t.Errorf("a call that cannot measure: offset %v after the caller's clock jumped 5 min ahead; want -5m0s at once", off)
+	}
 	if off := offset(t, c); off != -5*time.Minute {
 		t.Errorf("offset %v after the caller's clock jumped 5 min ahead; want -5m0s", off)
 	}
