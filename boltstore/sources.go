@@ -65,11 +65,9 @@ func useKey(clientID, url, id string) []byte {
 	return append(join(clientID, url), append([]byte{0}, id...)...)
 }
 
-// used reports whether a source of the client uses url.
-func (t *txn) used(clientID, url string) bool {
-	if _, ok := inlined(t.b(bSubs).Get(join(clientID, url))); ok {
-		return true
-	}
+// usedSpread reports whether bSrcUses has a use of url by a source of the
+// client (for a subscription whose value is not inlineUse).
+func (t *txn) usedSpread(clientID, url string) bool {
 	p := append(join(clientID, url), 0)
 	k, _ := t.b(bSrcUses).Cursor().Seek(p)
 	return k != nil && bytes.HasPrefix(k, p)
@@ -96,7 +94,7 @@ func (t *txn) keepForSource(clientID, u string) (bool, error) {
 	if _, ok := inlined(t.b(bSubs).Get(join(clientID, u))); ok {
 		return true, nil // source-only already
 	}
-	if !t.used(clientID, u) {
+	if !t.usedSpread(clientID, u) {
 		return false, nil
 	}
 	return true, t.b(bSrcOnly).Put(join(clientID, u), mark())
@@ -119,7 +117,7 @@ func (t *txn) release(c *lms.Client, id string, urls []string) (int, error) {
 		if err := t.b(bSrcUses).Delete(useKey(c.ID, u, id)); err != nil {
 			return removed, err
 		}
-		if t.used(c.ID, u) || t.b(bSrcOnly).Get(join(c.ID, u)) == nil {
+		if t.usedSpread(c.ID, u) || t.b(bSrcOnly).Get(join(c.ID, u)) == nil {
 			continue // another source uses it, or it is a plain registration
 		}
 		if err := t.b(bSrcOnly).Delete(join(c.ID, u)); err != nil {

@@ -12,12 +12,11 @@ import (
 // hosts' ids in $3), as plain registrations or, with a source id in $5, as
 // that source's uses (sources.go), and, for each subscription it added,
 // creates the link (due at $4) or counts one more subscriber of it, in one
-// statement: the
-// URLs go to the server once and the added ones are not sent back and
-// forth between the two inserts. The lock order holds (subscription rows,
-// then links, each in URL order): the links insert reads the added URLs
-// from a, an aggregate over all of s, so every subscription row is written
-// before the first link is.
+// statement: the URLs go to the server once and the added ones are not
+// sent back and forth between the two inserts. The lock order holds
+// (subscription rows, then links, each in URL order): the links insert
+// reads the added URLs from a, an aggregate over all of s, so every
+// subscription row is written before the first link is.
 const addSubsSQL = `WITH s AS (INSERT INTO subscriptions (client_id, url, plain, source_id)
 		SELECT $1, u, $5::text IS NULL, $5 FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
 		ON CONFLICT DO NOTHING RETURNING url),
@@ -40,11 +39,7 @@ func (s *Store) addSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, erro
 	for i, u := range ch.add {
 		hosts[i] = ch.hostIDs[lms.HostKey(u)]
 	}
-	var source *string
-	if ch.source != "" {
-		source = &ch.source
-	}
-	rows, err := tx.Query(ctx, addSubsSQL, ch.client, ch.add, hosts, ch.now, source)
+	rows, err := tx.Query(ctx, addSubsSQL, ch.client, ch.add, hosts, ch.now, ch.sourceArg())
 	if err != nil {
 		return 0, err
 	}

@@ -257,6 +257,15 @@ type subChange struct {
 	source string
 }
 
+// sourceArg is ch.source as a statement's argument: NULL for plain
+// registrations.
+func (ch subChange) sourceArg() *string {
+	if ch.source == "" {
+		return nil
+	}
+	return &ch.source
+}
+
 // changeSubs inserts the subscriptions of ch.add and brings links, pending
 // notifications, hosts, client and link counts in line with the added and
 // the removed subscriptions, in the lock order. It returns how many
@@ -267,13 +276,9 @@ func (s *Store) changeSubs(ctx context.Context, tx pgx.Tx, ch subChange) (int, e
 	}
 	var added []string
 	if len(ch.add) > 0 {
-		var source *string
-		if ch.source != "" {
-			source = &ch.source
-		}
 		rows, err := tx.Query(ctx, `INSERT INTO subscriptions (client_id, url, plain, source_id)
 			SELECT $1, u, $3::text IS NULL, $3 FROM unnest($2::text[]) AS u ORDER BY u COLLATE "C"
-			ON CONFLICT DO NOTHING RETURNING url`, ch.client, ch.add, source)
+			ON CONFLICT DO NOTHING RETURNING url`, ch.client, ch.add, ch.sourceArg())
 		if err != nil {
 			return 0, err
 		}
